@@ -1,0 +1,67 @@
+//! [`Caller`]: who signed the request.
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::Extensions;
+
+/// The authenticated identity of a request, put in its extensions by a signature verifier.
+///
+/// Flow control's app dimension, per-app IP rules and system parameters read it. The key id
+/// is the credential the request was signed with (Aliyun `AppKey`, Tencent `SecretId`); the
+/// app id, when the secret store knows one, is the application that owns it (Aliyun's
+/// numeric `appId`). Policies that key by app use [`Caller::app_id`], which falls back to
+/// the key id.
+///
+/// ```
+/// use tollgate_core::Caller;
+///
+/// let caller = Caller::new("203753741").with_app_id("110840611");
+/// assert_eq!(caller.key_id(), "203753741");
+/// assert_eq!(caller.app_id(), "110840611");
+/// assert_eq!(Caller::new("AKID1").app_id(), "AKID1");
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Caller {
+    key_id: Arc<str>,
+    app_id: Option<Arc<str>>,
+}
+
+impl Caller {
+    /// A caller known by its key id.
+    pub fn new(key_id: impl Into<Arc<str>>) -> Self {
+        Self { key_id: key_id.into(), app_id: None }
+    }
+
+    /// Names the app that owns the key.
+    pub fn with_app_id(mut self, app_id: impl Into<Arc<str>>) -> Self {
+        self.app_id = Some(app_id.into());
+        self
+    }
+
+    /// The key id the request was signed with.
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// The app id if known, else the key id.
+    pub fn app_id(&self) -> &str {
+        self.app_id.as_deref().unwrap_or(&self.key_id)
+    }
+
+    /// Whether `id` names this caller, by app id or key id.
+    pub fn is(&self, id: &str) -> bool {
+        self.key_id.as_ref() == id || self.app_id.as_deref() == Some(id)
+    }
+
+    /// The caller a verifier put in `extensions`, if any.
+    pub fn from_extensions(extensions: &Extensions) -> Option<&Self> {
+        extensions.get::<Self>()
+    }
+}
+
+impl fmt::Debug for Caller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Caller").field("key_id", &self.key_id).field("app_id", &self.app_id).finish()
+    }
+}

@@ -1,0 +1,512 @@
+//! [`ClientIp`]: the caller's address, from the connection, and from forwarding headers only
+//! when the connection comes from a proxy you trust.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Extensions, HeaderMap, HeaderName, Request};
+use ipnet::IpNet;
+use tower_layer::Layer;
+use tower_service::Service;
+
+/// The address of the connection's peer, for servers that are neither axum nor tonic: insert
+/// it into the request's extensions and every policy will find it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// The peer's IP from the request's extensions: [`PeerAddr`], else axum's
+/// `ConnectInfo<SocketAddr>` (feature `axum`), else tonic's `TcpConnectInfo` (feature `tonic`).
+/// IPv4-mapped IPv6 is returned as IPv4.
+pub fn peer_ip(extensions: &Extensions) -> Option<IpAddr> {
+    if let Some(PeerAddr(addr)) = extensions.get::<PeerAddr>() {
+        return Some(addr.ip().to_canonical());
+    }
+    #[cfg(feature = "axum")]
+    if let Some(info) = extensions.get::<axum::extract::ConnectInfo<SocketAddr>>() {
+        return Some(info.0.ip().to_canonical());
+    }
+    #[cfg(feature = "tonic")]
+    if let Some(addr) = extensions
+        .get::<tonic::transport::server::TcpConnectInfo>()
+        .and_then(|info| info.remote_addr())
+    {
+        return Some(addr.ip().to_canonical());
+    }
+    None
+}
+
+/// The client's address, as resolved by [`ClientIpLayer`] (or taken from the peer when no
+/// such layer ran). Policies read it with [`ClientIp::from_extensions`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp {
+    ip: IpAddr,
+    peer: IpAddr,
+    peer_trusted: bool,
+}
+
+impl ClientIp {
+    /// A client address seen directly, with no proxy in between.
+    pub fn direct(ip: IpAddr) -> Self {
+        let ip = ip.to_canonical();
+        Self { ip, peer: ip, peer_trusted: false }
+    }
+
+    /// The client's address (IPv4-mapped IPv6 normalised to IPv4).
+    pub fn ip(&self) -> IpAddr {
+        self.ip
+    }
+
+    /// The connection's peer address (the nearest proxy when there is one).
+    pub fn peer(&self) -> IpAddr {
+        self.peer
+    }
+
+    /// Whether the peer is a configured trusted proxy, so that its forwarding headers were
+    /// believed.
+    pub fn peer_is_trusted_proxy(&self) -> bool {
+        self.peer_trusted
+    }
+
+    /// The client address for this request: what [`ClientIpLayer`] resolved, else the peer
+    /// address ([`peer_ip`]); `None` when neither is known.
+    pub fn from_extensions(extensions: &Extensions) -> Option<Self> {
+        extensions.get::<Self>().copied().or_else(|| peer_ip(extensions).map(Self::direct))
+    }
+}
+
+/// A list of proxy networks whose forwarding headers are believed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies {
+    nets: Vec<IpNet>,
+}
+
+/// A bad entry in a list of networks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("entry {position} ({entry:?}) is not an IP address or CIDR network")]
+pub struct BadNetwork {
+    /// The offending entry.
+    pub entry: String,
+    /// Its 1-based position in the list.
+    pub position: usize,
+}
+
+impl TrustedProxies {
+    /// No proxy is trusted: forwarding headers are never read. The default.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Trusts these networks; entries are IPs or CIDRs (`10.0.0.0/8`, `::1`).
+    pub fn new<I, T>(entries: I) -> Result<Self, BadNetwork>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        let nets = entries
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| parse_net(e.as_ref()).ok_or_else(|| BadNetwork { entry: e.as_ref().to_owned(), position: i + 1 }))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { nets })
+    }
+
+    /// Whether `ip` lies in a trusted network.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        self.nets.iter().any(|n| n.contains(&ip))
+    }
+
+    /// Whether no proxy is trusted.
+    pub fn is_empty(&self) -> bool {
+        self.nets.is_empty()
+    }
+}
+
+/// Parses an IP (as a host network) or a CIDR; IPv4-mapped IPv6 becomes IPv4.
+fn parse_net(text: &str) -> Option<IpNet> {
+    let text = text.trim();
+    let net = match text.parse::<IpNet>() {
+        Ok(net) => net.trunc(),
+        Err(_) => IpNet::from(text.parse::<IpAddr>().ok()?),
+    };
+    Some(match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => IpNet::new(IpAddr::V4(v4), v6.prefix_len() - 96).ok()?,
+            None => net,
+        },
+        _ => net,
+    })
+}
+
+/// The forwarding header a trusted proxy writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardingHeader {
+    /// `X-Forwarded-For: client, proxy1, proxy2` (the default).
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=client;proto=https, for="[2001:db8::1]:4711"`.
+    Forwarded,
+    /// `X-Real-IP: client` (one address, written by the nearest proxy).
+    XRealIp,
+}
+
+impl ForwardingHeader {
+    fn name(self) -> HeaderName {
+        match self {
+            Self::XForwardedFor => HeaderName::from_static("x-forwarded-for"),
+            Self::Forwarded => http::header::FORWARDED,
+            Self::XRealIp => HeaderName::from_static("x-real-ip"),
+        }
+    }
+}
+
+/// One hop of a forwarding chain: its address, or `None` when it is `unknown`, obfuscated or
+/// unparseable.
+pub type Hop = Option<IpAddr>;
+
+/// Parses one `X-Forwarded-For` value into its hops, left to right. Entries may carry a
+/// port (`1.2.3.4:80`, `[::1]:80`) or brackets.
+pub fn parse_x_forwarded_for(value: &str) -> Vec<Hop> {
+    value.split(',').map(parse_node).collect()
+}
+
+/// Parses one RFC 7239 `Forwarded` value into the `for=` hops of its elements, left to right.
+/// An element without `for=`, or with `unknown` or an obfuscated identifier, is an unknown
+/// hop; a malformed element is too.
+pub fn parse_forwarded(value: &str) -> Vec<Hop> {
+    split_outside_quotes(value, b',')
+        .into_iter()
+        .map(|element| {
+            let mut hop = None;
+            for pair in split_outside_quotes(element, b';') {
+                let Some((key, val)) = pair.split_once('=') else { continue };
+                if key.trim().eq_ignore_ascii_case("for") {
+                    hop = unquote(val.trim()).and_then(|v| parse_node(&v));
+                }
+            }
+            hop
+        })
+        .collect()
+}
+
+/// Splits on `sep` where it stands outside a quoted string.
+fn split_outside_quotes(s: &str, sep: u8) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, b) in s.bytes().enumerate() {
+        if escaped {
+            escaped = false;
+        } else if quoted && b == b'\\' {
+            escaped = true;
+        } else if b == b'"' {
+            quoted = !quoted;
+        } else if b == sep && !quoted {
+            parts.push(&s[start..i]);
+            start = i + 1;
+        }
+    }
+    parts.push(&s[start..]);
+    parts
+}
+
+/// A token, or a quoted string with its escapes undone; `None` for a broken quote.
+fn unquote(v: &str) -> Option<String> {
+    let Some(inner) = v.strip_prefix('"') else { return Some(v.to_owned()) };
+    let inner = inner.strip_suffix('"')?;
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        out.push(if c == '\\' { chars.next()? } else { c });
+    }
+    Some(out)
+}
+
+/// An address with optional port and brackets; `None` for anything else.
+fn parse_node(node: &str) -> Hop {
+    let node = node.trim();
+    if let Ok(ip) = node.parse::<IpAddr>() {
+        return Some(ip.to_canonical());
+    }
+    if let Ok(sock) = node.parse::<SocketAddr>() {
+        return Some(sock.ip().to_canonical());
+    }
+    let bracketed = node.strip_prefix('[')?.strip_suffix(']')?;
+    bracketed.parse::<std::net::Ipv6Addr>().ok().map(|ip| IpAddr::V6(ip).to_canonical())
+}
+
+/// How [`ClientIpLayer`] resolves the client's address.
+#[derive(Debug, Clone)]
+struct Resolver {
+    trusted: TrustedProxies,
+    header: ForwardingHeader,
+}
+
+impl Resolver {
+    fn resolve(&self, headers: &HeaderMap, peer: IpAddr) -> Option<ClientIp> {
+        if !self.trusted.contains(peer) {
+            return Some(ClientIp { ip: peer, peer, peer_trusted: false });
+        }
+        let values = headers.get_all(self.header.name());
+        let mut hops: Vec<Hop> = Vec::new();
+        for value in values {
+            let Ok(text) = value.to_str() else {
+                hops.push(None);
+                continue;
+            };
+            match self.header {
+                ForwardingHeader::XForwardedFor => hops.extend(parse_x_forwarded_for(text)),
+                ForwardingHeader::Forwarded => hops.extend(parse_forwarded(text)),
+                ForwardingHeader::XRealIp => hops = vec![parse_node(text)],
+            }
+        }
+        // Walk from the nearest hop outwards; the first address no trusted proxy owns is the
+        // client. Hops further left were written by the client and prove nothing.
+        let mut client = peer;
+        for hop in hops.iter().rev() {
+            let ip = (*hop)?;
+            client = ip;
+            if !self.trusted.contains(ip) {
+                break;
+            }
+        }
+        Some(ClientIp { ip: client, peer, peer_trusted: true })
+    }
+}
+
+/// Resolves the [`ClientIp`] of every request and puts it in the request's extensions.
+///
+/// The client is the connection's peer ([`peer_ip`]) unless that peer lies in the trusted
+/// proxy networks; only then is the configured forwarding header read, and the client is
+/// the rightmost address in it that is not itself a trusted proxy. An `unknown`, obfuscated
+/// or unparseable hop met on that walk leaves the client unresolved (no `ClientIp` is
+/// inserted) rather than guessing. Forwarding headers are never read by default.
+///
+/// Name only the header your proxy writes: a proxy that appends to `X-Forwarded-For` usually
+/// passes a client's own `Forwarded` header through untouched.
+///
+/// ```
+/// use std::net::{IpAddr, SocketAddr};
+/// use http::{Request, Response};
+/// use tollgate_core::{ClientIp, ClientIpLayer, PeerAddr};
+/// use tower::{ServiceExt, service_fn};
+/// use tower_layer::Layer;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let layer = ClientIpLayer::new().trust_proxies(["10.0.0.0/8"]).unwrap();
+/// let svc = layer.layer(service_fn(|req: Request<()>| async move {
+///     let ip = ClientIp::from_extensions(req.extensions()).unwrap().ip();
+///     Ok::<_, std::convert::Infallible>(Response::new(ip.to_string()))
+/// }));
+///
+/// let mut req = Request::builder()
+///     .header("x-forwarded-for", "6.6.6.6, 203.0.113.7, 10.1.1.1")
+///     .body(())
+///     .unwrap();
+/// req.extensions_mut().insert(PeerAddr("10.0.0.2:4000".parse().unwrap()));
+/// let resp = svc.oneshot(req).await.unwrap();
+/// assert_eq!(resp.body(), "203.0.113.7"); // 6.6.6.6 was written by the client itself
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClientIpLayer {
+    resolver: Arc<Resolver>,
+}
+
+impl Default for ClientIpLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ClientIpLayer {
+    /// Trusts no proxy: the client is the peer.
+    pub fn new() -> Self {
+        Self {
+            resolver: Arc::new(Resolver { trusted: TrustedProxies::none(), header: ForwardingHeader::XForwardedFor }),
+        }
+    }
+
+    /// Trusts proxies in these networks (IPs or CIDRs). A bad entry is an error naming it.
+    pub fn trust_proxies<I, T>(self, entries: I) -> Result<Self, BadNetwork>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        Ok(self.trusted_proxies(TrustedProxies::new(entries)?))
+    }
+
+    /// Trusts these proxies.
+    pub fn trusted_proxies(mut self, trusted: TrustedProxies) -> Self {
+        Arc::make_mut(&mut self.resolver).trusted = trusted;
+        self
+    }
+
+    /// Reads this forwarding header from trusted proxies (default `X-Forwarded-For`).
+    pub fn forwarding_header(mut self, header: ForwardingHeader) -> Self {
+        Arc::make_mut(&mut self.resolver).header = header;
+        self
+    }
+
+    /// Resolves the client of a request with this layer's rules, without running it.
+    pub fn resolve<B>(&self, request: &Request<B>) -> Option<ClientIp> {
+        let peer = peer_ip(request.extensions())?;
+        self.resolver.resolve(request.headers(), peer)
+    }
+}
+
+impl<S> Layer<S> for ClientIpLayer {
+    type Service = ClientIpService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ClientIpService { inner, layer: self.clone() }
+    }
+}
+
+/// The service made by [`ClientIpLayer`].
+#[derive(Debug, Clone)]
+pub struct ClientIpService<S> {
+    inner: S,
+    layer: ClientIpLayer,
+}
+
+impl<S, B> Service<Request<B>> for ClientIpService<S>
+where
+    S: Service<Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        match self.layer.resolve(&req) {
+            Some(ip) => {
+                req.extensions_mut().insert(ip);
+            }
+            None => {
+                // A stale value must not survive (a client cannot insert extensions, but an
+                // outer layer might have).
+                req.extensions_mut().remove::<ClientIp>();
+            }
+        }
+        self.inner.call(req)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn resolve(trusted: &[&str], header: ForwardingHeader, values: &[(&str, &str)], peer: &str) -> Option<IpAddr> {
+        let layer = ClientIpLayer::new().trust_proxies(trusted).unwrap().forwarding_header(header);
+        let mut req = Request::new(());
+        for (n, v) in values {
+            req.headers_mut().append(HeaderName::try_from(*n).unwrap(), v.parse().unwrap());
+        }
+        req.extensions_mut().insert(PeerAddr(SocketAddr::new(ip(peer), 1)));
+        layer.resolve(&req).map(|c| c.ip())
+    }
+
+    const XFF: ForwardingHeader = ForwardingHeader::XForwardedFor;
+
+    #[test]
+    fn untrusted_peer_headers_ignored() {
+        let got = resolve(&[], XFF, &[("x-forwarded-for", "1.1.1.1")], "9.9.9.9");
+        assert_eq!(got, Some(ip("9.9.9.9")));
+        let got = resolve(&["10.0.0.0/8"], XFF, &[("x-forwarded-for", "1.1.1.1")], "9.9.9.9");
+        assert_eq!(got, Some(ip("9.9.9.9")));
+    }
+
+    #[test]
+    fn rightmost_untrusted_hop() {
+        let v = [("x-forwarded-for", "6.6.6.6, 1.2.3.4, 10.0.0.5")];
+        assert_eq!(resolve(&["10.0.0.0/8"], XFF, &v, "10.0.0.1"), Some(ip("1.2.3.4")));
+    }
+
+    #[test]
+    fn multiple_header_lines_are_one_list() {
+        let v = [("x-forwarded-for", "6.6.6.6, 1.2.3.4"), ("x-forwarded-for", "10.0.0.5")];
+        assert_eq!(resolve(&["10.0.0.0/8"], XFF, &v, "10.0.0.1"), Some(ip("1.2.3.4")));
+    }
+
+    #[test]
+    fn all_trusted_takes_leftmost_and_empty_takes_peer() {
+        let v = [("x-forwarded-for", "10.0.0.7, 10.0.0.5")];
+        assert_eq!(resolve(&["10.0.0.0/8"], XFF, &v, "10.0.0.1"), Some(ip("10.0.0.7")));
+        assert_eq!(resolve(&["10.0.0.0/8"], XFF, &[], "10.0.0.1"), Some(ip("10.0.0.1")));
+    }
+
+    #[test]
+    fn garbage_hop_leaves_client_unknown() {
+        let v = [("x-forwarded-for", "1.2.3.4, bogus")];
+        assert_eq!(resolve(&["10.0.0.0/8"], XFF, &v, "10.0.0.1"), None);
+        // garbage further left than the client does not matter
+        let v = [("x-forwarded-for", "bogus, 1.2.3.4")];
+        assert_eq!(resolve(&["10.0.0.0/8"], XFF, &v, "10.0.0.1"), Some(ip("1.2.3.4")));
+    }
+
+    #[test]
+    fn ports_brackets_and_mapped() {
+        let v = [("x-forwarded-for", "[2001:db8::1]:443, ::ffff:1.2.3.4, 5.6.7.8:99")];
+        let got = resolve(&["5.6.7.8", "::ffff:1.2.3.4", "10.0.0.0/8"], XFF, &v, "::ffff:10.0.0.1");
+        assert_eq!(got, Some(ip("2001:db8::1")));
+    }
+
+    #[test]
+    fn forwarded_header() {
+        let f = ForwardingHeader::Forwarded;
+        let v = [("forwarded", r#"for=6.6.6.6, for="[2001:db8:cafe::17]:4711";proto=https, For=10.0.0.9"#)];
+        assert_eq!(resolve(&["10.0.0.0/8"], f, &v, "10.0.0.1"), Some(ip("2001:db8:cafe::17")));
+        let v = [("forwarded", "for=1.2.3.4, for=_hidden")];
+        assert_eq!(resolve(&["10.0.0.0/8"], f, &v, "10.0.0.1"), None);
+        let v = [("forwarded", "for=unknown;by=10.0.0.1")];
+        assert_eq!(resolve(&["10.0.0.0/8"], f, &v, "10.0.0.1"), None);
+        // a quoted comma does not split elements
+        let v = [("forwarded", r#"for=1.2.3.4;ext="a,b", for=5.6.7.8"#)];
+        assert_eq!(parse_forwarded(v[0].1), vec![Some(ip("1.2.3.4")), Some(ip("5.6.7.8"))]);
+    }
+
+    #[test]
+    fn x_real_ip() {
+        let f = ForwardingHeader::XRealIp;
+        assert_eq!(resolve(&["10.0.0.0/8"], f, &[("x-real-ip", "1.2.3.4")], "10.0.0.1"), Some(ip("1.2.3.4")));
+        assert_eq!(resolve(&["10.0.0.0/8"], f, &[("x-real-ip", "1.2.3.4")], "8.8.8.8"), Some(ip("8.8.8.8")));
+    }
+
+    #[test]
+    fn only_the_configured_header_is_read() {
+        let v = [("forwarded", "for=6.6.6.6"), ("x-forwarded-for", "1.2.3.4")];
+        assert_eq!(resolve(&["10.0.0.0/8"], XFF, &v, "10.0.0.1"), Some(ip("1.2.3.4")));
+    }
+
+    #[test]
+    fn trusted_proxies_errors_name_entry() {
+        let err = TrustedProxies::new(["10.0.0.0/8", "nope"]).unwrap_err();
+        assert_eq!(err.position, 2);
+        assert!(err.to_string().contains("\"nope\""));
+        assert!(TrustedProxies::new(["10.0.0.0/33"]).is_err());
+    }
+
+    #[test]
+    fn mapped_trusted_network_matches_v4_peer() {
+        let t = TrustedProxies::new(["::ffff:10.0.0.0/104"]).unwrap();
+        assert!(t.contains(ip("10.1.2.3")));
+        assert!(t.contains(ip("::ffff:10.1.2.3")));
+    }
+
+    #[test]
+    fn from_extensions_falls_back_to_peer() {
+        let mut ext = Extensions::new();
+        assert_eq!(ClientIp::from_extensions(&ext), None);
+        ext.insert(PeerAddr("[::ffff:127.0.0.1]:80".parse().unwrap()));
+        assert_eq!(ClientIp::from_extensions(&ext).unwrap().ip(), ip("127.0.0.1"));
+    }
+}

@@ -1,0 +1,67 @@
+//! The shared vocabulary of the tollgate policies.
+//!
+//! Every tollgate policy (signature, replay, IP access, flow control, CORS, parameters) is
+//! its own crate and depends on this one, never on another policy. They meet only through
+//! the types here, most of them carried in request extensions:
+//!
+//! | type | what it is |
+//! |---|---|
+//! | [`Rejection`] | why a request was refused: status, stable code, message, per-ecosystem wording |
+//! | [`ErrorStyle`] | how a refusal is rendered: problem+json (default), Aliyun, Tencent, gRPC, or your own |
+//! | [`RequestId`] / [`RequestIdLayer`] | one id per request, echoed on every response |
+//! | [`ClientIp`] / [`ClientIpLayer`] | the caller's address; forwarding headers only from trusted proxies |
+//! | [`Caller`] | the authenticated key id / app, set by a signature verifier |
+//! | [`TimeWindow`], [`Clock`] | "per minute", and what time it is (a [`ManualClock`] for tests) |
+//! | [`ParamLocation`], [`ParamSource`] | where a parameter lives and the one routine that reads it |
+//! | [`NonceStore`], [`RateStore`] | where nonces and rate allowances live; bounded in-memory defaults |
+//! | [`buffer_request`], [`ResponseBody`] | body handling shared by the policies |
+//!
+//! ```
+//! use std::net::SocketAddr;
+//! use http::{Request, Response};
+//! use tollgate_core::{ClientIp, ClientIpLayer, PeerAddr, RequestIdLayer};
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let svc = ServiceBuilder::new()
+//!     .layer(RequestIdLayer::new())
+//!     .layer(ClientIpLayer::new())
+//!     .service(service_fn(|req: Request<()>| async move {
+//!         let ip = ClientIp::from_extensions(req.extensions()).map(|c| c.ip().to_string());
+//!         Ok::<_, std::convert::Infallible>(Response::new(ip.unwrap_or_default()))
+//!     }));
+//!
+//! let mut req = Request::new(());
+//! req.extensions_mut().insert(PeerAddr("127.0.0.1:5000".parse::<SocketAddr>().unwrap()));
+//! let resp = svc.oneshot(req).await.unwrap();
+//! assert_eq!(resp.body(), "127.0.0.1");
+//! assert!(resp.headers().contains_key("x-request-id"));
+//! # }
+//! ```
+
+mod body;
+mod caller;
+mod client_ip;
+mod param;
+mod rejection;
+mod request_id;
+mod store;
+mod style;
+mod time;
+
+pub use body::{DEFAULT_BODY_LIMIT, RequestBody, ResponseBody, buffer_request};
+pub use caller::Caller;
+pub use client_ip::{
+    BadNetwork, ClientIp, ClientIpLayer, ClientIpService, ForwardingHeader, Hop, PeerAddr, TrustedProxies,
+    parse_forwarded, parse_x_forwarded_for, peer_ip,
+};
+pub use param::{ParamLocation, ParamSource, PathParams, PathTemplate, TemplateError, parse_urlencoded};
+pub use rejection::{Ecosystem, Rejection, Wording};
+pub use request_id::{RequestId, RequestIdLayer, RequestIdService, ResponseFuture as RequestIdFuture, X_REQUEST_ID};
+pub use store::{
+    Algorithm, MemoryNonceStore, MemoryRateStore, NonceStore, RateDecision, RateQuota, RateState, RateStore,
+    StoreError,
+};
+pub use style::{ErrorStyle, GrpcCode, RenderContext, RenderRejection, X_API_REQUEST_ID, X_CA_ERROR_MESSAGE, X_CA_REQUEST_ID};
+pub use time::{Clock, ManualClock, SharedClock, SystemClock, TimeWindow, WindowUnit};

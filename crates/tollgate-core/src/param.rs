@@ -1,0 +1,378 @@
+//! [`ParamLocation`] and [`ParamSource`]: where a parameter lives, and the one routine every
+//! policy uses to read it.
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::fmt;
+
+use http::header::CONTENT_TYPE;
+use http::{HeaderMap, HeaderName, Uri};
+use percent_encoding::percent_decode_str;
+use serde::{Deserialize, Serialize};
+
+/// Where a request parameter is found.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "position", content = "name", rename_all = "snake_case")]
+pub enum ParamLocation {
+    /// A request header (name compared case-insensitively).
+    Header(String),
+    /// A query-string parameter (percent-decoded; `+` is a space).
+    Query(String),
+    /// A segment bound by a [`PathTemplate`] (`/user/{id}`).
+    Path(String),
+    /// A field of an `application/x-www-form-urlencoded` body.
+    Form(String),
+    /// A value in a JSON body, addressed by a JSON pointer (`/user/id`).
+    Json(String),
+}
+
+impl ParamLocation {
+    /// Whether reading this parameter needs the request body.
+    pub fn needs_body(&self) -> bool {
+        matches!(self, Self::Form(_) | Self::Json(_))
+    }
+}
+
+impl fmt::Display for ParamLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Header(n) => write!(f, "header {n}"),
+            Self::Query(n) => write!(f, "query {n}"),
+            Self::Path(n) => write!(f, "path {n}"),
+            Self::Form(n) => write!(f, "form {n}"),
+            Self::Json(p) => write!(f, "json {p}"),
+        }
+    }
+}
+
+/// A path pattern with named segments: `/user/{id}/orders/{order}`.
+///
+/// A `{name}` segment binds one whole non-empty path segment (percent-decoded); other
+/// segments match literally. A trailing slash is significant.
+///
+/// ```
+/// use tollgate_core::PathTemplate;
+///
+/// let t = PathTemplate::parse("/user/{id}").unwrap();
+/// let params = t.matches("/user/42%20x").unwrap();
+/// assert_eq!(params.get("id"), Some("42 x"));
+/// assert!(t.matches("/user/42/more").is_none());
+/// assert!(PathTemplate::parse("/user/{id").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathTemplate {
+    source: String,
+    segments: Vec<Segment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    Param(String),
+}
+
+/// Why a path template is invalid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid path template {template:?}: {reason}")]
+pub struct TemplateError {
+    /// The template.
+    pub template: String,
+    /// What is wrong.
+    pub reason: &'static str,
+}
+
+impl PathTemplate {
+    /// Parses a template; it must start with `/`, and braces must enclose a whole segment
+    /// holding a unique name of letters, digits, `_` or `-`.
+    pub fn parse(template: &str) -> Result<Self, TemplateError> {
+        let err = |reason| TemplateError { template: template.to_owned(), reason };
+        let rest = template.strip_prefix('/').ok_or_else(|| err("must start with '/'"))?;
+        let mut segments = Vec::new();
+        for seg in rest.split('/') {
+            if let Some(inner) = seg.strip_prefix('{') {
+                let name = inner.strip_suffix('}').ok_or_else(|| err("unclosed '{'"))?;
+                if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+                    return Err(err("a parameter name is letters, digits, '_' or '-'"));
+                }
+                if segments.iter().any(|s| matches!(s, Segment::Param(n) if n == name)) {
+                    return Err(err("a parameter name appears twice"));
+                }
+                segments.push(Segment::Param(name.to_owned()));
+            } else if seg.contains(['{', '}']) {
+                return Err(err("braces must enclose a whole segment"));
+            } else {
+                segments.push(Segment::Literal(seg.to_owned()));
+            }
+        }
+        Ok(Self { source: template.to_owned(), segments })
+    }
+
+    /// The template as written.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// The parameters bound by `path`, or `None` when it does not match.
+    pub fn matches(&self, path: &str) -> Option<PathParams> {
+        let rest = path.strip_prefix('/')?;
+        let mut params = Vec::new();
+        let mut parts = rest.split('/');
+        for seg in &self.segments {
+            let part = parts.next()?;
+            match seg {
+                Segment::Literal(lit) => {
+                    if lit != part {
+                        return None;
+                    }
+                }
+                Segment::Param(name) => {
+                    if part.is_empty() {
+                        return None;
+                    }
+                    let value = percent_decode_str(part).decode_utf8_lossy().into_owned();
+                    params.push((name.clone(), value));
+                }
+            }
+        }
+        parts.next().is_none().then_some(PathParams(params))
+    }
+}
+
+/// Values bound by a [`PathTemplate`]; a layer that matched one may put it in extensions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathParams(Vec<(String, String)>);
+
+impl PathParams {
+    /// The value bound to `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// All bindings in template order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+}
+
+/// Decoded `name=value` pairs of a query string or form body, in order, repeats kept.
+/// Percent-escapes are decoded and `+` is a space; malformed escapes stay as written.
+pub fn parse_urlencoded(input: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+    form_urlencoded::parse(input)
+}
+
+/// The one routine every policy uses to read a parameter from a request.
+///
+/// Built from a request's URI and headers, plus its buffered body and the path parameters
+/// a template bound, when those are known. A JSON body is parsed once, on first use.
+///
+/// ```
+/// use http::Request;
+/// use tollgate_core::{ParamLocation, ParamSource, PathTemplate};
+///
+/// let req = Request::post("/user/7?tag=a&tag=b%20c")
+///     .header("content-type", "application/json")
+///     .header("x-user", "u1")
+///     .body(())
+///     .unwrap();
+/// let path = PathTemplate::parse("/user/{id}").unwrap().matches(req.uri().path()).unwrap();
+/// let body = br#"{"order": {"qty": 3}}"#;
+/// let src = ParamSource::new(req.uri(), req.headers()).with_path_params(&path).with_body(body);
+///
+/// assert_eq!(src.get(&ParamLocation::Path("id".into())).as_deref(), Some("7"));
+/// assert_eq!(src.get_all(&ParamLocation::Query("tag".into())), ["a", "b c"]);
+/// assert_eq!(src.get(&ParamLocation::Header("X-User".into())).as_deref(), Some("u1"));
+/// assert_eq!(src.get(&ParamLocation::Json("/order/qty".into())).as_deref(), Some("3"));
+/// ```
+pub struct ParamSource<'a> {
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+    path_params: Option<&'a PathParams>,
+    body: Option<&'a [u8]>,
+    json: OnceCell<Option<serde_json::Value>>,
+}
+
+impl fmt::Debug for ParamSource<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParamSource").field("uri", self.uri).finish_non_exhaustive()
+    }
+}
+
+impl<'a> ParamSource<'a> {
+    /// A source over a request's URI and headers.
+    pub fn new(uri: &'a Uri, headers: &'a HeaderMap) -> Self {
+        Self { uri, headers, path_params: None, body: None, json: OnceCell::new() }
+    }
+
+    /// Adds the parameters a path template bound.
+    pub fn with_path_params(mut self, params: &'a PathParams) -> Self {
+        self.path_params = Some(params);
+        self
+    }
+
+    /// Adds the buffered body.
+    pub fn with_body(mut self, body: &'a [u8]) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    /// The first value of the parameter, if present.
+    pub fn get(&self, location: &ParamLocation) -> Option<Cow<'a, str>> {
+        match location {
+            ParamLocation::Header(name) => {
+                let name = HeaderName::try_from(name.as_str()).ok()?;
+                self.headers.get(name)?.to_str().ok().map(Cow::Borrowed)
+            }
+            ParamLocation::Query(name) => {
+                let query = self.uri.query()?.as_bytes();
+                parse_urlencoded(query).find(|(k, _)| k == name).map(|(_, v)| v)
+            }
+            ParamLocation::Path(name) => self.path_params?.get(name).map(|v| Cow::Owned(v.to_owned())),
+            ParamLocation::Form(name) => {
+                let body = self.form_body()?;
+                parse_urlencoded(body).find(|(k, _)| k == name).map(|(_, v)| v)
+            }
+            ParamLocation::Json(pointer) => {
+                let value = self.json()?.pointer(pointer)?;
+                json_text(value).map(Cow::Owned)
+            }
+        }
+    }
+
+    /// Every value of the parameter, in order (repeated query keys, repeated headers, the
+    /// elements of a JSON array).
+    pub fn get_all(&self, location: &ParamLocation) -> Vec<Cow<'a, str>> {
+        match location {
+            ParamLocation::Header(name) => match HeaderName::try_from(name.as_str()) {
+                Ok(name) => self.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).map(Cow::Borrowed).collect(),
+                Err(_) => Vec::new(),
+            },
+            ParamLocation::Query(name) => match self.uri.query() {
+                Some(q) => parse_urlencoded(q.as_bytes()).filter(|(k, _)| k == name).map(|(_, v)| v).collect(),
+                None => Vec::new(),
+            },
+            ParamLocation::Form(name) => match self.form_body() {
+                Some(b) => parse_urlencoded(b).filter(|(k, _)| k == name).map(|(_, v)| v).collect(),
+                None => Vec::new(),
+            },
+            ParamLocation::Json(pointer) => match self.json().and_then(|j| j.pointer(pointer)) {
+                Some(serde_json::Value::Array(items)) => items.iter().filter_map(json_text).map(Cow::Owned).collect(),
+                Some(v) => json_text(v).map(Cow::Owned).into_iter().collect(),
+                None => Vec::new(),
+            },
+            ParamLocation::Path(_) => self.get(location).into_iter().collect(),
+        }
+    }
+
+    fn content_type_is(&self, essence: &str) -> bool {
+        self.headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case(essence))
+    }
+
+    fn form_body(&self) -> Option<&'a [u8]> {
+        self.body.filter(|_| self.content_type_is("application/x-www-form-urlencoded"))
+    }
+
+    fn json(&self) -> Option<&serde_json::Value> {
+        self.json
+            .get_or_init(|| {
+                let body = self.body?;
+                let is_json = self
+                    .headers
+                    .get(CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.split(';').next())
+                    .is_some_and(|v| {
+                        let v = v.trim().to_ascii_lowercase();
+                        v == "application/json" || v.ends_with("+json")
+                    });
+                if is_json { serde_json::from_slice(body).ok() } else { None }
+            })
+            .as_ref()
+    }
+}
+
+/// A JSON value as parameter text: strings as they are, `null` as absent, others as JSON.
+fn json_text(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::Request;
+
+    #[test]
+    fn query_decoding_and_repeats() {
+        let req = Request::get("/x?a=1&b=%E4%BD%A0+%2B&a=2&empty=&flag").body(()).unwrap();
+        let src = ParamSource::new(req.uri(), req.headers());
+        assert_eq!(src.get(&ParamLocation::Query("b".into())).as_deref(), Some("你 +"));
+        assert_eq!(src.get_all(&ParamLocation::Query("a".into())), ["1", "2"]);
+        assert_eq!(src.get(&ParamLocation::Query("empty".into())).as_deref(), Some(""));
+        assert_eq!(src.get(&ParamLocation::Query("flag".into())).as_deref(), Some(""));
+        assert_eq!(src.get(&ParamLocation::Query("nope".into())), None);
+    }
+
+    #[test]
+    fn form_needs_form_content_type() {
+        let req = Request::post("/x").header("content-type", "application/x-www-form-urlencoded; charset=utf-8").body(()).unwrap();
+        let src = ParamSource::new(req.uri(), req.headers()).with_body(b"name=a+b&n=%26");
+        assert_eq!(src.get(&ParamLocation::Form("name".into())).as_deref(), Some("a b"));
+        assert_eq!(src.get(&ParamLocation::Form("n".into())).as_deref(), Some("&"));
+        let req = Request::post("/x").header("content-type", "text/plain").body(()).unwrap();
+        let src = ParamSource::new(req.uri(), req.headers()).with_body(b"name=a");
+        assert_eq!(src.get(&ParamLocation::Form("name".into())), None);
+    }
+
+    #[test]
+    fn json_pointer_values() {
+        let req = Request::post("/x").header("content-type", "application/vnd.api+json").body(()).unwrap();
+        let body = br#"{"s":"t","n":1.5,"b":true,"z":null,"a":[1,"x"],"o":{"k":1}}"#;
+        let src = ParamSource::new(req.uri(), req.headers()).with_body(body);
+        let get = |p: &str| src.get(&ParamLocation::Json(p.into())).map(|c| c.into_owned());
+        assert_eq!(get("/s").as_deref(), Some("t"));
+        assert_eq!(get("/n").as_deref(), Some("1.5"));
+        assert_eq!(get("/b").as_deref(), Some("true"));
+        assert_eq!(get("/z"), None);
+        assert_eq!(get("/o").as_deref(), Some(r#"{"k":1}"#));
+        assert_eq!(src.get_all(&ParamLocation::Json("/a".into())), ["1", "x"]);
+        // invalid JSON is simply absent
+        let src = ParamSource::new(req.uri(), req.headers()).with_body(b"{nope");
+        assert_eq!(src.get(&ParamLocation::Json("/s".into())), None);
+    }
+
+    #[test]
+    fn headers_repeat_and_case() {
+        let req = Request::get("/").header("X-A", "1").header("x-a", "2").body(()).unwrap();
+        let src = ParamSource::new(req.uri(), req.headers());
+        assert_eq!(src.get_all(&ParamLocation::Header("x-A".into())), ["1", "2"]);
+        assert_eq!(src.get(&ParamLocation::Header("bad header".into())), None);
+    }
+
+    #[test]
+    fn templates() {
+        let t = PathTemplate::parse("/a/{x}/b/{y}").unwrap();
+        let p = t.matches("/a/1/b/2").unwrap();
+        assert_eq!(p.iter().collect::<Vec<_>>(), [("x", "1"), ("y", "2")]);
+        assert!(t.matches("/a//b/2").is_none());
+        assert!(t.matches("/a/1/c/2").is_none());
+        assert!(t.matches("/a/1/b").is_none());
+        assert!(t.matches("a/1/b/2").is_none());
+        for bad in ["", "x", "/{}", "/{a b}", "/x{a}", "/{a}/{a}", "/{a"] {
+            assert!(PathTemplate::parse(bad).is_err(), "{bad}");
+        }
+        assert!(PathTemplate::parse("/").unwrap().matches("/").is_some());
+    }
+
+    #[test]
+    fn location_serde() {
+        let l: ParamLocation = serde_json::from_str(r#"{"position":"query","name":"a"}"#).unwrap();
+        assert_eq!(l, ParamLocation::Query("a".into()));
+    }
+}

@@ -1,0 +1,48 @@
+//! Store traits: where nonces and rate allowances live.
+//!
+//! Policies hold a store and never care where it keeps its state. The in-memory stores here
+//! are the embedded default; `tollgate-redis` implements the same traits for fleets.
+//! A store's future is an associated type so the in-memory stores answer with a ready value
+//! and no allocation, while a networked store returns its own future.
+
+mod memory;
+mod rate;
+
+use std::future::Future;
+use std::time::Duration;
+
+pub use memory::{MemoryNonceStore, MemoryRateStore};
+pub use rate::{Algorithm, RateDecision, RateQuota, RateState};
+
+/// A store could not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The backing service refused or could not be reached.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// The backing service did not answer in time.
+    #[error("store timed out after {0:?}")]
+    Timeout(Duration),
+}
+
+/// Remembers nonces for a while: "each nonce accepted once".
+pub trait NonceStore: Send + Sync + 'static {
+    /// The future of [`insert_if_absent`](Self::insert_if_absent).
+    type Future: Future<Output = Result<bool, StoreError>> + Send + 'static;
+
+    /// Records `key` for `ttl` if it is not already recorded. `Ok(true)`: it was new (accept
+    /// the request); `Ok(false)`: it was seen within its ttl (a replay). Of concurrent calls
+    /// with one key, exactly one sees `true`.
+    fn insert_if_absent(&self, key: &str, ttl: Duration) -> Self::Future;
+}
+
+/// Keeps rate allowances: "take `cost` from this key's allowance under this quota".
+pub trait RateStore: Send + Sync + 'static {
+    /// The future of [`take`](Self::take).
+    type Future: Future<Output = Result<RateDecision, StoreError>> + Send + 'static;
+
+    /// Takes `cost` from `key`'s allowance under `quota`, if it has that much left, and
+    /// tells what remains. A refused take consumes nothing.
+    fn take(&self, key: &str, quota: &RateQuota, cost: u32) -> Self::Future;
+}

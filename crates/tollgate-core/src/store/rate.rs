@@ -1,0 +1,235 @@
+//! Rate algorithms as pure arithmetic over a small state and a time, so every store (in
+//! memory, Redis) computes exactly the same answers.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+/// How "N per window" is enforced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Algorithm {
+    /// A counter per calendar-aligned window (a multiple of the window's length since the
+    /// Unix epoch, shifted by `offset`: an offset of 8 hours starts days at Beijing midnight),
+    /// reset at the boundary. Up to 2N can pass across a boundary.
+    FixedWindow {
+        /// UTC offset of window boundaries.
+        offset: Duration,
+    },
+    /// GCRA, a token bucket: bursts of up to N, then one more every window/N.
+    Gcra,
+}
+
+/// "`limit` per `window`", enforced by `algorithm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RateQuota {
+    limit: NonZeroU32,
+    window: Duration,
+    algorithm: Algorithm,
+}
+
+impl RateQuota {
+    /// `limit` per `window` with GCRA; `None` when `window` is shorter than a microsecond.
+    pub fn new(limit: NonZeroU32, window: Duration) -> Option<Self> {
+        (window >= Duration::from_micros(1)).then_some(Self { limit, window, algorithm: Algorithm::Gcra })
+    }
+
+    /// The same quota enforced by another algorithm.
+    pub fn with_algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = algorithm;
+        self
+    }
+
+    /// Requests allowed per window.
+    pub fn limit(&self) -> u32 {
+        self.limit.get()
+    }
+
+    /// The window.
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
+    /// The algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+}
+
+/// The answer to one take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateDecision {
+    /// Whether the take was allowed (and so consumed).
+    pub allowed: bool,
+    /// The quota's limit.
+    pub limit: u32,
+    /// How many more single requests would be allowed right now.
+    pub remaining: u32,
+    /// When the allowance is whole again (fixed window: the boundary).
+    pub reset_after: Duration,
+    /// When refused: how long until the same take could pass. `None` if it never can
+    /// (a cost above the limit).
+    pub retry_after: Option<Duration>,
+}
+
+/// One key's state: for GCRA the theoretical arrival time (`tat`, nanoseconds since the
+/// epoch); for a fixed window the window's index and its count. 16 bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateState {
+    /// GCRA: theoretical arrival time; fixed window: window index.
+    pub a: u64,
+    /// Fixed window: requests counted in window `a`.
+    pub b: u64,
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl RateQuota {
+    /// Applies a take of `cost` at time `now` (since the Unix epoch) to `state`.
+    pub fn apply(&self, state: &mut RateState, now: Duration, cost: u32) -> RateDecision {
+        match self.algorithm {
+            Algorithm::Gcra => self.gcra(state, nanos(now), cost),
+            Algorithm::FixedWindow { offset } => self.fixed(state, nanos(now).saturating_add(nanos(offset)), cost),
+        }
+    }
+
+    fn gcra(&self, state: &mut RateState, now: u64, cost: u32) -> RateDecision {
+        let limit = u64::from(self.limit.get());
+        let window = nanos(self.window);
+        let interval = (window / limit).max(1);
+        let tat = state.a.max(now);
+        let remaining_at = |tat: u64| {
+            let used = tat.saturating_sub(now);
+            u32::try_from(window.saturating_sub(used) / interval).unwrap_or(u32::MAX).min(self.limit.get())
+        };
+        if u64::from(cost) > limit {
+            return RateDecision {
+                allowed: false,
+                limit: self.limit.get(),
+                remaining: remaining_at(tat),
+                reset_after: Duration::from_nanos(tat - now),
+                retry_after: None,
+            };
+        }
+        let new_tat = tat.saturating_add(interval.saturating_mul(u64::from(cost)));
+        let allow_at = new_tat.saturating_sub(window);
+        if now < allow_at {
+            return RateDecision {
+                allowed: false,
+                limit: self.limit.get(),
+                remaining: remaining_at(tat),
+                reset_after: Duration::from_nanos(tat - now),
+                retry_after: Some(Duration::from_nanos(allow_at - now)),
+            };
+        }
+        state.a = new_tat;
+        RateDecision {
+            allowed: true,
+            limit: self.limit.get(),
+            remaining: remaining_at(new_tat),
+            reset_after: Duration::from_nanos(new_tat - now),
+            retry_after: None,
+        }
+    }
+
+    fn fixed(&self, state: &mut RateState, now: u64, cost: u32) -> RateDecision {
+        let limit = u64::from(self.limit.get());
+        let window = nanos(self.window).max(1);
+        let index = now / window;
+        if state.a != index {
+            *state = RateState { a: index, b: 0 };
+        }
+        let reset_after = Duration::from_nanos((index + 1).saturating_mul(window).saturating_sub(now));
+        let allowed = state.b.saturating_add(u64::from(cost)) <= limit;
+        if allowed {
+            state.b += u64::from(cost);
+        }
+        RateDecision {
+            allowed,
+            limit: self.limit.get(),
+            remaining: u32::try_from(limit.saturating_sub(state.b)).unwrap_or(u32::MAX),
+            reset_after,
+            retry_after: match (allowed, u64::from(cost) > limit) {
+                (true, _) => None,
+                (false, true) => None,
+                (false, false) => Some(reset_after),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quota(limit: u32, secs: u64, algorithm: Algorithm) -> RateQuota {
+        RateQuota::new(NonZeroU32::new(limit).unwrap(), Duration::from_secs(secs)).unwrap().with_algorithm(algorithm)
+    }
+
+    const T0: Duration = Duration::from_secs(1_700_000_000);
+
+    #[test]
+    fn gcra_burst_then_one_per_interval() {
+        let q = quota(4, 60, Algorithm::Gcra);
+        let mut s = RateState::default();
+        for i in 0..4 {
+            let d = q.apply(&mut s, T0, 1);
+            assert!(d.allowed, "burst {i}");
+            assert_eq!(d.remaining, 3 - i);
+        }
+        let d = q.apply(&mut s, T0, 1);
+        assert!(!d.allowed);
+        assert_eq!(d.retry_after, Some(Duration::from_secs(15)));
+        assert!(!q.apply(&mut s, T0 + Duration::from_secs(14), 1).allowed);
+        assert!(q.apply(&mut s, T0 + Duration::from_secs(15), 1).allowed);
+        assert!(!q.apply(&mut s, T0 + Duration::from_secs(15), 1).allowed);
+        // after a full idle window the whole burst is back
+        let later = T0 + Duration::from_secs(15 + 60);
+        for _ in 0..4 {
+            assert!(q.apply(&mut s, later, 1).allowed);
+        }
+        assert!(!q.apply(&mut s, later, 1).allowed);
+    }
+
+    #[test]
+    fn gcra_cost_above_limit_never_passes() {
+        let q = quota(2, 1, Algorithm::Gcra);
+        let mut s = RateState::default();
+        let d = q.apply(&mut s, T0, 3);
+        assert!(!d.allowed);
+        assert_eq!(d.retry_after, None);
+        assert_eq!(s, RateState::default());
+    }
+
+    #[test]
+    fn fixed_window_resets_at_boundary() {
+        let q = quota(3, 60, Algorithm::FixedWindow { offset: Duration::ZERO });
+        let start = Duration::from_secs(1_700_000_040); // 1_700_000_040 is a multiple of 60
+        let mut s = RateState::default();
+        let late = start + Duration::from_secs(59);
+        for _ in 0..3 {
+            assert!(q.apply(&mut s, late, 1).allowed);
+        }
+        let d = q.apply(&mut s, late, 1);
+        assert!(!d.allowed);
+        assert_eq!(d.retry_after, Some(Duration::from_secs(1)));
+        let next = start + Duration::from_secs(60);
+        for _ in 0..3 {
+            assert!(q.apply(&mut s, next, 1).allowed);
+        }
+        assert!(!q.apply(&mut s, next, 1).allowed);
+    }
+
+    #[test]
+    fn fixed_window_offset_moves_boundary() {
+        let day = 86_400;
+        let q = quota(1, day, Algorithm::FixedWindow { offset: Duration::from_secs(8 * 3600) });
+        let mut s = RateState::default();
+        // 15:59:59 UTC is 23:59:59 in UTC+8; one second later is a new day there.
+        let t = Duration::from_secs(19_000 * day + 16 * 3600 - 1);
+        assert!(q.apply(&mut s, t, 1).allowed);
+        assert!(!q.apply(&mut s, t, 1).allowed);
+        assert!(q.apply(&mut s, t + Duration::from_secs(1), 1).allowed);
+    }
+}

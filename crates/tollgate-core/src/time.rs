@@ -1,0 +1,223 @@
+//! [`TimeWindow`] and [`Clock`]: what "per minute" means, and what time it is.
+
+use std::fmt;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The unit of a [`TimeWindow`], named as the Tencent plugins' `expire_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WindowUnit {
+    /// One second.
+    Second,
+    /// Sixty seconds.
+    Minute,
+    /// 3,600 seconds.
+    Hour,
+    /// 86,400 seconds.
+    Day,
+}
+
+impl WindowUnit {
+    /// Length of one unit in seconds.
+    pub const fn seconds(self) -> u64 {
+        match self {
+            Self::Second => 1,
+            Self::Minute => 60,
+            Self::Hour => 3_600,
+            Self::Day => 86_400,
+        }
+    }
+}
+
+/// A window of `count` units: "per second", "per 5 minutes", "per day".
+///
+/// Serde reads and writes the Tencent plugin pair `expire_type` / `expire` (`expire` defaults
+/// to 1 and must be positive), so it can be `#[serde(flatten)]`ed into a plugin config.
+///
+/// ```
+/// use std::time::Duration;
+/// use tollgate_core::TimeWindow;
+///
+/// let w: TimeWindow = serde_json::from_str(r#"{"expire_type": "minute", "expire": 5}"#).unwrap();
+/// assert_eq!(w.duration(), Duration::from_secs(300));
+/// assert_eq!(TimeWindow::seconds(90).unwrap().duration(), Duration::from_secs(90));
+/// assert!(serde_json::from_str::<TimeWindow>(r#"{"expire_type": "minute", "expire": 0}"#).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TimeWindow {
+    unit: WindowUnit,
+    count: NonZeroU32,
+}
+
+impl TimeWindow {
+    /// One second.
+    pub const SECOND: Self = Self::new(WindowUnit::Second, NonZeroU32::MIN);
+    /// One minute.
+    pub const MINUTE: Self = Self::new(WindowUnit::Minute, NonZeroU32::MIN);
+    /// One hour.
+    pub const HOUR: Self = Self::new(WindowUnit::Hour, NonZeroU32::MIN);
+    /// One day.
+    pub const DAY: Self = Self::new(WindowUnit::Day, NonZeroU32::MIN);
+
+    /// `count` units.
+    pub const fn new(unit: WindowUnit, count: NonZeroU32) -> Self {
+        Self { unit, count }
+    }
+
+    /// `n` seconds; `None` for 0.
+    pub fn seconds(n: u32) -> Option<Self> {
+        NonZeroU32::new(n).map(|c| Self::new(WindowUnit::Second, c))
+    }
+
+    /// The unit.
+    pub fn unit(&self) -> WindowUnit {
+        self.unit
+    }
+
+    /// How many units.
+    pub fn count(&self) -> NonZeroU32 {
+        self.count
+    }
+
+    /// The window's length.
+    pub fn duration(&self) -> Duration {
+        Duration::from_secs(self.unit.seconds() * u64::from(self.count.get()))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct RawWindow {
+    expire_type: WindowUnit,
+    #[serde(default = "one")]
+    expire: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Serialize for TimeWindow {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        RawWindow { expire_type: self.unit, expire: self.count.get() }.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for TimeWindow {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = RawWindow::deserialize(d)?;
+        let count = NonZeroU32::new(raw.expire)
+            .ok_or_else(|| serde::de::Error::custom("`expire` must be a positive number of units"))?;
+        Ok(Self::new(raw.expire_type, count))
+    }
+}
+
+/// What time it is. Policies take time only from a clock, so tests can be exact and instant.
+pub trait Clock: Send + Sync + fmt::Debug + 'static {
+    /// The current wall-clock time.
+    fn now(&self) -> SystemTime;
+
+    /// The current time as a duration since the Unix epoch (zero before it).
+    fn since_epoch(&self) -> Duration {
+        self.now().duration_since(UNIX_EPOCH).unwrap_or_default()
+    }
+}
+
+/// The system's wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// A clock that moves only when told to; clones share one time. For tests.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use tollgate_core::{Clock, ManualClock};
+///
+/// let clock = ManualClock::at_unix(Duration::from_secs(1_700_000_000));
+/// let seen_by_policy = clock.clone();
+/// clock.advance(Duration::from_millis(1500));
+/// assert_eq!(seen_by_policy.since_epoch(), Duration::from_millis(1_700_000_001_500));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ManualClock {
+    nanos: Arc<AtomicU64>,
+}
+
+impl ManualClock {
+    /// A clock reading `since_epoch` after the Unix epoch.
+    pub fn at_unix(since_epoch: Duration) -> Self {
+        let clock = Self::default();
+        clock.set_unix(since_epoch);
+        clock
+    }
+
+    /// Sets the time.
+    pub fn set_unix(&self, since_epoch: Duration) {
+        let nanos = u64::try_from(since_epoch.as_nanos()).unwrap_or(u64::MAX);
+        self.nanos.store(nanos, Ordering::SeqCst);
+    }
+
+    /// Moves the time forward.
+    pub fn advance(&self, by: Duration) {
+        let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        let _ = self.nanos.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| Some(n.saturating_add(by)));
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_nanos(self.nanos.load(Ordering::SeqCst))
+    }
+}
+
+/// A shared clock, as policies hold it.
+pub type SharedClock = Arc<dyn Clock>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_serde_round_trip() {
+        for (json, secs) in [
+            (r#"{"expire_type":"second"}"#, 1),
+            (r#"{"expire_type":"hour","expire":2}"#, 7200),
+            (r#"{"expire_type":"day","expire":1}"#, 86_400),
+        ] {
+            let w: TimeWindow = serde_json::from_str(json).unwrap();
+            assert_eq!(w.duration().as_secs(), secs);
+            let back: TimeWindow = serde_json::from_str(&serde_json::to_string(&w).unwrap()).unwrap();
+            assert_eq!(back, w);
+        }
+        assert!(serde_json::from_str::<TimeWindow>(r#"{"expire_type":"week"}"#).is_err());
+        assert!(serde_json::from_str::<TimeWindow>(r#"{"expire":3}"#).is_err());
+    }
+
+    #[test]
+    fn window_flattens_into_plugin_config() {
+        #[derive(Deserialize)]
+        struct Plugin {
+            #[serde(flatten)]
+            window: TimeWindow,
+            api_rate_limit: u32,
+        }
+        let p: Plugin = serde_json::from_str(r#"{"expire_type":"minute","expire":2,"api_rate_limit":5}"#).unwrap();
+        assert_eq!(p.window.duration().as_secs(), 120);
+        assert_eq!(p.api_rate_limit, 5);
+    }
+
+    #[test]
+    fn system_clock_is_recent() {
+        assert!(SystemClock.since_epoch() > Duration::from_secs(1_600_000_000));
+    }
+}
