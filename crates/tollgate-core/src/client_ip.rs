@@ -27,9 +27,7 @@ pub fn peer_ip(extensions: &Extensions) -> Option<IpAddr> {
         return Some(info.0.ip().to_canonical());
     }
     #[cfg(feature = "tonic")]
-    if let Some(addr) = extensions
-        .get::<tonic::transport::server::TcpConnectInfo>()
-        .and_then(|info| info.remote_addr())
+    if let Some(addr) = extensions.get::<tonic::transport::server::TcpConnectInfo>().and_then(|info| info.remote_addr())
     {
         return Some(addr.ip().to_canonical());
     }
@@ -106,7 +104,9 @@ impl TrustedProxies {
         let nets = entries
             .into_iter()
             .enumerate()
-            .map(|(i, e)| parse_net(e.as_ref()).ok_or_else(|| BadNetwork { entry: e.as_ref().to_owned(), position: i + 1 }))
+            .map(|(i, e)| {
+                parse_network(e.as_ref()).ok_or_else(|| BadNetwork { entry: e.as_ref().to_owned(), position: i + 1 })
+            })
             .collect::<Result<_, _>>()?;
         Ok(Self { nets })
     }
@@ -123,20 +123,34 @@ impl TrustedProxies {
     }
 }
 
-/// Parses an IP (as a host network) or a CIDR; IPv4-mapped IPv6 becomes IPv4.
-fn parse_net(text: &str) -> Option<IpNet> {
+/// Parses an IP (as a host network: `/32` or `/128`) or a CIDR network, with host bits
+/// cleared (`10.0.0.1/8` is `10.0.0.0/8`); IPv4-mapped IPv6 becomes IPv4. `None` for
+/// anything else. Every tollgate list of addresses is read with it.
+///
+/// ```
+/// use tollgate_core::parse_network;
+///
+/// assert_eq!(parse_network("10.1.2.3/8").unwrap().to_string(), "10.0.0.0/8");
+/// assert_eq!(parse_network("::ffff:192.0.2.1").unwrap().to_string(), "192.0.2.1/32");
+/// assert!(parse_network("10.0.0.0/33").is_none());
+/// ```
+pub fn parse_network(text: &str) -> Option<IpNet> {
     let text = text.trim();
-    let net = match text.parse::<IpNet>() {
-        Ok(net) => net.trunc(),
-        Err(_) => IpNet::from(text.parse::<IpAddr>().ok()?),
-    };
-    Some(match net {
-        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
-            Some(v4) => IpNet::new(IpAddr::V4(v4), v6.prefix_len() - 96).ok()?,
+    let net = if text.contains('/') { text.parse::<IpNet>().ok()? } else { IpNet::from(text.parse::<IpAddr>().ok()?) };
+    Some(canonical_network(net))
+}
+
+/// A network with host bits cleared; one inside `::ffff:0:0/96` becomes the IPv4 network it
+/// maps. IPv6 networks stay IPv6 otherwise, even one wide enough to span the mapped block.
+pub fn canonical_network(net: IpNet) -> IpNet {
+    let net = net.trunc();
+    match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.network().to_ipv4_mapped() {
+            Some(v4) => IpNet::new(IpAddr::V4(v4), v6.prefix_len() - 96).map_or(net, |n| n.trunc()),
             None => net,
         },
-        _ => net,
-    })
+        other => other,
+    }
 }
 
 /// The forwarding header a trusted proxy writes.

@@ -10,11 +10,11 @@
 //! | [`ErrorStyle`] | how a refusal is rendered: problem+json (default), Aliyun, Tencent, gRPC, or your own |
 //! | [`RequestId`] / [`RequestIdLayer`] | one id per request, echoed on every response |
 //! | [`ClientIp`] / [`ClientIpLayer`] | the caller's address; forwarding headers only from trusted proxies |
-//! | [`Caller`] | the authenticated key id / app, set by a signature verifier |
+//! | [`Caller`], [`SignedClaims`] | the authenticated key id / app, and the verified nonce and timestamp, set by a signature verifier |
 //! | [`TimeWindow`], [`Clock`] | "per minute", and what time it is (a [`ManualClock`] for tests) |
 //! | [`ParamLocation`], [`ParamSource`] | where a parameter lives and the one routine that reads it |
 //! | [`NonceStore`], [`RateStore`] | where nonces and rate allowances live; bounded in-memory defaults |
-//! | [`buffer_request`], [`ResponseBody`] | body handling shared by the policies |
+//! | [`buffer_request`], [`ResponseBody`], [`PolicyFuture`] | body and future plumbing shared by the policies |
 //!
 //! ```
 //! use std::net::SocketAddr;
@@ -42,7 +42,9 @@
 
 mod body;
 mod caller;
+mod claims;
 mod client_ip;
+mod future;
 mod param;
 mod rejection;
 mod request_id;
@@ -52,16 +54,19 @@ mod time;
 
 pub use body::{DEFAULT_BODY_LIMIT, RequestBody, ResponseBody, buffer_request};
 pub use caller::Caller;
+pub use claims::SignedClaims;
 pub use client_ip::{
     BadNetwork, ClientIp, ClientIpLayer, ClientIpService, ForwardingHeader, Hop, PeerAddr, TrustedProxies,
-    parse_forwarded, parse_x_forwarded_for, peer_ip,
+    canonical_network, parse_forwarded, parse_network, parse_x_forwarded_for, peer_ip,
 };
+pub use future::PolicyFuture;
 pub use param::{ParamLocation, ParamSource, PathParams, PathTemplate, TemplateError, parse_urlencoded};
 pub use rejection::{Ecosystem, Rejection, Wording};
 pub use request_id::{RequestId, RequestIdLayer, RequestIdService, ResponseFuture as RequestIdFuture, X_REQUEST_ID};
 pub use store::{
-    Algorithm, MemoryNonceStore, MemoryRateStore, NonceStore, RateDecision, RateQuota, RateState, RateStore,
-    StoreError,
+    Algorithm, MemoryNonceStore, MemoryRateStore, NonceStore, RateDecision, RateQuota, RateState, RateStore, StoreError,
 };
-pub use style::{ErrorStyle, GrpcCode, RenderContext, RenderRejection, X_API_REQUEST_ID, X_CA_ERROR_MESSAGE, X_CA_REQUEST_ID};
+pub use style::{
+    ErrorStyle, GrpcCode, RenderContext, RenderRejection, X_API_REQUEST_ID, X_CA_ERROR_MESSAGE, X_CA_REQUEST_ID,
+};
 pub use time::{Clock, ManualClock, SharedClock, SystemClock, TimeWindow, WindowUnit};

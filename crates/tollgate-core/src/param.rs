@@ -243,7 +243,9 @@ impl<'a> ParamSource<'a> {
     pub fn get_all(&self, location: &ParamLocation) -> Vec<Cow<'a, str>> {
         match location {
             ParamLocation::Header(name) => match HeaderName::try_from(name.as_str()) {
-                Ok(name) => self.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).map(Cow::Borrowed).collect(),
+                Ok(name) => {
+                    self.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).map(Cow::Borrowed).collect()
+                }
                 Err(_) => Vec::new(),
             },
             ParamLocation::Query(name) => match self.uri.query() {
@@ -321,7 +323,10 @@ mod tests {
 
     #[test]
     fn form_needs_form_content_type() {
-        let req = Request::post("/x").header("content-type", "application/x-www-form-urlencoded; charset=utf-8").body(()).unwrap();
+        let req = Request::post("/x")
+            .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
+            .body(())
+            .unwrap();
         let src = ParamSource::new(req.uri(), req.headers()).with_body(b"name=a+b&n=%26");
         assert_eq!(src.get(&ParamLocation::Form("name".into())).as_deref(), Some("a b"));
         assert_eq!(src.get(&ParamLocation::Form("n".into())).as_deref(), Some("&"));

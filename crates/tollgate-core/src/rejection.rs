@@ -58,7 +58,12 @@ pub struct Wording {
 /// assert_eq!(r.message_for(Ecosystem::TencentCloud), "client IP is not allowed");
 /// ```
 #[derive(Clone)]
-pub struct Rejection {
+pub struct Rejection(Box<Inner>);
+
+/// Boxed so that `Result<_, Rejection>` stays one word on the hot path where nothing is
+/// refused.
+#[derive(Clone)]
+struct Inner {
     status: StatusCode,
     code: Cow<'static, str>,
     message: Cow<'static, str>,
@@ -69,46 +74,38 @@ pub struct Rejection {
 
 impl Rejection {
     /// A rejection with a neutral status, stable code and message.
-    pub fn new(
-        status: StatusCode,
-        code: impl Into<Cow<'static, str>>,
-        message: impl Into<Cow<'static, str>>,
-    ) -> Self {
-        Self {
+    pub fn new(status: StatusCode, code: impl Into<Cow<'static, str>>, message: impl Into<Cow<'static, str>>) -> Self {
+        Self(Box::new(Inner {
             status,
             code: code.into(),
             message: message.into(),
             policy: "tollgate",
             headers: HeaderMap::new(),
             wordings: Vec::new(),
-        }
+        }))
     }
 
     /// Names the policy that refused (`ip`, `flow`, `signature`, ...), for logs and bodies.
     pub fn with_policy(mut self, policy: &'static str) -> Self {
-        self.policy = policy;
+        self.0.policy = policy;
         self
     }
 
     /// Adds a header to the refusal response (for example `Retry-After`).
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.headers.append(name, value);
+        self.0.headers.append(name, value);
         self
     }
 
     /// Sets how `ecosystem` words this refusal, replacing any earlier wording for it.
     pub fn with_wording(mut self, ecosystem: Ecosystem, wording: Wording) -> Self {
-        self.wordings.retain(|(e, _)| *e != ecosystem);
-        self.wordings.push((ecosystem, wording));
+        self.0.wordings.retain(|(e, _)| *e != ecosystem);
+        self.0.wordings.push((ecosystem, wording));
         self
     }
 
     /// Aliyun API Gateway wording: a status and the `X-Ca-Error-Message` text.
-    pub fn with_aliyun_api_gateway(
-        self,
-        status: StatusCode,
-        message: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    pub fn with_aliyun_api_gateway(self, status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
         self.with_wording(
             Ecosystem::AliyunApiGateway,
             Wording { status: Some(status), code: None, message: Some(message.into()) },
@@ -129,11 +126,7 @@ impl Rejection {
     }
 
     /// Tencent Cloud API wording: `Error.Code` and `Error.Message` (the status is always 200).
-    pub fn with_tencent_cloud(
-        self,
-        code: impl Into<Cow<'static, str>>,
-        message: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    pub fn with_tencent_cloud(self, code: impl Into<Cow<'static, str>>, message: impl Into<Cow<'static, str>>) -> Self {
         self.with_wording(
             Ecosystem::TencentCloud,
             Wording { status: None, code: Some(code.into()), message: Some(message.into()) },
@@ -141,11 +134,7 @@ impl Rejection {
     }
 
     /// Tencent API Gateway wording: a status and the `message` text.
-    pub fn with_tencent_api_gateway(
-        self,
-        status: StatusCode,
-        message: impl Into<Cow<'static, str>>,
-    ) -> Self {
+    pub fn with_tencent_api_gateway(self, status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
         self.with_wording(
             Ecosystem::TencentApiGateway,
             Wording { status: Some(status), code: None, message: Some(message.into()) },
@@ -162,64 +151,64 @@ impl Rejection {
 
     /// The neutral HTTP status.
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 
     /// The stable machine code.
     pub fn code(&self) -> &str {
-        &self.code
+        &self.0.code
     }
 
     /// The human message.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// The refusing policy's name.
     pub fn policy(&self) -> &'static str {
-        self.policy
+        self.0.policy
     }
 
     /// Extra headers for the refusal response.
     pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+        &self.0.headers
     }
 
     /// The wording set for `ecosystem`, if any.
     pub fn wording(&self, ecosystem: Ecosystem) -> Option<&Wording> {
-        self.wordings.iter().find(|(e, _)| *e == ecosystem).map(|(_, w)| w)
+        self.0.wordings.iter().find(|(e, _)| *e == ecosystem).map(|(_, w)| w)
     }
 
     /// The status for `ecosystem`: its wording's, else the neutral one.
     pub fn status_for(&self, ecosystem: Ecosystem) -> StatusCode {
-        self.wording(ecosystem).and_then(|w| w.status).unwrap_or(self.status)
+        self.wording(ecosystem).and_then(|w| w.status).unwrap_or(self.0.status)
     }
 
     /// The code for `ecosystem`: its wording's, else the neutral one.
     pub fn code_for(&self, ecosystem: Ecosystem) -> &str {
-        self.wording(ecosystem).and_then(|w| w.code.as_deref()).unwrap_or(&self.code)
+        self.wording(ecosystem).and_then(|w| w.code.as_deref()).unwrap_or(&self.0.code)
     }
 
     /// The message for `ecosystem`: its wording's, else the neutral one.
     pub fn message_for(&self, ecosystem: Ecosystem) -> &str {
-        self.wording(ecosystem).and_then(|w| w.message.as_deref()).unwrap_or(&self.message)
+        self.wording(ecosystem).and_then(|w| w.message.as_deref()).unwrap_or(&self.0.message)
     }
 }
 
 impl fmt::Debug for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Rejection")
-            .field("status", &self.status.as_u16())
-            .field("code", &self.code)
-            .field("message", &self.message)
-            .field("policy", &self.policy)
+            .field("status", &self.0.status.as_u16())
+            .field("code", &self.0.code)
+            .field("message", &self.0.message)
+            .field("policy", &self.0.policy)
             .finish_non_exhaustive()
     }
 }
 
 impl fmt::Display for Rejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(f, "{} {}: {}", self.0.status.as_u16(), self.0.code, self.0.message)
     }
 }
 
@@ -231,8 +220,11 @@ mod tests {
 
     #[test]
     fn wording_falls_back_to_neutral() {
-        let r = Rejection::new(StatusCode::TOO_MANY_REQUESTS, "Throttled", "too many")
-            .with_aliyun_rpc(StatusCode::BAD_REQUEST, "Throttling.User", "user flow control");
+        let r = Rejection::new(StatusCode::TOO_MANY_REQUESTS, "Throttled", "too many").with_aliyun_rpc(
+            StatusCode::BAD_REQUEST,
+            "Throttling.User",
+            "user flow control",
+        );
         assert_eq!(r.status_for(Ecosystem::AliyunRpc), StatusCode::BAD_REQUEST);
         assert_eq!(r.code_for(Ecosystem::AliyunRpc), "Throttling.User");
         assert_eq!(r.status_for(Ecosystem::TencentApiGateway), StatusCode::TOO_MANY_REQUESTS);
@@ -241,10 +233,9 @@ mod tests {
 
     #[test]
     fn later_wording_replaces_earlier() {
-        let r = Rejection::new(StatusCode::FORBIDDEN, "X", "x")
-            .with_tencent_cloud("A", "a")
-            .with_tencent_cloud("B", "b");
+        let r =
+            Rejection::new(StatusCode::FORBIDDEN, "X", "x").with_tencent_cloud("A", "a").with_tencent_cloud("B", "b");
         assert_eq!(r.code_for(Ecosystem::TencentCloud), "B");
-        assert_eq!(r.wordings.len(), 1);
+        assert_eq!(r.0.wordings.len(), 1);
     }
 }

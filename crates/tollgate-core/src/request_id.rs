@@ -26,9 +26,7 @@ impl RequestId {
     /// Wraps `value` if it is a usable id: 1 to 128 visible ASCII characters.
     pub fn new(value: HeaderValue) -> Option<Self> {
         let bytes = value.as_bytes();
-        let ok = !bytes.is_empty()
-            && bytes.len() <= MAX_INCOMING_LEN
-            && bytes.iter().all(|b| b.is_ascii_graphic());
+        let ok = !bytes.is_empty() && bytes.len() <= MAX_INCOMING_LEN && bytes.iter().all(|b| b.is_ascii_graphic());
         ok.then_some(Self(value))
     }
 
@@ -117,9 +115,7 @@ impl Default for RequestIdLayer {
 impl RequestIdLayer {
     /// Generates ids, echoes them in `X-Request-Id`.
     pub fn new() -> Self {
-        Self {
-            config: Arc::new(Config { response_header: X_REQUEST_ID.clone(), trusted_incoming: Vec::new() }),
-        }
+        Self { config: Arc::new(Config { response_header: X_REQUEST_ID.clone(), trusted_incoming: Vec::new() }) }
     }
 
     fn config_mut(&mut self) -> &mut Config {
@@ -187,10 +183,7 @@ where
             .unwrap_or_else(RequestId::generate);
         let header = id.0.clone();
         req.extensions_mut().insert(id);
-        ResponseFuture {
-            inner: self.inner.call(req),
-            echo: Some((self.config.response_header.clone(), header)),
-        }
+        ResponseFuture { inner: self.inner.call(req), echo: Some((self.config.response_header.clone(), header)) }
     }
 }
 

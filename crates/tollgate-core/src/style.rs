@@ -145,14 +145,8 @@ impl ErrorStyle {
     /// Renders `rejection` for `request`: reads the request id from its extensions (or
     /// generates one) and its host, and emits a `tracing` event naming the policy and code.
     pub fn respond<B>(&self, rejection: &Rejection, request: &Request<B>) -> Response<Full<Bytes>> {
-        let request_id = RequestId::from_extensions(request.extensions())
-            .cloned()
-            .unwrap_or_else(RequestId::generate);
-        let host = request
-            .headers()
-            .get(HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| request.uri().host());
+        let request_id = RequestId::from_extensions(request.extensions()).cloned().unwrap_or_else(RequestId::generate);
+        let host = request.headers().get(HOST).and_then(|h| h.to_str().ok()).or_else(|| request.uri().host());
         tracing::info!(
             policy = rejection.policy(),
             code = rejection.code(),
@@ -364,8 +358,7 @@ mod tests {
     fn grpc_message_is_percent_encoded_and_code_overridable() {
         let id = RequestId::generate();
         let cx = RenderContext { request_id: &id, host: None };
-        let r = Rejection::new(StatusCode::BAD_REQUEST, "X", "100% wrong\nµ")
-            .with_grpc_code(GrpcCode::Unauthenticated);
+        let r = Rejection::new(StatusCode::BAD_REQUEST, "X", "100% wrong\nµ").with_grpc_code(GrpcCode::Unauthenticated);
         let resp = ErrorStyle::Grpc.render(&r, &cx);
         assert_eq!(resp.headers()["grpc-status"], "16");
         assert_eq!(resp.headers()["grpc-message"], "100%25 wrong%0A%C2%B5");

@@ -259,7 +259,13 @@ mod tests {
         let store = MemoryNonceStore::new();
         let wins: usize = std::thread::scope(|s| {
             let handles: Vec<_> = (0..8)
-                .map(|_| s.spawn(|| (0..5_000).filter(|i| store.insert_if_absent_now(&format!("k{i}"), Duration::from_secs(60))).count()))
+                .map(|_| {
+                    s.spawn(|| {
+                        (0..5_000)
+                            .filter(|i| store.insert_if_absent_now(&format!("k{i}"), Duration::from_secs(60)))
+                            .count()
+                    })
+                })
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap()).sum()
         });
@@ -287,7 +293,7 @@ mod tests {
         for i in 0..100 {
             store.take_now(&format!("k{i}"), &q, 1);
         }
-        assert!(store.len() > 0);
+        assert!(!store.is_empty());
         // moka's timer wheel reclaims expired entries with about one second's granularity.
         std::thread::sleep(Duration::from_millis(2_500));
         assert_eq!(store.len(), 0);

@@ -1,0 +1,117 @@
+//! The in-memory stores: cost of a nonce check and a rate take, and memory per entry.
+//!
+//! Memory is measured as the growth of resident memory (VmRSS) while N entries are inserted,
+//! divided by N (moka's own bookkeeping and allocator slack included), printed before the
+//! timings. (A counting allocator would be more exact but needs `unsafe`, which the
+//! workspace forbids.)
+
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use tollgate::{MemoryNonceStore, MemoryRateStore, RateQuota};
+
+/// Resident memory of this process in bytes, from /proc (Linux).
+fn rss() -> isize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<isize>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+const TTL: Duration = Duration::from_secs(900);
+
+fn nonce_key(i: u64) -> String {
+    // the shape of a real key: app key, then a UUID nonce
+    format!("203753741:{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}", i, i & 0xffff, i & 0xfff, (i >> 3) & 0xfff, i * 7919)
+}
+
+fn memory_report() {
+    for n in [100_000u64, 1_000_000] {
+        let before = rss();
+        let store = MemoryNonceStore::with_capacity(n);
+        for i in 0..n {
+            store.insert_if_absent_now(&nonce_key(i), TTL);
+        }
+        let len = store.len();
+        let bytes = rss() - before;
+        println!(
+            "memory: MemoryNonceStore {n} nonces (key {} bytes): {} bytes resident, {:.0} bytes per nonce",
+            nonce_key(0).len(),
+            bytes,
+            bytes as f64 / len as f64
+        );
+        drop(store);
+
+        let before = rss();
+        let store = MemoryRateStore::with_capacity(n);
+        let quota = RateQuota::new(NonZeroU32::new(10).unwrap(), Duration::from_secs(60)).unwrap();
+        for i in 0..n {
+            let ip = std::net::Ipv4Addr::from(0x0a00_0000 + i as u32);
+            store.take_now(&format!("ip:{ip}"), &quota, 1);
+        }
+        let len = store.len();
+        let bytes = rss() - before;
+        println!(
+            "memory: MemoryRateStore {n} keys (\"ip:10.x.x.x\"): {bytes} bytes resident, {:.0} bytes per key",
+            bytes as f64 / len as f64
+        );
+    }
+}
+
+fn stores(c: &mut Criterion) {
+    memory_report();
+
+    let mut group = c.benchmark_group("nonce");
+    group.throughput(Throughput::Elements(1));
+    for remembered in [1_000u64, 1_000_000] {
+        let store = MemoryNonceStore::with_capacity(remembered * 2);
+        for i in 0..remembered {
+            store.insert_if_absent_now(&nonce_key(i), TTL);
+        }
+        let keys: Vec<String> = (0..remembered).map(nonce_key).collect();
+        let mut i = 0usize;
+        group.bench_with_input(BenchmarkId::new("replay_refused", remembered), &remembered, |b, _| {
+            b.iter(|| {
+                i = (i + 1) % keys.len();
+                assert!(!store.insert_if_absent_now(black_box(&keys[i]), TTL));
+            })
+        });
+        let mut fresh = remembered;
+        group.bench_with_input(BenchmarkId::new("new_nonce_accepted", remembered), &remembered, |b, _| {
+            b.iter_batched(
+                || {
+                    fresh += 1;
+                    nonce_key(fresh)
+                },
+                |k| store.insert_if_absent_now(black_box(&k), TTL),
+                criterion::BatchSize::SmallInput,
+            )
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("rate");
+    group.throughput(Throughput::Elements(1));
+    let quota = RateQuota::new(NonZeroU32::new(u32::MAX).unwrap(), Duration::from_secs(1)).unwrap();
+    for keys in [1usize, 100_000] {
+        let store = MemoryRateStore::with_capacity(keys as u64 * 2);
+        let names: Vec<String> = (0..keys).map(|i| format!("ip:{}", std::net::Ipv4Addr::from(i as u32))).collect();
+        let mut i = 0usize;
+        group.bench_with_input(BenchmarkId::new("take", keys), &keys, |b, _| {
+            b.iter(|| {
+                i = (i + 1) % names.len();
+                black_box(store.take_now(black_box(&names[i]), &quota, 1))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, stores);
+criterion_main!(benches);

@@ -1,0 +1,319 @@
+//! [`ReplayGuardLayer`] and its service.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use pin_project_lite::pin_project;
+use tollgate_core::{
+    Clock, ErrorStyle, MemoryNonceStore, NonceStore, Rejection, ResponseBody, SharedClock, SignedClaims, StoreError,
+    SystemClock,
+};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::rule::{Claims, HeaderRule};
+
+struct Settings<N> {
+    store: N,
+    clock: SharedClock,
+    headers: Option<HeaderRule>,
+    style: Option<ErrorStyle>,
+    pass_unsigned: bool,
+}
+
+/// Refuses requests whose timestamp is outside the window or whose nonce was already used.
+///
+/// Inside a [`SignatureLayer`](https://docs.rs/tollgate-signature) the guard reads the
+/// [`SignedClaims`] it verified: the nonce is remembered per scheme and key id for as long as
+/// its timestamp stays acceptable, the window is the scheme's (15 minutes for Aliyun and the
+/// Tencent key pair, 5 minutes for Tencent Cloud API) and refusals are worded and rendered as
+/// the scheme's clients expect. Used alone, it reads headers instead ([`HeaderRule`]).
+///
+/// Nonces live in a [`NonceStore`]: the bounded in-memory [`MemoryNonceStore`] by default,
+/// or a shared one (Redis) so that a nonce used on one instance is refused on all. Of
+/// several identical requests arriving at once, exactly one passes. A request with neither
+/// claims nor a header rule is refused (`MissingClaims`, 401) unless
+/// [`pass_unsigned`](Self::pass_unsigned) is set, so a guard stacked outside its signature
+/// layer fails loudly instead of guarding nothing.
+///
+/// ```
+/// use std::time::{Duration, SystemTime, UNIX_EPOCH};
+/// use http::{Request, Response, StatusCode};
+/// use tollgate_core::ManualClock;
+/// use tollgate_replay::{HeaderRule, ReplayGuardLayer};
+/// use tower::{ServiceExt, service_fn};
+/// use tower_layer::Layer;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let clock = ManualClock::at_unix(Duration::from_secs(1_700_000_000));
+/// let guard = ReplayGuardLayer::new().headers(HeaderRule::aliyun_api_gateway()).clock(clock);
+/// let svc = guard.layer(service_fn(|_req: Request<()>| async {
+///     Ok::<_, std::convert::Infallible>(Response::new("ok"))
+/// }));
+/// let request = || {
+///     Request::builder()
+///         .header("x-ca-key", "app")
+///         .header("x-ca-timestamp", "1700000000000")
+///         .header("x-ca-nonce", "5f0c1f4e")
+///         .body(())
+///         .unwrap()
+/// };
+/// assert_eq!(svc.clone().oneshot(request()).await.unwrap().status(), StatusCode::OK);
+/// assert_eq!(svc.oneshot(request()).await.unwrap().status(), StatusCode::BAD_REQUEST); // replay
+/// # }
+/// ```
+pub struct ReplayGuardLayer<N = MemoryNonceStore> {
+    settings: Arc<Settings<N>>,
+}
+
+impl<N> Clone for ReplayGuardLayer<N> {
+    fn clone(&self) -> Self {
+        Self { settings: self.settings.clone() }
+    }
+}
+
+impl<N> std::fmt::Debug for ReplayGuardLayer<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplayGuardLayer").field("headers", &self.settings.headers).finish_non_exhaustive()
+    }
+}
+
+impl Default for ReplayGuardLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ReplayGuardLayer {
+    /// A guard over the signature layer's claims, remembering nonces in memory (up to
+    /// 1,000,000 of them).
+    pub fn new() -> Self {
+        Self::with_store(MemoryNonceStore::new())
+    }
+}
+
+impl<N: NonceStore> ReplayGuardLayer<N> {
+    /// A guard remembering nonces in `store`.
+    pub fn with_store(store: N) -> Self {
+        Self {
+            settings: Arc::new(Settings {
+                store,
+                clock: Arc::new(SystemClock),
+                headers: None,
+                style: None,
+                pass_unsigned: false,
+            }),
+        }
+    }
+
+    fn settings_mut(&mut self) -> &mut Settings<N> {
+        Arc::get_mut(&mut self.settings).expect("configure a ReplayGuardLayer before cloning it")
+    }
+
+    /// Reads timestamp and nonce from headers when no signature layer put claims in the
+    /// request.
+    ///
+    /// # Panics
+    /// If the layer was already cloned: configure first.
+    pub fn headers(mut self, rule: HeaderRule) -> Self {
+        self.settings_mut().headers = Some(rule);
+        self
+    }
+
+    /// Reads time from `clock`.
+    ///
+    /// # Panics
+    /// If the layer was already cloned: configure first.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.settings_mut().clock = Arc::new(clock);
+        self
+    }
+
+    /// Renders refusals in `style` (default: the signature scheme's style; problem+json in
+    /// header mode).
+    ///
+    /// # Panics
+    /// If the layer was already cloned: configure first.
+    pub fn error_style(mut self, style: ErrorStyle) -> Self {
+        self.settings_mut().style = Some(style);
+        self
+    }
+
+    /// Lets requests with no claims and no header rule pass (default: refused).
+    ///
+    /// # Panics
+    /// If the layer was already cloned: configure first.
+    pub fn pass_unsigned(mut self, pass: bool) -> Self {
+        self.settings_mut().pass_unsigned = pass;
+        self
+    }
+}
+
+impl<S, N> Layer<S> for ReplayGuardLayer<N> {
+    type Service = ReplayGuard<S, N>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ReplayGuard { inner, settings: self.settings.clone() }
+    }
+}
+
+/// The service made by [`ReplayGuardLayer`].
+pub struct ReplayGuard<S, N = MemoryNonceStore> {
+    inner: S,
+    settings: Arc<Settings<N>>,
+}
+
+impl<S: Clone, N> Clone for ReplayGuard<S, N> {
+    fn clone(&self) -> Self {
+        Self { inner: self.inner.clone(), settings: self.settings.clone() }
+    }
+}
+
+impl<S, N> std::fmt::Debug for ReplayGuard<S, N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplayGuard").finish_non_exhaustive()
+    }
+}
+
+/// What the guard decided before touching the store.
+enum Plan {
+    Pass,
+    Refuse(Rejection, ErrorStyle),
+    Remember { key: String, ttl: std::time::Duration, replay: Rejection, style: ErrorStyle },
+}
+
+impl<N: NonceStore> Settings<N> {
+    fn plan<B>(&self, req: &Request<B>) -> Plan {
+        let claims = match SignedClaims::from_extensions(req.extensions()) {
+            Some(signed) => Claims::from_signed(signed),
+            None => match &self.headers {
+                Some(rule) => {
+                    let style = self.style.clone().unwrap_or_default();
+                    match Claims::from_headers(rule, req.headers(), &style) {
+                        Ok(c) => c,
+                        Err(rejection) => return Plan::Refuse(rejection, style),
+                    }
+                }
+                None if self.pass_unsigned => return Plan::Pass,
+                None => {
+                    let rejection = Rejection::new(
+                        StatusCode::UNAUTHORIZED,
+                        "MissingClaims",
+                        "no verified nonce or timestamp: place the replay guard inside a signature layer, or give it a header rule",
+                    )
+                    .with_policy("replay");
+                    return Plan::Refuse(rejection, self.style.clone().unwrap_or_default());
+                }
+            },
+        };
+        let style = self.style.clone().unwrap_or_else(|| claims.style.clone());
+        let now = self.clock.now();
+        if let Err(rejection) = claims.check_time(now) {
+            return Plan::Refuse(rejection, style);
+        }
+        match claims.nonce_entry(now) {
+            Some((key, ttl)) => Plan::Remember { key, ttl, replay: claims.replay, style },
+            None => Plan::Pass,
+        }
+    }
+}
+
+fn unavailable(e: &StoreError) -> Rejection {
+    tracing::warn!(error = %e, "replay guard: nonce store unavailable");
+    Rejection::new(StatusCode::SERVICE_UNAVAILABLE, "NonceStoreUnavailable", "replay protection is unavailable")
+        .with_policy("replay")
+}
+
+impl<S, N, B, ResBody> Service<Request<B>> for ReplayGuard<S, N>
+where
+    S: Service<Request<B>, Response = Response<ResBody>> + Clone,
+    N: NonceStore,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, N::Future, B>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let state = match self.settings.plan(&req) {
+            Plan::Pass => State::Calling { future: self.inner.call(req) },
+            Plan::Refuse(rejection, style) => State::Done { response: Some(style.respond(&rejection, &req)) },
+            Plan::Remember { key, ttl, replay, style } => {
+                // The ready service travels with the request until the store answers.
+                let clone = self.inner.clone();
+                let inner = std::mem::replace(&mut self.inner, clone);
+                State::Checking {
+                    check: self.settings.store.insert_if_absent(&key, ttl),
+                    pending: Some(Pending { inner, req, replay, style }),
+                }
+            }
+        };
+        ResponseFuture { state }
+    }
+}
+
+struct Pending<S, B> {
+    inner: S,
+    req: Request<B>,
+    replay: Rejection,
+    style: ErrorStyle,
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, C, B> where S: Service<Request<B>> {
+        Checking { #[pin] check: C, pending: Option<Pending<S, B>> },
+        Calling { #[pin] future: S::Future },
+        Done { response: Option<Response<Full<Bytes>>> },
+    }
+}
+
+pin_project! {
+    /// Response future of [`ReplayGuard`]: awaits the nonce store, then the inner service.
+    pub struct ResponseFuture<S, C, B> where S: Service<Request<B>> {
+        #[pin]
+        state: State<S, C, B>,
+    }
+}
+
+impl<S, C, B, ResBody> Future for ResponseFuture<S, C, B>
+where
+    S: Service<Request<B>, Response = Response<ResBody>>,
+    C: Future<Output = Result<bool, StoreError>>,
+{
+    type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                StateProj::Checking { check, pending } => {
+                    let outcome = ready!(check.poll(cx));
+                    let Pending { mut inner, req, replay, style } = pending.take().expect("polled after completion");
+                    let next = match outcome {
+                        Ok(true) => State::Calling { future: inner.call(req) },
+                        Ok(false) => State::Done { response: Some(style.respond(&replay, &req)) },
+                        Err(e) => State::Done { response: Some(style.respond(&unavailable(&e), &req)) },
+                    };
+                    state.set(next);
+                }
+                StateProj::Calling { future } => {
+                    return Poll::Ready(ready!(future.poll(cx)).map(|r| r.map(ResponseBody::inner)));
+                }
+                StateProj::Done { response } => {
+                    let response = response.take().expect("polled after completion");
+                    return Poll::Ready(Ok(ResponseBody::rejection(response)));
+                }
+            }
+        }
+    }
+}

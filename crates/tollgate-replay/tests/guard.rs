@@ -1,0 +1,150 @@
+//! The replay guard through `oneshot` and under concurrency.
+
+use std::convert::Infallible;
+use std::future::{Ready, ready};
+use std::time::{Duration, UNIX_EPOCH};
+
+use http::{Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use tollgate_core::{ErrorStyle, ManualClock, NonceStore, Rejection, SignedClaims, StoreError};
+use tollgate_replay::{HeaderRule, ReplayGuardLayer};
+use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
+
+const NOW: u64 = 1_700_000_000;
+
+fn claims(key: &str, nonce: &str, ts: u64) -> SignedClaims {
+    SignedClaims::new(
+        "aliyun-rpc",
+        key,
+        Duration::from_secs(900),
+        Rejection::new(StatusCode::BAD_REQUEST, "SignatureNonceUsed", "Specified signature nonce was used already.")
+            .with_aliyun_rpc(
+                StatusCode::BAD_REQUEST,
+                "SignatureNonceUsed",
+                "Specified signature nonce was used already.",
+            ),
+        Rejection::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidTimeStamp.Expired",
+            "Specified time stamp or date value is expired.",
+        ),
+        ErrorStyle::AliyunRpc,
+    )
+    .with_nonce(nonce)
+    .with_timestamp(UNIX_EPOCH + Duration::from_secs(ts))
+}
+
+fn signed(c: SignedClaims) -> Request<()> {
+    let mut req = Request::new(());
+    req.extensions_mut().insert(c);
+    req
+}
+
+async fn ok(_req: Request<()>) -> Result<Response<String>, Infallible> {
+    Ok(Response::new("handler".into()))
+}
+
+fn guard() -> ReplayGuardLayer {
+    ReplayGuardLayer::new().clock(ManualClock::at_unix(Duration::from_secs(NOW)))
+}
+
+async fn body(resp: Response<tollgate_core::ResponseBody<String>>) -> serde_json::Value {
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[tokio::test]
+async fn second_use_of_a_nonce_is_refused_in_the_schemes_words() {
+    let svc = ServiceBuilder::new().layer(guard()).service(service_fn(ok));
+    let first = svc.clone().oneshot(signed(claims("k", "n1", NOW))).await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let again = svc.clone().oneshot(signed(claims("k", "n1", NOW))).await.unwrap();
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    let json = body(again).await;
+    assert_eq!(json["Code"], "SignatureNonceUsed");
+    assert_eq!(json["Message"], "Specified signature nonce was used already.");
+    // the same nonce under another key is another nonce
+    let other = svc.oneshot(signed(claims("k2", "n1", NOW))).await.unwrap();
+    assert_eq!(other.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn timestamps_outside_the_window_are_refused_either_way() {
+    let svc = ServiceBuilder::new().layer(guard()).service(service_fn(ok));
+    for (ts, expected) in [(NOW - 900, 200), (NOW + 900, 200), (NOW - 20 * 60, 400), (NOW + 901, 400)] {
+        let resp = svc.clone().oneshot(signed(claims("k", &format!("t{ts}"), ts))).await.unwrap();
+        assert_eq!(resp.status().as_u16(), expected, "ts {ts}");
+        if expected == 400 {
+            assert_eq!(body(resp).await["Code"], "InvalidTimeStamp.Expired");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_many_identical_concurrent_requests_exactly_one_passes() {
+    let svc = ServiceBuilder::new().layer(guard()).service(service_fn(ok));
+    for round in 0..20 {
+        let nonce = format!("race-{round}");
+        let tasks: Vec<_> = (0..32)
+            .map(|_| {
+                let mut svc = svc.clone();
+                let req = signed(claims("k", &nonce, NOW));
+                tokio::spawn(async move { svc.ready().await.unwrap().call(req).await.unwrap().status() })
+            })
+            .collect();
+        let mut passed = 0;
+        for t in tasks {
+            if t.await.unwrap() == StatusCode::OK {
+                passed += 1;
+            }
+        }
+        assert_eq!(passed, 1, "round {round}");
+    }
+}
+
+#[tokio::test]
+async fn without_claims_refused_unless_told() {
+    let svc = ServiceBuilder::new().layer(guard()).service(service_fn(ok));
+    let resp = svc.oneshot(Request::new(())).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(body(resp).await["code"], "MissingClaims");
+    let svc = ServiceBuilder::new().layer(guard().pass_unsigned(true)).service(service_fn(ok));
+    assert_eq!(svc.oneshot(Request::new(())).await.unwrap().status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn header_rule_when_used_alone() {
+    let layer = guard().headers(HeaderRule::aliyun_api_gateway()).error_style(ErrorStyle::AliyunApiGateway);
+    let svc = ServiceBuilder::new().layer(layer).service(service_fn(ok));
+    let req = |ts: u64, nonce: &str| {
+        Request::builder()
+            .header("x-ca-key", "app")
+            .header("x-ca-timestamp", (ts * 1000).to_string())
+            .header("x-ca-nonce", nonce)
+            .body(())
+            .unwrap()
+    };
+    assert_eq!(svc.clone().oneshot(req(NOW, "a")).await.unwrap().status(), StatusCode::OK);
+    let replay = svc.clone().oneshot(req(NOW, "a")).await.unwrap();
+    assert_eq!(replay.headers()["x-ca-error-message"], "Nonce Used");
+    let stale = svc.oneshot(req(NOW - 1200, "b")).await.unwrap();
+    assert_eq!(stale.headers()["x-ca-error-message"], "Timestamp Expired");
+}
+
+#[derive(Clone)]
+struct DownStore;
+
+impl NonceStore for DownStore {
+    type Future = Ready<Result<bool, StoreError>>;
+    fn insert_if_absent(&self, _key: &str, _ttl: Duration) -> Self::Future {
+        ready(Err(StoreError::Unavailable("connection refused".into())))
+    }
+}
+
+#[tokio::test]
+async fn store_failure_fails_closed() {
+    let layer = ReplayGuardLayer::with_store(DownStore).clock(ManualClock::at_unix(Duration::from_secs(NOW)));
+    let svc = ServiceBuilder::new().layer(layer).service(service_fn(ok));
+    let resp = svc.oneshot(signed(claims("k", "n", NOW))).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+}

@@ -1,0 +1,383 @@
+//! [`SignatureLayer`]: verifies incoming requests; [`SigningLayer`]: signs outgoing ones.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use tollgate_core::{
+    Caller, Clock, DEFAULT_BODY_LIMIT, ErrorStyle, Rejection, RequestBody, ResponseBody, SharedClock, SignedClaims,
+    SystemClock, buffer_request,
+};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::scheme::{RequestView, Scheme, Signer};
+use crate::secret::{Secret, SecretStore};
+
+/// A boxed response future: verification awaits the body and the secret store.
+pub type BoxResponseFuture<B, E> = Pin<Box<dyn Future<Output = Result<Response<ResponseBody<B>>, E>> + Send>>;
+
+struct Shared<Sc, St> {
+    scheme: Sc,
+    store: St,
+    clock: SharedClock,
+    style: ErrorStyle,
+    body_limit: usize,
+}
+
+/// Verifies request signatures of one [`Scheme`] against a [`SecretStore`].
+///
+/// A request that passes reaches the inner service with a [`Caller`] (the key id, and the
+/// app id the store knows) and [`SignedClaims`] (nonce, timestamp, and the scheme's refusals
+/// for a replay guard) in its extensions. Its body is read only when the scheme needs it,
+/// up to a limit (8 MiB by default; 413 beyond), and replayed to the inner service byte for
+/// byte; otherwise it streams through untouched. Refusals are rendered in the scheme's own
+/// error style unless another is set.
+pub struct SignatureLayer<Sc, St> {
+    shared: Arc<Shared<Sc, St>>,
+}
+
+impl<Sc, St> Clone for SignatureLayer<Sc, St> {
+    fn clone(&self) -> Self {
+        Self { shared: self.shared.clone() }
+    }
+}
+
+impl<Sc, St> std::fmt::Debug for SignatureLayer<Sc, St>
+where
+    Sc: Scheme,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignatureLayer").field("scheme", &self.shared.scheme.name()).finish_non_exhaustive()
+    }
+}
+
+impl<Sc: Scheme, St: SecretStore> SignatureLayer<Sc, St> {
+    /// Verifies `scheme` signatures with the secrets in `store`.
+    pub fn new(scheme: Sc, store: St) -> Self {
+        let style = scheme.error_style();
+        Self {
+            shared: Arc::new(Shared {
+                scheme,
+                store,
+                clock: Arc::new(SystemClock),
+                style,
+                body_limit: DEFAULT_BODY_LIMIT,
+            }),
+        }
+    }
+
+    fn shared_mut(&mut self) -> &mut Shared<Sc, St> {
+        Arc::get_mut(&mut self.shared).expect("configure a SignatureLayer before cloning it")
+    }
+
+    /// Reads time from `clock` (a [`ManualClock`](tollgate_core::ManualClock) in tests).
+    ///
+    /// # Panics
+    /// If the layer was already cloned: configure first.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.shared_mut().clock = Arc::new(clock);
+        self
+    }
+
+    /// Renders refusals in `style` instead of the scheme's own.
+    ///
+    /// # Panics
+    /// If the layer was already cloned: configure first.
+    pub fn error_style(mut self, style: ErrorStyle) -> Self {
+        self.shared_mut().style = style;
+        self
+    }
+
+    /// The largest body read for verification (default 8 MiB); larger ones get 413.
+    ///
+    /// # Panics
+    /// If the layer was already cloned: configure first.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.shared_mut().body_limit = bytes;
+        self
+    }
+
+    /// The scheme.
+    pub fn scheme(&self) -> &Sc {
+        &self.shared.scheme
+    }
+}
+
+impl<S, Sc, St> Layer<S> for SignatureLayer<Sc, St> {
+    type Service = SignatureService<S, Sc, St>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SignatureService { inner, shared: self.shared.clone() }
+    }
+}
+
+/// The service made by [`SignatureLayer`].
+pub struct SignatureService<S, Sc, St> {
+    inner: S,
+    shared: Arc<Shared<Sc, St>>,
+}
+
+impl<S: Clone, Sc, St> Clone for SignatureService<S, Sc, St> {
+    fn clone(&self) -> Self {
+        Self { inner: self.inner.clone(), shared: self.shared.clone() }
+    }
+}
+
+impl<S, Sc, St> std::fmt::Debug for SignatureService<S, Sc, St> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignatureService").finish_non_exhaustive()
+    }
+}
+
+/// Why verification stopped: a refusal, or a body the inner service never sees.
+enum Outcome<B> {
+    Pass(Request<RequestBody<B>>),
+    Refuse(Rejection, Request<()>),
+}
+
+impl<Sc: Scheme, St: SecretStore> Shared<Sc, St> {
+    async fn check<B>(&self, req: Request<B>) -> Outcome<B>
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let scheme = &self.scheme;
+        let (req, body) = if scheme.needs_body(req.method(), req.headers()) {
+            let head = head_of(&req);
+            match buffer_request(req, self.body_limit).await {
+                Ok((req, bytes)) => (req, Some(bytes)),
+                Err(rejection) => return Outcome::Refuse(rejection.with_policy("signature"), head),
+            }
+        } else {
+            (req.map(RequestBody::streaming), None)
+        };
+        let view = RequestView { method: req.method(), uri: req.uri(), headers: req.headers(), body: body.as_deref() };
+        let verdict = self.verify(&view).await;
+        match verdict {
+            Ok((caller, claims)) => {
+                let mut req = req;
+                req.extensions_mut().insert(caller);
+                req.extensions_mut().insert(claims);
+                Outcome::Pass(req)
+            }
+            Err(rejection) => Outcome::Refuse(rejection, head_of(&req)),
+        }
+    }
+
+    async fn verify(&self, view: &RequestView<'_>) -> Result<(Caller, SignedClaims), Rejection> {
+        let scheme = &self.scheme;
+        let parsed = scheme.parse(view)?;
+        let key_id = scheme.key_id(&parsed);
+        let record = match self.store.lookup(key_id).await {
+            Ok(Some(record)) => record,
+            Ok(None) => return Err(scheme.unknown_key(key_id)),
+            Err(e) => {
+                tracing::warn!(scheme = scheme.name(), error = %e, "secret store unavailable");
+                return Err(scheme.unavailable());
+            }
+        };
+        if record.is_disabled() {
+            return Err(scheme.disabled_key(key_id));
+        }
+        let verified = scheme.verify(view, &parsed, record.secrets(), self.clock.now())?;
+        let mut caller = Caller::new(key_id);
+        if let Some(app) = record.app_id() {
+            caller = caller.with_app_id(app.clone());
+        }
+        let mut claims = SignedClaims::new(
+            scheme.name(),
+            key_id,
+            scheme.window(),
+            scheme.replayed(),
+            scheme.expired(),
+            self.style.clone(),
+        );
+        if let Some(nonce) = verified.nonce {
+            claims = claims.with_nonce(nonce);
+        }
+        if let Some(ts) = verified.timestamp {
+            claims = claims.with_timestamp(ts);
+        }
+        Ok((caller, claims))
+    }
+}
+
+/// The request's head without its body, for rendering a refusal.
+fn head_of<B>(req: &Request<B>) -> Request<()> {
+    let mut head = Request::new(());
+    *head.method_mut() = req.method().clone();
+    *head.uri_mut() = req.uri().clone();
+    *head.headers_mut() = req.headers().clone();
+    if let Some(id) = req.extensions().get::<tollgate_core::RequestId>() {
+        head.extensions_mut().insert(id.clone());
+    }
+    head
+}
+
+impl<S, Sc, St, B, ResBody> Service<Request<B>> for SignatureService<S, Sc, St>
+where
+    S: Service<Request<RequestBody<B>>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    Sc: Scheme,
+    St: SecretStore,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    ResBody: 'static,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = BoxResponseFuture<ResBody, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        // The ready inner service goes into the future; a fresh clone waits for the next call.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            match shared.check(req).await {
+                Outcome::Pass(req) => inner.call(req).await.map(|r| r.map(ResponseBody::inner)),
+                Outcome::Refuse(rejection, head) => {
+                    Ok(ResponseBody::rejection(shared.style.respond(&rejection, &head)))
+                }
+            }
+        })
+    }
+}
+
+/// Signs outgoing requests with one [`Signer`], as a gateway signs what it sends to its
+/// back ends. Wrap an HTTP client service with it.
+pub struct SigningLayer<Sg> {
+    shared: Arc<SignerShared<Sg>>,
+}
+
+struct SignerShared<Sg> {
+    signer: Sg,
+    key_id: String,
+    secret: Secret,
+    clock: SharedClock,
+    body_limit: usize,
+}
+
+impl<Sg> Clone for SigningLayer<Sg> {
+    fn clone(&self) -> Self {
+        Self { shared: self.shared.clone() }
+    }
+}
+
+impl<Sg> std::fmt::Debug for SigningLayer<Sg> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningLayer").field("key_id", &self.shared.key_id).finish_non_exhaustive()
+    }
+}
+
+impl<Sg: Signer> SigningLayer<Sg> {
+    /// Signs with `signer` as `key_id` / `secret`.
+    pub fn new(signer: Sg, key_id: impl Into<String>, secret: impl Into<Secret>) -> Self {
+        Self {
+            shared: Arc::new(SignerShared {
+                signer,
+                key_id: key_id.into(),
+                secret: secret.into(),
+                clock: Arc::new(SystemClock),
+                body_limit: DEFAULT_BODY_LIMIT,
+            }),
+        }
+    }
+
+    /// Reads time from `clock`.
+    ///
+    /// # Panics
+    /// If the layer was already cloned: configure first.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        Arc::get_mut(&mut self.shared).expect("configure a SigningLayer before cloning it").clock = Arc::new(clock);
+        self
+    }
+}
+
+impl<S, Sg> Layer<S> for SigningLayer<Sg> {
+    type Service = SigningService<S, Sg>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SigningService { inner, shared: self.shared.clone() }
+    }
+}
+
+/// The service made by [`SigningLayer`].
+pub struct SigningService<S, Sg> {
+    inner: S,
+    shared: Arc<SignerShared<Sg>>,
+}
+
+impl<S: Clone, Sg> Clone for SigningService<S, Sg> {
+    fn clone(&self) -> Self {
+        Self { inner: self.inner.clone(), shared: self.shared.clone() }
+    }
+}
+
+impl<S, Sg> std::fmt::Debug for SigningService<S, Sg> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningService").finish_non_exhaustive()
+    }
+}
+
+/// Why an outgoing request was not sent.
+#[derive(Debug, thiserror::Error)]
+pub enum SigningError<E> {
+    /// It could not be signed.
+    #[error(transparent)]
+    Sign(crate::scheme::SignError),
+    /// The inner client failed.
+    #[error("{0}")]
+    Inner(E),
+}
+
+impl<S, Sg, B> Service<Request<B>> for SigningService<S, Sg>
+where
+    S: Service<Request<RequestBody<B>>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    Sg: Signer,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = S::Response;
+    type Error = SigningError<S::Error>;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(SigningError::Inner)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            let s = &*shared;
+            let (mut parts, body, mut bytes) = if s.signer.needs_body(req.method(), req.headers()) {
+                let (req, bytes) = buffer_request(req, s.body_limit)
+                    .await
+                    .map_err(|r| SigningError::Sign(crate::scheme::SignError::Body(r.message().to_owned())))?;
+                let (parts, _) = req.into_parts();
+                (parts, None, bytes)
+            } else {
+                let (parts, body) = req.into_parts();
+                (parts, Some(body), Bytes::new())
+            };
+            s.signer.sign(&mut parts, &mut bytes, &s.key_id, &s.secret, s.clock.now()).map_err(SigningError::Sign)?;
+            let body = match body {
+                Some(body) => RequestBody::streaming(body),
+                None => RequestBody::buffered(bytes),
+            };
+            inner.call(Request::from_parts(parts, body)).await.map_err(SigningError::Inner)
+        })
+    }
+}

@@ -1,0 +1,26 @@
+//! Request signatures of the Aliyun and Tencent cloud gateways, verified (server side) and
+//! produced (client side) by one canonical-string builder per scheme, so the two never drift.
+//!
+//! | module | scheme | clients |
+//! |---|---|---|
+//! | [`aliyun_apigw`] | Aliyun API Gateway `X-Ca-*` (HmacSHA256 / HmacSHA1) | npm `aliyun-api-gateway`, Aliyun's API Gateway SDKs |
+//! | [`aliyun_rpc`] | Aliyun RPC / POP signature v1 | `aliyun-python-sdk-core` and the other POP SDKs |
+//! | [`tencent_cloud`] | Tencent Cloud API TC3-HMAC-SHA256, and v1 HmacSHA1 / HmacSHA256 | `tencentcloud-sdk-*` |
+//! | [`tencent_apigw`] | Tencent API Gateway key pair (`Authorization: hmac ...`) | Tencent's API Gateway samples |
+//!
+//! [`SignatureLayer`] verifies one scheme against a [`SecretStore`] and puts the
+//! [`Caller`](tollgate_core::Caller) and [`SignedClaims`](tollgate_core::SignedClaims) in the
+//! request's extensions; [`SigningLayer`] signs outgoing requests.
+
+pub mod aliyun_apigw;
+pub mod aliyun_rpc;
+mod layer;
+mod scheme;
+mod secret;
+pub mod tencent_apigw;
+pub mod tencent_cloud;
+pub mod util;
+
+pub use layer::{BoxResponseFuture, SignatureLayer, SignatureService, SigningError, SigningLayer, SigningService};
+pub use scheme::{RequestView, Scheme, SignError, Signer, Verified};
+pub use secret::{KeyRecord, MemorySecretStore, Secret, SecretStore};

@@ -1,0 +1,120 @@
+//! The [`Scheme`] and [`Signer`] traits: what one signature scheme must say.
+
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode, Uri};
+use tollgate_core::{ErrorStyle, Rejection};
+
+use crate::secret::Secret;
+
+/// What a scheme reads of a request.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestView<'a> {
+    /// The method.
+    pub method: &'a Method,
+    /// The target, exactly as received.
+    pub uri: &'a Uri,
+    /// The headers.
+    pub headers: &'a HeaderMap,
+    /// The body, when [`Scheme::needs_body`] asked for it.
+    pub body: Option<&'a [u8]>,
+}
+
+/// What a verified request proved, for the replay guard.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Verified {
+    /// The signed nonce, if the scheme has one.
+    pub nonce: Option<String>,
+    /// The signed timestamp, if the scheme has one.
+    pub timestamp: Option<SystemTime>,
+}
+
+/// A signature scheme, server side.
+///
+/// The layer runs the checks in the reference's order: [`parse`](Self::parse) (is there a
+/// signature at all, is it well formed), then the key lookup ([`unknown_key`](Self::unknown_key)),
+/// then [`verify`](Self::verify) (timestamp, signature against each active secret, body
+/// digest). Every refusal is a [`Rejection`] worded as the scheme's clients expect.
+pub trait Scheme: Send + Sync + 'static {
+    /// What [`parse`](Self::parse) extracts: the key id, the claimed signature, ...
+    type Parsed: Send + 'static;
+
+    /// The scheme's name: `aliyun-apigw`, `aliyun-rpc`, `tencent-cloud`, `tencent-apigw`.
+    fn name(&self) -> &'static str;
+
+    /// How refusals are rendered for this scheme's clients.
+    fn error_style(&self) -> ErrorStyle;
+
+    /// How far a timestamp may be from now, either way (also how long nonces are kept).
+    fn window(&self) -> Duration;
+
+    /// Whether the body must be read to verify this request (form parameters, a body
+    /// digest). Requests for which this is false stream through untouched.
+    fn needs_body(&self, method: &Method, headers: &HeaderMap) -> bool;
+
+    /// Reads what the request claims; refuses a missing or malformed signature.
+    fn parse(&self, request: &RequestView<'_>) -> Result<Self::Parsed, Rejection>;
+
+    /// The key id the request claims.
+    fn key_id<'p>(&self, parsed: &'p Self::Parsed) -> &'p str;
+
+    /// The refusal for an unknown key id.
+    fn unknown_key(&self, key_id: &str) -> Rejection;
+
+    /// The refusal for a disabled key id (by default: as unknown).
+    fn disabled_key(&self, key_id: &str) -> Rejection {
+        self.unknown_key(key_id)
+    }
+
+    /// Checks timestamp, signature (against each secret, in constant time) and body digest.
+    fn verify(
+        &self,
+        request: &RequestView<'_>,
+        parsed: &Self::Parsed,
+        secrets: &[Secret],
+        now: SystemTime,
+    ) -> Result<Verified, Rejection>;
+
+    /// The refusal for a reused nonce.
+    fn replayed(&self) -> Rejection;
+
+    /// The refusal for a timestamp outside the window.
+    fn expired(&self) -> Rejection;
+
+    /// The refusal when the secret store cannot answer.
+    fn unavailable(&self) -> Rejection {
+        Rejection::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", "the secret store is unavailable")
+            .with_policy("signature")
+    }
+}
+
+/// Why a request could not be signed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignError {
+    /// A header or parameter value the scheme must sign or write is not representable.
+    #[error("cannot sign: {0}")]
+    Invalid(String),
+    /// The body could not be read.
+    #[error("cannot sign: the body could not be read: {0}")]
+    Body(String),
+}
+
+/// A signature scheme, client side: adds the scheme's headers or parameters to a request.
+/// Built on the same canonical-string code as the verifier, so the two cannot drift.
+pub trait Signer: Send + Sync + 'static {
+    /// Whether signing needs the body's bytes.
+    fn needs_body(&self, method: &Method, headers: &HeaderMap) -> bool;
+
+    /// Signs the request in place with `key_id` / `secret` at time `now`. May add headers,
+    /// query parameters, or form fields to `body`.
+    fn sign(
+        &self,
+        parts: &mut http::request::Parts,
+        body: &mut Bytes,
+        key_id: &str,
+        secret: &Secret,
+        now: SystemTime,
+    ) -> Result<(), SignError>;
+}

@@ -1,0 +1,165 @@
+//! Secrets and where they are kept.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::{Future, Ready, ready};
+use std::sync::Arc;
+
+use tollgate_core::StoreError;
+
+/// A signing secret. Never printed: `Debug` shows `Secret(***)`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Arc<[u8]>);
+
+impl Secret {
+    /// Wraps secret bytes (usually the UTF-8 of the secret string the console shows).
+    pub fn new(bytes: impl AsRef<[u8]>) -> Self {
+        Self(Arc::from(bytes.as_ref()))
+    }
+
+    /// The secret's bytes, for computing a MAC.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Self::new(s)
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Self::new(s)
+    }
+}
+
+/// What a [`SecretStore`] knows about one key id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    secrets: Vec<Secret>,
+    disabled: bool,
+    app_id: Option<Arc<str>>,
+}
+
+impl KeyRecord {
+    /// A key with one active secret.
+    pub fn new(secret: impl Into<Secret>) -> Self {
+        Self { secrets: vec![secret.into()], disabled: false, app_id: None }
+    }
+
+    /// Adds another active secret: during a roll-over the old and the new are both accepted.
+    pub fn with_secret(mut self, secret: impl Into<Secret>) -> Self {
+        self.secrets.push(secret.into());
+        self
+    }
+
+    /// Marks the key disabled: requests signed with it are refused.
+    pub fn disabled(mut self, disabled: bool) -> Self {
+        self.disabled = disabled;
+        self
+    }
+
+    /// Names the app that owns the key (put in [`Caller`](tollgate_core::Caller)).
+    pub fn with_app_id(mut self, app_id: impl Into<Arc<str>>) -> Self {
+        self.app_id = Some(app_id.into());
+        self
+    }
+
+    /// The active secrets, newest last.
+    pub fn secrets(&self) -> &[Secret] {
+        &self.secrets
+    }
+
+    /// Whether the key is disabled.
+    pub fn is_disabled(&self) -> bool {
+        self.disabled
+    }
+
+    /// The owning app's id, if known.
+    pub fn app_id(&self) -> Option<&Arc<str>> {
+        self.app_id.as_ref()
+    }
+}
+
+/// Looks up key ids. Implement it over a database or a vault; [`MemorySecretStore`] is the
+/// in-memory map.
+pub trait SecretStore: Send + Sync + 'static {
+    /// The key's record, or `None` for an unknown key id.
+    fn lookup(&self, key_id: &str) -> impl Future<Output = Result<Option<Arc<KeyRecord>>, StoreError>> + Send;
+}
+
+/// An in-memory [`SecretStore`].
+///
+/// ```
+/// use tollgate_signature::{KeyRecord, MemorySecretStore};
+///
+/// let store = MemorySecretStore::new()
+///     .with_key("203753741", "secret-of-app-1")
+///     // rolling a secret over: both are accepted until the old one is removed
+///     .with_record("AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE", KeyRecord::new("old").with_secret("new"))
+///     .with_record("AKIDdisabled", KeyRecord::new("x").disabled(true));
+/// assert_eq!(store.len(), 3);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct MemorySecretStore {
+    keys: HashMap<String, Arc<KeyRecord>>,
+}
+
+impl MemorySecretStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a key with one secret (replacing any record of that key id).
+    pub fn with_key(self, key_id: impl Into<String>, secret: impl Into<Secret>) -> Self {
+        self.with_record(key_id, KeyRecord::new(secret))
+    }
+
+    /// Adds a key's full record (replacing any record of that key id).
+    pub fn with_record(mut self, key_id: impl Into<String>, record: KeyRecord) -> Self {
+        self.keys.insert(key_id.into(), Arc::new(record));
+        self
+    }
+
+    /// A store from a map of key ids to secrets (as in a JSON credentials file).
+    pub fn from_map<K: Into<String>, S: Into<Secret>>(map: impl IntoIterator<Item = (K, S)>) -> Self {
+        map.into_iter().fold(Self::new(), |store, (k, s)| store.with_key(k, s))
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The synchronous lookup.
+    pub fn get(&self, key_id: &str) -> Option<Arc<KeyRecord>> {
+        self.keys.get(key_id).cloned()
+    }
+}
+
+impl SecretStore for MemorySecretStore {
+    fn lookup(&self, key_id: &str) -> impl Future<Output = Result<Option<Arc<KeyRecord>>, StoreError>> + Send {
+        let found: Ready<_> = ready(Ok(self.get(key_id)));
+        found
+    }
+}
+
+impl<T: SecretStore> SecretStore for Arc<T> {
+    fn lookup(&self, key_id: &str) -> impl Future<Output = Result<Option<Arc<KeyRecord>>, StoreError>> + Send {
+        T::lookup(self, key_id)
+    }
+}

@@ -1,0 +1,108 @@
+//! Primitives every scheme shares: HMACs compared in constant time, Base64, RFC 3986
+//! encoding, decoded and sorted parameters.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, Mac};
+use http::HeaderMap;
+use http::header::CONTENT_TYPE;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+/// The hash under an HMAC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HmacAlg {
+    /// HMAC-SHA1.
+    Sha1,
+    /// HMAC-SHA256.
+    Sha256,
+}
+
+/// HMAC of `data` under `key`.
+pub fn hmac(alg: HmacAlg, key: &[u8], data: &[u8]) -> Vec<u8> {
+    match alg {
+        HmacAlg::Sha1 => {
+            let mut m = Hmac::<sha1::Sha1>::new_from_slice(key).expect("HMAC takes any key length");
+            m.update(data);
+            m.finalize().into_bytes().to_vec()
+        }
+        HmacAlg::Sha256 => {
+            let mut m = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+            m.update(data);
+            m.finalize().into_bytes().to_vec()
+        }
+    }
+}
+
+/// Whether `claimed` is the HMAC of `data` under `key`, compared in constant time.
+pub fn hmac_matches(alg: HmacAlg, key: &[u8], data: &[u8], claimed: &[u8]) -> bool {
+    match alg {
+        HmacAlg::Sha1 => {
+            let mut m = Hmac::<sha1::Sha1>::new_from_slice(key).expect("HMAC takes any key length");
+            m.update(data);
+            m.verify_slice(claimed).is_ok()
+        }
+        HmacAlg::Sha256 => {
+            let mut m = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+            m.update(data);
+            m.verify_slice(claimed).is_ok()
+        }
+    }
+}
+
+/// Standard Base64 with padding.
+pub fn base64_encode(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
+}
+
+/// Decodes standard Base64; `None` if malformed.
+pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    STANDARD.decode(text.trim()).ok()
+}
+
+/// RFC 3986: everything but `A-Z a-z 0-9 - _ . ~` is `%XX` (upper-case hex of UTF-8 bytes).
+const RFC3986: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+/// Percent-encodes per RFC 3986 (space is `%20`, `*` is `%2A`, `~` stays).
+pub fn rfc3986_encode(text: &str) -> String {
+    utf8_percent_encode(text, RFC3986).to_string()
+}
+
+/// Decoded `name=value` pairs of a query string or form body (`+` is a space).
+pub fn decoded_pairs(input: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(input).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+}
+
+/// Whether the request's content type is `application/x-www-form-urlencoded`.
+pub fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+}
+
+/// A header's value as text, if present and visible ASCII / UTF-8.
+pub fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3986() {
+        assert_eq!(rfc3986_encode("a b*c~d/e+f=g&h"), "a%20b%2Ac~d%2Fe%2Bf%3Dg%26h");
+        assert_eq!(rfc3986_encode("张"), "%E5%BC%A0");
+    }
+
+    #[test]
+    fn hmac_round_trip() {
+        for alg in [HmacAlg::Sha1, HmacAlg::Sha256] {
+            let mac = hmac(alg, b"key", b"data");
+            assert!(hmac_matches(alg, b"key", b"data", &mac));
+            assert!(!hmac_matches(alg, b"key", b"datA", &mac));
+            assert!(!hmac_matches(alg, b"key", b"data", &mac[..mac.len() - 1]));
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! Forwarding headers, query strings and path templates: no panic on any input, and a
+//! resolved client is always an address that appeared in the request.
+#![no_main]
+
+use std::net::SocketAddr;
+
+use http::{HeaderValue, Request};
+use libfuzzer_sys::fuzz_target;
+use tollgate_core::{
+    ClientIpLayer, ForwardingHeader, ParamLocation, ParamSource, PathTemplate, PeerAddr, parse_forwarded,
+    parse_x_forwarded_for,
+};
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let xff = parse_x_forwarded_for(&text);
+    let fwd = parse_forwarded(&text);
+
+    if let Ok(value) = HeaderValue::from_bytes(data) {
+        for (header, name, hops) in [
+            (ForwardingHeader::XForwardedFor, "x-forwarded-for", &xff),
+            (ForwardingHeader::Forwarded, "forwarded", &fwd),
+        ] {
+            let layer = ClientIpLayer::new().trust_proxies(["10.0.0.0/8", "::1"]).unwrap().forwarding_header(header);
+            let mut req = Request::new(());
+            req.headers_mut().insert(name, value.clone());
+            let peer: SocketAddr = "10.1.1.1:80".parse().unwrap();
+            req.extensions_mut().insert(PeerAddr(peer));
+            if let Some(client) = layer.resolve(&req) {
+                let ip = client.ip();
+                assert!(ip == peer.ip() || hops.contains(&Some(ip)), "{ip} came from nowhere");
+            }
+        }
+    }
+
+    if let Ok(t) = PathTemplate::parse(&text) {
+        let _ = t.matches(&text);
+    }
+    let _ = PathTemplate::parse("/a/{x}").unwrap().matches(&text);
+
+    if let Ok(uri) = format!("/?{}", text.replace(['#', ' '], "")).parse::<http::Uri>() {
+        let headers = http::HeaderMap::new();
+        let src = ParamSource::new(&uri, &headers).with_body(data);
+        let _ = src.get_all(&ParamLocation::Query("a".into()));
+        let _ = src.get(&ParamLocation::Json("/a/0".into()));
+    }
+});

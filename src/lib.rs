@@ -1,0 +1,72 @@
+//! # tollgate
+//!
+//! The request policies of a cloud API gateway — Aliyun API Gateway and Tencent Cloud API
+//! Gateway — as tower layers that any axum or tonic app, or any tower-based gateway, stacks
+//! with `.layer(...)` in front of its own handlers, one policy at a time.
+//!
+//! Each policy is its own crate, re-exported here behind a cargo feature:
+//!
+//! | feature | module | policy |
+//! |---|---|---|
+//! | `ip` (default) | [`ip`] | IP access control: allow and deny lists, per app |
+//! | `signature` (default) | [`signature`] | signature verification and signing: Aliyun API Gateway, Aliyun RPC, Tencent Cloud API (TC3, v1), Tencent API Gateway |
+//! | `replay` (default) | [`replay`] | replay protection: timestamp window and nonce-once |
+//!
+//! The shared vocabulary — [`Rejection`], [`ErrorStyle`], [`RequestId`], [`ClientIp`],
+//! [`Caller`], the stores and clocks — is re-exported at the root from `tollgate-core`.
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use tollgate::prelude::*;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Layers added later wrap the ones before: the last `.layer` runs first.
+//! let app: Router = Router::new()
+//!     .route("/", get(|| async { "hello" }))
+//!     .layer(IpAccessLayer::allow(["127.0.0.1", "::1"])?)
+//!     .layer(ClientIpLayer::new())
+//!     .layer(RequestIdLayer::new());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## The canonical stack
+//!
+//! Outermost first: request id; CORS; IP access control; flow control by API and client IP;
+//! signature verification; replay guard; flow control by app and parameter flow control;
+//! parameter validation; parameter injection and mapping; your handler. Cheap refusals run
+//! before cryptography, and only authenticated requests can burn a nonce.
+
+pub use tollgate_core::*;
+
+/// IP access control (feature `ip`): see [`tollgate_ip`].
+#[cfg(feature = "ip")]
+pub mod ip {
+    pub use tollgate_ip::*;
+}
+
+/// Signature verification and signing (feature `signature`): see [`tollgate_signature`].
+#[cfg(feature = "signature")]
+pub mod signature {
+    pub use tollgate_signature::*;
+}
+
+/// Replay protection (feature `replay`): see [`tollgate_replay`].
+#[cfg(feature = "replay")]
+pub mod replay {
+    pub use tollgate_replay::*;
+}
+
+/// The types most programs use.
+pub mod prelude {
+    pub use tollgate_core::{
+        Caller, ClientIp, ClientIpLayer, ErrorStyle, ForwardingHeader, ManualClock, PeerAddr, RateQuota, Rejection,
+        RequestId, RequestIdLayer, SystemClock, TimeWindow,
+    };
+    #[cfg(feature = "ip")]
+    pub use tollgate_ip::{IpAccessConfig, IpAccessLayer};
+    #[cfg(feature = "replay")]
+    pub use tollgate_replay::{HeaderRule, ReplayGuardLayer};
+    #[cfg(feature = "signature")]
+    pub use tollgate_signature::{KeyRecord, MemorySecretStore, Secret, SignatureLayer, SigningLayer};
+}
