@@ -1,5 +1,6 @@
 //! The tollgate quickstart: an axum server behind a request id and IP access control, with
-//! refusals as RFC 9457 problem+json.
+//! refusals as RFC 9457 problem+json, and a route that accepts only requests signed the
+//! Aliyun API Gateway way (each signature usable once).
 //!
 //! ```text
 //! cargo run --example quickstart                       # 127.0.0.1:3000, loopback allowed
@@ -9,9 +10,16 @@
 
 use std::net::SocketAddr;
 
+use std::time::SystemTime;
+
 use axum::{Json, Router, extract::Extension, routing::get};
 use serde_json::{Value, json};
 use tollgate::prelude::*;
+use tollgate::signature::{Signer, aliyun_apigw::AliyunApiGateway};
+
+/// The demo app key and secret of the signed route.
+const APP_KEY: &str = "203753741";
+const APP_SECRET: &str = "quickstart-demo-secret";
 
 struct Options {
     listen: SocketAddr,
@@ -39,6 +47,23 @@ fn options() -> Result<Options, String> {
     Ok(opts)
 }
 
+async fn signed(Extension(caller): Extension<Caller>) -> Json<Value> {
+    Json(json!({"message": "signature verified", "app_key": caller.key_id()}))
+}
+
+/// A curl command for `GET /signed`, signed now by the same code the verifier uses.
+fn signed_curl(addr: SocketAddr) -> Result<String, Box<dyn std::error::Error>> {
+    let request = http::Request::get("/signed?greeting=hi").header("accept", "application/json").body(())?;
+    let (mut parts, ()) = request.into_parts();
+    let mut body = bytes::Bytes::new();
+    AliyunApiGateway::new().sign(&mut parts, &mut body, APP_KEY, &Secret::from(APP_SECRET), SystemTime::now())?;
+    let mut cmd = format!("curl -i 'http://{addr}{}'", parts.uri);
+    for (name, value) in &parts.headers {
+        cmd.push_str(&format!(" \\\n    -H '{name}: {}'", value.to_str()?));
+    }
+    Ok(cmd)
+}
+
 async fn hello(Extension(id): Extension<RequestId>, Extension(ip): Extension<ClientIp>) -> Json<Value> {
     Json(json!({"message": "hello from behind tollgate", "request_id": id.as_str(), "client_ip": ip.ip().to_string()}))
 }
@@ -62,8 +87,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // `.layer` wraps what came before, so the request id (added last) runs first and its
     // header is on every response, refusals included.
+    // The signed route: the signature layer verifies and puts the caller in extensions; the
+    // replay guard inside it accepts each nonce once within the 15-minute window.
+    let store = MemorySecretStore::new().with_key(APP_KEY, APP_SECRET);
+    let signed_routes = Router::new()
+        .route("/signed", get(signed))
+        .layer(ReplayGuardLayer::new())
+        .layer(SignatureLayer::new(AliyunApiGateway::new().debug_string_to_sign(true), store));
+
     let app = Router::new()
         .route("/hello", get(hello))
+        .merge(signed_routes)
         .layer(ip_access.error_style(ErrorStyle::ProblemJson))
         .layer(ClientIpLayer::new())
         .layer(RequestIdLayer::new());
@@ -77,6 +111,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  curl -i http://{addr}/hello");
     println!("  # refused with 403 problem+json when the list excludes you:");
     println!("  cargo run --example quickstart -- --listen {addr} --deny 127.0.0.1");
+    println!();
+    println!("  # a request signed as Aliyun API Gateway clients sign (app key {APP_KEY}); valid for");
+    println!("  # 15 minutes and once only: run it twice to see \"Nonce Used\"");
+    println!("  {}", signed_curl(addr)?);
     use std::io::Write;
     std::io::stdout().flush()?;
 
