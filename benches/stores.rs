@@ -31,40 +31,58 @@ fn nonce_key(i: u64) -> String {
     format!("203753741:{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}", i, i & 0xffff, i & 0xfff, (i >> 3) & 0xfff, i * 7919)
 }
 
-fn memory_report() {
-    for n in [100_000u64, 1_000_000] {
-        let before = rss();
-        let store = MemoryNonceStore::with_capacity(n);
-        for i in 0..n {
-            store.insert_if_absent_now(&nonce_key(i), TTL);
+/// Fills one store in this process and prints its resident-memory growth per entry. Run in
+/// a child process per case (see `memory_report`), so memory freed by one case cannot hide
+/// the next one's growth.
+fn measure(kind: &str, n: u64) {
+    let before = rss();
+    let len = match kind {
+        "nonce" => {
+            let store = MemoryNonceStore::with_capacity(n);
+            for i in 0..n {
+                store.insert_if_absent_now(&nonce_key(i), TTL);
+            }
+            let len = store.len();
+            std::mem::forget(store);
+            len
         }
-        let len = store.len();
-        let bytes = rss() - before;
-        println!(
-            "memory: MemoryNonceStore {n} nonces (key {} bytes): {} bytes resident, {:.0} bytes per nonce",
-            nonce_key(0).len(),
-            bytes,
-            bytes as f64 / len as f64
-        );
-        drop(store);
+        _ => {
+            let store = MemoryRateStore::with_capacity(n);
+            let quota = RateQuota::new(NonZeroU32::new(10).unwrap(), Duration::from_secs(60)).unwrap();
+            for i in 0..n {
+                let ip = std::net::Ipv4Addr::from(0x0a00_0000 + i as u32);
+                store.take_now(&format!("ip:{ip}"), &quota, 1);
+            }
+            let len = store.len();
+            std::mem::forget(store);
+            len
+        }
+    };
+    let bytes = rss() - before;
+    println!("{bytes} {len}");
+}
 
-        let before = rss();
-        let store = MemoryRateStore::with_capacity(n);
-        let quota = RateQuota::new(NonZeroU32::new(10).unwrap(), Duration::from_secs(60)).unwrap();
-        for i in 0..n {
-            let ip = std::net::Ipv4Addr::from(0x0a00_0000 + i as u32);
-            store.take_now(&format!("ip:{ip}"), &quota, 1);
+fn memory_report() {
+    let exe = std::env::current_exe().unwrap();
+    for (kind, what) in
+        [("nonce", "MemoryNonceStore nonces (46-byte keys)"), ("rate", "MemoryRateStore keys (\"ip:10.x.x.x\")")]
+    {
+        for n in [100_000u64, 1_000_000] {
+            let out = std::process::Command::new(&exe).env("TOLLGATE_MEASURE", format!("{kind}:{n}")).output().unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            let mut it = text.split_whitespace().map(|x| x.parse::<f64>().unwrap_or(0.0));
+            let (bytes, len) = (it.next().unwrap_or(0.0), it.next().unwrap_or(1.0));
+            println!("memory: {what}: {len} entries, {bytes} bytes resident, {:.0} bytes per entry", bytes / len);
         }
-        let len = store.len();
-        let bytes = rss() - before;
-        println!(
-            "memory: MemoryRateStore {n} keys (\"ip:10.x.x.x\"): {bytes} bytes resident, {:.0} bytes per key",
-            bytes as f64 / len as f64
-        );
     }
 }
 
 fn stores(c: &mut Criterion) {
+    if let Ok(spec) = std::env::var("TOLLGATE_MEASURE") {
+        let (kind, n) = spec.split_once(':').unwrap();
+        measure(kind, n.parse().unwrap());
+        std::process::exit(0);
+    }
     memory_report();
 
     let mut group = c.benchmark_group("nonce");

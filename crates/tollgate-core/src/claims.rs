@@ -27,34 +27,39 @@ pub struct SignedClaims {
     pub timestamp: Option<SystemTime>,
     /// How far the timestamp may be from now, either way; also how long a nonce is kept.
     pub window: Duration,
-    /// The refusal for a reused nonce, worded for the scheme's clients.
-    pub replay_rejection: Rejection,
-    /// The refusal for a timestamp outside the window, worded for the scheme's clients.
-    pub expired_rejection: Rejection,
+    /// The scheme's refusals and style, shared by every request the layer verifies.
+    pub refusals: Arc<ReplayRefusals>,
+}
+
+/// How a scheme's clients expect to hear that a request was replayed or is stale: built
+/// once per signature layer and shared by the claims of every request it verifies.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ReplayRefusals {
+    /// The refusal for a reused nonce.
+    pub replayed: Rejection,
+    /// The refusal for a timestamp outside the window.
+    pub expired: Rejection,
     /// The scheme's error style.
     pub style: ErrorStyle,
 }
 
+impl ReplayRefusals {
+    /// A scheme's refusals and style.
+    pub fn new(replayed: Rejection, expired: Rejection, style: ErrorStyle) -> Self {
+        Self { replayed, expired, style }
+    }
+}
+
 impl SignedClaims {
-    /// Claims of `key_id` under `scheme`, with the scheme's window, refusals and style.
+    /// Claims of `key_id` under `scheme`, with the scheme's window and refusals.
     pub fn new(
         scheme: &'static str,
         key_id: impl Into<Arc<str>>,
         window: Duration,
-        replay_rejection: Rejection,
-        expired_rejection: Rejection,
-        style: ErrorStyle,
+        refusals: Arc<ReplayRefusals>,
     ) -> Self {
-        Self {
-            scheme,
-            key_id: key_id.into(),
-            nonce: None,
-            timestamp: None,
-            window,
-            replay_rejection,
-            expired_rejection,
-            style,
-        }
+        Self { scheme, key_id: key_id.into(), nonce: None, timestamp: None, window, refusals }
     }
 
     /// Adds the signed nonce.

@@ -16,7 +16,7 @@ use tollgate_core::{
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::rule::{Claims, HeaderRule};
+use crate::rule::{HeaderRule, expired, keep_for, nonce_key, replayed, within};
 
 struct Settings<N> {
     store: N,
@@ -185,42 +185,63 @@ impl<S, N> std::fmt::Debug for ReplayGuard<S, N> {
 enum Plan {
     Pass,
     Refuse(Rejection, ErrorStyle),
-    Remember { key: String, ttl: std::time::Duration, replay: Rejection, style: ErrorStyle },
+    Remember { key: String, ttl: std::time::Duration },
 }
 
 impl<N: NonceStore> Settings<N> {
+    fn style_or(&self, scheme: &ErrorStyle) -> ErrorStyle {
+        self.style.clone().unwrap_or_else(|| scheme.clone())
+    }
+
+    /// Decides from the claims alone; clones nothing unless it refuses.
     fn plan<B>(&self, req: &Request<B>) -> Plan {
-        let claims = match SignedClaims::from_extensions(req.extensions()) {
-            Some(signed) => Claims::from_signed(signed),
-            None => match &self.headers {
-                Some(rule) => {
-                    let style = self.style.clone().unwrap_or_default();
-                    match Claims::from_headers(rule, req.headers(), &style) {
-                        Ok(c) => c,
-                        Err(rejection) => return Plan::Refuse(rejection, style),
-                    }
-                }
-                None if self.pass_unsigned => return Plan::Pass,
-                None => {
-                    let rejection = Rejection::new(
-                        StatusCode::UNAUTHORIZED,
-                        "MissingClaims",
-                        "no verified nonce or timestamp: place the replay guard inside a signature layer, or give it a header rule",
-                    )
-                    .with_policy("replay");
-                    return Plan::Refuse(rejection, self.style.clone().unwrap_or_default());
-                }
-            },
-        };
-        let style = self.style.clone().unwrap_or_else(|| claims.style.clone());
         let now = self.clock.now();
-        if let Err(rejection) = claims.check_time(now) {
-            return Plan::Refuse(rejection, style);
+        if let Some(c) = SignedClaims::from_extensions(req.extensions()) {
+            if !within(c.timestamp, c.window, now) {
+                return Plan::Refuse(c.refusals.expired.clone(), self.style_or(&c.refusals.style));
+            }
+            return match &c.nonce {
+                Some(nonce) => Plan::Remember {
+                    key: nonce_key(c.scheme, &c.key_id, nonce),
+                    ttl: keep_for(c.timestamp, c.window, now),
+                },
+                None => Plan::Pass,
+            };
         }
-        match claims.nonce_entry(now) {
-            Some((key, ttl)) => Plan::Remember { key, ttl, replay: claims.replay, style },
+        let Some(rule) = &self.headers else {
+            if self.pass_unsigned {
+                return Plan::Pass;
+            }
+            let rejection = Rejection::new(
+                StatusCode::UNAUTHORIZED,
+                "MissingClaims",
+                "no verified nonce or timestamp: place the replay guard inside a signature layer, or give it a header rule",
+            )
+            .with_policy("replay");
+            return Plan::Refuse(rejection, self.style.clone().unwrap_or_default());
+        };
+        let claims = match rule.read(req.headers()) {
+            Ok(c) => c,
+            Err(rejection) => return Plan::Refuse(rejection, self.style.clone().unwrap_or_default()),
+        };
+        if !within(Some(claims.timestamp), rule.window, now) {
+            return Plan::Refuse(expired(), self.style.clone().unwrap_or_default());
+        }
+        match claims.nonce {
+            Some(nonce) => Plan::Remember {
+                key: nonce_key("headers", claims.key, nonce),
+                ttl: keep_for(Some(claims.timestamp), rule.window, now),
+            },
             None => Plan::Pass,
         }
+    }
+}
+
+/// The refusal of a replay: the scheme's words when a signature layer verified the request.
+fn replay_refusal<B>(req: &Request<B>, style: &Option<ErrorStyle>) -> (Rejection, ErrorStyle) {
+    match SignedClaims::from_extensions(req.extensions()) {
+        Some(c) => (c.refusals.replayed.clone(), style.clone().unwrap_or_else(|| c.refusals.style.clone())),
+        None => (replayed(), style.clone().unwrap_or_default()),
     }
 }
 
@@ -247,13 +268,13 @@ where
         let state = match self.settings.plan(&req) {
             Plan::Pass => State::Calling { future: self.inner.call(req) },
             Plan::Refuse(rejection, style) => State::Done { response: Some(style.respond(&rejection, &req)) },
-            Plan::Remember { key, ttl, replay, style } => {
+            Plan::Remember { key, ttl } => {
                 // The ready service travels with the request until the store answers.
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
                 State::Checking {
                     check: self.settings.store.insert_if_absent(&key, ttl),
-                    pending: Some(Pending { inner, req, replay, style }),
+                    pending: Some(Pending { inner, req, style: self.settings.style.clone() }),
                 }
             }
         };
@@ -264,8 +285,8 @@ where
 struct Pending<S, B> {
     inner: S,
     req: Request<B>,
-    replay: Rejection,
-    style: ErrorStyle,
+    /// The configured style, if any (else the scheme's).
+    style: Option<ErrorStyle>,
 }
 
 pin_project! {
@@ -298,11 +319,17 @@ where
             match state.as_mut().project() {
                 StateProj::Checking { check, pending } => {
                     let outcome = ready!(check.poll(cx));
-                    let Pending { mut inner, req, replay, style } = pending.take().expect("polled after completion");
+                    let Pending { mut inner, req, style } = pending.take().expect("polled after completion");
                     let next = match outcome {
                         Ok(true) => State::Calling { future: inner.call(req) },
-                        Ok(false) => State::Done { response: Some(style.respond(&replay, &req)) },
-                        Err(e) => State::Done { response: Some(style.respond(&unavailable(&e), &req)) },
+                        Ok(false) => {
+                            let (rejection, style) = replay_refusal(&req, &style);
+                            State::Done { response: Some(style.respond(&rejection, &req)) }
+                        }
+                        Err(e) => {
+                            let (_, style) = replay_refusal(&req, &style);
+                            State::Done { response: Some(style.respond(&unavailable(&e), &req)) }
+                        }
                     };
                     state.set(next);
                 }

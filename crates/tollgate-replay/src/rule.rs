@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderName, StatusCode};
-use tollgate_core::{ErrorStyle, Rejection, SignedClaims};
+use tollgate_core::Rejection;
 
 /// How a timestamp header is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,75 +66,61 @@ fn header(name: &str) -> HeaderName {
     HeaderName::try_from(name).unwrap_or_else(|_| panic!("{name:?} is not a valid header name"))
 }
 
-/// The claims the guard judges.
-pub(crate) struct Claims {
-    pub(crate) namespace: String,
-    pub(crate) nonce: Option<String>,
-    pub(crate) timestamp: Option<SystemTime>,
-    pub(crate) window: Duration,
-    pub(crate) replay: Rejection,
-    pub(crate) expired: Rejection,
-    pub(crate) style: ErrorStyle,
+/// What a header rule read from a request.
+#[derive(Debug)]
+pub(crate) struct HeaderClaims<'a> {
+    pub(crate) key: &'a str,
+    pub(crate) nonce: Option<&'a str>,
+    pub(crate) timestamp: SystemTime,
 }
 
-impl Claims {
-    pub(crate) fn from_signed(c: &SignedClaims) -> Self {
-        Self {
-            namespace: format!("{}\u{1f}{}", c.scheme, c.key_id),
-            nonce: c.nonce.as_deref().map(str::to_owned),
-            timestamp: c.timestamp,
-            window: c.window,
-            replay: c.replay_rejection.clone(),
-            expired: c.expired_rejection.clone(),
-            style: c.style.clone(),
-        }
-    }
-
-    pub(crate) fn from_headers(rule: &HeaderRule, headers: &HeaderMap, style: &ErrorStyle) -> Result<Self, Rejection> {
+impl HeaderRule {
+    pub(crate) fn read<'a>(&self, headers: &'a HeaderMap) -> Result<HeaderClaims<'a>, Rejection> {
         let text = |name: &HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
-        let raw = text(&rule.timestamp)
-            .ok_or_else(|| refusal("MissingTimestamp", format!("the {} header is required", rule.timestamp)))?;
-        let timestamp = parse_timestamp(raw, rule.format).ok_or_else(|| {
-            refusal("InvalidTimestamp", format!("the {} header is not a valid timestamp", rule.timestamp))
+        let raw = text(&self.timestamp)
+            .ok_or_else(|| refusal("MissingTimestamp", format!("the {} header is required", self.timestamp)))?;
+        let timestamp = parse_timestamp(raw, self.format).ok_or_else(|| {
+            refusal("InvalidTimestamp", format!("the {} header is not a valid timestamp", self.timestamp))
         })?;
-        let nonce = match &rule.nonce {
+        let nonce = match &self.nonce {
             Some(name) => Some(
                 text(name)
                     .filter(|n| !n.is_empty())
-                    .ok_or_else(|| refusal("MissingNonce", format!("the {name} header is required")))?
-                    .to_owned(),
+                    .ok_or_else(|| refusal("MissingNonce", format!("the {name} header is required")))?,
             ),
             None => None,
         };
-        let key = rule.key.as_ref().and_then(text).unwrap_or("");
-        Ok(Self {
-            namespace: format!("headers\u{1f}{key}"),
-            nonce,
-            timestamp: Some(timestamp),
-            window: rule.window,
-            replay: replayed(),
-            expired: expired(),
-            style: style.clone(),
-        })
+        let key = self.key.as_ref().and_then(text).unwrap_or("");
+        Ok(HeaderClaims { key, nonce, timestamp })
     }
+}
 
-    /// Refuses a timestamp more than the window away from `now`, in either direction.
-    pub(crate) fn check_time(&self, now: SystemTime) -> Result<(), Rejection> {
-        let Some(ts) = self.timestamp else { return Ok(()) };
-        let skew = ts.duration_since(now).or_else(|_| now.duration_since(ts)).unwrap_or_default();
-        if skew > self.window { Err(self.expired.clone()) } else { Ok(()) }
-    }
+/// Whether `timestamp` is within `window` of `now`, in either direction.
+pub(crate) fn within(timestamp: Option<SystemTime>, window: Duration, now: SystemTime) -> bool {
+    let Some(ts) = timestamp else { return true };
+    let skew = ts.duration_since(now).or_else(|_| now.duration_since(ts)).unwrap_or_default();
+    skew <= window
+}
 
-    /// The nonce's store key and how long to keep it: until its timestamp leaves the window
-    /// (a second's margin for clock granularity), or one window when there is no timestamp.
-    pub(crate) fn nonce_entry(&self, now: SystemTime) -> Option<(String, Duration)> {
-        let nonce = self.nonce.as_deref()?;
-        let ttl = match self.timestamp {
-            Some(ts) => ts.checked_add(self.window).and_then(|end| end.duration_since(now).ok()).unwrap_or_default(),
-            None => self.window,
-        } + Duration::from_secs(1);
-        Some((format!("{}\u{1f}{nonce}", self.namespace), ttl))
-    }
+/// How long to keep a nonce: until its timestamp leaves the window (a second's margin for
+/// clock granularity), or one window when there is no timestamp.
+pub(crate) fn keep_for(timestamp: Option<SystemTime>, window: Duration, now: SystemTime) -> Duration {
+    let ttl = match timestamp {
+        Some(ts) => ts.checked_add(window).and_then(|end| end.duration_since(now).ok()).unwrap_or_default(),
+        None => window,
+    };
+    ttl + Duration::from_secs(1)
+}
+
+/// The store key of a nonce: scheme (or `headers`), key id, nonce.
+pub(crate) fn nonce_key(namespace: &str, key: &str, nonce: &str) -> String {
+    let mut k = String::with_capacity(namespace.len() + key.len() + nonce.len() + 2);
+    k.push_str(namespace);
+    k.push('\u{1f}');
+    k.push_str(key);
+    k.push('\u{1f}');
+    k.push_str(nonce);
+    k
 }
 
 fn parse_timestamp(raw: &str, format: TimestampFormat) -> Option<SystemTime> {
@@ -171,62 +157,55 @@ pub(crate) fn expired() -> Rejection {
 mod tests {
     use super::*;
 
-    fn claims(ts: Option<u64>, nonce: Option<&str>) -> Claims {
-        Claims {
-            namespace: "s\u{1f}k".into(),
-            nonce: nonce.map(str::to_owned),
-            timestamp: ts.map(|s| UNIX_EPOCH + Duration::from_secs(s)),
-            window: Duration::from_secs(900),
-            replay: replayed(),
-            expired: expired(),
-            style: ErrorStyle::default(),
-        }
+    const T: u64 = 10_000;
+
+    fn at(s: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(s)
     }
 
     #[test]
     fn window_both_directions() {
-        let now = UNIX_EPOCH + Duration::from_secs(10_000);
-        assert!(claims(Some(10_000 - 900), None).check_time(now).is_ok());
-        assert!(claims(Some(10_000 + 900), None).check_time(now).is_ok());
-        assert!(claims(Some(10_000 - 901), None).check_time(now).is_err());
-        assert!(claims(Some(10_000 + 901), None).check_time(now).is_err());
-        assert!(claims(None, None).check_time(now).is_ok());
+        let w = Duration::from_secs(900);
+        assert!(within(Some(at(T - 900)), w, at(T)));
+        assert!(within(Some(at(T + 900)), w, at(T)));
+        assert!(!within(Some(at(T - 901)), w, at(T)));
+        assert!(!within(Some(at(T + 901)), w, at(T)));
+        assert!(within(None, w, at(T)));
     }
 
     #[test]
     fn nonce_kept_until_timestamp_leaves_window() {
-        let now = UNIX_EPOCH + Duration::from_secs(10_000);
-        let (key, ttl) = claims(Some(10_000 - 100), Some("n")).nonce_entry(now).unwrap();
-        assert_eq!(key, "s\u{1f}k\u{1f}n");
-        assert_eq!(ttl, Duration::from_secs(801));
-        let (_, ttl) = claims(Some(10_000 + 100), Some("n")).nonce_entry(now).unwrap();
-        assert_eq!(ttl, Duration::from_secs(1001));
-        assert!(claims(Some(10_000), None).nonce_entry(now).is_none());
+        let w = Duration::from_secs(900);
+        assert_eq!(keep_for(Some(at(T - 100)), w, at(T)), Duration::from_secs(801));
+        assert_eq!(keep_for(Some(at(T + 100)), w, at(T)), Duration::from_secs(1001));
+        assert_eq!(keep_for(None, w, at(T)), Duration::from_secs(901));
+        assert_eq!(nonce_key("s", "k", "n"), "s\u{1f}k\u{1f}n");
     }
 
     #[test]
     fn header_claims() {
         let rule = HeaderRule::aliyun_api_gateway();
         let mut h = HeaderMap::new();
-        let style = ErrorStyle::default();
-        assert_eq!(Claims::from_headers(&rule, &h, &style).err().unwrap().code(), "MissingTimestamp");
+        assert_eq!(rule.read(&h).unwrap_err().code(), "MissingTimestamp");
         h.insert("x-ca-timestamp", "12x".parse().unwrap());
-        assert_eq!(Claims::from_headers(&rule, &h, &style).err().unwrap().code(), "InvalidTimestamp");
+        assert_eq!(rule.read(&h).unwrap_err().code(), "InvalidTimestamp");
         h.insert("x-ca-timestamp", "1700000000123".parse().unwrap());
-        assert_eq!(Claims::from_headers(&rule, &h, &style).err().unwrap().code(), "MissingNonce");
+        assert_eq!(rule.read(&h).unwrap_err().code(), "MissingNonce");
         h.insert("x-ca-nonce", "abc".parse().unwrap());
         h.insert("x-ca-key", "app".parse().unwrap());
-        let c = Claims::from_headers(&rule, &h, &style).unwrap();
-        assert_eq!(c.timestamp, Some(UNIX_EPOCH + Duration::from_millis(1_700_000_000_123)));
-        assert_eq!(c.namespace, "headers\u{1f}app");
+        let c = rule.read(&h).unwrap();
+        assert_eq!(c.timestamp, UNIX_EPOCH + Duration::from_millis(1_700_000_000_123));
+        assert_eq!((c.key, c.nonce), ("app", Some("abc")));
         let http = HeaderRule::new("x-date", TimestampFormat::HttpDate, Duration::from_secs(900));
         let mut h = HeaderMap::new();
         h.insert("x-date", "Mon, 19 Mar 2018 12:08:40 GMT".parse().unwrap());
-        assert!(Claims::from_headers(&http, &h, &style).unwrap().timestamp.is_some());
+        assert!(http.read(&h).is_ok());
         // an absurd timestamp does not overflow
         let mut h = HeaderMap::new();
         h.insert("x-ca-timestamp", u64::MAX.to_string().parse().unwrap());
         h.insert("x-ca-nonce", "n".parse().unwrap());
-        let _ = Claims::from_headers(&rule, &h, &style);
+        let far = rule.read(&h).unwrap().timestamp;
+        assert!(!within(Some(far), Duration::from_secs(900), at(T)));
+        let _ = keep_for(Some(far), Duration::MAX, at(T));
     }
 }

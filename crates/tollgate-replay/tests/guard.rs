@@ -6,32 +6,32 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
-use tollgate_core::{ErrorStyle, ManualClock, NonceStore, Rejection, SignedClaims, StoreError};
+use std::sync::Arc;
+
+use tollgate_core::{ErrorStyle, ManualClock, NonceStore, Rejection, ReplayRefusals, SignedClaims, StoreError};
 use tollgate_replay::{HeaderRule, ReplayGuardLayer};
 use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 
 const NOW: u64 = 1_700_000_000;
 
 fn claims(key: &str, nonce: &str, ts: u64) -> SignedClaims {
-    SignedClaims::new(
-        "aliyun-rpc",
-        key,
-        Duration::from_secs(900),
-        Rejection::new(StatusCode::BAD_REQUEST, "SignatureNonceUsed", "Specified signature nonce was used already.")
-            .with_aliyun_rpc(
-                StatusCode::BAD_REQUEST,
-                "SignatureNonceUsed",
-                "Specified signature nonce was used already.",
-            ),
+    let used = "Specified signature nonce was used already.";
+    let refusals = ReplayRefusals::new(
+        Rejection::new(StatusCode::BAD_REQUEST, "SignatureNonceUsed", used).with_aliyun_rpc(
+            StatusCode::BAD_REQUEST,
+            "SignatureNonceUsed",
+            used,
+        ),
         Rejection::new(
             StatusCode::BAD_REQUEST,
             "InvalidTimeStamp.Expired",
             "Specified time stamp or date value is expired.",
         ),
         ErrorStyle::AliyunRpc,
-    )
-    .with_nonce(nonce)
-    .with_timestamp(UNIX_EPOCH + Duration::from_secs(ts))
+    );
+    SignedClaims::new("aliyun-rpc", key, Duration::from_secs(900), Arc::new(refusals))
+        .with_nonce(nonce)
+        .with_timestamp(UNIX_EPOCH + Duration::from_secs(ts))
 }
 
 fn signed(c: SignedClaims) -> Request<()> {

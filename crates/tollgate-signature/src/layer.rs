@@ -9,8 +9,8 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
 use tollgate_core::{
-    Caller, Clock, DEFAULT_BODY_LIMIT, ErrorStyle, Rejection, RequestBody, ResponseBody, SharedClock, SignedClaims,
-    SystemClock, buffer_request,
+    Caller, Clock, DEFAULT_BODY_LIMIT, ErrorStyle, Rejection, ReplayRefusals, RequestBody, ResponseBody, SharedClock,
+    SignedClaims, SystemClock, buffer_request,
 };
 use tower_layer::Layer;
 use tower_service::Service;
@@ -24,6 +24,7 @@ pub type BoxResponseFuture<B, E> = Pin<Box<dyn Future<Output = Result<Response<R
 struct Shared<Sc, St> {
     scheme: Sc,
     store: St,
+    refusals: Arc<ReplayRefusals>,
     clock: SharedClock,
     style: ErrorStyle,
     body_limit: usize,
@@ -60,10 +61,12 @@ impl<Sc: Scheme, St: SecretStore> SignatureLayer<Sc, St> {
     /// Verifies `scheme` signatures with the secrets in `store`.
     pub fn new(scheme: Sc, store: St) -> Self {
         let style = scheme.error_style();
+        let refusals = Arc::new(ReplayRefusals::new(scheme.replayed(), scheme.expired(), style.clone()));
         Self {
             shared: Arc::new(Shared {
                 scheme,
                 store,
+                refusals,
                 clock: Arc::new(SystemClock),
                 style,
                 body_limit: DEFAULT_BODY_LIMIT,
@@ -89,7 +92,10 @@ impl<Sc: Scheme, St: SecretStore> SignatureLayer<Sc, St> {
     /// # Panics
     /// If the layer was already cloned: configure first.
     pub fn error_style(mut self, style: ErrorStyle) -> Self {
-        self.shared_mut().style = style;
+        let shared = self.shared_mut();
+        shared.refusals =
+            Arc::new(ReplayRefusals::new(shared.scheme.replayed(), shared.scheme.expired(), style.clone()));
+        shared.style = style;
         self
     }
 
@@ -185,18 +191,12 @@ impl<Sc: Scheme, St: SecretStore> Shared<Sc, St> {
             return Err(scheme.disabled_key(key_id));
         }
         let verified = scheme.verify(view, &parsed, record.secrets(), self.clock.now())?;
-        let mut caller = Caller::new(key_id);
+        let key_id: Arc<str> = Arc::from(key_id);
+        let mut caller = Caller::new(key_id.clone());
         if let Some(app) = record.app_id() {
             caller = caller.with_app_id(app.clone());
         }
-        let mut claims = SignedClaims::new(
-            scheme.name(),
-            key_id,
-            scheme.window(),
-            scheme.replayed(),
-            scheme.expired(),
-            self.style.clone(),
-        );
+        let mut claims = SignedClaims::new(scheme.name(), key_id, scheme.window(), self.refusals.clone());
         if let Some(nonce) = verified.nonce {
             claims = claims.with_nonce(nonce);
         }

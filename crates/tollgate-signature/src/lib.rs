@@ -22,5 +22,5 @@ pub mod tencent_cloud;
 pub mod util;
 
 pub use layer::{BoxResponseFuture, SignatureLayer, SignatureService, SigningError, SigningLayer, SigningService};
-pub use scheme::{RequestView, Scheme, SignError, Signer, Verified};
+pub use scheme::{RequestView, Scheme, SignError, Signer, Verified, sign_request};
 pub use secret::{KeyRecord, MemorySecretStore, Secret, SecretStore};

@@ -118,3 +118,32 @@ pub trait Signer: Send + Sync + 'static {
         now: SystemTime,
     ) -> Result<(), SignError>;
 }
+
+/// Signs a whole request with `signer`: the function form of [`SigningLayer`](crate::SigningLayer),
+/// for a client that builds its requests by hand.
+///
+/// ```
+/// use std::time::SystemTime;
+/// use bytes::Bytes;
+/// use http::Request;
+/// use tollgate_signature::{sign_request, aliyun_apigw::AliyunApiGateway};
+///
+/// let request = Request::post("http://api.example.com/orders")
+///     .header("content-type", "application/json")
+///     .body(Bytes::from_static(br#"{"sku": 42}"#))
+///     .unwrap();
+/// let signed = sign_request(&AliyunApiGateway::new(), request, "203753741", &"secret".into(), SystemTime::now()).unwrap();
+/// assert!(signed.headers().contains_key("x-ca-signature"));
+/// assert!(signed.headers().contains_key("content-md5"));
+/// ```
+pub fn sign_request<S: Signer + ?Sized>(
+    signer: &S,
+    request: http::Request<Bytes>,
+    key_id: &str,
+    secret: &Secret,
+    now: SystemTime,
+) -> Result<http::Request<Bytes>, SignError> {
+    let (mut parts, mut body) = request.into_parts();
+    signer.sign(&mut parts, &mut body, key_id, secret, now)?;
+    Ok(http::Request::from_parts(parts, body))
+}

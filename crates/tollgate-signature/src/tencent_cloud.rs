@@ -288,13 +288,20 @@ impl Scheme for TencentCloud {
         self.window
     }
 
+    /// Only what is covered: a TC3 body (not GET / HEAD) unless `UNSIGNED-PAYLOAD`, and — with
+    /// no `Authorization`, so v1 — a form body, which may carry the parameters. A v1 JSON body
+    /// is not covered and streams through.
     fn needs_body(&self, method: &Method, headers: &HeaderMap) -> bool {
         if method == Method::GET || method == Method::HEAD {
             return false;
         }
-        let unsigned = header_str(headers, "x-tc-content-sha256").is_some_and(|v| v.trim() == UNSIGNED);
-        let tc3 = header_str(headers, AUTHORIZATION.as_str()).is_some_and(|v| v.starts_with(ALGORITHM));
-        !(tc3 && unsigned)
+        match headers.get(AUTHORIZATION) {
+            Some(auth) => {
+                let unsigned = header_str(headers, "x-tc-content-sha256").is_some_and(|v| v.trim() == UNSIGNED);
+                auth.as_bytes().trim_ascii_start().starts_with(ALGORITHM.as_bytes()) && !unsigned
+            }
+            None => is_form(headers),
+        }
     }
 
     fn parse(&self, req: &RequestView<'_>) -> Result<Parsed, Rejection> {
@@ -413,7 +420,10 @@ impl Scheme for TencentCloud {
     fn expired(&self) -> Rejection {
         refusal(
             "AuthFailure.SignatureExpire",
-            "The request timestamp is more than 5 minutes from the server's time; check the client's clock.",
+            format!(
+                "The request timestamp is more than {} seconds from the server's time; check the client's clock.",
+                self.window.as_secs()
+            ),
         )
     }
 }
