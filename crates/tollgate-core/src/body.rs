@@ -73,32 +73,6 @@ impl<B> ResponseBody<B> {
     }
 }
 
-impl<B> Body for ResponseBody<B>
-where
-    B: Body<Data = Bytes>,
-{
-    type Data = Bytes;
-    type Error = B::Error;
-
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        self.project().inner.poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl<B> std::fmt::Debug for ResponseBody<B> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ResponseBody")
-    }
-}
-
 pin_project! {
     /// The request body after a policy that may read it: either the original, streaming
     /// untouched, or the bytes the policy buffered, replayed exactly as received.
@@ -120,31 +94,39 @@ impl<B> RequestBody<B> {
     }
 }
 
-impl<B> Body for RequestBody<B>
-where
-    B: Body<Data = Bytes>,
-{
-    type Data = Bytes;
-    type Error = B::Error;
+/// Both body types are the same two-way choice under different names; one impl serves both.
+macro_rules! either_body {
+    ($name:ident) => {
+        impl<B> Body for $name<B>
+        where
+            B: Body<Data = Bytes>,
+        {
+            type Data = Bytes;
+            type Error = B::Error;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
-        self.project().inner.poll_frame(cx)
-    }
+            fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+                self.project().inner.poll_frame(cx)
+            }
 
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
+            fn is_end_stream(&self) -> bool {
+                self.inner.is_end_stream()
+            }
 
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
+            fn size_hint(&self) -> SizeHint {
+                self.inner.size_hint()
+            }
+        }
+
+        impl<B> std::fmt::Debug for $name<B> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(stringify!($name))
+            }
+        }
+    };
 }
 
-impl<B> std::fmt::Debug for RequestBody<B> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("RequestBody")
-    }
-}
+either_body!(ResponseBody);
+either_body!(RequestBody);
 
 /// Default body limit of the buffering policies: 8 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 8 * 1024 * 1024;

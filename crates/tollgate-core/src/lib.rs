@@ -69,4 +69,4 @@ pub use store::{
 pub use style::{
     ErrorStyle, GrpcCode, RenderContext, RenderRejection, X_API_REQUEST_ID, X_CA_ERROR_MESSAGE, X_CA_REQUEST_ID,
 };
-pub use time::{Clock, ManualClock, SharedClock, SystemClock, TimeWindow, WindowUnit};
+pub use time::{Clock, ManualClock, SharedClock, SystemClock, TimeWindow, WindowUnit, time_apart};

@@ -180,6 +180,21 @@ impl Clock for ManualClock {
     }
 }
 
+/// How far apart two times are, in either direction: the skew a timestamp window checks.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use tollgate_core::time_apart;
+///
+/// let a = UNIX_EPOCH + Duration::from_secs(100);
+/// let b = UNIX_EPOCH + Duration::from_secs(40);
+/// assert_eq!(time_apart(a, b), Duration::from_secs(60));
+/// assert_eq!(time_apart(b, a), Duration::from_secs(60));
+/// ```
+pub fn time_apart(a: SystemTime, b: SystemTime) -> Duration {
+    a.duration_since(b).or_else(|_| b.duration_since(a)).unwrap_or_default()
+}
+
 /// A shared clock, as policies hold it.
 pub type SharedClock = Arc<dyn Clock>;
 

@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderName, StatusCode};
-use tollgate_core::Rejection;
+use tollgate_core::{Rejection, time_apart};
 
 /// How a timestamp header is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,9 +97,7 @@ impl HeaderRule {
 
 /// Whether `timestamp` is within `window` of `now`, in either direction.
 pub(crate) fn within(timestamp: Option<SystemTime>, window: Duration, now: SystemTime) -> bool {
-    let Some(ts) = timestamp else { return true };
-    let skew = ts.duration_since(now).or_else(|_| now.duration_since(ts)).unwrap_or_default();
-    skew <= window
+    timestamp.is_none_or(|ts| time_apart(ts, now) <= window)
 }
 
 /// How long to keep a nonce: until its timestamp leaves the window (a second's margin for

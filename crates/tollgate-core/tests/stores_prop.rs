@@ -1,0 +1,65 @@
+//! The in-memory stores against plain models.
+
+use std::collections::HashSet;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use proptest::prelude::*;
+use tollgate_core::{Algorithm, ManualClock, MemoryNonceStore, MemoryRateStore, RateQuota};
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Below its bound and within the ttl, the nonce store answers exactly as a set does.
+    #[test]
+    fn nonce_store_is_a_set_within_bounds(keys in prop::collection::vec("[a-d]{1,3}", 1..200)) {
+        let store = MemoryNonceStore::with_capacity(1_000_000);
+        let mut model = HashSet::new();
+        for k in &keys {
+            prop_assert_eq!(store.insert_if_absent_now(k, Duration::from_secs(3600)), model.insert(k.clone()), "key {}", k);
+        }
+        prop_assert_eq!(store.len(), model.len() as u64);
+    }
+
+    /// A fixed window never passes more than its limit inside one window, whatever the
+    /// spacing of requests, and passes the whole limit again in the next.
+    #[test]
+    fn fixed_window_never_exceeds_limit(limit in 1u32..20, gaps in prop::collection::vec(0u64..400, 1..100)) {
+        let clock = ManualClock::at_unix(Duration::from_secs(1_700_000_000 / 60 * 60));
+        let store = MemoryRateStore::new().with_clock(clock.clone());
+        let quota = RateQuota::new(NonZeroU32::new(limit).unwrap(), Duration::from_secs(60))
+            .unwrap()
+            .with_algorithm(Algorithm::FixedWindow { offset: Duration::ZERO });
+        let mut per_window: std::collections::HashMap<u64, u32> = Default::default();
+        let mut t = 0u64;
+        for gap in gaps {
+            t += gap * 100; // milliseconds
+            clock.set_unix(Duration::from_secs(1_700_000_000 / 60 * 60) + Duration::from_millis(t));
+            if store.take_now("k", &quota, 1).allowed {
+                *per_window.entry(t / 60_000).or_default() += 1;
+            }
+        }
+        for (window, n) in per_window {
+            prop_assert!(n <= limit, "window {} passed {} > {}", window, n, limit);
+        }
+    }
+
+    /// GCRA passes at most `limit` in a burst plus one per interval after it.
+    #[test]
+    fn gcra_bound(limit in 1u32..20, gaps in prop::collection::vec(0u64..2_000, 1..100)) {
+        let clock = ManualClock::at_unix(Duration::from_secs(1_700_000_000));
+        let store = MemoryRateStore::new().with_clock(clock.clone());
+        let window = Duration::from_secs(10);
+        let quota = RateQuota::new(NonZeroU32::new(limit).unwrap(), window).unwrap();
+        let (mut t, mut passed) = (0u64, 0u64);
+        for gap in gaps {
+            t += gap;
+            clock.set_unix(Duration::from_secs(1_700_000_000) + Duration::from_millis(t));
+            if store.take_now("k", &quota, 1).allowed {
+                passed += 1;
+            }
+            let interval_ms = window.as_millis() as u64 / u64::from(limit);
+            prop_assert!(passed <= u64::from(limit) + t / interval_ms, "{} passed by {} ms", passed, t);
+        }
+    }
+}
