@@ -22,6 +22,7 @@ const calls = {
   'POST JSON with Content-MD5': (c) => c.post(`${base}/api/items`, {
     headers: { 'content-type': 'application/json; charset=UTF-8' }, data: { name: '张三', n: 1, note: 'a+b ~/*' },
   }),
+  'GET with a repeated parameter': (c) => c.get(`${base}/api/items?a=1&tag=x&tag=y%20z&b=`),
   'GET with an extra signed header': (c) => c.get(`${base}/api/items/42?a=1`, {
     headers: { 'x-custom': 'v1' }, signHeaders: { 'x-custom': 'v1' },
   }),

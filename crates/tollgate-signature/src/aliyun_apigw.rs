@@ -31,17 +31,17 @@
 //! # }
 //! ```
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use md5::{Digest, Md5};
-use tollgate_core::{ErrorStyle, Rejection};
+use tollgate_core::{ErrorStyle, Rejection, time_apart};
 
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
-use crate::secret::Secret;
-use crate::util::{HmacAlg, base64_decode, base64_encode, decoded_pairs, header_str, hmac, hmac_matches, is_form};
+use crate::secret::{KeyForm, Secret};
+use crate::util::{HmacAlg, SignatureBytes, base64_encode, header_str, hmac, is_form};
 
 const X_CA_KEY: &str = "x-ca-key";
 const X_CA_SIGNATURE: &str = "x-ca-signature";
@@ -127,31 +127,93 @@ fn refusal(status: StatusCode, code: &'static str, text: impl Into<String>) -> R
 #[derive(Debug, Clone)]
 pub struct Parsed {
     key: String,
-    signature: Option<Vec<u8>>,
+    signature: Option<SignatureBytes>,
     alg: HmacAlg,
-    signed_headers: Vec<String>,
+    /// `X-Ca-Signature-Headers`, lower-cased; split and sorted when the string is built.
+    signed_headers: String,
 }
 
-/// The header names a request lists in `X-Ca-Signature-Headers`: lower-cased, sorted,
-/// without the signature headers themselves.
-fn signed_header_names(headers: &HeaderMap) -> Vec<String> {
-    let mut names: Vec<String> = header_str(headers, X_CA_SIGNATURE_HEADERS)
-        .unwrap_or("")
+/// The names in an `X-Ca-Signature-Headers` value: trimmed, sorted, deduplicated, without
+/// the signature headers themselves. `list` must be lower-case already.
+fn signed_header_names(list: &str) -> Vec<&str> {
+    let mut names: Vec<&str> = list
         .split(',')
-        .map(|n| n.trim().to_ascii_lowercase())
-        .filter(|n| !n.is_empty() && n != X_CA_SIGNATURE && n != X_CA_SIGNATURE_HEADERS)
+        .map(str::trim)
+        .filter(|n| !n.is_empty() && *n != X_CA_SIGNATURE && *n != X_CA_SIGNATURE_HEADERS)
         .collect();
-    names.sort();
+    names.sort_unstable();
     names.dedup();
     names
 }
 
-/// The string to sign, shared by the verifier and the signer.
+/// Writes the string to sign into `out`; shared by the verifier and the signer.
 ///
 /// `signed_headers` must be lower-case and sorted. Parameters are the query's and, for a
-/// form body, the form's, decoded; a name given twice in one place counts once (its first
-/// value) and a form field overrides a query parameter of the same name, as the official
-/// Node.js client builds its map.
+/// form body, the form's, decoded and sorted by name, as the official Node.js client builds
+/// them: a name given several times in one place is signed once with its values joined by
+/// commas, and a form field overrides a query parameter of the same name (whose value is
+/// then not covered by the signature). Header values are written as received.
+pub fn write_string_to_sign(
+    out: &mut Vec<u8>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Option<&[u8]>,
+    signed_headers: &[&str],
+) {
+    let value = |name: &str| headers.get(name).map_or(&b""[..], |v| v.as_bytes());
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b'\n');
+    for name in ["accept", "content-md5", "content-type", "date"] {
+        out.extend_from_slice(value(name));
+        out.push(b'\n');
+    }
+    for name in signed_headers {
+        out.extend_from_slice(name.as_bytes());
+        out.push(b':');
+        out.extend_from_slice(value(name));
+        out.push(b'\n');
+    }
+    out.extend_from_slice(uri.path().as_bytes());
+    let query = uri.query().filter(|q| !q.is_empty());
+    let form = body.filter(|b| !b.is_empty() && is_form(headers));
+    if query.is_none() && form.is_none() {
+        return;
+    }
+    // Tagged by source, form first: after a stable sort by name, a name's form values come
+    // before its query values, and only the first source's values are signed.
+    let mut params: Vec<(Cow<'_, str>, Cow<'_, str>, u8)> = Vec::with_capacity(16);
+    if let Some(form) = form {
+        params.extend(form_urlencoded::parse(form).map(|(k, v)| (k, v, 0)));
+    }
+    if let Some(query) = query {
+        params.extend(form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k, v, 1)));
+    }
+    params.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut i = 0;
+    while i < params.len() {
+        let (name, source) = (&params[i].0, params[i].2);
+        let run = params[i..].iter().take_while(|p| p.0 == *name).count();
+        out.push(if i == 0 { b'?' } else { b'&' });
+        out.extend_from_slice(name.as_bytes());
+        // repeated values are joined by commas, as the client's parsed query renders them
+        let mut values = params[i..i + run].iter().filter(|p| p.2 == source).map(|p| p.1.as_bytes());
+        let first = values.next().unwrap_or_default();
+        let rest: Vec<&[u8]> = values.collect();
+        if !first.is_empty() || !rest.is_empty() {
+            out.push(b'=');
+            out.extend_from_slice(first);
+            for v in rest {
+                out.push(b',');
+                out.extend_from_slice(v);
+            }
+        }
+        i += run;
+    }
+}
+
+/// The string to sign as text (header bytes that are not UTF-8 shown lossily); see
+/// [`write_string_to_sign`].
 pub fn string_to_sign(
     method: &Method,
     uri: &Uri,
@@ -159,42 +221,10 @@ pub fn string_to_sign(
     body: Option<&[u8]>,
     signed_headers: &[String],
 ) -> String {
-    let value =
-        |name: &str| headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).unwrap_or_default();
-    let mut s = String::with_capacity(256);
-    s.push_str(method.as_str());
-    s.push('\n');
-    for name in ["accept", "content-md5", "content-type", "date"] {
-        s.push_str(&value(name));
-        s.push('\n');
-    }
-    for name in signed_headers {
-        s.push_str(name);
-        s.push(':');
-        s.push_str(&value(name));
-        s.push('\n');
-    }
-    s.push_str(uri.path());
-    let mut params: BTreeMap<String, String> = BTreeMap::new();
-    for (k, v) in decoded_pairs(uri.query().unwrap_or("").as_bytes()) {
-        params.entry(k).or_insert(v);
-    }
-    if let Some(body) = body.filter(|_| is_form(headers)) {
-        let mut form: BTreeMap<String, String> = BTreeMap::new();
-        for (k, v) in decoded_pairs(body) {
-            form.entry(k).or_insert(v);
-        }
-        params.extend(form);
-    }
-    for (i, (k, v)) in params.iter().enumerate() {
-        s.push(if i == 0 { '?' } else { '&' });
-        s.push_str(k);
-        if !v.is_empty() {
-            s.push('=');
-            s.push_str(v);
-        }
-    }
-    s
+    let names: Vec<&str> = signed_headers.iter().map(String::as_str).collect();
+    let mut out = Vec::with_capacity(256);
+    write_string_to_sign(&mut out, method, uri, headers, body, &names);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn md5_base64(body: &[u8]) -> String {
@@ -237,12 +267,8 @@ impl Scheme for AliyunApiGateway {
                 return Err(refusal(StatusCode::BAD_REQUEST, "InvalidSignatureMethod", "Invalid Signature Method"));
             }
         };
-        Ok(Parsed {
-            key: key.to_owned(),
-            signature: base64_decode(signature),
-            alg,
-            signed_headers: signed_header_names(req.headers),
-        })
+        let list = header_str(req.headers, X_CA_SIGNATURE_HEADERS).unwrap_or("").to_ascii_lowercase();
+        Ok(Parsed { key: key.to_owned(), signature: SignatureBytes::from_base64(signature), alg, signed_headers: list })
     }
 
     fn key_id<'p>(&self, parsed: &'p Parsed) -> &'p str {
@@ -266,17 +292,19 @@ impl Scheme for AliyunApiGateway {
         let timestamp = UNIX_EPOCH
             .checked_add(Duration::from_millis(millis))
             .ok_or_else(|| refusal(StatusCode::BAD_REQUEST, "InvalidTimestamp", "Invalid Timestamp"))?;
-        let skew = timestamp.duration_since(now).or_else(|_| now.duration_since(timestamp)).unwrap_or_default();
+        let skew = time_apart(timestamp, now);
         if skew > self.window {
             return Err(self.expired());
         }
-        let sts = string_to_sign(req.method, req.uri, req.headers, req.body, &parsed.signed_headers);
-        let matches = parsed.signature.as_deref().is_some_and(|claimed| {
-            secrets.iter().any(|s| hmac_matches(parsed.alg, s.expose(), sts.as_bytes(), claimed))
+        let mut sts = Vec::with_capacity(256);
+        let names = signed_header_names(&parsed.signed_headers);
+        write_string_to_sign(&mut sts, req.method, req.uri, req.headers, req.body, &names);
+        let matches = parsed.signature.is_some_and(|claimed| {
+            secrets.iter().any(|s| s.verify_hmac(parsed.alg, KeyForm::Plain, &sts, claimed.as_bytes()))
         });
         if !matches {
             let text = if self.debug_string_to_sign {
-                format!("Invalid Signature, Server StringToSign:{sts}")
+                format!("Invalid Signature, Server StringToSign:{}", String::from_utf8_lossy(&sts))
             } else {
                 "Invalid Signature".to_owned()
             };
@@ -342,8 +370,10 @@ impl Signer for AliyunApiGateway {
             X_CA_SIGNATURE_HEADERS,
             HeaderValue::from_str(&signed.join(",")).map_err(|_| invalid("a header list"))?,
         );
-        let sts = string_to_sign(&parts.method, &parts.uri, &parts.headers, Some(body), &signed);
-        let signature = base64_encode(&hmac(self.method, secret.expose(), sts.as_bytes()));
+        let names: Vec<&str> = signed.iter().map(String::as_str).collect();
+        let mut sts = Vec::with_capacity(256);
+        write_string_to_sign(&mut sts, &parts.method, &parts.uri, &parts.headers, Some(body), &names);
+        let signature = base64_encode(&hmac(self.method, secret.expose(), &sts));
         parts.headers.insert(X_CA_SIGNATURE, HeaderValue::from_str(&signature).map_err(|_| invalid("the signature"))?);
         Ok(())
     }
@@ -392,7 +422,7 @@ mod tests {
             .body(())
             .unwrap();
         let sts = string_to_sign(req.method(), req.uri(), req.headers(), Some(b"d=4&c=z"), &["x-ca-key".into()]);
-        assert_eq!(sts, "POST\n*/*\n\napplication/x-www-form-urlencoded\n\nx-ca-key:k\n/p?a&b=2&c=z&d=4");
+        assert_eq!(sts, "POST\n*/*\n\napplication/x-www-form-urlencoded\n\nx-ca-key:k\n/p?a&b=2,3&c=z&d=4");
     }
 
     #[test]
@@ -422,6 +452,10 @@ mod tests {
 
         let mut p = parts.clone();
         p.uri = "/a?x=2".parse().unwrap();
+        assert_eq!(text(check(&p, &body, "secret", now()).unwrap_err()).0, 400);
+        // a value appended under a signed name changes what is signed
+        let mut p = parts.clone();
+        p.uri = "/a?x=1&x=evil".parse().unwrap();
         assert_eq!(text(check(&p, &body, "secret", now()).unwrap_err()).0, 400);
     }
 

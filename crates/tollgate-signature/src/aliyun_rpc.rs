@@ -31,15 +31,16 @@
 //! # }
 //! ```
 
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode, Uri};
-use tollgate_core::{ErrorStyle, Rejection};
+use tollgate_core::{ErrorStyle, Rejection, time_apart};
 
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
-use crate::secret::Secret;
-use crate::util::{HmacAlg, base64_decode, base64_encode, decoded_pairs, hmac, hmac_matches, is_form, rfc3986_encode};
+use crate::secret::{KeyForm, Secret};
+use crate::util::{HmacAlg, SignatureBytes, base64_encode, decoded_pairs, hmac, is_form, rfc3986_encode};
 
 /// The Aliyun RPC signature v1 scheme, verifier and signer.
 #[derive(Debug, Clone)]
@@ -82,41 +83,82 @@ fn refusal(status: StatusCode, code: &'static str, message: impl Into<String>) -
 #[derive(Debug, Clone)]
 pub struct Parsed {
     key: String,
-    signature: Option<Vec<u8>>,
+    signature: Option<SignatureBytes>,
     alg: HmacAlg,
-    /// Every parameter but `Signature`, decoded.
-    params: Vec<(String, String)>,
-}
-
-impl Parsed {
-    fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
 }
 
 /// All parameters of a request: the query's, then a form body's, decoded.
-fn parameters(uri: &Uri, headers: &HeaderMap, body: Option<&[u8]>) -> Vec<(String, String)> {
-    let mut params = decoded_pairs(uri.query().unwrap_or("").as_bytes());
+fn parameters<'a>(uri: &'a Uri, headers: &HeaderMap, body: Option<&'a [u8]>) -> Vec<(Cow<'a, str>, Cow<'a, str>)> {
+    let mut params: Vec<_> = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).collect();
     if let Some(body) = body.filter(|_| is_form(headers)) {
-        params.extend(decoded_pairs(body));
+        params.extend(form_urlencoded::parse(body));
     }
     params
 }
 
-/// The string to sign over decoded parameters (without `Signature`), shared by verifier and
-/// signer.
-pub fn string_to_sign(method: &Method, params: &[(String, String)]) -> String {
-    let mut encoded: Vec<(String, String)> =
-        params.iter().filter(|(k, _)| k != "Signature").map(|(k, v)| (rfc3986_encode(k), rfc3986_encode(v))).collect();
-    encoded.sort();
-    let canonical = encoded.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
-    format!("{}&%2F&{}", method.as_str(), rfc3986_encode(&canonical))
+fn find<'p>(params: &'p [(Cow<'_, str>, Cow<'_, str>)], name: &str) -> Option<&'p str> {
+    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_ref())
 }
 
-fn mac_key(secret: &Secret) -> Vec<u8> {
-    let mut key = secret.expose().to_vec();
-    key.push(b'&');
-    key
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~')
+}
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// `text` percent-encoded per RFC 3986 and then encoded again, as the string to sign holds
+/// each name and value: an escape `%XX` becomes `%25XX`, unreserved bytes stay.
+fn push_twice_encoded(out: &mut String, text: &str) {
+    for &b in text.as_bytes() {
+        if is_unreserved(b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str("%25");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+        }
+    }
+}
+
+/// Orders texts as their RFC 3986 encodings sort, without building them: an unreserved
+/// byte stands for itself, any other for `%XX`.
+fn cmp_encoded(a: &str, b: &str) -> std::cmp::Ordering {
+    fn units(s: &str) -> impl Iterator<Item = u8> + '_ {
+        s.bytes().flat_map(|b| {
+            let (unit, n) = if is_unreserved(b) {
+                ([b, 0, 0], 1)
+            } else {
+                ([b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]], 3)
+            };
+            unit.into_iter().take(n)
+        })
+    }
+    if a.bytes().all(is_unreserved) && b.bytes().all(is_unreserved) {
+        return a.cmp(b);
+    }
+    units(a).cmp(units(b))
+}
+
+/// The string to sign over decoded parameters (`Signature` is left out), shared by verifier
+/// and signer: `METHOD&%2F&` + the encoded `name=value` pairs, sorted by encoded name, joined
+/// by `&`, all encoded once more.
+pub fn string_to_sign<K: AsRef<str>, V: AsRef<str>>(method: &Method, params: &[(K, V)]) -> String {
+    let mut pairs: Vec<(&str, &str)> =
+        params.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).filter(|(k, _)| *k != "Signature").collect();
+    pairs.sort_by(|a, b| cmp_encoded(a.0, b.0).then_with(|| cmp_encoded(a.1, b.1)));
+    let size: usize = pairs.iter().map(|(k, v)| 3 * (k.len() + v.len()) + 6).sum();
+    let mut out = String::with_capacity(16 + size);
+    out.push_str(method.as_str());
+    out.push_str("&%2F&");
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push_str("%26");
+        }
+        push_twice_encoded(&mut out, k);
+        out.push_str("%3D");
+        push_twice_encoded(&mut out, v);
+    }
+    out
 }
 
 /// `YYYY-MM-DDThh:mm:ssZ`, UTC.
@@ -150,9 +192,8 @@ impl Scheme for AliyunRpc {
 
     fn parse(&self, req: &RequestView<'_>) -> Result<Parsed, Rejection> {
         let params = parameters(req.uri, req.headers, req.body);
-        let find = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-        let signature = match find("Signature") {
-            Some(s) if !s.is_empty() => base64_decode(s),
+        let signature = match find(&params, "Signature") {
+            Some(s) if !s.is_empty() => SignatureBytes::from_base64(s),
             _ => {
                 return Err(refusal(
                     StatusCode::BAD_REQUEST,
@@ -161,8 +202,8 @@ impl Scheme for AliyunRpc {
                 ));
             }
         };
-        let key = find("AccessKeyId").unwrap_or("").to_owned();
-        let alg = match find("SignatureMethod") {
+        let key = find(&params, "AccessKeyId").unwrap_or("").to_owned();
+        let alg = match find(&params, "SignatureMethod") {
             None | Some("HMAC-SHA1") => HmacAlg::Sha1,
             Some("HMAC-SHA256") => HmacAlg::Sha256,
             Some(_) => {
@@ -173,8 +214,7 @@ impl Scheme for AliyunRpc {
                 ));
             }
         };
-        let params = params.into_iter().filter(|(k, _)| k != "Signature").collect();
-        Ok(Parsed { key, signature, alg, params })
+        Ok(Parsed { key, signature, alg })
     }
 
     fn key_id<'p>(&self, parsed: &'p Parsed) -> &'p str {
@@ -196,20 +236,22 @@ impl Scheme for AliyunRpc {
         secrets: &[Secret],
         now: SystemTime,
     ) -> Result<Verified, Rejection> {
-        let timestamp = parsed.param("Timestamp").and_then(parse_timestamp).ok_or_else(|| {
+        // The parameters are read again rather than kept from `parse`: borrowing them here
+        // costs nothing, owning them there cost an allocation each.
+        let params = parameters(req.uri, req.headers, req.body);
+        let timestamp = find(&params, "Timestamp").and_then(parse_timestamp).ok_or_else(|| {
             refusal(
                 StatusCode::BAD_REQUEST,
                 "InvalidTimeStamp.Format",
                 "Specified time stamp or date value is not well formatted.",
             )
         })?;
-        let skew = timestamp.duration_since(now).or_else(|_| now.duration_since(timestamp)).unwrap_or_default();
-        if skew > self.window {
+        if time_apart(timestamp, now) > self.window {
             return Err(self.expired());
         }
-        let sts = string_to_sign(req.method, &parsed.params);
-        let matches = parsed.signature.as_deref().is_some_and(|claimed| {
-            secrets.iter().any(|s| hmac_matches(parsed.alg, &mac_key(s), sts.as_bytes(), claimed))
+        let sts = string_to_sign(req.method, &params);
+        let matches = parsed.signature.is_some_and(|claimed| {
+            secrets.iter().any(|s| s.verify_hmac(parsed.alg, KeyForm::Ampersand, sts.as_bytes(), claimed.as_bytes()))
         });
         if !matches {
             return Err(refusal(
@@ -218,7 +260,7 @@ impl Scheme for AliyunRpc {
                 format!("Specified signature is not matched with our calculation. server string to sign is:{sts}"),
             ));
         }
-        let nonce = parsed.param("SignatureNonce").filter(|n| !n.is_empty()).map(str::to_owned);
+        let nonce = find(&params, "SignatureNonce").filter(|n| !n.is_empty()).map(str::to_owned);
         Ok(Verified { nonce, timestamp: Some(timestamp) })
     }
 
@@ -271,7 +313,8 @@ impl Signer for AliyunRpc {
             all.extend(decoded_pairs(body));
         }
         let sts = string_to_sign(&parts.method, &all);
-        let signature = base64_encode(&hmac(self.alg, &mac_key(secret), sts.as_bytes()));
+        let key = [secret.expose(), b"&"].concat();
+        let signature = base64_encode(&hmac(self.alg, &key, sts.as_bytes()));
         query.push(("Signature".into(), signature));
         let encoded =
             query.iter().map(|(k, v)| format!("{}={}", rfc3986_encode(k), rfc3986_encode(v))).collect::<Vec<_>>();

@@ -23,4 +23,4 @@ pub mod util;
 
 pub use layer::{BoxResponseFuture, SignatureLayer, SignatureService, SigningError, SigningLayer, SigningService};
 pub use scheme::{RequestView, Scheme, SignError, Signer, Verified, sign_request};
-pub use secret::{KeyRecord, MemorySecretStore, Secret, SecretStore};
+pub use secret::{KeyForm, KeyRecord, MemorySecretStore, Secret, SecretStore};

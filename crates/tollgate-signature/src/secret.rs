@@ -3,25 +3,128 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::{Future, Ready, ready};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use hmac::{Hmac, Mac};
+use sha1::Sha1;
+use sha2::Sha256;
 
 use tollgate_core::StoreError;
 
+use crate::util::HmacAlg;
+
 /// A signing secret. Never printed: `Debug` shows `Secret(***)`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Arc<[u8]>);
+///
+/// Clones share one secret and the HMAC key schedules computed from it: a scheme's MAC is
+/// keyed once per secret, not once per request.
+#[derive(Clone)]
+pub struct Secret(Arc<Keys>);
+
+/// The secret's bytes and, computed on first use, its HMAC key states.
+struct Keys {
+    bytes: Box<[u8]>,
+    plain_sha1: OnceLock<Hmac<Sha1>>,
+    plain_sha256: OnceLock<Hmac<Sha256>>,
+    amp_sha1: OnceLock<Hmac<Sha1>>,
+    amp_sha256: OnceLock<Hmac<Sha256>>,
+    /// The last derived signing key and the context it was derived for (TC3 derives one per
+    /// day and service, so one entry serves nearly every request).
+    derived: Mutex<Option<(String, Hmac<Sha256>)>>,
+}
+
+/// How a scheme turns the secret into its HMAC key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyForm {
+    /// The secret as it is.
+    Plain,
+    /// The secret followed by `&` (Aliyun RPC).
+    Ampersand,
+}
 
 impl Secret {
     /// Wraps secret bytes (usually the UTF-8 of the secret string the console shows).
     pub fn new(bytes: impl AsRef<[u8]>) -> Self {
-        Self(Arc::from(bytes.as_ref()))
+        Self(Arc::new(Keys {
+            bytes: Box::from(bytes.as_ref()),
+            plain_sha1: OnceLock::new(),
+            plain_sha256: OnceLock::new(),
+            amp_sha1: OnceLock::new(),
+            amp_sha256: OnceLock::new(),
+            derived: Mutex::new(None),
+        }))
     }
 
     /// The secret's bytes, for computing a MAC.
     pub fn expose(&self) -> &[u8] {
-        &self.0
+        &self.0.bytes
+    }
+
+    fn key(&self, form: KeyForm) -> Vec<u8> {
+        let mut key = self.0.bytes.to_vec();
+        if form == KeyForm::Ampersand {
+            key.push(b'&');
+        }
+        key
+    }
+
+    /// Whether `claimed` is the HMAC of `data` under this secret (in `form`), compared in
+    /// constant time.
+    pub fn verify_hmac(&self, alg: HmacAlg, form: KeyForm, data: &[u8], claimed: &[u8]) -> bool {
+        let keyed = |cell: &OnceLock<Hmac<Sha1>>| {
+            cell.get_or_init(|| Hmac::new_from_slice(&self.key(form)).expect("HMAC takes any key length")).clone()
+        };
+        let keyed256 = |cell: &OnceLock<Hmac<Sha256>>| {
+            cell.get_or_init(|| Hmac::new_from_slice(&self.key(form)).expect("HMAC takes any key length")).clone()
+        };
+        let k = &self.0;
+        match (alg, form) {
+            (HmacAlg::Sha1, f) => {
+                let mut mac = keyed(if f == KeyForm::Plain { &k.plain_sha1 } else { &k.amp_sha1 });
+                mac.update(data);
+                mac.verify_slice(claimed).is_ok()
+            }
+            (HmacAlg::Sha256, f) => {
+                let mut mac = keyed256(if f == KeyForm::Plain { &k.plain_sha256 } else { &k.amp_sha256 });
+                mac.update(data);
+                mac.verify_slice(claimed).is_ok()
+            }
+        }
     }
 }
+
+impl Secret {
+    /// Whether `claimed` is the HMAC-SHA256 of `data` under a key derived from this secret
+    /// for `context` by `derive`; the derived key state is kept for the next request with
+    /// the same context.
+    pub fn verify_derived_sha256(
+        &self,
+        context: &str,
+        derive: impl FnOnce(&[u8]) -> Vec<u8>,
+        data: &[u8],
+        claimed: &[u8],
+    ) -> bool {
+        let mut slot = self.0.derived.lock().unwrap_or_else(|e| e.into_inner());
+        let mut mac = match slot.as_ref() {
+            Some((ctx, mac)) if ctx == context => mac.clone(),
+            _ => {
+                let mac = Hmac::<Sha256>::new_from_slice(&derive(&self.0.bytes)).expect("HMAC takes any key length");
+                *slot = Some((context.to_owned(), mac.clone()));
+                mac
+            }
+        };
+        drop(slot);
+        mac.update(data);
+        mac.verify_slice(claimed).is_ok()
+    }
+}
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.bytes == other.0.bytes
+    }
+}
+
+impl Eq for Secret {}
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -36,11 +36,11 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use tollgate_core::{ErrorStyle, Rejection};
+use tollgate_core::{ErrorStyle, Rejection, time_apart};
 
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
-use crate::secret::Secret;
-use crate::util::{HmacAlg, base64_decode, base64_encode, hmac, hmac_matches};
+use crate::secret::{KeyForm, Secret};
+use crate::util::{HmacAlg, SignatureBytes, base64_encode, hmac};
 
 /// The Tencent API Gateway key-pair scheme, verifier and signer.
 #[derive(Debug, Clone)]
@@ -106,12 +106,13 @@ fn forbidden(code: &'static str, message: impl Into<String>) -> Rejection {
 pub struct Parsed {
     id: String,
     alg: HmacAlg,
-    headers: Vec<String>,
+    /// The signed header names, lower case, space-separated, in signing order.
+    headers: String,
     signature: String,
 }
 
 /// The `key="value"` parameters of an `Authorization: hmac ...` value, or why not.
-fn parse_params(rest: &str) -> Result<Vec<(String, String)>, &'static str> {
+fn parse_params(rest: &str) -> Result<Vec<(&str, &str)>, &'static str> {
     let mut out = Vec::new();
     let mut s = rest.trim();
     while !s.is_empty() {
@@ -124,7 +125,7 @@ fn parse_params(rest: &str) -> Result<Vec<(String, String)>, &'static str> {
             }
             None => after.split_once(',').unwrap_or((after, "")),
         };
-        out.push((key.trim().to_ascii_lowercase(), value.trim().to_owned()));
+        out.push((key.trim(), value.trim()));
         s = tail.trim_start().strip_prefix(',').unwrap_or(tail).trim();
     }
     Ok(out)
@@ -132,15 +133,24 @@ fn parse_params(rest: &str) -> Result<Vec<(String, String)>, &'static str> {
 
 /// The signing string over `headers` in the listed order, shared by verifier and signer.
 pub fn signing_string(request_headers: &HeaderMap, headers: &[String]) -> String {
-    headers
-        .iter()
-        .map(|name| {
-            let value =
-                request_headers.get(name.as_str()).map(|v| String::from_utf8_lossy(v.as_bytes())).unwrap_or_default();
-            format!("{name}: {value}")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    let mut out = Vec::with_capacity(128);
+    write_signing_string(&mut out, request_headers, headers.iter().map(String::as_str));
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Writes the signing string's bytes into `out`: `name: value` per listed header, in order,
+/// joined by `\n`, header values as received.
+pub fn write_signing_string<'n>(out: &mut Vec<u8>, request_headers: &HeaderMap, names: impl Iterator<Item = &'n str>) {
+    for (i, name) in names.enumerate() {
+        if i > 0 {
+            out.push(b'\n');
+        }
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        if let Some(v) = request_headers.get(name) {
+            out.extend_from_slice(v.as_bytes());
+        }
+    }
 }
 
 impl TencentApiGateway {
@@ -190,7 +200,8 @@ impl Scheme for TencentApiGateway {
             return Err(bad("the authorization scheme is not hmac"));
         }
         let params = parse_params(rest).map_err(bad)?;
-        let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty());
+        let get =
+            |k: &str| params.iter().find(|(n, _)| n.eq_ignore_ascii_case(k)).map(|(_, v)| *v).filter(|v| !v.is_empty());
         let id = get("id").or_else(|| get("keyid")).ok_or_else(|| bad("the authorization header names no id"))?;
         let signature = get("signature").ok_or_else(|| bad("the authorization header has no signature"))?;
         let alg = match get("algorithm").map(str::to_ascii_lowercase).as_deref() {
@@ -198,13 +209,12 @@ impl Scheme for TencentApiGateway {
             Some("hmac-sha256") => HmacAlg::Sha256,
             Some(_) => return Err(bad("the algorithm is not hmac-sha1 or hmac-sha256")),
         };
-        let headers: Vec<String> =
-            get("headers").unwrap_or("").split_whitespace().map(str::to_ascii_lowercase).collect();
-        if !headers.iter().any(|h| h == "x-date" || h == "date") {
+        let headers = get("headers").unwrap_or("").to_ascii_lowercase();
+        if !headers.split_whitespace().any(|h| h == "x-date" || h == "date") {
             return Err(bad("the signed headers must include x-date or date"));
         }
-        for name in &headers {
-            if !req.headers.contains_key(name.as_str()) {
+        for name in headers.split_whitespace() {
+            if !req.headers.contains_key(name) {
                 return Err(forbidden(
                     "MissingSignedHeader",
                     format!("HMAC signature cannot be verified, a valid {name} header is required"),
@@ -231,22 +241,20 @@ impl Scheme for TencentApiGateway {
     ) -> Result<Verified, Rejection> {
         let mut timestamp = None;
         for (name, checked) in [("x-date", true), ("date", self.check_date)] {
-            if !checked || !parsed.headers.iter().any(|h| h == name) {
+            if !checked || !parsed.headers.split_whitespace().any(|h| h == name) {
                 continue;
             }
             let value = req.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
             let ts = httpdate::parse_http_date(value.trim()).map_err(|_| self.out_of_date())?;
-            let skew = ts.duration_since(now).or_else(|_| now.duration_since(ts)).unwrap_or_default();
-            if skew > self.window {
+            if time_apart(ts, now) > self.window {
                 return Err(self.out_of_date());
             }
             timestamp = timestamp.or(Some(ts));
         }
-        let text = signing_string(req.headers, &parsed.headers);
-        let claimed = base64_decode(&parsed.signature);
-        let ok = claimed
-            .as_deref()
-            .is_some_and(|c| secrets.iter().any(|s| hmac_matches(parsed.alg, s.expose(), text.as_bytes(), c)));
+        let mut text = Vec::with_capacity(128);
+        write_signing_string(&mut text, req.headers, parsed.headers.split_whitespace());
+        let ok = SignatureBytes::from_base64(&parsed.signature)
+            .is_some_and(|c| secrets.iter().any(|s| s.verify_hmac(parsed.alg, KeyForm::Plain, &text, c.as_bytes())));
         if !ok {
             return Err(forbidden("SignatureDoesNotMatch", "HMAC signature does not match"));
         }
@@ -286,8 +294,9 @@ impl Signer for TencentApiGateway {
                 headers.push(name.as_str().to_owned());
             }
         }
-        let text = signing_string(&parts.headers, &headers);
-        let signature = base64_encode(&hmac(self.alg, secret.expose(), text.as_bytes()));
+        let mut text = Vec::with_capacity(128);
+        write_signing_string(&mut text, &parts.headers, headers.iter().map(String::as_str));
+        let signature = base64_encode(&hmac(self.alg, secret.expose(), &text));
         let alg = if self.alg == HmacAlg::Sha1 { "hmac-sha1" } else { "hmac-sha256" };
         let auth = format!(
             r#"hmac id="{key_id}", algorithm="{alg}", headers="{}", signature="{signature}""#,

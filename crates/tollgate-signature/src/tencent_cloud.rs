@@ -40,17 +40,18 @@
 //! # }
 //! ```
 
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use sha2::{Digest, Sha256};
-use tollgate_core::{ErrorStyle, Rejection};
+use tollgate_core::{ErrorStyle, Rejection, time_apart};
 
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
-use crate::secret::Secret;
-use crate::util::{HmacAlg, base64_decode, base64_encode, decoded_pairs, header_str, hmac, hmac_matches, is_form};
+use crate::secret::{KeyForm, Secret};
+use crate::util::{HmacAlg, SignatureBytes, base64_encode, decoded_pairs, header_str, hmac, is_form};
 
 const ALGORITHM: &str = "TC3-HMAC-SHA256";
 const UNSIGNED: &str = "UNSIGNED-PAYLOAD";
@@ -147,9 +148,7 @@ pub enum Parsed {
         /// HMAC of the signature.
         alg: HmacAlg,
         /// The claimed signature, if it was valid Base64.
-        signature: Option<Vec<u8>>,
-        /// Every parameter but `Signature`, decoded.
-        params: Vec<(String, String)>,
+        signature: Option<SignatureBytes>,
     },
 }
 
@@ -189,10 +188,6 @@ fn parse_tc3(value: &str) -> Result<Parsed, Rejection> {
     })
 }
 
-fn hex_sha256(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
-}
-
 /// The TC3 canonical request, shared by verifier and signer.
 pub fn tc3_canonical_request(
     method: &Method,
@@ -202,22 +197,41 @@ pub fn tc3_canonical_request(
     body: &[u8],
 ) -> String {
     let query = if method == Method::GET { uri.query().unwrap_or("") } else { "" };
-    let mut canonical_headers = String::new();
+    let mut out = String::with_capacity(256);
+    out.push_str(method.as_str());
+    out.push('\n');
+    out.push_str(uri.path());
+    out.push('\n');
+    out.push_str(query);
+    out.push('\n');
     for name in signed_headers.split(';') {
-        let value = headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_lowercase());
-        canonical_headers.push_str(name);
-        canonical_headers.push(':');
-        canonical_headers.push_str(&value.unwrap_or_default());
-        canonical_headers.push('\n');
+        out.push_str(name);
+        out.push(':');
+        if let Some(v) = headers.get(name) {
+            out.extend(String::from_utf8_lossy(v.as_bytes()).trim().chars().flat_map(char::to_lowercase));
+        }
+        out.push('\n');
     }
+    out.push('\n');
+    out.push_str(signed_headers);
+    out.push('\n');
     let unsigned = header_str(headers, "x-tc-content-sha256").is_some_and(|v| v.trim() == UNSIGNED);
-    let payload = if unsigned { hex_sha256(UNSIGNED.as_bytes()) } else { hex_sha256(body) };
-    format!("{}\n{}\n{query}\n{canonical_headers}\n{signed_headers}\n{payload}", method.as_str(), uri.path())
+    push_hex_sha256(&mut out, if unsigned { UNSIGNED.as_bytes() } else { body });
+    out
+}
+
+fn push_hex_sha256(out: &mut String, data: &[u8]) {
+    let mut hex = [0u8; 64];
+    // 32 bytes always fit 64 hex digits
+    let _ = hex::encode_to_slice(Sha256::digest(data), &mut hex);
+    out.push_str(std::str::from_utf8(&hex).unwrap_or_default());
 }
 
 /// The TC3 string to sign.
 pub fn tc3_string_to_sign(timestamp: u64, date: &str, service: &str, canonical_request: &str) -> String {
-    format!("{ALGORITHM}\n{timestamp}\n{date}/{service}/tc3_request\n{}", hex_sha256(canonical_request.as_bytes()))
+    let mut out = format!("{ALGORITHM}\n{timestamp}\n{date}/{service}/tc3_request\n");
+    push_hex_sha256(&mut out, canonical_request.as_bytes());
+    out
 }
 
 /// The TC3 signing key for `secret` on `date` for `service`.
@@ -231,12 +245,33 @@ pub fn tc3_signing_key(secret: &[u8], date: &str, service: &str) -> Vec<u8> {
 
 /// The v1 string to sign: method, host, path, `?`, the decoded parameters sorted by name
 /// with `_` in names written `.`, as the SDK signs them.
-pub fn v1_string_to_sign(method: &Method, host: &str, path: &str, params: &[(String, String)]) -> String {
-    let mut pairs: Vec<(String, &str)> =
-        params.iter().filter(|(k, _)| k != "Signature").map(|(k, v)| (k.replace('_', "."), v.as_str())).collect();
-    pairs.sort();
-    let query = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
-    format!("{}{host}{path}?{query}", method.as_str())
+pub fn v1_string_to_sign<K: AsRef<str>, V: AsRef<str>>(
+    method: &Method,
+    host: &str,
+    path: &str,
+    params: &[(K, V)],
+) -> String {
+    fn signed_name(k: &str) -> impl Iterator<Item = u8> + '_ {
+        k.bytes().map(|b| if b == b'_' { b'.' } else { b })
+    }
+    let mut pairs: Vec<(&str, &str)> =
+        params.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).filter(|(k, _)| *k != "Signature").collect();
+    pairs.sort_by(|a, b| signed_name(a.0).cmp(signed_name(b.0)).then_with(|| a.1.cmp(b.1)));
+    let size: usize = pairs.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+    let mut out = String::with_capacity(method.as_str().len() + host.len() + path.len() + 1 + size);
+    out.push_str(method.as_str());
+    out.push_str(host);
+    out.push_str(path);
+    out.push('?');
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.extend(k.chars().map(|c| if c == '_' { '.' } else { c }));
+        out.push('=');
+        out.push_str(v);
+    }
+    out
 }
 
 /// The UTC date (`YYYY-MM-DD`) of a Unix time.
@@ -249,10 +284,10 @@ fn host_of<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> &'a str {
     header_str(headers, HOST.as_str()).or_else(|| uri.authority().map(|a| a.as_str())).unwrap_or("")
 }
 
-fn all_params(uri: &Uri, headers: &HeaderMap, body: Option<&[u8]>) -> Vec<(String, String)> {
-    let mut params = decoded_pairs(uri.query().unwrap_or("").as_bytes());
+fn all_params<'a>(uri: &'a Uri, headers: &HeaderMap, body: Option<&'a [u8]>) -> Vec<(Cow<'a, str>, Cow<'a, str>)> {
+    let mut params: Vec<_> = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).collect();
     if let Some(body) = body.filter(|_| is_form(headers)) {
-        params.extend(decoded_pairs(body));
+        params.extend(form_urlencoded::parse(body));
     }
     params
 }
@@ -265,7 +300,7 @@ impl TencentCloud {
             refusal("InvalidParameter", format!("The parameter `{name}` is not a Unix time in seconds."))
         })?;
         let ts = UNIX_EPOCH + Duration::from_secs(seconds);
-        let skew = ts.duration_since(now).or_else(|_| now.duration_since(ts)).unwrap_or_default();
+        let skew = time_apart(ts, now);
         if skew > self.window {
             return Err(self.expired());
         }
@@ -310,14 +345,14 @@ impl Scheme for TencentCloud {
             return parse_tc3(auth.trim());
         }
         let params = all_params(req.uri, req.headers, req.body);
-        let find = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let find = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_ref());
         let Some(signature) = find("Signature") else {
             return Err(refusal(
                 "MissingParameter",
                 "The request has neither an Authorization header (TC3-HMAC-SHA256) nor a `Signature` parameter.",
             ));
         };
-        let signature = base64_decode(signature);
+        let signature = SignatureBytes::from_base64(signature);
         let alg = match find("SignatureMethod") {
             None | Some("HmacSHA1") => HmacAlg::Sha1,
             Some("HmacSHA256") => HmacAlg::Sha256,
@@ -332,8 +367,7 @@ impl Scheme for TencentCloud {
         if key.is_empty() {
             return Err(refusal("MissingParameter", "The parameter `SecretId` is required."));
         }
-        let params = params.into_iter().filter(|(k, _)| k != "Signature").collect();
-        Ok(Parsed::V1 { key, alg, signature, params })
+        Ok(Parsed::V1 { key, alg, signature })
     }
 
     fn key_id<'p>(&self, parsed: &'p Parsed) -> &'p str {
@@ -376,10 +410,11 @@ impl Scheme for TencentCloud {
                     req.body.unwrap_or_default(),
                 );
                 let sts = tc3_string_to_sign(ts, date, service, &canonical);
+                let context = format!("{date}/{service}");
                 let ok = secrets.iter().any(|s| {
-                    hmac_matches(
-                        HmacAlg::Sha256,
-                        &tc3_signing_key(s.expose(), date, service),
+                    s.verify_derived_sha256(
+                        &context,
+                        |secret| tc3_signing_key(secret, date, service),
                         sts.as_bytes(),
                         signature,
                     )
@@ -392,15 +427,17 @@ impl Scheme for TencentCloud {
                     timestamp: Some(UNIX_EPOCH + Duration::from_secs(ts)),
                 })
             }
-            Parsed::V1 { alg, signature, params, .. } => {
-                let find = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+            Parsed::V1 { alg, signature, .. } => {
+                // read again, borrowed, rather than owned by `parse`: an allocation a parameter saved
+                let params = all_params(req.uri, req.headers, req.body);
+                let find = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_ref());
                 let ts = self.check_time(find("Timestamp"), "Timestamp", now)?;
                 let nonce = find("Nonce")
                     .filter(|n| !n.is_empty())
                     .ok_or_else(|| refusal("MissingParameter", "The parameter `Nonce` is required."))?;
-                let sts = v1_string_to_sign(req.method, host_of(req.uri, req.headers), req.uri.path(), params);
-                let ok = signature.as_deref().is_some_and(|claimed| {
-                    secrets.iter().any(|s| hmac_matches(*alg, s.expose(), sts.as_bytes(), claimed))
+                let sts = v1_string_to_sign(req.method, host_of(req.uri, req.headers), req.uri.path(), &params);
+                let ok = signature.is_some_and(|claimed| {
+                    secrets.iter().any(|s| s.verify_hmac(*alg, KeyForm::Plain, sts.as_bytes(), claimed.as_bytes()))
                 });
                 if !ok {
                     return Err(mismatch());

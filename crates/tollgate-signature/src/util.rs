@@ -59,6 +59,45 @@ pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
     STANDARD.decode(text.trim()).ok()
 }
 
+/// A decoded signature, kept on the stack: every scheme's signature is at most 32 bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SignatureBytes {
+    buf: [u8; 64],
+    len: u8,
+}
+
+impl SignatureBytes {
+    /// Decodes standard Base64 of at most 64 bytes; `None` if malformed or longer.
+    pub fn from_base64(text: &str) -> Option<Self> {
+        let mut buf = [0u8; 64];
+        let len = STANDARD.decode_slice(text.trim().as_bytes(), &mut buf).ok()?;
+        Some(Self { buf, len: u8::try_from(len).ok()? })
+    }
+
+    /// Decodes hex of at most 64 bytes; `None` if malformed or longer.
+    pub fn from_hex(text: &str) -> Option<Self> {
+        let text = text.trim().as_bytes();
+        let mut buf = [0u8; 64];
+        let len = text.len() / 2;
+        if text.len() % 2 != 0 || len > buf.len() {
+            return None;
+        }
+        hex::decode_to_slice(text, &mut buf[..len]).ok()?;
+        Some(Self { buf, len: len as u8 })
+    }
+
+    /// The bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..usize::from(self.len)]
+    }
+}
+
+impl std::fmt::Debug for SignatureBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SignatureBytes({} bytes)", self.len)
+    }
+}
+
 /// RFC 3986: everything but `A-Z a-z 0-9 - _ . ~` is `%XX` (upper-case hex of UTF-8 bytes).
 const RFC3986: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
@@ -89,6 +128,17 @@ pub fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signature_bytes() {
+        let b = SignatureBytes::from_base64("EliP9YW3pW28FpsEdkXt/+WcGeI=").unwrap();
+        assert_eq!(b.as_bytes().len(), 20);
+        assert!(SignatureBytes::from_base64("not base64!").is_none());
+        assert!(SignatureBytes::from_base64(&"A".repeat(200)).is_none());
+        assert_eq!(SignatureBytes::from_hex("00ff").unwrap().as_bytes(), [0, 255]);
+        assert!(SignatureBytes::from_hex("0").is_none());
+        assert!(SignatureBytes::from_hex(&"0".repeat(130)).is_none());
+    }
 
     #[test]
     fn rfc3986() {

@@ -119,7 +119,9 @@ fn tampered(
     let pq = parts.uri.path_and_query().unwrap().as_str();
     p.uri = format!("/x{pq}").parse().unwrap();
     out.push(("path".into(), p, body.clone()));
-    if let Some((name, _)) = c.query.first() {
+    let shadowed = |name: &str| matches!(&c.body, Body::Form(f) if f.iter().any(|(k, _)| k == name));
+    // a query parameter that a form field of the same name overrides is not signed
+    if let Some((name, _)) = c.query.iter().find(|(k, _)| !shadowed(k)) {
         // change the value of one of the caller's parameters, whatever encoding the signer used
         let mut q: Vec<(String, String)> =
             form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()).into_owned().collect();
