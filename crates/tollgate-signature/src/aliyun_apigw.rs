@@ -35,6 +35,7 @@ use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use http::header::{ACCEPT, CONTENT_TYPE, DATE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use md5::{Digest, Md5};
 use tollgate_core::{ErrorStyle, Rejection, time_apart};
@@ -43,13 +44,15 @@ use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
 use crate::util::{HmacAlg, SignatureBytes, base64_encode, header_str, hmac, is_form};
 
-const X_CA_KEY: &str = "x-ca-key";
-const X_CA_SIGNATURE: &str = "x-ca-signature";
-const X_CA_SIGNATURE_METHOD: &str = "x-ca-signature-method";
-const X_CA_SIGNATURE_HEADERS: &str = "x-ca-signature-headers";
-const X_CA_TIMESTAMP: &str = "x-ca-timestamp";
-const X_CA_NONCE: &str = "x-ca-nonce";
-const X_CA_STAGE: &str = "x-ca-stage";
+// Header names as constants: looking one up by `&str` parses and validates it every time.
+const X_CA_KEY: HeaderName = HeaderName::from_static("x-ca-key");
+const X_CA_SIGNATURE: HeaderName = HeaderName::from_static("x-ca-signature");
+const X_CA_SIGNATURE_METHOD: HeaderName = HeaderName::from_static("x-ca-signature-method");
+const X_CA_SIGNATURE_HEADERS: HeaderName = HeaderName::from_static("x-ca-signature-headers");
+const X_CA_TIMESTAMP: HeaderName = HeaderName::from_static("x-ca-timestamp");
+const X_CA_NONCE: HeaderName = HeaderName::from_static("x-ca-nonce");
+const X_CA_STAGE: HeaderName = HeaderName::from_static("x-ca-stage");
+const CONTENT_MD5: HeaderName = HeaderName::from_static("content-md5");
 
 /// The Aliyun API Gateway APP signature scheme, verifier and signer.
 #[derive(Debug, Clone)]
@@ -139,7 +142,7 @@ fn signed_header_names(list: &str) -> Vec<&str> {
     let mut names: Vec<&str> = list
         .split(',')
         .map(str::trim)
-        .filter(|n| !n.is_empty() && *n != X_CA_SIGNATURE && *n != X_CA_SIGNATURE_HEADERS)
+        .filter(|n| !n.is_empty() && *n != X_CA_SIGNATURE.as_str() && *n != X_CA_SIGNATURE_HEADERS.as_str())
         .collect();
     names.sort_unstable();
     names.dedup();
@@ -161,17 +164,16 @@ pub fn write_string_to_sign(
     body: Option<&[u8]>,
     signed_headers: &[&str],
 ) {
-    let value = |name: &str| headers.get(name).map_or(&b""[..], |v| v.as_bytes());
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b'\n');
-    for name in ["accept", "content-md5", "content-type", "date"] {
-        out.extend_from_slice(value(name));
+    for name in [ACCEPT, CONTENT_MD5, CONTENT_TYPE, DATE] {
+        out.extend_from_slice(headers.get(name).map_or(&b""[..], |v| v.as_bytes()));
         out.push(b'\n');
     }
     for name in signed_headers {
         out.extend_from_slice(name.as_bytes());
         out.push(b':');
-        out.extend_from_slice(value(name));
+        out.extend_from_slice(headers.get(*name).map_or(&b""[..], |v| v.as_bytes()));
         out.push(b'\n');
     }
     out.extend_from_slice(uri.path().as_bytes());
@@ -247,7 +249,7 @@ impl Scheme for AliyunApiGateway {
     }
 
     fn needs_body(&self, _method: &Method, headers: &HeaderMap) -> bool {
-        is_form(headers) || headers.contains_key("content-md5")
+        is_form(headers) || headers.contains_key(CONTENT_MD5)
     }
 
     fn parse(&self, req: &RequestView<'_>) -> Result<Parsed, Rejection> {
@@ -310,7 +312,7 @@ impl Scheme for AliyunApiGateway {
             };
             return Err(refusal(StatusCode::BAD_REQUEST, "InvalidSignature", text));
         }
-        if let Some(claimed) = header_str(req.headers, "content-md5") {
+        if let Some(claimed) = header_str(req.headers, CONTENT_MD5) {
             if claimed.trim() != md5_base64(req.body.unwrap_or_default()) {
                 return Err(refusal(StatusCode::BAD_REQUEST, "InvalidContentMd5", "Invalid Content-MD5"));
             }
@@ -356,12 +358,14 @@ impl Signer for AliyunApiGateway {
             h.insert(X_CA_SIGNATURE_METHOD, HeaderValue::from_static("HmacSHA1"));
         }
         if !body.is_empty() && !is_form(h) {
-            h.insert("content-md5", HeaderValue::from_str(&md5_base64(body)).map_err(|_| invalid("Content-MD5"))?);
+            h.insert(CONTENT_MD5, HeaderValue::from_str(&md5_base64(body)).map_err(|_| invalid("Content-MD5"))?);
         }
         let mut signed: Vec<String> = h
             .keys()
             .map(|n| n.as_str().to_owned())
-            .filter(|n| n.starts_with("x-ca-") && n != X_CA_SIGNATURE && n != X_CA_SIGNATURE_HEADERS)
+            .filter(|n| {
+                n.starts_with("x-ca-") && *n != X_CA_SIGNATURE.as_str() && *n != X_CA_SIGNATURE_HEADERS.as_str()
+            })
             .chain(self.extra_signed.iter().filter(|n| h.contains_key(*n)).map(|n| n.as_str().to_owned()))
             .collect();
         signed.sort();

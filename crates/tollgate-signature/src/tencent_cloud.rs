@@ -54,6 +54,9 @@ use crate::secret::{KeyForm, Secret};
 use crate::util::{HmacAlg, SignatureBytes, base64_encode, decoded_pairs, header_str, hmac, is_form};
 
 const ALGORITHM: &str = "TC3-HMAC-SHA256";
+// Header names as constants: looking one up by `&str` parses and validates it every time.
+const X_TC_TIMESTAMP: http::HeaderName = http::HeaderName::from_static("x-tc-timestamp");
+const X_TC_CONTENT_SHA256: http::HeaderName = http::HeaderName::from_static("x-tc-content-sha256");
 const UNSIGNED: &str = "UNSIGNED-PAYLOAD";
 
 /// How the signer signs.
@@ -215,7 +218,7 @@ pub fn tc3_canonical_request(
     out.push('\n');
     out.push_str(signed_headers);
     out.push('\n');
-    let unsigned = header_str(headers, "x-tc-content-sha256").is_some_and(|v| v.trim() == UNSIGNED);
+    let unsigned = header_str(headers, X_TC_CONTENT_SHA256).is_some_and(|v| v.trim() == UNSIGNED);
     push_hex_sha256(&mut out, if unsigned { UNSIGNED.as_bytes() } else { body });
     out
 }
@@ -332,7 +335,7 @@ impl Scheme for TencentCloud {
         }
         match headers.get(AUTHORIZATION) {
             Some(auth) => {
-                let unsigned = header_str(headers, "x-tc-content-sha256").is_some_and(|v| v.trim() == UNSIGNED);
+                let unsigned = header_str(headers, X_TC_CONTENT_SHA256).is_some_and(|v| v.trim() == UNSIGNED);
                 auth.as_bytes().trim_ascii_start().starts_with(ALGORITHM.as_bytes()) && !unsigned
             }
             None => is_form(headers),
@@ -390,7 +393,7 @@ impl Scheme for TencentCloud {
         let mismatch = || refusal("AuthFailure.SignatureFailure", "The request signature does not match ours.");
         match parsed {
             Parsed::Tc3 { date, service, signed_headers, signature, .. } => {
-                let ts = self.check_time(header_str(req.headers, "x-tc-timestamp"), "X-TC-Timestamp", now)?;
+                let ts = self.check_time(header_str(req.headers, X_TC_TIMESTAMP), "X-TC-Timestamp", now)?;
                 if *date != utc_date(ts) {
                     return Err(refusal(
                         "AuthFailure.SignatureFailure",

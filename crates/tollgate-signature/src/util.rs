@@ -120,8 +120,9 @@ pub fn is_form(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
 }
 
-/// A header's value as text, if present and visible ASCII / UTF-8.
-pub fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+/// A header's value as text, if present and visible ASCII. Pass a `HeaderName` constant on
+/// hot paths: a `&str` name is parsed and validated on every lookup.
+pub fn header_str<'h, K: http::header::AsHeaderName>(headers: &'h HeaderMap, name: K) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
