@@ -122,7 +122,7 @@ pub fn is_form(headers: &HeaderMap) -> bool {
 
 /// A header's value as text, if present and visible ASCII. Pass a `HeaderName` constant on
 /// hot paths: a `&str` name is parsed and validated on every lookup.
-pub fn header_str<'h, K: http::header::AsHeaderName>(headers: &'h HeaderMap, name: K) -> Option<&'h str> {
+pub fn header_str<K: http::header::AsHeaderName>(headers: &HeaderMap, name: K) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
