@@ -123,7 +123,7 @@ fn schemes(c: &mut Criterion) {
         hmac(HmacAlg::Sha1, black_box(secret), black_box(sts.as_bytes()))
     });
 
-    let scheme = TencentApiGateway::new().sign_header("source");
+    let scheme = TencentApiGateway::new().sign_header(http::HeaderName::from_static("source"));
     let parts = signed(&scheme, Request::get("/release/hello").header("source", "bench").body(()).unwrap());
     let text = tencent_apigw::signing_string(&parts.headers, &["x-date".into(), "source".into()]);
     verify_cost(c, "tencent_apigw", &TencentApiGateway::new(), &parts, || {

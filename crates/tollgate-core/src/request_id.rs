@@ -12,7 +12,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 /// `X-Request-Id`, the default header for the request id.
-pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Longest incoming id that is reused; anything longer is replaced by a fresh one.
 const MAX_INCOMING_LEN: usize = 128;
@@ -82,13 +82,13 @@ struct Config {
 ///
 /// ```
 /// use http::{Request, Response};
-/// use tollgate_core::{RequestId, RequestIdLayer};
+/// use tollgate_core::{RequestId, RequestIdLayer, X_CA_REQUEST_ID};
 /// use tower::{ServiceBuilder, ServiceExt, service_fn};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), std::convert::Infallible> {
 /// let service = ServiceBuilder::new()
-///     .layer(RequestIdLayer::new().reuse_incoming("x-ca-request-id").response_header("x-ca-request-id"))
+///     .layer(RequestIdLayer::new().reuse_incoming(X_CA_REQUEST_ID).response_header(X_CA_REQUEST_ID))
 ///     .service(service_fn(|req: Request<()>| async move {
 ///         let id = RequestId::from_extensions(req.extensions()).unwrap().to_string();
 ///         Ok::<_, std::convert::Infallible>(Response::new(id))
@@ -115,7 +115,7 @@ impl Default for RequestIdLayer {
 impl RequestIdLayer {
     /// Generates ids, echoes them in `X-Request-Id`.
     pub fn new() -> Self {
-        Self { config: Arc::new(Config { response_header: X_REQUEST_ID.clone(), trusted_incoming: Vec::new() }) }
+        Self { config: Arc::new(Config { response_header: X_REQUEST_ID, trusted_incoming: Vec::new() }) }
     }
 
     fn config_mut(&mut self) -> &mut Config {
@@ -124,27 +124,16 @@ impl RequestIdLayer {
 
     /// Reuses the id of an incoming header of this name when it is present and well formed.
     /// May be called more than once; the first present header wins.
-    ///
-    /// # Panics
-    /// If `name` is not a valid header name (a programming error, as with `HeaderName::from_static`).
-    pub fn reuse_incoming(mut self, name: impl AsRef<str>) -> Self {
-        let name = header_name(name.as_ref());
+    pub fn reuse_incoming(mut self, name: HeaderName) -> Self {
         self.config_mut().trusted_incoming.push(name);
         self
     }
 
     /// Writes the id to this response header (default `x-request-id`).
-    ///
-    /// # Panics
-    /// If `name` is not a valid header name.
-    pub fn response_header(mut self, name: impl AsRef<str>) -> Self {
-        self.config_mut().response_header = header_name(name.as_ref());
+    pub fn response_header(mut self, name: HeaderName) -> Self {
+        self.config_mut().response_header = name;
         self
     }
-}
-
-fn header_name(name: &str) -> HeaderName {
-    HeaderName::try_from(name).unwrap_or_else(|_| panic!("{name:?} is not a valid header name"))
 }
 
 impl<S> Layer<S> for RequestIdLayer {
@@ -236,7 +225,7 @@ mod tests {
 
     #[tokio::test]
     async fn reuses_trusted_and_rejects_junk() {
-        let layer = RequestIdLayer::new().reuse_incoming("x-request-id");
+        let layer = RequestIdLayer::new().reuse_incoming(X_REQUEST_ID);
         let req = Request::builder().header("x-request-id", "abc").body(()).unwrap();
         let resp = layer.layer(service_fn(echo)).oneshot(req).await.unwrap();
         assert_eq!(resp.headers()["x-request-id"], "abc");

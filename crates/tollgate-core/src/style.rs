@@ -14,11 +14,11 @@ use crate::rejection::{Ecosystem, Rejection};
 use crate::request_id::RequestId;
 
 /// `X-Ca-Error-Message`, the Aliyun API Gateway refusal text.
-pub static X_CA_ERROR_MESSAGE: HeaderName = HeaderName::from_static("x-ca-error-message");
+pub const X_CA_ERROR_MESSAGE: HeaderName = HeaderName::from_static("x-ca-error-message");
 /// `X-Ca-Request-Id`, the Aliyun API Gateway request id.
-pub static X_CA_REQUEST_ID: HeaderName = HeaderName::from_static("x-ca-request-id");
+pub const X_CA_REQUEST_ID: HeaderName = HeaderName::from_static("x-ca-request-id");
 /// `X-Api-RequestId`, the Tencent API Gateway request id.
-pub static X_API_REQUEST_ID: HeaderName = HeaderName::from_static("x-api-requestid");
+pub const X_API_REQUEST_ID: HeaderName = HeaderName::from_static("x-api-requestid");
 
 /// What a renderer knows about the refused request besides the [`Rejection`].
 #[derive(Debug, Clone, Copy)]
@@ -179,8 +179,8 @@ impl ErrorStyle {
                 let mut r = Response::new(Full::new(Bytes::new()));
                 *r.status_mut() = rejection.status_for(e);
                 let headers = r.headers_mut();
-                headers.insert(X_CA_ERROR_MESSAGE.clone(), header_text(rejection.message_for(e)));
-                headers.insert(X_CA_REQUEST_ID.clone(), cx.request_id.header_value().clone());
+                headers.insert(X_CA_ERROR_MESSAGE, header_text(rejection.message_for(e)));
+                headers.insert(X_CA_REQUEST_ID, cx.request_id.header_value().clone());
                 headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
                 r
             }
@@ -207,7 +207,7 @@ impl ErrorStyle {
                 let e = Ecosystem::TencentApiGateway;
                 let body = json!({"message": rejection.message_for(e)});
                 let mut r = json_response(rejection.status_for(e), "application/json", &body);
-                r.headers_mut().insert(X_API_REQUEST_ID.clone(), cx.request_id.header_value().clone());
+                r.headers_mut().insert(X_API_REQUEST_ID, cx.request_id.header_value().clone());
                 r
             }
             Self::Grpc => {

@@ -28,42 +28,30 @@ pub struct HeaderRule {
 }
 
 impl HeaderRule {
-    /// Reads the timestamp from `timestamp` (in `format`), accepted within `window` either way.
-    ///
-    /// # Panics
-    /// If the name is not a valid header name.
-    pub fn new(timestamp: &str, format: TimestampFormat, window: Duration) -> Self {
-        Self { timestamp: header(timestamp), format, nonce: None, key: None, window }
+    /// Reads the timestamp from the `timestamp` header (in `format`), accepted within
+    /// `window` either way.
+    pub fn new(timestamp: HeaderName, format: TimestampFormat, window: Duration) -> Self {
+        Self { timestamp, format, nonce: None, key: None, window }
     }
 
     /// Also requires each value of this nonce header to be used once.
-    ///
-    /// # Panics
-    /// If the name is not a valid header name.
-    pub fn nonce(mut self, name: &str) -> Self {
-        self.nonce = Some(header(name));
+    pub fn nonce(mut self, name: HeaderName) -> Self {
+        self.nonce = Some(name);
         self
     }
 
     /// Keeps nonces per value of this header (a key id such as `X-Ca-Key`), not globally.
-    ///
-    /// # Panics
-    /// If the name is not a valid header name.
-    pub fn per_key(mut self, name: &str) -> Self {
-        self.key = Some(header(name));
+    pub fn per_key(mut self, name: HeaderName) -> Self {
+        self.key = Some(name);
         self
     }
 
     /// Aliyun API Gateway: `X-Ca-Timestamp` (ms) and `X-Ca-Nonce` per `X-Ca-Key`, 15 minutes.
     pub fn aliyun_api_gateway() -> Self {
-        Self::new("x-ca-timestamp", TimestampFormat::EpochMillis, Duration::from_secs(900))
-            .nonce("x-ca-nonce")
-            .per_key("x-ca-key")
+        Self::new(HeaderName::from_static("x-ca-timestamp"), TimestampFormat::EpochMillis, Duration::from_secs(900))
+            .nonce(HeaderName::from_static("x-ca-nonce"))
+            .per_key(HeaderName::from_static("x-ca-key"))
     }
-}
-
-fn header(name: &str) -> HeaderName {
-    HeaderName::try_from(name).unwrap_or_else(|_| panic!("{name:?} is not a valid header name"))
 }
 
 /// What a header rule read from a request.
@@ -194,7 +182,8 @@ mod tests {
         let c = rule.read(&h).unwrap();
         assert_eq!(c.timestamp, UNIX_EPOCH + Duration::from_millis(1_700_000_000_123));
         assert_eq!((c.key, c.nonce), ("app", Some("abc")));
-        let http = HeaderRule::new("x-date", TimestampFormat::HttpDate, Duration::from_secs(900));
+        let http =
+            HeaderRule::new(HeaderName::from_static("x-date"), TimestampFormat::HttpDate, Duration::from_secs(900));
         let mut h = HeaderMap::new();
         h.insert("x-date", "Mon, 19 Mar 2018 12:08:40 GMT".parse().unwrap());
         assert!(http.read(&h).is_ok());

@@ -54,6 +54,17 @@ const X_CA_NONCE: HeaderName = HeaderName::from_static("x-ca-nonce");
 const X_CA_STAGE: HeaderName = HeaderName::from_static("x-ca-stage");
 const CONTENT_MD5: HeaderName = HeaderName::from_static("content-md5");
 
+/// An Aliyun API Gateway environment, sent as `X-Ca-Stage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// `RELEASE`, production.
+    Release,
+    /// `PRE`, pre-release.
+    Pre,
+    /// `TEST`.
+    Test,
+}
+
 /// The Aliyun API Gateway APP signature scheme, verifier and signer.
 #[derive(Debug, Clone)]
 pub struct AliyunApiGateway {
@@ -102,21 +113,19 @@ impl AliyunApiGateway {
         self
     }
 
-    /// Sends `X-Ca-Stage` (`RELEASE`, `PRE`, `TEST`) when signing.
-    ///
-    /// # Panics
-    /// If `stage` is not a valid header value.
-    pub fn stage(mut self, stage: &str) -> Self {
-        self.stage = Some(HeaderValue::from_str(stage).expect("a stage is a valid header value"));
+    /// Sends `X-Ca-Stage` when signing.
+    pub fn stage(mut self, stage: Stage) -> Self {
+        self.stage = Some(HeaderValue::from_static(match stage {
+            Stage::Release => "RELEASE",
+            Stage::Pre => "PRE",
+            Stage::Test => "TEST",
+        }));
         self
     }
 
     /// Also signs this header when signing (the `X-Ca-*` headers are always signed).
-    ///
-    /// # Panics
-    /// If `name` is not a valid header name.
-    pub fn sign_header(mut self, name: &str) -> Self {
-        self.extra_signed.push(HeaderName::try_from(name.to_ascii_lowercase()).expect("a valid header name"));
+    pub fn sign_header(mut self, name: HeaderName) -> Self {
+        self.extra_signed.push(name);
         self
     }
 }

@@ -19,7 +19,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
 //! let (mut parts, ()) = Request::get("/release/hello").header("source", "app").body(()).unwrap().into_parts();
-//! let signer = TencentApiGateway::new().sign_header("source");
+//! let signer = TencentApiGateway::new().sign_header(http::HeaderName::from_static("source"));
 //! signer.sign(&mut parts, &mut Bytes::new(), "AKIDkeypair", &"s3cret".into(), SystemTime::now()).unwrap();
 //!
 //! let store = MemorySecretStore::new().with_key("AKIDkeypair", "s3cret");
@@ -83,11 +83,8 @@ impl TencentApiGateway {
     }
 
     /// Also signs this header (`x-date` is always signed).
-    ///
-    /// # Panics
-    /// If `name` is not a valid header name.
-    pub fn sign_header(mut self, name: &str) -> Self {
-        self.extra_signed.push(HeaderName::try_from(name.to_ascii_lowercase()).expect("a valid header name"));
+    pub fn sign_header(mut self, name: HeaderName) -> Self {
+        self.extra_signed.push(name);
         self
     }
 }
@@ -342,7 +339,7 @@ mod tests {
     fn signed() -> http::request::Parts {
         let mut parts = request(None, &[("source", "sdk")]);
         TencentApiGateway::new()
-            .sign_header("source")
+            .sign_header(http::HeaderName::from_static("source"))
             .sign(&mut parts, &mut Bytes::new(), "id1", &"key".into(), now())
             .unwrap();
         parts

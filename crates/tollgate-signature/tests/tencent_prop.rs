@@ -243,7 +243,7 @@ proptest! {
         path in path(),
     ) {
         let alg = if sha256 { HmacAlg::Sha256 } else { HmacAlg::Sha1 };
-        let signer = TencentApiGateway::new().algorithm(alg).sign_header("source").sign_header("X-Custom");
+        let signer = TencentApiGateway::new().algorithm(alg).sign_header(http::HeaderName::from_static("source")).sign_header(http::HeaderName::from_static("x-custom"));
         let (mut parts, ()) = Request::get(format!("{path}?{}", form(&params)))
             .header("source", source.trim())
             .header("x-custom", custom.as_str())
