@@ -24,21 +24,21 @@ const DEFAULT_CAPACITY: u64 = 1_000_000;
 /// wait on each other.
 const SHARDS: usize = 64;
 
-/// A nonce key reduced to 128 bits by two independently keyed SipHashes: the store keeps
-/// 16 bytes per nonce whatever its length, and an attacker who does not know the keys
-/// cannot aim for collisions (which could only refuse a fresh request, never admit a
-/// replay). Keys are random per store.
+/// A nonce key reduced to 64 bits by a keyed SipHash: the store keeps 8 bytes per nonce
+/// whatever its length. Two nonces share a fingerprint with odds of about one in 2^64 per
+/// pair; the only effect would be refusing one fresh request as a replay, never admitting a
+/// replay. The key is random per store, so no one can aim for a collision.
 #[derive(Debug, Clone)]
-struct Fingerprinter(std::hash::RandomState, std::hash::RandomState);
+struct Fingerprinter(std::hash::RandomState);
 
 impl Fingerprinter {
     fn new() -> Self {
-        Self(std::hash::RandomState::new(), std::hash::RandomState::new())
+        Self(std::hash::RandomState::new())
     }
 
-    fn of(&self, key: &str) -> u128 {
+    fn of(&self, key: &str) -> u64 {
         use std::hash::BuildHasher;
-        (u128::from(self.0.hash_one(key)) << 64) | u128::from(self.1.hash_one(key))
+        self.0.hash_one(key)
     }
 }
 
@@ -52,18 +52,19 @@ impl std::hash::Hasher for PassThrough {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        // only u128 fingerprints are hashed; fold anything else in for completeness
+        // only u64 fingerprints are hashed; fold anything else in for completeness
         for b in bytes {
             self.0 = self.0.rotate_left(8) ^ u64::from(*b);
         }
     }
 
-    fn write_u128(&mut self, n: u128) {
-        self.0 = n as u64;
+    fn write_u64(&mut self, n: u64) {
+        // The low bits chose the shard: rotate them away from the bits the table indexes by.
+        self.0 = n.rotate_left(32);
     }
 }
 
-type FingerprintMap = std::collections::HashMap<u128, u64, std::hash::BuildHasherDefault<PassThrough>>;
+type FingerprintMap = std::collections::HashMap<u64, u64, std::hash::BuildHasherDefault<PassThrough>>;
 
 /// One shard: fingerprint -> expiry (nanoseconds since the store's epoch), and the same
 /// fingerprints bucketed by expiry second, so expired nonces are dropped a bucket at a time
@@ -71,7 +72,7 @@ type FingerprintMap = std::collections::HashMap<u128, u64, std::hash::BuildHashe
 #[derive(Default)]
 struct Shard {
     expiries: FingerprintMap,
-    buckets: std::collections::BTreeMap<u64, Vec<u128>>,
+    buckets: std::collections::BTreeMap<u64, Vec<u64>>,
 }
 
 const NANOS_PER_SEC: u64 = 1_000_000_000;
@@ -107,7 +108,7 @@ impl Shard {
         }
     }
 
-    fn insert_if_absent(&mut self, fp: u128, now: u64, expiry: u64, capacity: usize) -> bool {
+    fn insert_if_absent(&mut self, fp: u64, now: u64, expiry: u64, capacity: usize) -> bool {
         self.expire(now);
         if self.expiries.get(&fp).is_some_and(|&exp| exp > now) {
             return false;
@@ -123,8 +124,8 @@ impl Shard {
 
 /// An in-memory [`NonceStore`], bounded to a maximum number of nonces.
 ///
-/// A nonce is remembered for its ttl (on the monotonic clock), as a 128-bit keyed
-/// fingerprint: about 50 bytes per nonce, whatever the key's length. Expired nonces are
+/// A nonce is remembered for its ttl (on the monotonic clock), as a 64-bit keyed
+/// fingerprint: under 100 bytes per nonce with the table's overhead, whatever the key's length. Expired nonces are
 /// dropped in bulk as time passes. When the bound is reached, the nonces closest to expiry
 /// are forgotten first, which lets them be replayed before their ttl ends: size the bound
 /// above your peak request rate times the replay window (1,000,000 by default, about 1,100
@@ -185,9 +186,10 @@ impl MemoryNonceStore {
         }
     }
 
-    fn lock(&self, fp: u128) -> std::sync::MutexGuard<'_, Shard> {
+    fn lock(&self, fp: u64) -> std::sync::MutexGuard<'_, Shard> {
         // A poisoned shard still holds a consistent table: every mutation is a single call.
-        self.shards[(fp >> 64) as usize % SHARDS].lock().unwrap_or_else(|e| e.into_inner())
+        // The low bits pick the shard; the table inside indexes by the others (see PassThrough).
+        self.shards[fp as usize % SHARDS].lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Nonces currently remembered (expired ones may be counted until their second passes).
