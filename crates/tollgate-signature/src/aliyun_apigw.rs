@@ -363,6 +363,11 @@ impl Signer for AliyunApiGateway {
         if let Some(stage) = &self.stage {
             h.insert(X_CA_STAGE, stage.clone());
         }
+        // Accept is signed; HTTP clients add a default one when it is absent, so fix it now
+        // (the official clients send application/json).
+        if !h.contains_key(ACCEPT) {
+            h.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        }
         if self.method == HmacAlg::Sha1 {
             h.insert(X_CA_SIGNATURE_METHOD, HeaderValue::from_static("HmacSHA1"));
         }
