@@ -516,6 +516,28 @@ mod tests {
         assert!(t.contains(ip("::ffff:10.1.2.3")));
     }
 
+    #[cfg(feature = "axum")]
+    #[test]
+    fn peer_from_axum_connect_info() {
+        let mut ext = Extensions::new();
+        ext.insert(axum::extract::ConnectInfo("[::ffff:192.0.2.9]:443".parse::<SocketAddr>().unwrap()));
+        assert_eq!(peer_ip(&ext), Some(ip("192.0.2.9")));
+    }
+
+    #[cfg(feature = "tonic")]
+    #[test]
+    fn peer_from_tonic_connect_info() {
+        let mut ext = Extensions::new();
+        ext.insert(tonic::transport::server::TcpConnectInfo {
+            local_addr: Some("127.0.0.1:50051".parse().unwrap()),
+            remote_addr: Some("198.51.100.4:6000".parse().unwrap()),
+        });
+        assert_eq!(peer_ip(&ext), Some(ip("198.51.100.4")));
+        // our own extension wins over the server's
+        ext.insert(PeerAddr("203.0.113.1:1".parse().unwrap()));
+        assert_eq!(peer_ip(&ext), Some(ip("203.0.113.1")));
+    }
+
     #[test]
     fn from_extensions_falls_back_to_peer() {
         let mut ext = Extensions::new();
