@@ -144,11 +144,37 @@ impl ConfigError {
 
 /// A list written as one separated string or as an array of strings (each may itself hold
 /// several entries).
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum RawList {
     One(String),
     Many(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for RawList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ListVisitor;
+
+        impl<'de> de::Visitor<'de> for ListVisitor {
+            type Value = RawList;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an IP list: one string of entries, or an array of strings")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawList, E> {
+                Ok(RawList::One(v.to_owned()))
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawList, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<String>()? {
+                    items.push(item);
+                }
+                Ok(RawList::Many(items))
+            }
+        }
+
+        d.deserialize_any(ListVisitor)
+    }
 }
 
 impl RawList {
@@ -323,6 +349,8 @@ mod tests {
         assert!(e.starts_with("resource:"), "{e}");
         let e = cfg(r#"{"type":"white_list","blocks":""}"#).unwrap_err();
         assert!(e.contains("blocks: an allow list needs at least one entry"), "{e}");
+        let e = cfg(r#"{"type":"white_list","blocks":5}"#).unwrap_err();
+        assert!(e.contains("an IP list: one string of entries, or an array of strings"), "{e}");
         let e = cfg(r#"{"type":"black_list","blocks":"1.1.1.1","bogus":1}"#).unwrap_err();
         assert!(e.contains("bogus"), "{e}");
         // an empty deny list is legal: it refuses no one

@@ -136,8 +136,52 @@ mod tests {
     }
 
     #[test]
+    fn families_kept_apart() {
+        let v4_all = r(&["0.0.0.0/0"]);
+        assert!(has(&v4_all, "0.0.0.0") && has(&v4_all, "255.255.255.255") && has(&v4_all, "::ffff:8.8.8.8"));
+        assert!(!has(&v4_all, "::") && !has(&v4_all, "::1") && !has(&v4_all, "2001:db8::1"));
+        let v6_all = r(&["::/0"]);
+        assert!(has(&v6_all, "::") && has(&v6_all, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
+        // a mapped address is IPv4, and an IPv6 list does not hold IPv4
+        assert!(!has(&v6_all, "8.8.8.8") && !has(&v6_all, "::ffff:8.8.8.8"));
+        // ::1.2.3.4 (IPv4-compatible, deprecated) is not mapped: it stays IPv6
+        assert!(!has(&r(&["1.2.3.4"]), "::1.2.3.4"));
+        assert_eq!(r(&["0.0.0.0/0", "::/0", "10.0.0.0/8", "2001:db8::/32"]).range_count(), 2);
+    }
+
+    #[test]
+    fn unsorted_nested_and_chained() {
+        // given in any order; a small range after a wide one that already covers it
+        let x = r(&["11.0.0.0/8", "10.5.0.0/16", "10.0.0.0/8", "10.255.255.255"]);
+        assert_eq!(x.range_count(), 1);
+        assert!(has(&x, "10.0.0.0") && has(&x, "11.255.255.255") && !has(&x, "12.0.0.0") && !has(&x, "9.255.255.255"));
+        // a wide range after narrower ones that start earlier: its end wins
+        let y = r(&["10.0.0.0/32", "10.0.0.0/16", "10.0.1.0/24"]);
+        assert_eq!(y.range_count(), 1);
+        assert!(has(&y, "10.0.255.255") && !has(&y, "10.1.0.0"));
+        // the same ranges compile to the same value, whatever the order or the redundancy
+        assert_eq!(r(&["10.0.0.0/25", "10.0.0.128/25", "::1"]), r(&["::1/128", "10.0.0.0/24", "10.0.0.7"]));
+        let v6 = r(&["2001:db8::/33", "2001:db8:8000::/33", "2001:db9::/32"]);
+        assert_eq!(v6.range_count(), 1);
+        assert!(has(&v6, "2001:db9:ffff:ffff:ffff:ffff:ffff:ffff") && !has(&v6, "2001:dba::"));
+    }
+
+    #[test]
+    fn mapped_edges() {
+        // wider than ::ffff:0:0/96: stays IPv6 and holds no IPv4 address
+        let wide = r(&["::ffff:0:0/95"]);
+        assert!(!has(&wide, "0.0.0.0") && !has(&wide, "255.255.255.255"));
+        assert!(has(&wide, "::fffe:0:0") && has(&wide, "::fffe:ffff:ffff"));
+        let all = r(&["::ffff:0:0/96"]);
+        assert!(has(&all, "0.0.0.0") && has(&all, "::ffff:255.255.255.255") && !has(&all, "::fffe:ffff:ffff"));
+        assert_eq!(r(&["::ffff:0.0.0.0/128", "0.0.0.1"]).range_count(), 1);
+    }
+
+    #[test]
     fn empty() {
         let e = IpRanges::default();
-        assert!(e.is_empty() && !has(&e, "1.2.3.4") && !has(&e, "::1"));
+        assert!(e.is_empty() && e.range_count() == 0 && !has(&e, "1.2.3.4") && !has(&e, "::1"));
+        assert_eq!(IpRanges::new([]), e);
+        assert!(!r(&["::1"]).is_empty());
     }
 }
