@@ -4,7 +4,38 @@
 //! The string to sign is the method, the `Accept`, `Content-MD5`, `Content-Type` and `Date`
 //! values, one `name:value` line per header named in `X-Ca-Signature-Headers` (sorted), and
 //! the path with the query and form parameters, decoded and sorted. Non-form bodies are
-//! covered by `Content-MD5`. Refusals carry `X-Ca-Error-Message` exactly as the gateway's.
+//! covered by `Content-MD5`. Refusals carry `X-Ca-Error-Message` exactly as the gateway's:
+//!
+//! | check, in this order | status | `X-Ca-Error-Message` | neutral code |
+//! |---|---|---|---|
+//! | no `X-Ca-Signature` | 401 | `Empty Signature` | `EmptySignature` |
+//! | unknown (or missing) `X-Ca-Key` | 400 | `Invalid AppKey` | `InvalidAppKey` |
+//! | `X-Ca-Timestamp` missing or not a number | 400 | `Invalid Timestamp` | `InvalidTimestamp` |
+//! | timestamp more than the window (15 min) off, either way | 400 | `Timestamp Expired` | `TimestampExpired` |
+//! | signature mismatch | 400 | `Invalid Signature` (debug: `Invalid Signature, Server StringToSign:...`) | `InvalidSignature` |
+//! | `Content-MD5` not the body's | 400 | `Invalid Content-MD5` | `InvalidContentMd5` |
+//! | nonce used again (by a replay guard) | 400 | `Nonce Used` | `NonceUsed` |
+//!
+//! Choices where the gateway's documentation and its clients leave room:
+//!
+//! - **Repeated and shadowed parameters** are signed as the official Node.js client (and the
+//!   Java SDK) builds its string: parameter names are sorted in UTF-16 order (JavaScript's
+//!   `sort`, Java's `TreeMap`); a name given several times in the query (or in the form) is
+//!   signed once, its values joined by commas (`a=1&a=2` is signed `a=1,2`); a name given both
+//!   in the query and in a form body is signed with the form's values only. Such a query
+//!   value is therefore not covered by the signature: an application that reads a name from
+//!   both places should read the form's.
+//! - **`X-Ca-Nonce` is optional**, as the gateway documents it: a request without one is
+//!   accepted (only the timestamp window limits its replay). Every official client sends one;
+//!   [`require_nonce`](AliyunApiGateway::require_nonce) refuses requests without it
+//!   (`Invalid Nonce`, 400, our wording).
+//! - **The timestamp and the nonce must be signed** (listed in `X-Ca-Signature-Headers`, as
+//!   every official client lists them): otherwise anyone could refresh them and replay the
+//!   request. Refused with `Invalid Signature Headers, ... must be signed` (400, our wording);
+//!   [`require_signed_replay_headers`](AliyunApiGateway::require_signed_replay_headers) turns
+//!   the check off.
+//! - An `X-Ca-Signature-Method` other than `HmacSHA256` (the default when absent) or `HmacSHA1`
+//!   is refused with `Invalid Signature Method` (400, our wording).
 //!
 //! ```
 //! use std::time::SystemTime;
@@ -16,18 +47,24 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! // client side: sign
-//! let (mut parts, ()) = Request::get("/api/items?name=%E5%BC%A0%E4%B8%89").body(()).unwrap().into_parts();
-//! let mut body = Bytes::new();
-//! AliyunApiGateway::new().sign(&mut parts, &mut body, "203753741", &"s3cret".into(), SystemTime::now()).unwrap();
-//! let request = Request::from_parts(parts, http_body_util::Full::new(body));
+//! // client side: sign (adds X-Ca-Key, X-Ca-Nonce, X-Ca-Timestamp, X-Ca-Signature-Headers, X-Ca-Signature)
+//! let sign = |secret: &str| {
+//!     let (mut parts, ()) = Request::get("/api/items?name=%E5%BC%A0%E4%B8%89").body(()).unwrap().into_parts();
+//!     let mut body = Bytes::new();
+//!     AliyunApiGateway::new().sign(&mut parts, &mut body, "203753741", &secret.into(), SystemTime::now()).unwrap();
+//!     Request::from_parts(parts, http_body_util::Full::new(body))
+//! };
 //!
 //! // server side: verify
 //! let store = MemorySecretStore::new().with_key("203753741", "s3cret");
 //! let svc = SignatureLayer::new(AliyunApiGateway::new(), store).layer(service_fn(|_req| async {
 //!     Ok::<_, std::convert::Infallible>(Response::new(String::from("ok")))
 //! }));
-//! assert_eq!(svc.oneshot(request).await.unwrap().status(), StatusCode::OK);
+//! assert_eq!(svc.clone().oneshot(sign("s3cret")).await.unwrap().status(), StatusCode::OK);
+//!
+//! let refused = svc.oneshot(sign("not-the-secret")).await.unwrap();
+//! assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+//! assert_eq!(refused.headers()["x-ca-error-message"], "Invalid Signature");
 //! # }
 //! ```
 
@@ -70,6 +107,8 @@ pub enum Stage {
 pub struct AliyunApiGateway {
     window: Duration,
     debug_string_to_sign: bool,
+    require_nonce: bool,
+    require_signed_replay_headers: bool,
     method: HmacAlg,
     stage: Option<HeaderValue>,
     extra_signed: Vec<HeaderName>,
@@ -82,11 +121,14 @@ impl Default for AliyunApiGateway {
 }
 
 impl AliyunApiGateway {
-    /// 15-minute window, no string-to-sign echo, signing with HmacSHA256.
+    /// 15-minute window, no string-to-sign echo, `X-Ca-Nonce` optional but signed when
+    /// present, `X-Ca-Timestamp` signed; signing with HmacSHA256.
     pub fn new() -> Self {
         Self {
             window: Duration::from_secs(15 * 60),
             debug_string_to_sign: false,
+            require_nonce: false,
+            require_signed_replay_headers: true,
             method: HmacAlg::Sha256,
             stage: None,
             extra_signed: Vec::new(),
@@ -104,6 +146,23 @@ impl AliyunApiGateway {
     /// client can see where it differs. Off by default: it reveals what the server signs.
     pub fn debug_string_to_sign(mut self, on: bool) -> Self {
         self.debug_string_to_sign = on;
+        self
+    }
+
+    /// Refuses requests without `X-Ca-Nonce` (`Invalid Nonce`, 400). Off by default: the
+    /// gateway documents the nonce as optional, though every official client sends one. Turn
+    /// it on when a replay guard must see a nonce on every request.
+    pub fn require_nonce(mut self, on: bool) -> Self {
+        self.require_nonce = on;
+        self
+    }
+
+    /// Refuses requests whose `X-Ca-Signature-Headers` leaves out `x-ca-timestamp`, or
+    /// `x-ca-nonce` when one is sent (`Invalid Signature Headers, ... must be signed`, 400).
+    /// On by default: an unsigned timestamp or nonce can be refreshed by anyone, which makes
+    /// the time window and the replay guard useless. The official clients sign both.
+    pub fn require_signed_replay_headers(mut self, on: bool) -> Self {
+        self.require_signed_replay_headers = on;
         self
     }
 
@@ -161,10 +220,12 @@ fn signed_header_names(list: &str) -> Vec<&str> {
 /// Writes the string to sign into `out`; shared by the verifier and the signer.
 ///
 /// `signed_headers` must be lower-case and sorted. Parameters are the query's and, for a
-/// form body, the form's, decoded and sorted by name, as the official Node.js client builds
-/// them: a name given several times in one place is signed once with its values joined by
-/// commas, and a form field overrides a query parameter of the same name (whose value is
-/// then not covered by the signature). Header values are written as received.
+/// form body, the form's, decoded (`+` is a space) and sorted by name in UTF-16 order, as the
+/// official Node.js client builds them: a name given several times in one place is signed
+/// once with its values joined by commas, and a form field overrides a query parameter of
+/// the same name (whose value is then not covered by the signature). A name whose only
+/// value is empty is written without `=`. Header values are written as received; an absent
+/// signed header gives `name:` and an empty value.
 pub fn write_string_to_sign(
     out: &mut Vec<u8>,
     method: &Method,
@@ -200,7 +261,7 @@ pub fn write_string_to_sign(
     if let Some(query) = query {
         params.extend(form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k, v, 1)));
     }
-    params.sort_by(|a, b| a.0.cmp(&b.0));
+    params.sort_by(|a, b| utf16_order(&a.0, &b.0));
     let mut i = 0;
     while i < params.len() {
         let (name, source) = (&params[i].0, params[i].2);
@@ -221,6 +282,22 @@ pub fn write_string_to_sign(
         }
         i += run;
     }
+}
+
+/// Orders texts as their UTF-16 code units sort (JavaScript's and Java's string order). It
+/// differs from byte order only between a character above U+FFFF and one in U+E000..=U+FFFF.
+fn utf16_order(a: &str, b: &str) -> std::cmp::Ordering {
+    fn unit_rank(c: char) -> u32 {
+        match u32::from(c) {
+            c @ 0..=0xD7FF => c,
+            c @ 0x1_0000.. => 0xD800 + c, // a surrogate pair: after U+D7FF, before U+E000
+            c => 0x20_0000 + c,
+        }
+    }
+    if a.is_ascii() && b.is_ascii() {
+        return a.cmp(b);
+    }
+    a.chars().map(unit_rank).cmp(b.chars().map(unit_rank))
 }
 
 /// The string to sign as text (header bytes that are not UTF-8 shown lossily); see
@@ -307,8 +384,32 @@ impl Scheme for AliyunApiGateway {
         if skew > self.window {
             return Err(self.expired());
         }
-        let mut sts = Vec::with_capacity(256);
+        // Raw bytes, so that a nonce that is not visible ASCII still counts as one.
+        let nonce = req.headers.get(X_CA_NONCE).map(|v| String::from_utf8_lossy(v.as_bytes()));
+        let nonce = nonce.as_deref().map(str::trim).filter(|n| !n.is_empty());
+        if nonce.is_none() && self.require_nonce {
+            return Err(refusal(StatusCode::BAD_REQUEST, "InvalidNonce", "Invalid Nonce"));
+        }
         let names = signed_header_names(&parsed.signed_headers);
+        if self.require_signed_replay_headers {
+            // `names` is sorted
+            let unsigned = |name: &HeaderName| names.binary_search(&name.as_str()).is_err();
+            if unsigned(&X_CA_TIMESTAMP) {
+                return Err(refusal(
+                    StatusCode::BAD_REQUEST,
+                    "UnsignedTimestamp",
+                    "Invalid Signature Headers, X-Ca-Timestamp must be signed",
+                ));
+            }
+            if req.headers.contains_key(X_CA_NONCE) && unsigned(&X_CA_NONCE) {
+                return Err(refusal(
+                    StatusCode::BAD_REQUEST,
+                    "UnsignedNonce",
+                    "Invalid Signature Headers, X-Ca-Nonce must be signed",
+                ));
+            }
+        }
+        let mut sts = Vec::with_capacity(256);
         write_string_to_sign(&mut sts, req.method, req.uri, req.headers, req.body, &names);
         let matches = parsed.signature.is_some_and(|claimed| {
             secrets.iter().any(|s| s.verify_hmac(parsed.alg, KeyForm::Plain, &sts, claimed.as_bytes()))
@@ -326,8 +427,7 @@ impl Scheme for AliyunApiGateway {
                 return Err(refusal(StatusCode::BAD_REQUEST, "InvalidContentMd5", "Invalid Content-MD5"));
             }
         }
-        let nonce = header_str(req.headers, X_CA_NONCE).map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned);
-        Ok(Verified { nonce, timestamp: Some(timestamp) })
+        Ok(Verified { nonce: nonce.map(str::to_owned), timestamp: Some(timestamp) })
     }
 
     fn replayed(&self) -> Rejection {
@@ -344,6 +444,11 @@ impl Signer for AliyunApiGateway {
         is_form(headers) || (method != Method::GET && method != Method::HEAD)
     }
 
+    /// Adds `X-Ca-Key`, `X-Ca-Nonce` (a random UUID), `X-Ca-Timestamp` (milliseconds),
+    /// `Accept: application/json` when absent, `X-Ca-Stage` and `X-Ca-Signature-Method` when
+    /// configured, `Content-MD5` for a non-empty non-form body, then `X-Ca-Signature-Headers`
+    /// (every `x-ca-*` header and the configured ones, sorted) and `X-Ca-Signature`, as the
+    /// official Node.js client does. See [`sign_with_nonce`](AliyunApiGateway::sign_with_nonce).
     fn sign(
         &self,
         parts: &mut http::request::Parts,
@@ -352,13 +457,29 @@ impl Signer for AliyunApiGateway {
         secret: &Secret,
         now: SystemTime,
     ) -> Result<(), SignError> {
+        let mut nonce = uuid::Uuid::encode_buffer();
+        let nonce = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut nonce);
+        self.sign_with_nonce(parts, body, key_id, secret, now, nonce)
+    }
+}
+
+impl AliyunApiGateway {
+    /// [`Signer::sign`] with a given `X-Ca-Nonce` instead of a random one: for reproducing
+    /// a recorded request, or a client that draws its own nonces. A nonce must be used once.
+    pub fn sign_with_nonce(
+        &self,
+        parts: &mut http::request::Parts,
+        body: &[u8],
+        key_id: &str,
+        secret: &Secret,
+        now: SystemTime,
+        nonce: &str,
+    ) -> Result<(), SignError> {
         let invalid = |what: &str| SignError::Invalid(format!("{what} is not a valid header value"));
         let millis = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
         let h = &mut parts.headers;
-        h.insert(X_CA_TIMESTAMP, HeaderValue::from(millis as u64));
+        h.insert(X_CA_TIMESTAMP, HeaderValue::from(u64::try_from(millis).unwrap_or(u64::MAX)));
         h.insert(X_CA_KEY, HeaderValue::from_str(key_id).map_err(|_| invalid("the key id"))?);
-        let mut nonce = uuid::Uuid::encode_buffer();
-        let nonce = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut nonce);
         h.insert(X_CA_NONCE, HeaderValue::from_str(nonce).map_err(|_| invalid("the nonce"))?);
         if let Some(stage) = &self.stage {
             h.insert(X_CA_STAGE, stage.clone());
@@ -368,8 +489,12 @@ impl Signer for AliyunApiGateway {
         if !h.contains_key(ACCEPT) {
             h.insert(ACCEPT, HeaderValue::from_static("application/json"));
         }
+        // The Node.js client sends no method header for its HmacSHA256; one already there
+        // must not contradict the method signed with.
         if self.method == HmacAlg::Sha1 {
             h.insert(X_CA_SIGNATURE_METHOD, HeaderValue::from_static("HmacSHA1"));
+        } else if h.contains_key(X_CA_SIGNATURE_METHOD) {
+            h.insert(X_CA_SIGNATURE_METHOD, HeaderValue::from_static("HmacSHA256"));
         }
         if !body.is_empty() && !is_form(h) {
             h.insert(CONTENT_MD5, HeaderValue::from_str(&md5_base64(body)).map_err(|_| invalid("Content-MD5"))?);
@@ -401,34 +526,65 @@ impl Signer for AliyunApiGateway {
 mod tests {
     use super::*;
     use std::time::Duration;
+    use tollgate_core::Ecosystem;
 
     const NOW: u64 = 1_700_000_000;
+    const SECRET: &str = "secret";
 
     fn now() -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(NOW)
     }
 
-    fn signed(method: Method, target: &str, ctype: Option<&str>, body: &[u8]) -> (http::request::Parts, Bytes) {
+    fn signed_with(
+        s: &AliyunApiGateway,
+        method: Method,
+        target: &str,
+        ctype: Option<&str>,
+        body: &[u8],
+    ) -> (http::request::Parts, Bytes) {
         let mut b = http::Request::builder().method(method).uri(target).header("accept", "application/json");
         if let Some(c) = ctype {
             b = b.header("content-type", c);
         }
         let (mut parts, ()) = b.body(()).unwrap().into_parts();
         let mut body = Bytes::copy_from_slice(body);
-        AliyunApiGateway::new().sign(&mut parts, &mut body, "app", &"secret".into(), now()).unwrap();
+        s.sign(&mut parts, &mut body, "app", &SECRET.into(), now()).unwrap();
         (parts, body)
     }
 
-    fn check(parts: &http::request::Parts, body: &[u8], secret: &str, at: SystemTime) -> Result<Verified, Rejection> {
-        let s = AliyunApiGateway::new().debug_string_to_sign(true);
-        let view = RequestView { method: &parts.method, uri: &parts.uri, headers: &parts.headers, body: Some(body) };
-        let parsed = s.parse(&view)?;
-        s.verify(&view, &parsed, &[Secret::from(secret)], at)
+    fn signed(method: Method, target: &str, ctype: Option<&str>, body: &[u8]) -> (http::request::Parts, Bytes) {
+        signed_with(&AliyunApiGateway::new(), method, target, ctype, body)
     }
 
-    fn text(r: Rejection) -> (u16, String) {
-        let e = tollgate_core::Ecosystem::AliyunApiGateway;
-        (r.status_for(e).as_u16(), r.message_for(e).to_owned())
+    fn check_with(
+        s: &AliyunApiGateway,
+        parts: &http::request::Parts,
+        body: &[u8],
+        secrets: &[&str],
+        at: SystemTime,
+    ) -> Result<Verified, Rejection> {
+        let view = RequestView { method: &parts.method, uri: &parts.uri, headers: &parts.headers, body: Some(body) };
+        let parsed = s.parse(&view)?;
+        let secrets: Vec<Secret> = secrets.iter().map(|s| Secret::from(*s)).collect();
+        s.verify(&view, &parsed, &secrets, at)
+    }
+
+    fn check(parts: &http::request::Parts, body: &[u8], secret: &str, at: SystemTime) -> Result<Verified, Rejection> {
+        check_with(&AliyunApiGateway::new().debug_string_to_sign(true), parts, body, &[secret], at)
+    }
+
+    /// Status and `X-Ca-Error-Message` text, and the neutral code.
+    fn answer(r: Rejection) -> (u16, String, String) {
+        let e = Ecosystem::AliyunApiGateway;
+        (r.status_for(e).as_u16(), r.message_for(e).to_owned(), r.code().to_owned())
+    }
+
+    fn refused(r: Result<Verified, Rejection>) -> (u16, String, String) {
+        answer(r.unwrap_err())
+    }
+
+    fn expect(r: Result<Verified, Rejection>, status: u16, text: &str, code: &str) {
+        assert_eq!(refused(r), (status, text.to_owned(), code.to_owned()));
     }
 
     #[test]
@@ -444,63 +600,286 @@ mod tests {
     }
 
     #[test]
-    fn round_trip_and_each_refusal() {
-        let (parts, body) = signed(Method::GET, "/a?x=1", None, b"");
-        let v = check(&parts, &body, "secret", now()).unwrap();
-        assert!(v.nonce.is_some());
-
-        let (s, m) = text(check(&parts, &body, "wrong", now()).unwrap_err());
-        assert_eq!(s, 400);
-        assert!(m.starts_with("Invalid Signature, Server StringToSign:GET\n"), "{m}");
-
-        let (s, m) = text(check(&parts, &body, "secret", now() + Duration::from_secs(20 * 60)).unwrap_err());
-        assert_eq!((s, m.as_str()), (400, "Timestamp Expired"));
-        let (s, m) = text(check(&parts, &body, "secret", now() - Duration::from_secs(20 * 60)).unwrap_err());
-        assert_eq!((s, m.as_str()), (400, "Timestamp Expired"));
-
-        let mut p = parts.clone();
-        p.headers.remove(X_CA_SIGNATURE);
-        let (s, m) = text(check(&p, &body, "secret", now()).unwrap_err());
-        assert_eq!((s, m.as_str()), (401, "Empty Signature"));
-
-        let mut p = parts.clone();
-        p.headers.insert(X_CA_TIMESTAMP, HeaderValue::from_static("soon"));
-        let (s, m) = text(check(&p, &body, "secret", now()).unwrap_err());
-        assert_eq!((s, m.as_str()), (400, "Invalid Timestamp"));
-
-        let mut p = parts.clone();
-        p.uri = "/a?x=2".parse().unwrap();
-        assert_eq!(text(check(&p, &body, "secret", now()).unwrap_err()).0, 400);
-        // a value appended under a signed name changes what is signed
-        let mut p = parts.clone();
-        p.uri = "/a?x=1&x=evil".parse().unwrap();
-        assert_eq!(text(check(&p, &body, "secret", now()).unwrap_err()).0, 400);
+    fn string_to_sign_of_each_header_line() {
+        let req = http::Request::get("/")
+            .header("accept", "application/json")
+            .header("content-md5", "MD5")
+            .header("content-type", "text/plain")
+            .header("date", "Mon, 19 Mar 2018 12:08:40 GMT")
+            .header("x-b", "2")
+            .header("x-a", "1")
+            .body(())
+            .unwrap();
+        let names = ["x-a".to_owned(), "x-b".to_owned(), "x-missing".to_owned()];
+        let sts = string_to_sign(req.method(), req.uri(), req.headers(), None, &names);
+        assert_eq!(
+            sts,
+            "GET\napplication/json\nMD5\ntext/plain\nMon, 19 Mar 2018 12:08:40 GMT\nx-a:1\nx-b:2\nx-missing:\n/"
+        );
+        // no parameters: no `?`; a JSON body is not in the string
+        let req = http::Request::post("/a/b%20c").header("content-type", "application/json").body(()).unwrap();
+        let sts = string_to_sign(req.method(), req.uri(), req.headers(), Some(b"{\"a\":1}"), &[]);
+        assert_eq!(sts, "POST\n\n\napplication/json\n\n/a/b%20c");
     }
 
     #[test]
-    fn content_md5_checked() {
+    fn parameters_are_decoded_and_sorted_in_utf16_order() {
+        // decoded: `+` is a space, %XX are bytes, `=` and `&` inside values stay
+        let req = http::Request::get("/?plus=a%2Bb&sp=a+b&mix=a%3Db%26c%20d&star=x*y&slash=%2Fp").body(()).unwrap();
+        let sts = string_to_sign(req.method(), req.uri(), req.headers(), None, &[]);
+        assert!(sts.ends_with("/?mix=a=b&c d&plus=a+b&slash=/p&sp=a b&star=x*y"), "{sts}");
+        // U+FF01 sorts before an emoji in bytes (EF.. < F0..), after it in UTF-16 (FF01 > D83D)
+        let req = http::Request::get("/?%EF%BC%81=1&%F0%9F%98%80=2&z=3").body(()).unwrap();
+        let sts = string_to_sign(req.method(), req.uri(), req.headers(), None, &[]);
+        assert!(sts.ends_with("/?z=3&\u{1F600}=2&\u{FF01}=1"), "{sts}");
+        assert_eq!(utf16_order("\u{FF01}", "\u{1F600}"), std::cmp::Ordering::Greater);
+        assert_eq!(utf16_order("\u{D7FF}", "\u{1F600}"), std::cmp::Ordering::Less);
+        assert_eq!(utf16_order("ab", "a"), std::cmp::Ordering::Greater);
+    }
+
+    #[test]
+    fn repeated_and_shadowed_parameters_as_the_node_client_signs_them() {
+        let form = http::Request::post("/?a=1&a=2&b=q&e&e=x")
+            .header("content-type", "application/x-www-form-urlencoded; charset=UTF-8")
+            .body(())
+            .unwrap();
+        let sts = string_to_sign(form.method(), form.uri(), form.headers(), Some(b"b=f1&b=f2&c="), &[]);
+        // query repeats joined by commas; the form's `b` replaces the query's; `c` is empty
+        assert!(sts.ends_with("/?a=1,2&b=f1,f2&c&e=,x"), "{sts}");
+    }
+
+    #[test]
+    fn round_trip() {
+        let (parts, body) = signed(Method::GET, "/a?x=1", None, b"");
+        let v = check(&parts, &body, SECRET, now()).unwrap();
+        assert_eq!(v.nonce.as_deref(), parts.headers[X_CA_NONCE].to_str().ok());
+        assert_eq!(v.timestamp, Some(now()));
+        // a second, rolled-over secret
+        assert!(check_with(&AliyunApiGateway::new(), &parts, &body, &["old", SECRET], now()).is_ok());
+    }
+
+    #[test]
+    fn row_empty_signature_is_401() {
+        let (parts, body) = signed(Method::GET, "/a", None, b"");
+        let mut p = parts.clone();
+        p.headers.remove(X_CA_SIGNATURE);
+        expect(check(&p, &body, SECRET, now()), 401, "Empty Signature", "EmptySignature");
+        p.headers.insert(X_CA_SIGNATURE, HeaderValue::from_static(" "));
+        expect(check(&p, &body, SECRET, now()), 401, "Empty Signature", "EmptySignature");
+        // before everything else, even a missing key
+        p.headers.remove(X_CA_KEY);
+        expect(check(&p, &body, SECRET, now()), 401, "Empty Signature", "EmptySignature");
+    }
+
+    #[test]
+    fn row_invalid_app_key() {
+        let s = AliyunApiGateway::new();
+        assert_eq!(answer(s.unknown_key("nobody")), (400, "Invalid AppKey".into(), "InvalidAppKey".into()));
+        assert_eq!(answer(s.disabled_key("nobody")), (400, "Invalid AppKey".into(), "InvalidAppKey".into()));
+        let (mut parts, body) = signed(Method::GET, "/a", None, b"");
+        parts.headers.remove(X_CA_KEY);
+        expect(check(&parts, &body, SECRET, now()), 400, "Invalid AppKey", "InvalidAppKey");
+    }
+
+    #[test]
+    fn row_invalid_timestamp() {
+        let (parts, body) = signed(Method::GET, "/a", None, b"");
+        for bad in ["soon", "", "-1", "1.7e12", "99999999999999999999999"] {
+            let mut p = parts.clone();
+            p.headers.insert(X_CA_TIMESTAMP, HeaderValue::from_str(bad).unwrap());
+            expect(check(&p, &body, SECRET, now()), 400, "Invalid Timestamp", "InvalidTimestamp");
+        }
+        let mut p = parts.clone();
+        p.headers.remove(X_CA_TIMESTAMP);
+        expect(check(&p, &body, SECRET, now()), 400, "Invalid Timestamp", "InvalidTimestamp");
+    }
+
+    #[test]
+    fn row_timestamp_expired_either_way() {
+        let (parts, body) = signed(Method::GET, "/a", None, b"");
+        for at in [now() + Duration::from_secs(901), now() - Duration::from_secs(901)] {
+            expect(check(&parts, &body, SECRET, at), 400, "Timestamp Expired", "TimestampExpired");
+        }
+        for at in [now() + Duration::from_secs(900), now() - Duration::from_secs(900)] {
+            assert!(check(&parts, &body, SECRET, at).is_ok());
+        }
+        // checked before the signature
+        expect(
+            check(&parts, &body, "wrong", now() + Duration::from_secs(3600)),
+            400,
+            "Timestamp Expired",
+            "TimestampExpired",
+        );
+        // the window is configurable
+        let s = AliyunApiGateway::new().window(Duration::from_secs(60));
+        assert!(check_with(&s, &parts, &body, &[SECRET], now() + Duration::from_secs(61)).is_err());
+        assert_eq!(answer(s.expired()), (400, "Timestamp Expired".into(), "TimestampExpired".into()));
+    }
+
+    #[test]
+    fn row_invalid_signature() {
+        let (parts, body) = signed(Method::GET, "/a?x=1", None, b"");
+        let (status, text, code) = refused(check(&parts, &body, "wrong", now()));
+        assert_eq!((status, code.as_str()), (400, "InvalidSignature"));
+        let names: Vec<String> =
+            parts.headers[X_CA_SIGNATURE_HEADERS].to_str().unwrap().split(',').map(str::to_owned).collect();
+        let sts = string_to_sign(&parts.method, &parts.uri, &parts.headers, Some(&body), &names);
+        assert_eq!(text, format!("Invalid Signature, Server StringToSign:{sts}"));
+        assert!(text.starts_with("Invalid Signature, Server StringToSign:GET\napplication/json\n\n\n\nx-ca-key:app\n"));
+        // without debug: the bare words
+        let plain = check_with(&AliyunApiGateway::new(), &parts, &body, &["wrong"], now());
+        expect(plain, 400, "Invalid Signature", "InvalidSignature");
+        // a malformed signature is a mismatch too
+        let mut p = parts.clone();
+        p.headers.insert(X_CA_SIGNATURE, HeaderValue::from_static("not base64!"));
+        assert_eq!(refused(check(&p, &body, SECRET, now())).2, "InvalidSignature");
+        // every signed part
+        let mut p = parts.clone();
+        p.uri = "/a?x=2".parse().unwrap();
+        assert_eq!(refused(check(&p, &body, SECRET, now())).2, "InvalidSignature");
+        let mut p = parts.clone();
+        p.uri = "/a?x=1&x=evil".parse().unwrap();
+        assert_eq!(refused(check(&p, &body, SECRET, now())).2, "InvalidSignature");
+        let mut p = parts.clone();
+        p.uri = "/b?x=1".parse().unwrap();
+        assert_eq!(refused(check(&p, &body, SECRET, now())).2, "InvalidSignature");
+        let mut p = parts.clone();
+        p.method = Method::DELETE;
+        assert_eq!(refused(check(&p, &body, SECRET, now())).2, "InvalidSignature");
+        let mut p = parts.clone();
+        p.headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+        assert_eq!(refused(check(&p, &body, SECRET, now())).2, "InvalidSignature");
+        let mut p = parts.clone();
+        p.headers.insert(X_CA_NONCE, HeaderValue::from_static("another"));
+        assert_eq!(refused(check(&p, &body, SECRET, now())).2, "InvalidSignature");
+    }
+
+    #[test]
+    fn row_invalid_content_md5() {
         let (parts, body) = signed(Method::POST, "/j", Some("application/json"), br#"{"a":1}"#);
-        assert!(parts.headers.contains_key("content-md5"));
-        assert!(check(&parts, &body, "secret", now()).is_ok());
-        let (s, m) = text(check(&parts, br#"{"a":2}"#, "secret", now()).unwrap_err());
-        assert_eq!((s, m.as_str()), (400, "Invalid Content-MD5"));
+        assert_eq!(parts.headers[CONTENT_MD5], md5_base64(br#"{"a":1}"#).as_str());
+        assert!(check(&parts, &body, SECRET, now()).is_ok());
+        expect(check(&parts, br#"{"a":2}"#, SECRET, now()), 400, "Invalid Content-MD5", "InvalidContentMd5");
+        expect(check(&parts, b"", SECRET, now()), 400, "Invalid Content-MD5", "InvalidContentMd5");
+        // the signature is checked first: a changed Content-MD5 header is a signature mismatch
+        let mut p = parts.clone();
+        p.headers.insert(CONTENT_MD5, HeaderValue::from_str(&md5_base64(br#"{"a":2}"#)).unwrap());
+        assert_eq!(refused(check(&p, br#"{"a":2}"#, SECRET, now())).2, "InvalidSignature");
+    }
+
+    #[test]
+    fn row_nonce_used() {
+        let s = AliyunApiGateway::new();
+        assert_eq!(answer(s.replayed()), (400, "Nonce Used".into(), "NonceUsed".into()));
+    }
+
+    #[test]
+    fn nonce_is_optional_unless_required() {
+        let (parts, body) = signed(Method::GET, "/a", None, b"");
+        let s = AliyunApiGateway::new();
+        // a client that sends no nonce (and so signs none)
+        let mut p = parts.clone();
+        p.headers.remove(X_CA_NONCE);
+        p.headers.insert(X_CA_SIGNATURE_HEADERS, HeaderValue::from_static("x-ca-key,x-ca-timestamp"));
+        let names = ["x-ca-key".to_owned(), "x-ca-timestamp".to_owned()];
+        let sts = string_to_sign(&p.method, &p.uri, &p.headers, None, &names);
+        let sig = base64_encode(&hmac(HmacAlg::Sha256, SECRET.as_bytes(), sts.as_bytes()));
+        p.headers.insert(X_CA_SIGNATURE, HeaderValue::from_str(&sig).unwrap());
+        assert_eq!(check_with(&s, &p, &body, &[SECRET], now()).unwrap().nonce, None);
+        let strict = AliyunApiGateway::new().require_nonce(true);
+        expect(check_with(&strict, &p, &body, &[SECRET], now()), 400, "Invalid Nonce", "InvalidNonce");
+        assert!(check_with(&strict, &parts, &body, &[SECRET], now()).is_ok());
+    }
+
+    #[test]
+    fn timestamp_and_nonce_must_be_signed() {
+        let (parts, body) = signed(Method::GET, "/a", None, b"");
+        let resign = |list: &'static str| {
+            let mut p = parts.clone();
+            p.headers.insert(X_CA_SIGNATURE_HEADERS, HeaderValue::from_static(list));
+            let lower = list.to_ascii_lowercase();
+            let names: Vec<String> = signed_header_names(&lower).into_iter().map(str::to_owned).collect();
+            let sts = string_to_sign(&p.method, &p.uri, &p.headers, None, &names);
+            let sig = base64_encode(&hmac(HmacAlg::Sha256, SECRET.as_bytes(), sts.as_bytes()));
+            p.headers.insert(X_CA_SIGNATURE, HeaderValue::from_str(&sig).unwrap());
+            p
+        };
+        let s = AliyunApiGateway::new();
+        let p = resign("x-ca-key,x-ca-nonce");
+        let text = "Invalid Signature Headers, X-Ca-Timestamp must be signed";
+        expect(check_with(&s, &p, &body, &[SECRET], now()), 400, text, "UnsignedTimestamp");
+        let p = resign("x-ca-key,x-ca-timestamp");
+        let text = "Invalid Signature Headers, X-Ca-Nonce must be signed";
+        expect(check_with(&s, &p, &body, &[SECRET], now()), 400, text, "UnsignedNonce");
+        let p = resign("");
+        let lax = AliyunApiGateway::new().require_signed_replay_headers(false);
+        assert!(check_with(&lax, &p, &body, &[SECRET], now()).is_ok());
+        // case and spaces in the list do not matter
+        let p = resign("X-Ca-Key, X-Ca-Nonce ,X-CA-TIMESTAMP");
+        assert!(check_with(&s, &p, &body, &[SECRET], now()).is_ok());
     }
 
     #[test]
     fn form_body_is_signed() {
         let (parts, body) = signed(Method::POST, "/f", Some("application/x-www-form-urlencoded"), b"a=1&b=x+y");
         assert!(!parts.headers.contains_key("content-md5"));
-        assert!(check(&parts, &body, "secret", now()).is_ok());
-        assert!(check(&parts, b"a=1&b=x+z", "secret", now()).is_err());
+        assert!(check(&parts, &body, SECRET, now()).is_ok());
+        assert!(check(&parts, b"a=1&b=x+z", SECRET, now()).is_err());
+        // same parameters, other bytes: same string
+        assert!(check(&parts, b"b=x%20y&a=1", SECRET, now()).is_ok());
     }
 
     #[test]
     fn sha1_method() {
         let s = AliyunApiGateway::new().signature_method(HmacAlg::Sha1);
-        let (mut parts, ()) = http::Request::get("/").body(()).unwrap().into_parts();
-        let mut body = Bytes::new();
-        s.sign(&mut parts, &mut body, "app", &"secret".into(), now()).unwrap();
+        let (parts, body) = signed_with(&s, Method::GET, "/", None, b"");
         assert_eq!(parts.headers[X_CA_SIGNATURE_METHOD], "HmacSHA1");
-        assert!(check(&parts, &body, "secret", now()).is_ok());
+        assert!(parts.headers[X_CA_SIGNATURE_HEADERS].to_str().unwrap().contains("x-ca-signature-method"));
+        assert_eq!(parts.headers[X_CA_SIGNATURE].len(), 28); // Base64 of 20 bytes
+        assert!(check(&parts, &body, SECRET, now()).is_ok());
+        // the SHA-256 signer leaves no contradicting method header behind
+        let mut p = parts.clone();
+        AliyunApiGateway::new().sign(&mut p, &mut Bytes::new(), "app", &SECRET.into(), now()).unwrap();
+        assert_eq!(p.headers[X_CA_SIGNATURE_METHOD], "HmacSHA256");
+        assert!(check(&p, &body, SECRET, now()).is_ok());
+    }
+
+    #[test]
+    fn unknown_signature_method() {
+        let (mut parts, body) = signed(Method::GET, "/", None, b"");
+        parts.headers.insert(X_CA_SIGNATURE_METHOD, HeaderValue::from_static("HmacMD5"));
+        expect(check(&parts, &body, SECRET, now()), 400, "Invalid Signature Method", "InvalidSignatureMethod");
+    }
+
+    #[test]
+    fn signer_headers() {
+        let s = AliyunApiGateway::new().stage(Stage::Release).sign_header(HeaderName::from_static("x-custom"));
+        let (mut parts, ()) = http::Request::get("/").header("x-custom", "v").body(()).unwrap().into_parts();
+        s.sign_with_nonce(&mut parts, b"", "app", &SECRET.into(), now() + Duration::from_millis(447), "n-1").unwrap();
+        let h = &parts.headers;
+        assert_eq!(h[X_CA_TIMESTAMP], "1700000000447");
+        assert_eq!(h[X_CA_NONCE], "n-1");
+        assert_eq!(h[X_CA_STAGE], "RELEASE");
+        assert_eq!(h[ACCEPT], "application/json");
+        assert_eq!(h[X_CA_SIGNATURE_HEADERS], "x-ca-key,x-ca-nonce,x-ca-stage,x-ca-timestamp,x-custom");
+        assert!(!h.contains_key(CONTENT_MD5));
+        assert!(!h.contains_key(X_CA_SIGNATURE_METHOD));
+        assert!(
+            uuid::Uuid::parse_str(signed(Method::GET, "/", None, b"").0.headers[X_CA_NONCE].to_str().unwrap()).is_ok()
+        );
+    }
+
+    #[test]
+    fn needs_body() {
+        let s = AliyunApiGateway::new();
+        let mut h = HeaderMap::new();
+        assert!(!Scheme::needs_body(&s, &Method::POST, &h));
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        assert!(!Scheme::needs_body(&s, &Method::POST, &h));
+        h.insert(CONTENT_MD5, HeaderValue::from_static("x"));
+        assert!(Scheme::needs_body(&s, &Method::POST, &h));
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded; charset=UTF-8"));
+        assert!(Scheme::needs_body(&s, &Method::GET, &h));
     }
 }

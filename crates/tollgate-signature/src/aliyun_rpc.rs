@@ -3,31 +3,65 @@
 //! other POP SDKs send them.
 //!
 //! The string to sign is `METHOD&%2F&` + the RFC 3986 encoding of the sorted, encoded
-//! parameters; the key is the secret followed by `&`. Refusals are the JSON
-//! `{"RequestId","HostId","Code","Message"}` the SDKs parse; a mismatch carries the
-//! server's string to sign so the SDK can tell a wrong secret (`InvalidAccessKeySecret`)
-//! from a changed request (`SignatureDoesNotMatch`).
+//! parameters; the key is the secret followed by `&`. HMAC-SHA1 is the SDKs' method;
+//! `SignatureMethod=HMAC-SHA256` is accepted too. Refusals are the JSON
+//! `{"RequestId","HostId","Code","Message"}` the SDKs parse (the neutral code is the same
+//! `Code`):
+//!
+//! | check, in this order | status | `Code` | `Message` |
+//! |---|---|---|---|
+//! | no `Signature` | 400 | `MissingSignature` | `Signature is mandatory for this action.` |
+//! | unknown (or missing) `AccessKeyId` | 404 | `InvalidAccessKeyId.NotFound` | `Specified access key is not found.` |
+//! | disabled key | 400 | `InvalidAccessKeyId.Inactive` | `Specified access key is disabled.` |
+//! | `Timestamp` missing or not `YYYY-MM-DDThh:mm:ssZ` | 400 | `InvalidTimeStamp.Format` | `Specified time stamp or date value is not well formatted.` |
+//! | more than the window (15 min) off, either way | 400 | `InvalidTimeStamp.Expired` | `Specified time stamp or date value is expired.` |
+//! | mismatch | 400 | `SignatureDoesNotMatch` | `Specified signature is not matched with our calculation. server string to sign is:` + the string to sign |
+//! | nonce used again (by a replay guard) | 400 | `SignatureNonceUsed` | `Specified signature nonce was used already.` |
+//!
+//! A mismatch carries the server's string to sign exactly, so the SDK can tell a wrong
+//! secret (`InvalidAccessKeySecret`) from a changed request (`SignatureDoesNotMatch`).
+//! A `SignatureMethod` other than `HMAC-SHA1` / `HMAC-SHA256` is refused before the key
+//! lookup (`InvalidSignatureMethod`, 400, our wording).
+//!
+//! Choices: every parameter is signed, the query's and a form body's; a name given several
+//! times, or in both places, is signed once per value, so no value reaches the application
+//! unsigned. (The Python SDK would sign only the form's value of a name also in its query,
+//! so such a request of its own is refused; no API call needs one.) A raw non-form body
+//! (JSON) is not covered and passes through. A request without `SignatureNonce` is accepted
+//! (only the window limits its replay); the SDKs always send one.
 //!
 //! ```
 //! use std::time::SystemTime;
 //! use bytes::Bytes;
 //! use http::{Request, Response, StatusCode};
+//! use http_body_util::BodyExt;
 //! use tollgate_signature::{MemorySecretStore, SignatureLayer, Signer, aliyun_rpc::AliyunRpc};
 //! use tower::{ServiceExt, service_fn};
 //! use tower_layer::Layer;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! let (mut parts, ()) = Request::get("/?Action=DescribeRegions&Version=2014-05-26").body(()).unwrap().into_parts();
-//! let mut body = Bytes::new();
-//! AliyunRpc::new().sign(&mut parts, &mut body, "LTAIexample", &"s3cret".into(), SystemTime::now()).unwrap();
+//! // client side: sign (adds AccessKeyId, Timestamp, SignatureNonce, ..., Signature to the query)
+//! let sign = |secret: &str| {
+//!     let (mut parts, ()) = Request::get("/?Action=DescribeRegions&Version=2014-05-26").body(()).unwrap().into_parts();
+//!     let mut body = Bytes::new();
+//!     AliyunRpc::new().sign(&mut parts, &mut body, "LTAIexample", &secret.into(), SystemTime::now()).unwrap();
+//!     Request::from_parts(parts, http_body_util::Full::new(body))
+//! };
 //!
+//! // server side: verify
 //! let store = MemorySecretStore::new().with_key("LTAIexample", "s3cret");
 //! let svc = SignatureLayer::new(AliyunRpc::new(), store).layer(service_fn(|_req| async {
 //!     Ok::<_, std::convert::Infallible>(Response::new(String::from("ok")))
 //! }));
-//! let request = Request::from_parts(parts, http_body_util::Full::new(body));
-//! assert_eq!(svc.oneshot(request).await.unwrap().status(), StatusCode::OK);
+//! assert_eq!(svc.clone().oneshot(sign("s3cret")).await.unwrap().status(), StatusCode::OK);
+//!
+//! let refused = svc.oneshot(sign("not-the-secret")).await.unwrap();
+//! assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+//! let body = refused.into_body().collect().await.unwrap().to_bytes();
+//! let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+//! assert_eq!(json["Code"], "SignatureDoesNotMatch");
+//! assert!(json["Message"].as_str().unwrap().contains("server string to sign is:GET&%2F&AccessKeyId%3DLTAIexample"));
 //! # }
 //! ```
 
@@ -120,32 +154,15 @@ fn push_twice_encoded(out: &mut String, text: &str) {
     }
 }
 
-/// Orders texts as their RFC 3986 encodings sort, without building them: an unreserved
-/// byte stands for itself, any other for `%XX`.
-fn cmp_encoded(a: &str, b: &str) -> std::cmp::Ordering {
-    fn units(s: &str) -> impl Iterator<Item = u8> + '_ {
-        s.bytes().flat_map(|b| {
-            let (unit, n) = if is_unreserved(b) {
-                ([b, 0, 0], 1)
-            } else {
-                ([b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]], 3)
-            };
-            unit.into_iter().take(n)
-        })
-    }
-    if a.bytes().all(is_unreserved) && b.bytes().all(is_unreserved) {
-        return a.cmp(b);
-    }
-    units(a).cmp(units(b))
-}
-
-/// The string to sign over decoded parameters (`Signature` is left out), shared by verifier
-/// and signer: `METHOD&%2F&` + the encoded `name=value` pairs, sorted by encoded name, joined
-/// by `&`, all encoded once more.
+/// The string to sign over decoded parameters (every `Signature` is left out), shared by
+/// verifier and signer: `METHOD&%2F&` + the RFC 3986 encoded `name=value` pairs, sorted by
+/// decoded name (byte order, which is code-point order: the SDKs sort before encoding),
+/// joined by `&`, all encoded once more. A name given several times is signed once per
+/// value, the values in byte order.
 pub fn string_to_sign<K: AsRef<str>, V: AsRef<str>>(method: &Method, params: &[(K, V)]) -> String {
     let mut pairs: Vec<(&str, &str)> =
         params.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).filter(|(k, _)| *k != "Signature").collect();
-    pairs.sort_by(|a, b| cmp_encoded(a.0, b.0).then_with(|| cmp_encoded(a.1, b.1)));
+    pairs.sort_unstable();
     let size: usize = pairs.iter().map(|(k, v)| 3 * (k.len() + v.len()) + 6).sum();
     let mut out = String::with_capacity(16 + size);
     out.push_str(method.as_str());
@@ -278,9 +295,10 @@ impl Signer for AliyunRpc {
         is_form(headers)
     }
 
-    /// Adds `AccessKeyId`, `SignatureMethod`, `SignatureVersion`, `SignatureNonce`,
-    /// `Timestamp` (and `Format=JSON` when absent) to the query, then `Signature`, as the
-    /// SDKs do; form body fields are signed in place.
+    /// Sets `Timestamp`, `SignatureMethod`, `SignatureType` (empty), `SignatureVersion`
+    /// (`1.0`), `SignatureNonce` (32 hex digits), `AccessKeyId` and, when absent, `Format`
+    /// (`JSON`) in the query, then appends `Signature`, as `aliyun-python-sdk-core` does; form
+    /// body fields are signed in place. See [`sign_with_nonce`](AliyunRpc::sign_with_nonce).
     fn sign(
         &self,
         parts: &mut http::request::Parts,
@@ -289,36 +307,79 @@ impl Signer for AliyunRpc {
         secret: &Secret,
         now: SystemTime,
     ) -> Result<(), SignError> {
+        let mut nonce = uuid::Uuid::encode_buffer();
+        let nonce = uuid::Uuid::new_v4().simple().encode_lower(&mut nonce);
+        self.sign_with_nonce(parts, body, key_id, secret, now, nonce)
+    }
+}
+
+/// Sets `name` to `value` as a Python dict would: in place of its first occurrence (later
+/// ones dropped), or at the end.
+fn set_param(params: &mut Vec<(String, String)>, name: &str, value: String) {
+    match params.iter().position(|(k, _)| k == name) {
+        Some(i) => {
+            params[i].1 = value;
+            let mut seen = 0;
+            params.retain(|(k, _)| {
+                if k == name {
+                    seen += 1;
+                }
+                k != name || seen == 1
+            });
+        }
+        None => params.push((name.to_owned(), value)),
+    }
+}
+
+impl AliyunRpc {
+    /// [`Signer::sign`] with a given `SignatureNonce` instead of a random one: for
+    /// reproducing a recorded request, or a client that draws its own nonces. A nonce must be
+    /// used once.
+    ///
+    /// The query keeps its parameters in their order; the signature parameters take the
+    /// place of any already there (a previous `Signature` is dropped) or follow, in the
+    /// order the Python SDK writes them, and `Signature` comes last. Names and values are
+    /// encoded per RFC 3986 (space `%20`, `*` `%2A`, `~` kept). The path is kept (the SDKs
+    /// send `/`; it is not signed).
+    pub fn sign_with_nonce(
+        &self,
+        parts: &mut http::request::Parts,
+        body: &[u8],
+        key_id: &str,
+        secret: &Secret,
+        now: SystemTime,
+        nonce: &str,
+    ) -> Result<(), SignError> {
         let mut query = decoded_pairs(parts.uri.query().unwrap_or("").as_bytes());
-        query.retain(|(k, _)| {
-            !matches!(
-                k.as_str(),
-                "Signature" | "AccessKeyId" | "SignatureMethod" | "SignatureVersion" | "SignatureNonce" | "Timestamp"
-            )
-        });
+        query.retain(|(k, _)| k != "Signature");
+        let method = if self.alg == HmacAlg::Sha1 { "HMAC-SHA1" } else { "HMAC-SHA256" };
+        set_param(&mut query, "Timestamp", humantime::format_rfc3339_seconds(now).to_string());
+        set_param(&mut query, "SignatureMethod", method.to_owned());
+        set_param(&mut query, "SignatureType", String::new());
+        set_param(&mut query, "SignatureVersion", "1.0".to_owned());
+        set_param(&mut query, "SignatureNonce", nonce.to_owned());
+        set_param(&mut query, "AccessKeyId", key_id.to_owned());
         if !query.iter().any(|(k, _)| k == "Format") {
             query.push(("Format".into(), "JSON".into()));
         }
-        let stamp = humantime::format_rfc3339_seconds(now).to_string();
-        let method = if self.alg == HmacAlg::Sha1 { "HMAC-SHA1" } else { "HMAC-SHA256" };
-        query.extend([
-            ("AccessKeyId".into(), key_id.to_owned()),
-            ("SignatureMethod".into(), method.to_owned()),
-            ("SignatureVersion".into(), "1.0".to_owned()),
-            ("SignatureNonce".into(), uuid::Uuid::new_v4().simple().to_string()),
-            ("Timestamp".into(), stamp),
-        ]);
-        let mut all = query.clone();
-        if is_form(&parts.headers) {
+        let sts = if is_form(&parts.headers) {
+            let mut all = query.clone();
             all.extend(decoded_pairs(body));
-        }
-        let sts = string_to_sign(&parts.method, &all);
+            string_to_sign(&parts.method, &all)
+        } else {
+            string_to_sign(&parts.method, &query)
+        };
         let key = [secret.expose(), b"&"].concat();
         let signature = base64_encode(&hmac(self.alg, &key, sts.as_bytes()));
         query.push(("Signature".into(), signature));
-        let encoded =
-            query.iter().map(|(k, v)| format!("{}={}", rfc3986_encode(k), rfc3986_encode(v))).collect::<Vec<_>>();
-        let target = format!("{}?{}", parts.uri.path(), encoded.join("&"));
+        let mut target = String::with_capacity(parts.uri.path().len() + 64 * query.len());
+        target.push_str(parts.uri.path());
+        for (i, (k, v)) in query.iter().enumerate() {
+            target.push(if i == 0 { '?' } else { '&' });
+            target.push_str(&rfc3986_encode(k));
+            target.push('=');
+            target.push_str(&rfc3986_encode(v));
+        }
         let mut uri = http::uri::Builder::new();
         if let Some(scheme) = parts.uri.scheme() {
             uri = uri.scheme(scheme.clone());
@@ -337,67 +398,261 @@ mod tests {
     use std::time::UNIX_EPOCH;
     use tollgate_core::Ecosystem;
 
-    const NOW: u64 = 1_700_000_000;
+    const NOW: u64 = 1_700_000_000; // 2023-11-14T22:13:20Z
+    const SECRET: &str = "secret";
+    const MISMATCH: &str = "Specified signature is not matched with our calculation. server string to sign is:";
 
     fn now() -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(NOW)
     }
 
-    fn signed(target: &str) -> http::request::Parts {
+    fn signed_with(s: &AliyunRpc, target: &str) -> http::request::Parts {
         let (mut parts, ()) = http::Request::get(target).body(()).unwrap().into_parts();
-        AliyunRpc::new().sign(&mut parts, &mut Bytes::new(), "ak", &"secret".into(), now()).unwrap();
+        s.sign(&mut parts, &mut Bytes::new(), "ak", &SECRET.into(), now()).unwrap();
         parts
     }
 
-    fn check(parts: &http::request::Parts, secret: &str, at: SystemTime) -> Result<Verified, Rejection> {
+    fn signed(target: &str) -> http::request::Parts {
+        signed_with(&AliyunRpc::new(), target)
+    }
+
+    fn check_body(
+        parts: &http::request::Parts,
+        body: Option<&[u8]>,
+        secret: &str,
+        at: SystemTime,
+    ) -> Result<Verified, Rejection> {
         let s = AliyunRpc::new();
-        let view = RequestView { method: &parts.method, uri: &parts.uri, headers: &parts.headers, body: None };
+        let view = RequestView { method: &parts.method, uri: &parts.uri, headers: &parts.headers, body };
         let parsed = s.parse(&view)?;
         s.verify(&view, &parsed, &[Secret::from(secret)], at)
     }
 
-    fn code(r: Rejection) -> (u16, String) {
-        (r.status_for(Ecosystem::AliyunRpc).as_u16(), r.code_for(Ecosystem::AliyunRpc).to_owned())
+    fn check(parts: &http::request::Parts, secret: &str, at: SystemTime) -> Result<Verified, Rejection> {
+        check_body(parts, None, secret, at)
+    }
+
+    /// Status, `Code`, `Message`; and the neutral code must be the `Code`.
+    fn answer(r: Rejection) -> (u16, String, String) {
+        let e = Ecosystem::AliyunRpc;
+        assert_eq!(r.code(), r.code_for(e));
+        (r.status_for(e).as_u16(), r.code_for(e).to_owned(), r.message_for(e).to_owned())
+    }
+
+    fn expect(r: Result<Verified, Rejection>, status: u16, code: &str, message: &str) {
+        assert_eq!(answer(r.unwrap_err()), (status, code.to_owned(), message.to_owned()));
+    }
+
+    /// The target with one `name=value` pair replaced (or removed when `to` is empty).
+    fn replace(parts: &http::request::Parts, name: &str, to: &str) -> http::request::Parts {
+        let query = parts.uri.query().unwrap_or("");
+        let kept: Vec<String> = query
+            .split('&')
+            .filter_map(|kv| {
+                if kv.split('=').next() == Some(name) {
+                    (!to.is_empty()).then(|| to.to_owned())
+                } else {
+                    Some(kv.to_owned())
+                }
+            })
+            .collect();
+        let mut p = parts.clone();
+        p.uri = format!("{}?{}", parts.uri.path(), kept.join("&")).parse().unwrap();
+        p
     }
 
     #[test]
     fn documented_string_to_sign_shape() {
         let params = vec![("Action".to_owned(), "X".to_owned()), ("a b".to_owned(), "*~".to_owned())];
         assert_eq!(string_to_sign(&Method::GET, &params), "GET&%2F&Action%3DX%26a%2520b%3D%252A~");
+        let params = [("Signature", "left out"), ("k", "\u{5F20} +/=&")];
+        assert_eq!(string_to_sign(&Method::POST, &params), "POST&%2F&k%3D%25E5%25BC%25A0%2520%252B%252F%253D%2526");
     }
 
     #[test]
-    fn round_trip_and_refusals() {
+    fn sorted_by_decoded_name() {
+        // `~` (0x7E) sorts before `é` (0xC3 0xA9) in bytes; encoded, `%C3%A9` would come first
+        let params = [("a\u{E9}", "2"), ("a~", "1"), ("B", "0"), ("a", "3")];
+        assert_eq!(string_to_sign(&Method::GET, &params), "GET&%2F&B%3D0%26a%3D3%26a~%3D1%26a%25C3%25A9%3D2");
+        // a repeated name: both values, in order
+        let params = [("x", "2"), ("x", "1")];
+        assert_eq!(string_to_sign(&Method::GET, &params), "GET&%2F&x%3D1%26x%3D2");
+    }
+
+    #[test]
+    fn round_trip() {
         let parts = signed("/?Action=Echo&name=%E5%BC%A0%20%2B");
-        assert!(check(&parts, "secret", now()).unwrap().nonce.is_some());
-        let err = check(&parts, "wrong", now()).unwrap_err();
-        assert_eq!(code(err.clone()), (400, "SignatureDoesNotMatch".into()));
-        let msg = err.message_for(Ecosystem::AliyunRpc);
-        let sts = msg.split_once(':').unwrap().1;
-        assert!(sts.starts_with("GET&%2F&AccessKeyId%3Dak"), "{msg}");
+        let v = check(&parts, SECRET, now()).unwrap();
+        let nonce = v.nonce.unwrap();
+        assert_eq!(nonce.len(), 32);
+        assert!(parts.uri.query().unwrap().contains(&format!("SignatureNonce={nonce}")));
+        assert_eq!(v.timestamp, Some(now()));
+        let sha256 = signed_with(&AliyunRpc::new().signature_method(HmacAlg::Sha256), "/?Action=Echo");
+        assert!(sha256.uri.query().unwrap().contains("SignatureMethod=HMAC-SHA256"));
+        assert!(check(&sha256, SECRET, now()).is_ok());
+    }
+
+    #[test]
+    fn signer_writes_the_query_as_the_python_sdk_does() {
+        let (mut parts, ()) = http::Request::get("/?Timestamp=old&Action=Echo&Signature=stale&v=a%20b*~%2F")
+            .body(())
+            .unwrap()
+            .into_parts();
+        AliyunRpc::new().sign_with_nonce(&mut parts, b"", "ak", &SECRET.into(), now(), "n1").unwrap();
+        let q = parts.uri.query().unwrap();
+        let (head, signature) = q.rsplit_once("&Signature=").unwrap();
         assert_eq!(
-            code(check(&parts, "secret", now() + Duration::from_secs(901)).unwrap_err()),
-            (400, "InvalidTimeStamp.Expired".into())
+            head,
+            "Timestamp=2023-11-14T22%3A13%3A20Z&Action=Echo&v=a%20b%2A~%2F&SignatureMethod=HMAC-SHA1&SignatureType=\
+             &SignatureVersion=1.0&SignatureNonce=n1&AccessKeyId=ak&Format=JSON"
         );
+        assert!(!signature.contains('&'));
+        assert!(check(&parts, SECRET, now()).is_ok());
+        // a Format of the caller's stays where it is
+        let (mut parts, ()) = http::Request::get("/?Format=XML&Action=Echo").body(()).unwrap().into_parts();
+        AliyunRpc::new().sign_with_nonce(&mut parts, b"", "ak", &SECRET.into(), now(), "n1").unwrap();
+        assert!(parts.uri.query().unwrap().starts_with("Format=XML&Action=Echo&Timestamp="));
+    }
 
+    #[test]
+    fn row_missing_signature() {
+        let parts = signed("/?Action=Echo");
+        let text = "Signature is mandatory for this action.";
+        expect(check(&replace(&parts, "Signature", ""), SECRET, now()), 400, "MissingSignature", text);
+        expect(check(&replace(&parts, "Signature", "Signature="), SECRET, now()), 400, "MissingSignature", text);
+        // before the key: even without AccessKeyId
+        let p = replace(&replace(&parts, "Signature", ""), "AccessKeyId", "");
+        expect(check(&p, SECRET, now()), 400, "MissingSignature", text);
+    }
+
+    #[test]
+    fn row_unknown_key() {
+        let s = AliyunRpc::new();
+        let r = s.unknown_key("LTAIother");
+        assert_eq!(answer(r), (404, "InvalidAccessKeyId.NotFound".into(), "Specified access key is not found.".into()));
+        // a missing AccessKeyId is looked up as the empty id: not found
+        let p = replace(&signed("/?Action=Echo"), "AccessKeyId", "");
+        let view = RequestView { method: &p.method, uri: &p.uri, headers: &p.headers, body: None };
+        assert_eq!(s.key_id(&s.parse(&view).unwrap()), "");
+    }
+
+    #[test]
+    fn row_disabled_key() {
+        let r = AliyunRpc::new().disabled_key("ak");
+        assert_eq!(answer(r), (400, "InvalidAccessKeyId.Inactive".into(), "Specified access key is disabled.".into()));
+    }
+
+    #[test]
+    fn row_bad_timestamp_format() {
+        let parts = signed("/?Action=Echo");
+        let text = "Specified time stamp or date value is not well formatted.";
+        for bad in ["Timestamp=2023-11-14", "Timestamp=1700000000", "Timestamp=2023-11-14T22%3A13%3A20", "Timestamp="] {
+            expect(check(&replace(&parts, "Timestamp", bad), SECRET, now()), 400, "InvalidTimeStamp.Format", text);
+        }
+        expect(check(&replace(&parts, "Timestamp", ""), SECRET, now()), 400, "InvalidTimeStamp.Format", text);
+    }
+
+    #[test]
+    fn row_expired_either_way() {
+        let parts = signed("/?Action=Echo");
+        let text = "Specified time stamp or date value is expired.";
+        for at in [now() + Duration::from_secs(901), now() - Duration::from_secs(901)] {
+            expect(check(&parts, SECRET, at), 400, "InvalidTimeStamp.Expired", text);
+            // before the signature
+            expect(check(&parts, "wrong", at), 400, "InvalidTimeStamp.Expired", text);
+        }
+        assert!(check(&parts, SECRET, now() + Duration::from_secs(900)).is_ok());
+        let short = AliyunRpc::new().window(Duration::from_secs(60));
+        let view = RequestView { method: &parts.method, uri: &parts.uri, headers: &parts.headers, body: None };
+        let parsed = short.parse(&view).unwrap();
+        assert!(short.verify(&view, &parsed, &[SECRET.into()], now() + Duration::from_secs(61)).is_err());
+        assert_eq!(answer(short.expired()), (400, "InvalidTimeStamp.Expired".into(), text.into()));
+    }
+
+    #[test]
+    fn row_mismatch_carries_the_string_to_sign_exactly() {
+        let parts = signed("/?Action=Echo&name=%E5%BC%A0%20%2B");
+        let (status, code, message) = answer(check(&parts, "wrong", now()).unwrap_err());
+        assert_eq!((status, code.as_str()), (400, "SignatureDoesNotMatch"));
+        let params = decoded_pairs(parts.uri.query().unwrap().as_bytes());
+        assert_eq!(message, format!("{MISMATCH}{}", string_to_sign(&Method::GET, &params)));
+        // the SDK splits at the first ':' and compares the rest with its own string
+        let (_, sts) = message.split_once(':').unwrap();
+        assert_eq!(sts, string_to_sign(&Method::GET, &params));
+        assert!(
+            sts.starts_with("GET&%2F&AccessKeyId%3Dak%26Action%3DEcho%26Format%3DJSON%26SignatureMethod%3DHMAC-SHA1")
+        );
+        // a changed value, an added parameter, a changed method, a malformed signature
+        let p = replace(&parts, "Action", "Action=Other");
+        assert_eq!(answer(check(&p, SECRET, now()).unwrap_err()).1, "SignatureDoesNotMatch");
         let mut p = parts.clone();
-        p.uri =
-            p.uri.to_string().replace("Timestamp=2023-11-14T22%3A13%3A20Z", "Timestamp=2023-11-14").parse().unwrap();
-        assert_eq!(code(check(&p, "secret", now()).unwrap_err()), (400, "InvalidTimeStamp.Format".into()));
+        p.uri = format!("{}&extra=1", parts.uri).parse().unwrap();
+        assert_eq!(answer(check(&p, SECRET, now()).unwrap_err()).1, "SignatureDoesNotMatch");
+        let mut p = parts.clone();
+        p.method = Method::POST;
+        assert_eq!(answer(check(&p, SECRET, now()).unwrap_err()).1, "SignatureDoesNotMatch");
+        let p = replace(&parts, "Signature", "Signature=bm90IGl0");
+        assert_eq!(answer(check(&p, SECRET, now()).unwrap_err()).1, "SignatureDoesNotMatch");
+        let p = replace(&parts, "Signature", "Signature=%%%");
+        assert_eq!(answer(check(&p, SECRET, now()).unwrap_err()).1, "SignatureDoesNotMatch");
+    }
 
-        let p = signed("/?Action=Echo");
-        let stripped: String =
-            p.uri.to_string().split('&').filter(|kv| !kv.starts_with("Signature=")).collect::<Vec<_>>().join("&");
-        let mut q = p.clone();
-        q.uri = stripped.parse().unwrap();
-        assert_eq!(code(check(&q, "secret", now()).unwrap_err()), (400, "MissingSignature".into()));
+    #[test]
+    fn row_nonce_used() {
+        assert_eq!(
+            answer(AliyunRpc::new().replayed()),
+            (400, "SignatureNonceUsed".into(), "Specified signature nonce was used already.".into())
+        );
+    }
+
+    #[test]
+    fn unknown_signature_method() {
+        let p = replace(&signed("/?Action=Echo"), "SignatureMethod", "SignatureMethod=HMAC-MD5");
+        let r = check(&p, SECRET, now()).unwrap_err();
+        assert_eq!(answer(r).1, "InvalidSignatureMethod");
+    }
+
+    #[test]
+    fn form_body_is_signed_and_a_json_body_is_not() {
+        let form = "application/x-www-form-urlencoded";
+        let (mut parts, ()) =
+            http::Request::post("/?Action=Echo").header("content-type", form).body(()).unwrap().into_parts();
+        let mut body = Bytes::from_static(b"name=a+b&x=%2A");
+        AliyunRpc::new().sign(&mut parts, &mut body, "ak", &SECRET.into(), now()).unwrap();
+        assert_eq!(&body[..], b"name=a+b&x=%2A", "the body is left as it was");
+        assert!(check_body(&parts, Some(&body), SECRET, now()).is_ok());
+        assert!(check_body(&parts, Some(b"name=a%20b&x=*"), SECRET, now()).is_ok(), "same parameters");
+        let r = check_body(&parts, Some(b"name=a+c&x=%2A"), SECRET, now()).unwrap_err();
+        assert_eq!(answer(r).1, "SignatureDoesNotMatch");
+        let r = check_body(&parts, Some(b"name=a+b&x=%2A&y=1"), SECRET, now()).unwrap_err();
+        assert_eq!(answer(r).1, "SignatureDoesNotMatch");
+        assert!(Scheme::needs_body(&AliyunRpc::new(), &Method::POST, &parts.headers));
+
+        let (mut parts, ()) = http::Request::post("/?Action=Echo")
+            .header("content-type", "application/json")
+            .body(())
+            .unwrap()
+            .into_parts();
+        AliyunRpc::new().sign(&mut parts, &mut Bytes::from_static(b"{}"), "ak", &SECRET.into(), now()).unwrap();
+        assert!(!Scheme::needs_body(&AliyunRpc::new(), &Method::POST, &parts.headers));
+        assert!(check_body(&parts, Some(b"{\"anything\":1}"), SECRET, now()).is_ok());
     }
 
     #[test]
     fn timestamps() {
         assert!(parse_timestamp("2026-11-22T16:15:30Z").is_some());
-        for bad in ["2026-11-22T16:15:30", "2026-11-22 16:15:30Z", "2026-11-22T16:15:30.5Z", "x", ""] {
+        for bad in
+            ["2026-11-22T16:15:30", "2026-11-22 16:15:30Z", "2026-11-22T16:15:30.5Z", "2026-13-22T16:15:30Z", "x", ""]
+        {
             assert!(parse_timestamp(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn set_param_keeps_the_first_place() {
+        let mut p = vec![("a".to_owned(), "1".to_owned()), ("b".into(), "2".into()), ("a".into(), "3".into())];
+        set_param(&mut p, "a", "x".into());
+        set_param(&mut p, "c", "y".into());
+        assert_eq!(p, [("a".to_owned(), "x".to_owned()), ("b".into(), "2".into()), ("c".into(), "y".into())]);
     }
 }
