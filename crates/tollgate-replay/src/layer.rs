@@ -18,12 +18,26 @@ use tower_service::Service;
 
 use crate::rule::{HeaderRule, expired, keep_for, nonce_key, replayed, within};
 
+/// The guard's settings, copied on write (the store is shared through its `Arc`): a builder
+/// call on a cloned layer changes that layer only.
 struct Settings<N> {
-    store: N,
+    store: Arc<N>,
     clock: SharedClock,
     headers: Option<HeaderRule>,
     style: Option<ErrorStyle>,
     pass_unsigned: bool,
+}
+
+impl<N> Clone for Settings<N> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            headers: self.headers.clone(),
+            style: self.style.clone(),
+            pass_unsigned: self.pass_unsigned,
+        }
+    }
 }
 
 /// Refuses requests whose timestamp is outside the window or whose nonce was already used.
@@ -103,7 +117,7 @@ impl<N: NonceStore> ReplayGuardLayer<N> {
     pub fn with_store(store: N) -> Self {
         Self {
             settings: Arc::new(Settings {
-                store,
+                store: Arc::new(store),
                 clock: Arc::new(SystemClock),
                 headers: None,
                 style: None,
@@ -113,23 +127,17 @@ impl<N: NonceStore> ReplayGuardLayer<N> {
     }
 
     fn settings_mut(&mut self) -> &mut Settings<N> {
-        Arc::get_mut(&mut self.settings).expect("configure a ReplayGuardLayer before cloning it")
+        Arc::make_mut(&mut self.settings)
     }
 
     /// Reads timestamp and nonce from headers when no signature layer put claims in the
     /// request.
-    ///
-    /// # Panics
-    /// If the layer was already cloned: configure first.
     pub fn headers(mut self, rule: HeaderRule) -> Self {
         self.settings_mut().headers = Some(rule);
         self
     }
 
     /// Reads time from `clock`.
-    ///
-    /// # Panics
-    /// If the layer was already cloned: configure first.
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.settings_mut().clock = Arc::new(clock);
         self
@@ -137,18 +145,12 @@ impl<N: NonceStore> ReplayGuardLayer<N> {
 
     /// Renders refusals in `style` (default: the signature scheme's style; problem+json in
     /// header mode).
-    ///
-    /// # Panics
-    /// If the layer was already cloned: configure first.
     pub fn error_style(mut self, style: ErrorStyle) -> Self {
         self.settings_mut().style = Some(style);
         self
     }
 
     /// Lets requests with no claims and no header rule pass (default: refused).
-    ///
-    /// # Panics
-    /// If the layer was already cloned: configure first.
     pub fn pass_unsigned(mut self, pass: bool) -> Self {
         self.settings_mut().pass_unsigned = pass;
         self

@@ -148,3 +148,13 @@ async fn store_failure_fails_closed() {
     let resp = svc.oneshot(signed(claims("k", "n", NOW))).await.unwrap();
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[tokio::test]
+async fn configuring_a_clone_changes_only_the_clone() {
+    let base = guard();
+    let lenient = base.clone().pass_unsigned(true);
+    let strict = ServiceBuilder::new().layer(base).service(service_fn(ok));
+    let lenient = ServiceBuilder::new().layer(lenient).service(service_fn(ok));
+    assert_eq!(strict.oneshot(Request::new(())).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(lenient.oneshot(Request::new(())).await.unwrap().status(), StatusCode::OK);
+}

@@ -21,13 +21,28 @@ use crate::secret::{Secret, SecretStore};
 /// A boxed response future: verification awaits the body and the secret store.
 pub type BoxResponseFuture<B, E> = Pin<Box<dyn Future<Output = Result<Response<ResponseBody<B>>, E>> + Send>>;
 
+/// The layer's settings. Scheme and store sit behind their own `Arc` so the settings can be
+/// copied on write: a builder call on a cloned layer changes that layer only.
 struct Shared<Sc, St> {
-    scheme: Sc,
-    store: St,
+    scheme: Arc<Sc>,
+    store: Arc<St>,
     refusals: Arc<ReplayRefusals>,
     clock: SharedClock,
     style: ErrorStyle,
     body_limit: usize,
+}
+
+impl<Sc, St> Clone for Shared<Sc, St> {
+    fn clone(&self) -> Self {
+        Self {
+            scheme: self.scheme.clone(),
+            store: self.store.clone(),
+            refusals: self.refusals.clone(),
+            clock: self.clock.clone(),
+            style: self.style.clone(),
+            body_limit: self.body_limit,
+        }
+    }
 }
 
 /// Verifies request signatures of one [`Scheme`] against a [`SecretStore`].
@@ -64,8 +79,8 @@ impl<Sc: Scheme, St: SecretStore> SignatureLayer<Sc, St> {
         let refusals = Arc::new(ReplayRefusals::new(scheme.replayed(), scheme.expired(), style.clone()));
         Self {
             shared: Arc::new(Shared {
-                scheme,
-                store,
+                scheme: Arc::new(scheme),
+                store: Arc::new(store),
                 refusals,
                 clock: Arc::new(SystemClock),
                 style,
@@ -75,22 +90,16 @@ impl<Sc: Scheme, St: SecretStore> SignatureLayer<Sc, St> {
     }
 
     fn shared_mut(&mut self) -> &mut Shared<Sc, St> {
-        Arc::get_mut(&mut self.shared).expect("configure a SignatureLayer before cloning it")
+        Arc::make_mut(&mut self.shared)
     }
 
     /// Reads time from `clock` (a [`ManualClock`](tollgate_core::ManualClock) in tests).
-    ///
-    /// # Panics
-    /// If the layer was already cloned: configure first.
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.shared_mut().clock = Arc::new(clock);
         self
     }
 
     /// Renders refusals in `style` instead of the scheme's own.
-    ///
-    /// # Panics
-    /// If the layer was already cloned: configure first.
     pub fn error_style(mut self, style: ErrorStyle) -> Self {
         let shared = self.shared_mut();
         shared.refusals =
@@ -100,9 +109,6 @@ impl<Sc: Scheme, St: SecretStore> SignatureLayer<Sc, St> {
     }
 
     /// The largest body read for verification (default 8 MiB); larger ones get 413.
-    ///
-    /// # Panics
-    /// If the layer was already cloned: configure first.
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.shared_mut().body_limit = bytes;
         self
@@ -260,11 +266,23 @@ pub struct SigningLayer<Sg> {
 }
 
 struct SignerShared<Sg> {
-    signer: Sg,
+    signer: Arc<Sg>,
     key_id: String,
     secret: Secret,
     clock: SharedClock,
     body_limit: usize,
+}
+
+impl<Sg> Clone for SignerShared<Sg> {
+    fn clone(&self) -> Self {
+        Self {
+            signer: self.signer.clone(),
+            key_id: self.key_id.clone(),
+            secret: self.secret.clone(),
+            clock: self.clock.clone(),
+            body_limit: self.body_limit,
+        }
+    }
 }
 
 impl<Sg> Clone for SigningLayer<Sg> {
@@ -284,7 +302,7 @@ impl<Sg: Signer> SigningLayer<Sg> {
     pub fn new(signer: Sg, key_id: impl Into<String>, secret: impl Into<Secret>) -> Self {
         Self {
             shared: Arc::new(SignerShared {
-                signer,
+                signer: Arc::new(signer),
                 key_id: key_id.into(),
                 secret: secret.into(),
                 clock: Arc::new(SystemClock),
@@ -294,11 +312,8 @@ impl<Sg: Signer> SigningLayer<Sg> {
     }
 
     /// Reads time from `clock`.
-    ///
-    /// # Panics
-    /// If the layer was already cloned: configure first.
     pub fn clock(mut self, clock: impl Clock) -> Self {
-        Arc::get_mut(&mut self.shared).expect("configure a SigningLayer before cloning it").clock = Arc::new(clock);
+        Arc::make_mut(&mut self.shared).clock = Arc::new(clock);
         self
     }
 }

@@ -54,6 +54,9 @@ use crate::secret::{KeyForm, Secret};
 use crate::util::{HmacAlg, SignatureBytes, base64_encode, decoded_pairs, header_str, hmac, is_form};
 
 const ALGORITHM: &str = "TC3-HMAC-SHA256";
+/// 9999-12-31T23:59:59Z: later timestamps are refused as malformed, whatever the window, so
+/// the credential date can always be formatted.
+const LAST_SECOND_OF_9999: u64 = 253_402_300_799;
 // Header names as constants: looking one up by `&str` parses and validates it every time.
 const X_TC_TIMESTAMP: http::HeaderName = http::HeaderName::from_static("x-tc-timestamp");
 const X_TC_CONTENT_SHA256: http::HeaderName = http::HeaderName::from_static("x-tc-content-sha256");
@@ -299,7 +302,7 @@ impl TencentCloud {
     fn check_time(&self, raw: Option<&str>, name: &str, now: SystemTime) -> Result<u64, Rejection> {
         let raw = raw.map(str::trim).filter(|r| !r.is_empty());
         let raw = raw.ok_or_else(|| refusal("MissingParameter", format!("The parameter `{name}` is required.")))?;
-        let seconds = raw.parse::<u64>().ok().filter(|s| *s < u64::MAX / 1_000).ok_or_else(|| {
+        let seconds = raw.parse::<u64>().ok().filter(|s| *s <= LAST_SECOND_OF_9999).ok_or_else(|| {
             refusal("InvalidParameter", format!("The parameter `{name}` is not a Unix time in seconds."))
         })?;
         let ts = UNIX_EPOCH + Duration::from_secs(seconds);
@@ -612,8 +615,17 @@ mod tests {
     }
 
     #[test]
+    fn far_future_timestamp_is_malformed_even_with_an_endless_window() {
+        let scheme = TencentCloud::new().window(Duration::MAX);
+        let err = scheme.check_time(Some("99999999999999"), "X-TC-Timestamp", SystemTime::now()).unwrap_err();
+        assert_eq!(err.code_for(Ecosystem::TencentCloud), "InvalidParameter");
+        assert!(scheme.check_time(Some("253402300799"), "X-TC-Timestamp", SystemTime::now()).is_ok());
+    }
+
+    #[test]
     fn utc_dates() {
         assert_eq!(utc_date(1_795_364_129), "2026-11-22");
         assert_eq!(utc_date(0), "1970-01-01");
+        assert_eq!(utc_date(LAST_SECOND_OF_9999), "9999-12-31");
     }
 }
