@@ -79,7 +79,7 @@ use tollgate_core::{ErrorStyle, Rejection, time_apart};
 
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
-use crate::util::{HmacAlg, SignatureBytes, base64_encode, header_str, hmac, is_form};
+use crate::util::{HmacAlg, SignatureBytes, base64_encode, header_str, hmac, is_form, params as params_of};
 
 // Header names as constants: looking one up by `&str` parses and validates it every time.
 const X_CA_KEY: HeaderName = HeaderName::from_static("x-ca-key");
@@ -256,10 +256,10 @@ pub fn write_string_to_sign(
     // before its query values, and only the first source's values are signed.
     let mut params: Vec<(Cow<'_, str>, Cow<'_, str>, u8)> = Vec::with_capacity(16);
     if let Some(form) = form {
-        params.extend(form_urlencoded::parse(form).map(|(k, v)| (k, v, 0)));
+        params.extend(params_of(form).map(|(k, v)| (k, v, 0)));
     }
     if let Some(query) = query {
-        params.extend(form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k, v, 1)));
+        params.extend(params_of(query.as_bytes()).map(|(k, v)| (k, v, 1)));
     }
     params.sort_by(|a, b| utf16_order(&a.0, &b.0));
     let mut i = 0;

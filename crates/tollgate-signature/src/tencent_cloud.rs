@@ -51,7 +51,9 @@ use tollgate_core::{ErrorStyle, Rejection, time_apart};
 
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
-use crate::util::{HmacAlg, SignatureBytes, base64_encode, decoded_pairs, header_str, hmac, is_form};
+use crate::util::{
+    HmacAlg, ParamSpans, SignatureBytes, base64_encode, decoded_pairs, form_body, header_str, hmac, is_form,
+};
 
 const ALGORITHM: &str = "TC3-HMAC-SHA256";
 /// 9999-12-31T23:59:59Z: later timestamps are refused as malformed, whatever the window, so
@@ -155,6 +157,8 @@ pub enum Parsed {
         alg: HmacAlg,
         /// The claimed signature, if it was valid Base64.
         signature: Option<SignatureBytes>,
+        /// Where the parameters lie, for `verify`.
+        spans: ParamSpans,
     },
 }
 
@@ -290,14 +294,6 @@ fn host_of<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> &'a str {
     header_str(headers, HOST.as_str()).or_else(|| uri.authority().map(|a| a.as_str())).unwrap_or("")
 }
 
-fn all_params<'a>(uri: &'a Uri, headers: &HeaderMap, body: Option<&'a [u8]>) -> Vec<(Cow<'a, str>, Cow<'a, str>)> {
-    let mut params: Vec<_> = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).collect();
-    if let Some(body) = body.filter(|_| is_form(headers)) {
-        params.extend(form_urlencoded::parse(body));
-    }
-    params
-}
-
 impl TencentCloud {
     fn check_time(&self, raw: Option<&str>, name: &str, now: SystemTime) -> Result<u64, Rejection> {
         let raw = raw.map(str::trim).filter(|r| !r.is_empty());
@@ -350,16 +346,20 @@ impl Scheme for TencentCloud {
             let auth = auth.to_str().map_err(|_| invalid_authorization("not visible ASCII"))?;
             return parse_tc3(auth.trim());
         }
-        let params = all_params(req.uri, req.headers, req.body);
-        let find = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_ref());
-        let Some(signature) = find("Signature") else {
+        // one pass over the parameters, kept as offsets for `verify`; only three are decoded
+        let (query, body) = (req.uri.query().unwrap_or(""), form_body(req));
+        let spans = ParamSpans::scan(query, body);
+        let signature = spans.find(query, body, "Signature");
+        let key = spans.find(query, body, "SecretId");
+        let method = spans.find(query, body, "SignatureMethod");
+        let Some(signature) = signature else {
             return Err(refusal(
                 "MissingParameter",
                 "The request has neither an Authorization header (TC3-HMAC-SHA256) nor a `Signature` parameter.",
             ));
         };
-        let signature = SignatureBytes::from_base64(signature);
-        let alg = match find("SignatureMethod") {
+        let signature = SignatureBytes::from_base64(&signature);
+        let alg = match method.as_deref() {
             None | Some("HmacSHA1") => HmacAlg::Sha1,
             Some("HmacSHA256") => HmacAlg::Sha256,
             Some(other) => {
@@ -369,11 +369,11 @@ impl Scheme for TencentCloud {
                 ));
             }
         };
-        let key = find("SecretId").unwrap_or("").to_owned();
+        let key = key.map(Cow::into_owned).unwrap_or_default();
         if key.is_empty() {
             return Err(refusal("MissingParameter", "The parameter `SecretId` is required."));
         }
-        Ok(Parsed::V1 { key, alg, signature })
+        Ok(Parsed::V1 { key, alg, signature, spans })
     }
 
     fn key_id<'p>(&self, parsed: &'p Parsed) -> &'p str {
@@ -433,9 +433,8 @@ impl Scheme for TencentCloud {
                     timestamp: Some(UNIX_EPOCH + Duration::from_secs(ts)),
                 })
             }
-            Parsed::V1 { alg, signature, .. } => {
-                // read again, borrowed, rather than owned by `parse`: an allocation a parameter saved
-                let params = all_params(req.uri, req.headers, req.body);
+            Parsed::V1 { alg, signature, spans, .. } => {
+                let params: Vec<_> = spans.pairs(req.uri.query().unwrap_or(""), form_body(req)).collect();
                 let find = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_ref());
                 let ts = self.check_time(find("Timestamp"), "Timestamp", now)?;
                 let nonce = find("Nonce")
