@@ -13,6 +13,7 @@
 //! | [`Caller`], [`SignedClaims`] | the authenticated key id / app, and the verified nonce and timestamp, set by a signature verifier |
 //! | [`TimeWindow`], [`Clock`] | "per minute", and what time it is (a [`ManualClock`] for tests) |
 //! | [`ParamLocation`], [`ParamSource`] | where a parameter lives and the one routine that reads it |
+//! | [`Condition`] | a compiled condition expression (`header.x-level == "vip" && client_ip in ["10.0.0.0/8"]`), see [`condition`] |
 //! | [`NonceStore`], [`RateStore`] | where nonces and rate allowances live; bounded in-memory defaults |
 //! | [`buffer_request`], [`ResponseBody`], [`PolicyFuture`] | body and future plumbing shared by the policies |
 //!
@@ -44,6 +45,7 @@ mod body;
 mod caller;
 mod claims;
 mod client_ip;
+pub mod condition;
 mod future;
 mod param;
 mod rejection;
@@ -59,6 +61,7 @@ pub use client_ip::{
     BadNetwork, ClientIp, ClientIpLayer, ClientIpService, ForwardingHeader, Hop, PeerAddr, TrustedProxies,
     canonical_network, parse_forwarded, parse_network, parse_x_forwarded_for, peer_ip,
 };
+pub use condition::{Condition, ConditionError};
 pub use future::PolicyFuture;
 pub use param::{ParamLocation, ParamSource, PathParams, PathTemplate, TemplateError, parse_urlencoded};
 pub use rejection::{Ecosystem, Rejection, Wording};

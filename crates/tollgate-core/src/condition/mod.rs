@@ -1,0 +1,217 @@
+//! [`Condition`]: a small expression language that decides on a request's attributes,
+//! compiled once and evaluated without allocation.
+//!
+//! ```
+//! use std::net::{IpAddr, Ipv4Addr};
+//! use http::Request;
+//! use tollgate_core::{ClientIp, Condition, condition::RequestView};
+//!
+//! let vip = Condition::parse(r#"header.x-user-level == "vip" && client_ip in ["10.0.0.0/8", "192.168.1.7"]"#)?;
+//! // Tencent's conditional-routing dialect is the same language
+//! let tencent = Condition::parse("header.user=1001 and query.id=2")?;
+//!
+//! let mut req = Request::get("/orders?id=2").header("X-User-Level", "vip").header("user", "1001").body(())?;
+//! req.extensions_mut().insert(ClientIp::direct(IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3))));
+//!
+//! let view = RequestView::from_request(&req);
+//! assert!(vip.evaluate(&view));
+//! assert!(tencent.evaluate(&view));
+//! assert_eq!(tencent.to_string(), r#"header.user == 1001 && query.id == 2"#);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # The language
+//!
+//! ```text
+//! expr       := or
+//! or         := and ( ("||" | "or") and )*
+//! and        := not ( ("&&" | "and") not )*
+//! not        := ("!" | "not") not | atom
+//! atom       := "(" expr ")" | "exists" "(" operand ")" | "regex" "(" operand "," STRING ")"
+//!             | BOOLEAN | comparison
+//! comparison := operand op literal
+//! op         := "=" | "==" | "!=" | ">" | ">=" | "<" | "<=" | "~=" | "in" | "!in" | "contains"
+//! literal    := STRING | NUMBER | BOOLEAN | "[" literal ( "," literal )* "]"
+//! ```
+//!
+//! Two dialects are one language: Tencent's conditional routing (`=`, `and`, `or`,
+//! `sysparam.clientIp`, `Random()`, `regex(...)`) and ours (`==`, `&&`, `||`, `!`, `client_ip`,
+//! `~=`). Keywords, `Random()` and the location word of an operand (`header`, `sysparam`, ...)
+//! are case-insensitive; `&&` binds tighter than `||`. Strings take single or double quotes,
+//! with escapes `\"`, `\'`, `\\`, `\n`, `\t`; a backslash before anything else is kept, so
+//! `"^\d+$"` is the regular expression `^\d+$`. Numbers are `-?[0-9]+(\.[0-9]+)?`.
+//!
+//! | operand | value |
+//! |---|---|
+//! | `header.NAME` | the first value of the header (name in any case); absent if not UTF-8 |
+//! | `query.NAME`, `form.NAME` | the first value of the query / form parameter, percent-decoded (`+` is a space); a form is read only when the body was given to the view and is `application/x-www-form-urlencoded` |
+//! | `path` | the whole request path, as sent (`/test`) |
+//! | `path.NAME` | a parameter bound by a [`PathTemplate`](crate::PathTemplate) ([`PathParams`](crate::PathParams)) |
+//! | `method` | `GET`, `POST`, ... |
+//! | `host` | the URI authority, else the `Host` header, without the port; compared ignoring case |
+//! | `client_ip`, `sysparam.clientIp` | the [`ClientIp`](crate::ClientIp) |
+//! | `caller` | the key id of the [`Caller`](crate::Caller) (app key / secret id) |
+//! | `sysparam.httpScheme` | `HTTP` or `HTTPS`; compared ignoring case |
+//! | `sysparam.clientUa` | the `User-Agent` header |
+//! | `Random()` | a fresh number in [0, 1) for each occurrence at each evaluation ([`Condition::with_random`]) |
+//!
+//! # Meaning
+//!
+//! - `==` / `=`, `!=`, `in`, `!in`: compare as numbers when both the request's value and the
+//!   literal read as numbers (`query.id == 2` holds for `id=2.0`, exactly, whatever the
+//!   digits), else as text (`true` / `false` ignoring case). For `client_ip` the literals
+//!   are IP addresses or CIDR networks (IPv4 and IPv6), and `==` means "within".
+//! - `>`, `>=`, `<`, `<=`: numeric; false when the request's value is not a number. The
+//!   literal must be a number (or a string that is one).
+//! - `contains`: substring. `~=` and `regex(x, "p")`: regular expression search (Rust
+//!   [`regex`](https://docs.rs/regex) syntax; anchor with `^` / `$` for a whole match).
+//! - A value the request lacks makes every comparison on it false, except `!=` and `!in`,
+//!   which are true. `exists(x)` tests presence. So Tencent's "`param.unknown = 1` is false"
+//!   holds for any parameter the request lacks (`header.unknown = 1`); an operand that is
+//!   not in the table above, though, is a build error.
+//! - `regex(operand, "pattern")` is our reading of Tencent's published example, which is cut
+//!   short where it would show the arguments; it prints as `operand ~= "pattern"`.
+//!
+//! Build errors ([`ConditionError`]), each with its byte offset: syntax, unknown operands,
+//! invalid regular expressions, bad addresses or CIDRs compared with `client_ip`, a literal
+//! of the wrong type (`>` with a non-number, `in` without a list, `~=` without a string),
+//! `Random()` with `~=` / `contains`, and nesting deeper than 64 levels.
+//!
+//! # Printing
+//!
+//! [`Display`](std::fmt::Display) gives the canonical form: `==`, `&&`, `||`, `!`,
+//! `client_ip`, `~=`, double-quoted strings, and parentheses around an `&&` inside an `||` and
+//! around a negated comparison, `&&` or `||` (`!(header.a == 1)`). Parsing the printed text
+//! gives an equal condition, which prints the same.
+
+mod ast;
+mod error;
+mod eval;
+mod lexer;
+mod number;
+mod parser;
+mod print;
+mod random;
+mod request;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use ast::{Expr, Operand};
+
+pub use error::ConditionError;
+pub use request::RequestView;
+
+/// A compiled condition expression; see the [module documentation](self) for the language.
+///
+/// Cheap to clone (the compiled form is shared) and `Send + Sync`. Equality compares the
+/// expressions, not the random sources.
+#[derive(Clone)]
+pub struct Condition {
+    expr: Arc<Expr>,
+    random: Option<Arc<dyn Fn() -> f64 + Send + Sync>>,
+    needs_form_body: bool,
+    uses_random: bool,
+}
+
+impl Condition {
+    /// Parses and builds a condition. Every literal is checked and compiled here (regular
+    /// expressions, networks, numbers), so evaluation cannot fail.
+    ///
+    /// An empty or blank text is an error, not a condition: where a configuration makes the
+    /// condition optional, it maps `""` to [`Condition::always`] itself (parameter flow
+    /// control does).
+    ///
+    /// ```
+    /// use tollgate_core::Condition;
+    ///
+    /// assert!(Condition::parse(r#"path ~= "^/v1/orders/[0-9]+$" || !exists(header.authorization)"#).is_ok());
+    /// let err = Condition::parse("param.unknown = 1").unwrap_err();
+    /// assert_eq!(err.offset(), 0);
+    /// assert!(Condition::parse("").is_err());
+    /// ```
+    pub fn parse(text: &str) -> Result<Self, ConditionError> {
+        parser::parse(text).map(Self::from_expr)
+    }
+
+    /// The condition that always holds (it prints as `true`).
+    pub fn always() -> Self {
+        Self::from_expr(Expr::Bool(true))
+    }
+
+    fn from_expr(expr: Expr) -> Self {
+        let needs_form_body = expr.any_operand(&|o| matches!(o, Operand::Form(_)));
+        let uses_random = expr.any_operand(&|o| *o == Operand::Random);
+        Self { expr: Arc::new(expr), random: None, needs_form_body, uses_random }
+    }
+
+    /// Replaces the source of `Random()` (by default a fast per-thread generator). The
+    /// source should return numbers in [0, 1); tests pass a fixed sequence.
+    ///
+    /// ```
+    /// use http::Request;
+    /// use tollgate_core::{Condition, condition::RequestView};
+    ///
+    /// let sample = Condition::parse("Random() < 0.1")?.with_random(|| 0.05);
+    /// let req = Request::new(());
+    /// assert!(sample.evaluate(&RequestView::from_request(&req)));
+    /// # Ok::<(), tollgate_core::ConditionError>(())
+    /// ```
+    pub fn with_random(mut self, source: impl Fn() -> f64 + Send + Sync + 'static) -> Self {
+        self.random = Some(Arc::new(source));
+        self
+    }
+
+    /// Whether the condition holds for the request.
+    pub fn evaluate(&self, request: &RequestView<'_>) -> bool {
+        match &self.random {
+            Some(source) => self.expr.eval(request, source.as_ref()),
+            None => self.expr.eval(request, &random::thread_random),
+        }
+    }
+
+    /// Whether the condition reads `form.NAME` operands, so that a policy must buffer the
+    /// body and give it to the view ([`RequestView::with_body`]).
+    pub fn needs_form_body(&self) -> bool {
+        self.needs_form_body
+    }
+
+    /// Whether the condition draws `Random()`, so that two evaluations of one request may
+    /// differ.
+    pub fn uses_random(&self) -> bool {
+        self.uses_random
+    }
+
+    /// Whether this is the condition `true` ([`Condition::always`]), which a policy may skip.
+    pub fn is_always(&self) -> bool {
+        *self.expr == Expr::Bool(true)
+    }
+}
+
+impl PartialEq for Condition {
+    fn eq(&self, other: &Self) -> bool {
+        self.expr == other.expr
+    }
+}
+
+impl fmt::Display for Condition {
+    /// The canonical text, which parses back to an equal condition.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.expr.fmt(f)
+    }
+}
+
+impl fmt::Debug for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Condition").field(&format_args!("{}", self.expr)).finish()
+    }
+}
+
+impl FromStr for Condition {
+    type Err = ConditionError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::parse(text)
+    }
+}
