@@ -1,7 +1,7 @@
 //! The in-memory stores: cost of a nonce check and a rate take, and memory per entry.
 //!
 //! Memory is measured as the growth of resident memory (VmRSS) while N entries are inserted,
-//! divided by N (moka's own bookkeeping and allocator slack included), printed before the
+//! divided by N (table overhead and allocator slack included), printed before the
 //! timings. (A counting allocator would be more exact but needs `unsafe`, which the
 //! workspace forbids.)
 

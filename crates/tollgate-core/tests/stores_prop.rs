@@ -5,7 +5,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use tollgate_core::{Algorithm, ManualClock, MemoryNonceStore, MemoryRateStore, RateQuota};
+use tollgate_core::{Algorithm, ManualClock, MemoryNonceStore, MemoryRateStore, RateQuota, RateState};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
@@ -60,6 +60,64 @@ proptest! {
             }
             let interval_ms = window.as_millis() as u64 / u64::from(limit);
             prop_assert!(passed <= u64::from(limit) + t / interval_ms, "{} passed by {} ms", passed, t);
+        }
+    }
+
+    /// The in-memory GCRA (governor's) and core's arithmetic (which the Redis store runs)
+    /// give the same answers, request by request: the stores are interchangeable.
+    #[test]
+    fn governor_agrees_with_core_arithmetic(
+        limit in 1u32..30,
+        window_ms in 1u64..100_000,
+        steps in prop::collection::vec((0u64..5_000_000_000, 1u32..4), 1..120),
+    ) {
+        let start = Duration::from_secs(1_700_000_000);
+        let clock = ManualClock::at_unix(start);
+        let store = MemoryRateStore::new().with_clock(clock.clone());
+        let quota = RateQuota::new(NonZeroU32::new(limit).unwrap(), Duration::from_millis(window_ms)).unwrap();
+        let mut state = RateState::default();
+        let mut now = start;
+        for (gap_ns, cost) in steps {
+            now += Duration::from_nanos(gap_ns % (window_ms * 2_000_000));
+            clock.set_unix(now);
+            let ours = quota.apply(&mut state, now, cost);
+            let theirs = store.take_now("k", &quota, cost);
+            prop_assert_eq!(ours.allowed, theirs.allowed, "at {:?}, cost {}", now - start, cost);
+            if cost <= limit {
+                // (a cost above the limit can never pass; governor then tells no remainder)
+                prop_assert_eq!(ours.remaining, theirs.remaining, "at {:?}", now - start);
+            }
+            prop_assert_eq!(ours.retry_after, theirs.retry_after, "at {:?}", now - start);
+        }
+    }
+
+    /// A sliding window never passes more than its limit in any window-long stretch, and
+    /// never refuses while fewer than the limit passed in the last 0.9 window.
+    #[test]
+    fn sliding_window_never_exceeds_limit(limit in 1u32..20, gaps in prop::collection::vec(0u64..3_000, 1..150)) {
+        let start = Duration::from_secs(1_700_000_000);
+        let clock = ManualClock::at_unix(start);
+        let store = MemoryRateStore::new().with_clock(clock.clone());
+        let window = 10_000u64; // ms
+        let quota = RateQuota::new(NonZeroU32::new(limit).unwrap(), Duration::from_millis(window))
+            .unwrap()
+            .with_algorithm(Algorithm::SlidingWindow);
+        let mut accepted: Vec<u64> = Vec::new();
+        let mut t = 0u64;
+        for gap in gaps {
+            t += gap;
+            clock.set_unix(start + Duration::from_millis(t));
+            let allowed = store.take_now("k", &quota, 1).allowed;
+            if allowed {
+                accepted.push(t);
+            }
+            // a stretch is closed at both ends: [t - window, t]
+            let within = |span: u64| accepted.iter().filter(|&&a| a + span >= t).count() as u32;
+            if allowed {
+                prop_assert!(within(window) <= limit, "{} accepted within {} ms before {}", within(window), window, t);
+            } else {
+                prop_assert!(within(window + window / 10) >= limit, "refused at {} below the limit", t);
+            }
         }
     }
 }

@@ -1,125 +1,25 @@
-//! Bounded in-memory stores: nonces in a sharded table of fingerprints, rate allowances in
-//! `moka`.
-//!
-//! The rate store uses least-recently-used eviction, not moka's default TinyLFU admission:
-//! TinyLFU may decline to admit a new key at all, which for a rate key means "a fresh
-//! allowance every request".
+//! Bounded in-memory stores over one sharded table of fingerprints: nonces, and rate
+//! allowances (GCRA by `governor`, fixed and sliding windows by core's own arithmetic).
 
 use std::future::{Ready, ready};
-use std::sync::{Arc, Mutex};
+use std::num::NonZeroU32;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use moka::Expiry;
-use moka::policy::EvictionPolicy;
-use moka::sync::Cache;
+use governor::middleware::{NoOpMiddleware, StateInformationMiddleware};
+use governor::nanos::Nanos;
+use governor::state::{RateLimiter, StateStore};
 
-use super::rate::{RateDecision, RateQuota, RateState};
-use super::{NonceStore, RateStore, StoreError};
+use super::rate::{Algorithm, RateDecision, RateQuota, RateState};
+use super::table::{Fingerprinter, Table};
+use super::{NonceStore, RateStore, RateTake, StoreError};
 use crate::time::{Clock, SharedClock, SystemClock};
 
 /// Default bound on remembered keys.
 const DEFAULT_CAPACITY: u64 = 1_000_000;
 
-/// Nonces are kept in this many independently locked shards, so concurrent requests rarely
-/// wait on each other.
-const SHARDS: usize = 64;
-
-/// A nonce key reduced to 64 bits by a keyed SipHash: the store keeps 8 bytes per nonce
-/// whatever its length. Two nonces share a fingerprint with odds of about one in 2^64 per
-/// pair; the only effect would be refusing one fresh request as a replay, never admitting a
-/// replay. The key is random per store, so no one can aim for a collision.
-#[derive(Debug, Clone)]
-struct Fingerprinter(std::hash::RandomState);
-
-impl Fingerprinter {
-    fn new() -> Self {
-        Self(std::hash::RandomState::new())
-    }
-
-    fn of(&self, key: &str) -> u64 {
-        use std::hash::BuildHasher;
-        self.0.hash_one(key)
-    }
-}
-
-/// Hashing a fingerprint again would be wasted work: it is already uniformly random.
-#[derive(Default)]
-struct PassThrough(u64);
-
-impl std::hash::Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // only u64 fingerprints are hashed; fold anything else in for completeness
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        // The low bits chose the shard: rotate them away from the bits the table indexes by.
-        self.0 = n.rotate_left(32);
-    }
-}
-
-type FingerprintMap = std::collections::HashMap<u64, u64, std::hash::BuildHasherDefault<PassThrough>>;
-
-/// One shard: fingerprint -> expiry (nanoseconds since the store's epoch), and the same
-/// fingerprints bucketed by expiry second, so expired nonces are dropped a bucket at a time
-/// and, when the shard is full, the soonest-expiring go first.
-#[derive(Default)]
-struct Shard {
-    expiries: FingerprintMap,
-    buckets: std::collections::BTreeMap<u64, Vec<u64>>,
-}
-
-const NANOS_PER_SEC: u64 = 1_000_000_000;
-
-impl Shard {
-    /// Drops every bucket whose whole second has passed.
-    fn expire(&mut self, now: u64) {
-        while let Some(entry) = self.buckets.first_entry() {
-            if (*entry.key() + 1) * NANOS_PER_SEC > now {
-                break;
-            }
-            for fp in entry.remove() {
-                if self.expiries.get(&fp).is_some_and(|&exp| exp <= now) {
-                    self.expiries.remove(&fp);
-                }
-            }
-        }
-    }
-
-    /// Forgets one of the soonest-expiring nonces, expired or not (the bound is reached).
-    fn evict_one(&mut self) {
-        while let Some(mut bucket) = self.buckets.first_entry() {
-            let second = *bucket.key();
-            let Some(fp) = bucket.get_mut().pop() else {
-                bucket.remove();
-                continue;
-            };
-            // skip entries made stale by a later insert of the same fingerprint
-            if self.expiries.get(&fp).is_some_and(|&exp| exp / NANOS_PER_SEC == second) {
-                self.expiries.remove(&fp);
-                return;
-            }
-        }
-    }
-
-    fn insert_if_absent(&mut self, fp: u64, now: u64, expiry: u64, capacity: usize) -> bool {
-        self.expire(now);
-        if self.expiries.get(&fp).is_some_and(|&exp| exp > now) {
-            return false;
-        }
-        while self.expiries.len() >= capacity && !self.buckets.is_empty() {
-            self.evict_one();
-        }
-        self.expiries.insert(fp, expiry);
-        self.buckets.entry(expiry / NANOS_PER_SEC).or_default().push(fp);
-        true
-    }
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// An in-memory [`NonceStore`], bounded to a maximum number of nonces.
@@ -150,9 +50,8 @@ impl Shard {
 /// ```
 #[derive(Clone)]
 pub struct MemoryNonceStore {
-    shards: Arc<[Mutex<Shard>]>,
+    table: Arc<Table<()>>,
     fingerprints: Fingerprinter,
-    capacity_per_shard: usize,
     epoch: Instant,
 }
 
@@ -177,24 +76,16 @@ impl MemoryNonceStore {
     /// Remembers up to about `capacity` nonces (the bound is kept per shard, so the total
     /// may fall short of it by a little when keys spread unevenly).
     pub fn with_capacity(capacity: u64) -> Self {
-        let per_shard = usize::try_from(capacity.div_ceil(SHARDS as u64)).unwrap_or(usize::MAX).max(1);
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            table: Arc::new(Table::with_capacity(capacity)),
             fingerprints: Fingerprinter::new(),
-            capacity_per_shard: per_shard,
             epoch: Instant::now(),
         }
     }
 
-    fn lock(&self, fp: u64) -> std::sync::MutexGuard<'_, Shard> {
-        // A poisoned shard still holds a consistent table: every mutation is a single call.
-        // The low bits pick the shard; the table inside indexes by the others (see PassThrough).
-        self.shards[fp as usize % SHARDS].lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Nonces currently remembered (expired ones may be counted until their second passes).
     pub fn len(&self) -> u64 {
-        self.shards.iter().map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).expiries.len() as u64).sum()
+        self.table.len()
     }
 
     /// Whether no nonce is remembered.
@@ -205,9 +96,13 @@ impl MemoryNonceStore {
     /// The synchronous form of [`NonceStore::insert_if_absent`].
     pub fn insert_if_absent_now(&self, key: &str, ttl: Duration) -> bool {
         let fp = self.fingerprints.of(key);
-        let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        let expiry = now.saturating_add(u64::try_from(ttl.as_nanos()).unwrap_or(u64::MAX));
-        self.lock(fp).insert_if_absent(fp, now, expiry, self.capacity_per_shard)
+        let now = nanos(self.epoch.elapsed());
+        let mut slot = self.table.update(fp, now);
+        if slot.get().is_some() {
+            return false;
+        }
+        slot.set((), now.saturating_add(nanos(ttl)));
+        true
     }
 }
 
@@ -219,33 +114,43 @@ impl NonceStore for MemoryNonceStore {
     }
 }
 
-/// A rate key's state and the window it lives for after its last use.
-struct Slot {
-    state: Mutex<RateState>,
-    idle_ttl: Duration,
-}
+/// `governor`'s clock, read from ours: time since the Unix epoch, so a [`ManualClock`](crate::ManualClock)
+/// drives the limiter in tests.
+#[derive(Debug, Clone)]
+struct GovernorClock(SharedClock);
 
-/// Forget a key once it has been idle for its quota's window: by then its state equals a
-/// fresh one (GCRA's arrival time and a fixed window's count have both lapsed), so eviction
-/// loses nothing.
-struct IdleExpiry;
+impl governor::clock::Clock for GovernorClock {
+    type Instant = Duration;
 
-impl Expiry<String, Arc<Slot>> for IdleExpiry {
-    fn expire_after_create(&self, _key: &String, slot: &Arc<Slot>, _at: Instant) -> Option<Duration> {
-        Some(slot.idle_ttl)
-    }
-
-    fn expire_after_read(
-        &self,
-        _key: &String,
-        slot: &Arc<Slot>,
-        _at: Instant,
-        _remaining: Option<Duration>,
-        _modified: Instant,
-    ) -> Option<Duration> {
-        Some(slot.idle_ttl)
+    fn now(&self) -> Duration {
+        self.0.since_epoch()
     }
 }
+
+/// `governor`'s keyed state, kept in our bounded table: a key's arrival time lives as long as
+/// it can differ from a fresh key's (one window after its last use), then it is dropped.
+struct GovernorState {
+    table: Arc<Table<RateState>>,
+    clock: SharedClock,
+    idle: u64,
+}
+
+impl StateStore for GovernorState {
+    type Key = u64;
+
+    fn measure_and_replace<T, F, E>(&self, fp: &u64, f: F) -> Result<T, E>
+    where
+        F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
+    {
+        let now = nanos(self.clock.since_epoch());
+        let mut slot = self.table.update(*fp, now);
+        let (answer, tat) = f(slot.get().map(|state| Nanos::from(state.a)))?;
+        slot.set(RateState { a: tat.into(), ..RateState::default() }, now.saturating_add(self.idle));
+        Ok(answer)
+    }
+}
+
+type Limiter = RateLimiter<u64, GovernorState, GovernorClock, StateInformationMiddleware>;
 
 /// An in-memory [`RateStore`], bounded to a maximum number of keys; idle keys are evicted
 /// after their quota's window, so memory stays flat under millions of distinct keys.
@@ -269,13 +174,16 @@ impl Expiry<String, Arc<Slot>> for IdleExpiry {
 /// ```
 #[derive(Clone)]
 pub struct MemoryRateStore {
-    cache: Cache<String, Arc<Slot>>,
+    table: Arc<Table<RateState>>,
+    fingerprints: Fingerprinter,
     clock: SharedClock,
+    /// One `governor` limiter per GCRA quota, all over the one table.
+    limiters: Arc<RwLock<std::collections::HashMap<RateQuota, Arc<Limiter>>>>,
 }
 
 impl std::fmt::Debug for MemoryRateStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemoryRateStore").field("keys", &self.cache.entry_count()).finish()
+        f.debug_struct("MemoryRateStore").field("keys", &self.len()).finish()
     }
 }
 
@@ -291,26 +199,28 @@ impl MemoryRateStore {
         Self::with_capacity(DEFAULT_CAPACITY)
     }
 
-    /// Up to `capacity` keys, system clock.
+    /// Up to about `capacity` keys (kept per shard), system clock. When full, the keys
+    /// closest to going idle are forgotten first (they start again with a whole allowance).
     pub fn with_capacity(capacity: u64) -> Self {
-        let cache = Cache::builder()
-            .max_capacity(capacity)
-            .eviction_policy(EvictionPolicy::lru())
-            .expire_after(IdleExpiry)
-            .build();
-        Self { cache, clock: Arc::new(SystemClock) }
+        Self {
+            table: Arc::new(Table::with_capacity(capacity)),
+            fingerprints: Fingerprinter::new(),
+            clock: Arc::new(SystemClock),
+            limiters: Arc::default(),
+        }
     }
 
     /// Uses `clock` for time (a [`ManualClock`](crate::ManualClock) in tests).
     pub fn with_clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
+        self.limiters = Arc::default();
         self
     }
 
-    /// Keys currently tracked (after pending evictions run).
+    /// Keys currently tracked (idle ones are dropped once their second has passed).
     pub fn len(&self) -> u64 {
-        self.cache.run_pending_tasks();
-        self.cache.entry_count()
+        self.table.sweep(nanos(self.clock.since_epoch()));
+        self.table.len()
     }
 
     /// Whether no key is tracked.
@@ -318,26 +228,131 @@ impl MemoryRateStore {
         self.len() == 0
     }
 
+    fn limiter(&self, quota: &RateQuota) -> Arc<Limiter> {
+        if let Some(limiter) = self.limiters.read().unwrap_or_else(|e| e.into_inner()).get(quota) {
+            return Arc::clone(limiter);
+        }
+        let mut limiters = self.limiters.write().unwrap_or_else(|e| e.into_inner());
+        let limiter = limiters.entry(*quota).or_insert_with(|| {
+            // the interval in whole nanoseconds, as core's arithmetic (and Redis) computes it
+            let gov = governor::Quota::with_period(Duration::from_nanos(quota.interval()))
+                .unwrap_or_else(|| governor::Quota::per_second(NonZeroU32::MIN))
+                .allow_burst(NonZeroU32::new(quota.limit()).unwrap_or(NonZeroU32::MIN));
+            let state = GovernorState {
+                table: Arc::clone(&self.table),
+                clock: Arc::clone(&self.clock),
+                idle: quota.interval().saturating_mul(u64::from(quota.limit())),
+            };
+            let plain: RateLimiter<u64, GovernorState, GovernorClock, NoOpMiddleware<Duration>> =
+                RateLimiter::new(gov, state, GovernorClock(Arc::clone(&self.clock)));
+            Arc::new(plain.with_middleware())
+        });
+        Arc::clone(limiter)
+    }
+
     /// The synchronous form of [`RateStore::take`].
     pub fn take_now(&self, key: &str, quota: &RateQuota, cost: u32) -> RateDecision {
-        let slot = match self.cache.get(key) {
-            Some(slot) => slot,
-            None => self.cache.get_with_by_ref(key, || {
-                Arc::new(Slot { state: Mutex::new(RateState::default()), idle_ttl: quota.window() })
-            }),
+        let fp = self.fingerprints.of((quota, key));
+        match quota.algorithm() {
+            Algorithm::Gcra => self.take_gcra(fp, quota, cost),
+            _ => {
+                let now = self.clock.since_epoch();
+                let mut slot = self.table.update(fp, nanos(now));
+                let mut state = slot.get().map(std::mem::take).unwrap_or_default();
+                let decision = quota.apply(&mut state, now, cost);
+                // a fixed window's state lapses after one window, a sliding window's after 1.1
+                slot.set(state, nanos(now).saturating_add(nanos(quota.window()).saturating_mul(11) / 10 + 1));
+                decision
+            }
+        }
+    }
+
+    fn take_gcra(&self, fp: u64, quota: &RateQuota, cost: u32) -> RateDecision {
+        let limit = quota.limit();
+        let interval = Duration::from_nanos(quota.interval());
+        let Some(n) = NonZeroU32::new(cost) else {
+            return RateDecision {
+                allowed: true,
+                limit,
+                remaining: limit,
+                reset_after: Duration::ZERO,
+                retry_after: None,
+            };
         };
+        match self.limiter(quota).check_key_n(&fp, n) {
+            Ok(Ok(snapshot)) => {
+                let remaining = snapshot.remaining_burst_capacity().min(limit);
+                RateDecision {
+                    allowed: true,
+                    limit,
+                    remaining,
+                    reset_after: interval * (limit - remaining),
+                    retry_after: None,
+                }
+            }
+            Ok(Err(not_until)) => {
+                // governor tells when `cost` could pass; a single request needs `cost - 1`
+                // intervals less, and the bucket is whole `limit - cost` intervals after that
+                let wait = not_until.wait_time_from(self.clock.since_epoch());
+                let t = quota.interval();
+                let remaining =
+                    (t.saturating_mul(u64::from(cost)).saturating_sub(nanos(wait)) / t).min(u64::from(limit));
+                RateDecision {
+                    allowed: false,
+                    limit,
+                    remaining: remaining as u32,
+                    reset_after: wait + interval * (limit - cost),
+                    retry_after: Some(wait),
+                }
+            }
+            Err(_) => {
+                RateDecision { allowed: false, limit, remaining: 0, reset_after: Duration::ZERO, retry_after: None }
+            }
+        }
+    }
+
+    /// Gives back `cost` to `key` under `quota` (see [`RateStore::take_all`]).
+    fn refund(&self, key: &str, quota: &RateQuota, cost: u32) {
+        let fp = self.fingerprints.of((quota, key));
         let now = self.clock.since_epoch();
-        // The lock guards 16 bytes of arithmetic; a poisoned lock still holds valid state.
-        let mut state = slot.state.lock().unwrap_or_else(|e| e.into_inner());
-        quota.apply(&mut state, now, cost)
+        let mut slot = self.table.update(fp, nanos(now));
+        if let Some(state) = slot.get() {
+            if quota.algorithm() == Algorithm::Gcra {
+                // governor keeps the arrival time relative to the limiter's start
+                state.a = state.a.saturating_sub(quota.interval().saturating_mul(u64::from(cost)));
+            } else {
+                quota.refund(state, now, cost);
+            }
+        }
+    }
+
+    /// The synchronous form of [`RateStore::take_all`].
+    pub fn take_all_now(&self, takes: &[RateTake<'_>], cost: u32) -> Vec<RateDecision> {
+        let mut decisions = Vec::with_capacity(takes.len());
+        for take in takes {
+            let decision = self.take_now(take.key, take.quota, cost);
+            decisions.push(decision);
+            if !decision.allowed {
+                for (earlier, _) in takes.iter().zip(&decisions).take(decisions.len() - 1) {
+                    self.refund(earlier.key, earlier.quota, cost);
+                }
+                break;
+            }
+        }
+        decisions
     }
 }
 
 impl RateStore for MemoryRateStore {
     type Future = Ready<Result<RateDecision, StoreError>>;
+    type AllFuture = Ready<Result<Vec<RateDecision>, StoreError>>;
 
     fn take(&self, key: &str, quota: &RateQuota, cost: u32) -> Self::Future {
         ready(Ok(self.take_now(key, quota, cost)))
+    }
+
+    fn take_all(&self, takes: &[RateTake<'_>], cost: u32) -> Self::AllFuture {
+        ready(Ok(self.take_all_now(takes, cost)))
     }
 }
 
@@ -397,39 +412,81 @@ mod tests {
     #[test]
     fn rate_store_keys_are_independent_and_bounded() {
         let clock = crate::ManualClock::at_unix(Duration::from_secs(1_700_000_000));
-        let store = MemoryRateStore::with_capacity(50).with_clock(clock);
+        let store = MemoryRateStore::with_capacity(640).with_clock(clock);
         let q = RateQuota::new(NonZeroU32::new(1).unwrap(), Duration::from_secs(60)).unwrap();
         assert!(store.take_now("a", &q, 1).allowed);
         assert!(!store.take_now("a", &q, 1).allowed);
         assert!(store.take_now("b", &q, 1).allowed);
-        for i in 0..500 {
+        for i in 0..5_000 {
             store.take_now(&format!("k{i}"), &q, 1);
         }
-        assert!(store.len() <= 50);
+        let len = store.len();
+        assert!((600..=640).contains(&len), "{len}");
     }
 
     #[test]
     fn idle_rate_keys_are_evicted() {
-        let store = MemoryRateStore::new();
-        let q = RateQuota::new(NonZeroU32::new(1).unwrap(), Duration::from_millis(50)).unwrap();
-        for i in 0..100 {
-            store.take_now(&format!("k{i}"), &q, 1);
+        let clock = crate::ManualClock::at_unix(Duration::from_secs(1_700_000_000));
+        let store = MemoryRateStore::new().with_clock(clock.clone());
+        for algorithm in [Algorithm::Gcra, Algorithm::FixedWindow { offset: Duration::ZERO }, Algorithm::SlidingWindow]
+        {
+            let q =
+                RateQuota::new(NonZeroU32::new(2).unwrap(), Duration::from_secs(10)).unwrap().with_algorithm(algorithm);
+            for i in 0..100 {
+                store.take_now(&format!("k{i}"), &q, 1);
+            }
+            assert_eq!(store.len(), 100, "{algorithm:?}");
+            clock.advance(Duration::from_secs(5));
+            assert!(store.take_now("k0", &q, 1).allowed, "{algorithm:?}"); // still in use
+            // one window (a sliding window: 1.1) after the last use, plus the second's granularity
+            clock.advance(Duration::from_secs(8));
+            assert_eq!(store.len(), 1, "{algorithm:?}");
+            clock.advance(Duration::from_secs(10));
+            assert_eq!(store.len(), 0, "{algorithm:?}");
         }
-        assert!(!store.is_empty());
-        // moka's timer wheel reclaims expired entries with about one second's granularity.
-        std::thread::sleep(Duration::from_millis(2_500));
-        assert_eq!(store.len(), 0);
+    }
+
+    #[test]
+    fn take_all_gives_back_when_a_later_limit_refuses() {
+        let clock = crate::ManualClock::at_unix(Duration::from_secs(1_700_000_000));
+        let store = MemoryRateStore::new().with_clock(clock);
+        for algorithm in [Algorithm::Gcra, Algorithm::FixedWindow { offset: Duration::ZERO }, Algorithm::SlidingWindow]
+        {
+            let api =
+                RateQuota::new(NonZeroU32::new(3).unwrap(), Duration::from_secs(60)).unwrap().with_algorithm(algorithm);
+            let app =
+                RateQuota::new(NonZeroU32::new(1).unwrap(), Duration::from_secs(60)).unwrap().with_algorithm(algorithm);
+            let api_key = format!("api:{algorithm:?}");
+            let takes = [RateTake { key: &api_key, quota: &api }, RateTake { key: "app:a", quota: &app }];
+            assert!(store.take_all_now(&takes, 1).iter().all(|d| d.allowed));
+            // app a is over its limit: the API allowance it would have used is given back
+            for _ in 0..5 {
+                let decisions = store.take_all_now(&takes, 1);
+                assert_eq!(decisions.len(), 2);
+                assert!(decisions[0].allowed && !decisions[1].allowed, "{algorithm:?}");
+            }
+            let others = [RateTake { key: &api_key, quota: &api }];
+            assert!(store.take_all_now(&others, 1)[0].allowed, "{algorithm:?}");
+            assert!(store.take_all_now(&others, 1)[0].allowed, "{algorithm:?}");
+            assert!(!store.take_all_now(&others, 1)[0].allowed, "{algorithm:?}: 3 in all");
+        }
     }
 
     #[test]
     fn concurrent_takes_never_exceed_limit() {
         let store = MemoryRateStore::new();
-        let q = RateQuota::new(NonZeroU32::new(100).unwrap(), Duration::from_secs(3600)).unwrap();
-        let allowed: usize = std::thread::scope(|s| {
-            let handles: Vec<_> =
-                (0..8).map(|_| s.spawn(|| (0..100).filter(|_| store.take_now("hot", &q, 1).allowed).count())).collect();
-            handles.into_iter().map(|h| h.join().unwrap()).sum()
-        });
-        assert_eq!(allowed, 100);
+        for algorithm in [Algorithm::Gcra, Algorithm::FixedWindow { offset: Duration::ZERO }, Algorithm::SlidingWindow]
+        {
+            let q = RateQuota::new(NonZeroU32::new(100).unwrap(), Duration::from_secs(3600))
+                .unwrap()
+                .with_algorithm(algorithm);
+            let allowed: usize = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..8)
+                    .map(|_| s.spawn(|| (0..100).filter(|_| store.take_now("hot", &q, 1).allowed).count()))
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).sum()
+            });
+            assert_eq!(allowed, 100, "{algorithm:?}");
+        }
     }
 }

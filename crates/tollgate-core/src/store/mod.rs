@@ -7,12 +7,13 @@
 
 mod memory;
 mod rate;
+mod table;
 
 use std::future::Future;
 use std::time::Duration;
 
 pub use memory::{MemoryNonceStore, MemoryRateStore};
-pub use rate::{Algorithm, RateDecision, RateQuota, RateState};
+pub use rate::{Algorithm, RateDecision, RateQuota, RateState, SLIDING_SUBWINDOWS};
 
 /// A store could not answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,12 +38,31 @@ pub trait NonceStore: Send + Sync + 'static {
     fn insert_if_absent(&self, key: &str, ttl: Duration) -> Self::Future;
 }
 
+/// One limit a request must pass: a key and its quota.
+#[derive(Debug, Clone, Copy)]
+pub struct RateTake<'a> {
+    /// The key (`api:orders`, `app:203753741`, `ip:10.0.0.7`, ...).
+    pub key: &'a str,
+    /// Its quota.
+    pub quota: &'a RateQuota,
+}
+
 /// Keeps rate allowances: "take `cost` from this key's allowance under this quota".
 pub trait RateStore: Send + Sync + 'static {
     /// The future of [`take`](Self::take).
     type Future: Future<Output = Result<RateDecision, StoreError>> + Send + 'static;
 
+    /// The future of [`take_all`](Self::take_all).
+    type AllFuture: Future<Output = Result<Vec<RateDecision>, StoreError>> + Send + 'static;
+
     /// Takes `cost` from `key`'s allowance under `quota`, if it has that much left, and
     /// tells what remains. A refused take consumes nothing.
     fn take(&self, key: &str, quota: &RateQuota, cost: u32) -> Self::Future;
+
+    /// Takes `cost` from every limit of one request, all or nothing: the decisions come in
+    /// the order of `takes` and stop at the first refusal, and when one refuses, what the
+    /// ones before it took is given back. So a caller over its own limit does not use up
+    /// the allowance it shares with others (the API's). A networked store does it in one
+    /// round trip.
+    fn take_all(&self, takes: &[RateTake<'_>], cost: u32) -> Self::AllFuture;
 }

@@ -17,7 +17,16 @@ pub enum Algorithm {
     },
     /// GCRA, a token bucket: bursts of up to N, then one more every window/N.
     Gcra,
+    /// Never more than N accepted in any window-long stretch. The window is kept as ten
+    /// sub-windows plus the current one, and every request in them counts: a request is
+    /// forgotten between one window and one window plus a tenth after it was accepted, so
+    /// the algorithm may refuse up to a tenth of a window early, never admit too many.
+    SlidingWindow,
 }
+
+/// Sub-windows a sliding window is cut into (the current one comes on top).
+pub const SLIDING_SUBWINDOWS: u64 = 10;
+const SLIDING_SLOTS: usize = SLIDING_SUBWINDOWS as usize + 1;
 
 /// "`limit` per `window`", enforced by `algorithm`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -72,13 +81,18 @@ pub struct RateDecision {
 }
 
 /// One key's state: for GCRA the theoretical arrival time (`tat`, nanoseconds since the
-/// epoch); for a fixed window the window's index and its count. 16 bytes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// epoch); for a fixed window the window's index and its count; for a sliding window the
+/// newest sub-window's index and the counts of the last eleven. 24 bytes, the sliding
+/// window's counts boxed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RateState {
-    /// GCRA: theoretical arrival time; fixed window: window index.
+    /// GCRA: theoretical arrival time; fixed window: window index; sliding window: the
+    /// newest sub-window's index.
     pub a: u64,
     /// Fixed window: requests counted in window `a`.
     pub b: u64,
+    /// Sliding window: requests counted per sub-window, sub-window `i` at `i % 11`.
+    pub slots: Option<Box<[u32; SLIDING_SLOTS]>>,
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -91,13 +105,91 @@ impl RateQuota {
         match self.algorithm {
             Algorithm::Gcra => self.gcra(state, nanos(now), cost),
             Algorithm::FixedWindow { offset } => self.fixed(state, nanos(now).saturating_add(nanos(offset)), cost),
+            Algorithm::SlidingWindow => self.sliding(state, nanos(now), cost),
+        }
+    }
+
+    /// Gives back a `cost` taken at `now` (a request refused by another limit after this one
+    /// allowed it). Never gives back more than was taken in the current window.
+    pub fn refund(&self, state: &mut RateState, now: Duration, cost: u32) {
+        match self.algorithm {
+            Algorithm::Gcra => {
+                // an arrival time in the past means a whole allowance, the same as `now`
+                state.a = state.a.saturating_sub(self.interval().saturating_mul(u64::from(cost))).max(nanos(now));
+            }
+            Algorithm::FixedWindow { offset } => {
+                let index = nanos(now).saturating_add(nanos(offset)) / nanos(self.window).max(1);
+                if state.a == index {
+                    state.b = state.b.saturating_sub(u64::from(cost));
+                }
+            }
+            Algorithm::SlidingWindow => {
+                let index = nanos(now) / self.subwindow();
+                if let Some(slots) = state.slots.as_mut().filter(|_| state.a == index) {
+                    let slot = &mut slots[(index % SLIDING_SLOTS as u64) as usize];
+                    *slot = slot.saturating_sub(cost);
+                }
+            }
+        }
+    }
+
+    /// GCRA's emission interval: window / limit.
+    pub fn interval(&self) -> u64 {
+        (nanos(self.window) / u64::from(self.limit.get())).max(1)
+    }
+
+    fn subwindow(&self) -> u64 {
+        (nanos(self.window) / SLIDING_SUBWINDOWS).max(1)
+    }
+
+    fn sliding(&self, state: &mut RateState, now: u64, cost: u32) -> RateDecision {
+        let limit = self.limit.get();
+        let sub = self.subwindow();
+        let index = now / sub;
+        let slots = state.slots.get_or_insert_with(Default::default);
+        // clear the sub-windows that fell out since the last request
+        let stale = index.saturating_sub(state.a).min(SLIDING_SLOTS as u64);
+        for i in 0..stale {
+            slots[((index - i) % SLIDING_SLOTS as u64) as usize] = 0;
+        }
+        state.a = state.a.max(index);
+        let slot_of = |i: u64| (i % SLIDING_SLOTS as u64) as usize;
+        let count: u64 = slots.iter().map(|&c| u64::from(c)).sum();
+        let allowed = count + u64::from(cost) <= u64::from(limit);
+        if allowed {
+            slots[slot_of(index)] = slots[slot_of(index)].saturating_add(cost);
+        }
+        let used = if allowed { count + u64::from(cost) } else { count };
+        // sub-window i stops counting when sub-window i + 11 begins
+        let oldest = index.saturating_sub(SLIDING_SUBWINDOWS);
+        let leaves_at =
+            |i: u64| Duration::from_nanos((i + SLIDING_SLOTS as u64).saturating_mul(sub).saturating_sub(now));
+        let reset_after = (oldest..=index).rev().find(|&i| slots[slot_of(i)] > 0).map_or(Duration::ZERO, leaves_at);
+        let retry_after = match (allowed, cost > limit) {
+            (true, _) | (false, true) => None,
+            (false, false) => {
+                let mut freed = 0u64;
+                (oldest..=index).find_map(|i| {
+                    freed += u64::from(slots[slot_of(i)]);
+                    (count - freed + u64::from(cost) <= u64::from(limit)).then(|| leaves_at(i))
+                })
+            }
+        };
+        RateDecision {
+            allowed,
+            limit,
+            remaining: u32::try_from(u64::from(limit).saturating_sub(used)).unwrap_or(u32::MAX),
+            reset_after,
+            retry_after,
         }
     }
 
     fn gcra(&self, state: &mut RateState, now: u64, cost: u32) -> RateDecision {
         let limit = u64::from(self.limit.get());
-        let window = nanos(self.window);
-        let interval = (window / limit).max(1);
+        let interval = self.interval();
+        // the whole burst is `limit` intervals, as governor counts it (not the window itself,
+        // which the division may have truncated): both stores then answer alike
+        let window = interval.saturating_mul(limit);
         let tat = state.a.max(now);
         let remaining_at = |tat: u64| {
             let used = tat.saturating_sub(now);
@@ -138,7 +230,7 @@ impl RateQuota {
         let window = nanos(self.window).max(1);
         let index = now / window;
         if state.a != index {
-            *state = RateState { a: index, b: 0 };
+            *state = RateState { a: index, b: 0, slots: None };
         }
         let reset_after = Duration::from_nanos((index + 1).saturating_mul(window).saturating_sub(now));
         let allowed = state.b.saturating_add(u64::from(cost)) <= limit;

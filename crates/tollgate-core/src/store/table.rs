@@ -1,0 +1,215 @@
+//! The bounded table under both in-memory stores: 64-bit keyed fingerprints in independently
+//! locked shards, each entry with an expiry, dropped in bulk as time passes and, when a shard
+//! is full, soonest-queued first.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+use std::sync::{Mutex, MutexGuard};
+
+/// Entries are kept in this many independently locked shards, so concurrent requests rarely
+/// wait on each other.
+const SHARDS: usize = 64;
+
+pub(super) const NANOS_PER_SEC: u64 = 1_000_000_000;
+
+/// A key reduced to 64 bits by a keyed SipHash: the table keeps 8 bytes per key whatever its
+/// length. Two keys share a fingerprint with odds of about one in 2^64 per pair; the key is
+/// random per table, so no one can aim for a collision.
+#[derive(Debug, Clone)]
+pub(super) struct Fingerprinter(std::hash::RandomState);
+
+impl Fingerprinter {
+    pub(super) fn new() -> Self {
+        Self(std::hash::RandomState::new())
+    }
+
+    pub(super) fn of(&self, key: impl Hash) -> u64 {
+        self.0.hash_one(key)
+    }
+}
+
+/// Hashing a fingerprint again would be wasted work: it is already uniformly random.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // only u64 fingerprints are hashed; fold anything else in for completeness
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // The low bits chose the shard: rotate them away from the bits the table indexes by.
+        self.0 = n.rotate_left(32);
+    }
+}
+
+/// One entry: when it expires (nanoseconds on the table's time line) and its value.
+pub(super) struct Entry<V> {
+    pub(super) expiry: u64,
+    pub(super) value: V,
+}
+
+/// One shard: fingerprint -> entry, and every fingerprint queued exactly once under a second
+/// no later than its expiry. Extending an entry only rewrites its expiry; when its queued
+/// second comes due it is queued again under the new one. So a hot key costs one queue slot,
+/// however often it is touched.
+struct Shard<V> {
+    entries: HashMap<u64, Entry<V>, BuildHasherDefault<PassThrough>>,
+    queue: BTreeMap<u64, Vec<u64>>,
+}
+
+impl<V> Default for Shard<V> {
+    fn default() -> Self {
+        Self { entries: HashMap::default(), queue: BTreeMap::new() }
+    }
+}
+
+impl<V> Shard<V> {
+    /// Drops every entry expired by `now` whose queued second has passed; requeues the
+    /// extended ones.
+    fn expire(&mut self, now: u64) {
+        while let Some(slot) = self.queue.first_entry() {
+            if (*slot.key() + 1).saturating_mul(NANOS_PER_SEC) > now {
+                break;
+            }
+            for fp in slot.remove() {
+                match self.entries.get(&fp) {
+                    Some(entry) if entry.expiry <= now => {
+                        self.entries.remove(&fp);
+                    }
+                    Some(entry) => self.queue.entry(entry.expiry / NANOS_PER_SEC).or_default().push(fp),
+                    None => {}
+                }
+            }
+        }
+    }
+
+    /// Forgets the soonest-queued entry, expired or not (the bound is reached).
+    fn evict_one(&mut self) {
+        while let Some(mut slot) = self.queue.first_entry() {
+            match slot.get_mut().pop() {
+                Some(fp) => {
+                    self.entries.remove(&fp);
+                    return;
+                }
+                None => {
+                    slot.remove();
+                }
+            }
+        }
+    }
+}
+
+/// A sharded, bounded map from fingerprint to an expiring value.
+pub(super) struct Table<V> {
+    shards: Box<[Mutex<Shard<V>>]>,
+    capacity_per_shard: usize,
+}
+
+/// What [`Table::update`] hands the caller: the live entry, if any.
+pub(super) struct Slot<'a, V> {
+    shard: MutexGuard<'a, Shard<V>>,
+    fp: u64,
+    now: u64,
+    capacity: usize,
+}
+
+impl<V> Slot<'_, V> {
+    /// The live (unexpired) entry's value.
+    pub(super) fn get(&mut self) -> Option<&mut V> {
+        let now = self.now;
+        self.shard.entries.get_mut(&self.fp).filter(|e| e.expiry > now).map(|e| &mut e.value)
+    }
+
+    /// Sets the value and its expiry, creating the entry (and making room) if needed.
+    pub(super) fn set(&mut self, value: V, expiry: u64) {
+        let shard = &mut *self.shard;
+        if let Some(entry) = shard.entries.get_mut(&self.fp) {
+            // already queued under a second no later than its old expiry; an earlier new
+            // expiry is honoured by the lookup, the entry is dropped when its slot comes due
+            *entry = Entry { expiry, value };
+            return;
+        }
+        while shard.entries.len() >= self.capacity && !shard.queue.is_empty() {
+            shard.evict_one();
+        }
+        shard.entries.insert(self.fp, Entry { expiry, value });
+        shard.queue.entry(expiry / NANOS_PER_SEC).or_default().push(self.fp);
+    }
+}
+
+impl<V> Table<V> {
+    /// Holds up to about `capacity` entries (the bound is kept per shard).
+    pub(super) fn with_capacity(capacity: u64) -> Self {
+        let per_shard = usize::try_from(capacity.div_ceil(SHARDS as u64)).unwrap_or(usize::MAX).max(1);
+        Self { shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(), capacity_per_shard: per_shard }
+    }
+
+    fn lock(&self, fp: u64) -> MutexGuard<'_, Shard<V>> {
+        // A poisoned shard still holds a consistent table: every mutation is a single call.
+        // The low bits pick the shard; the map inside indexes by the others (see PassThrough).
+        self.shards[fp as usize % SHARDS].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Locks `fp`'s shard at time `now` (expired entries dropped first) for a read-modify-write.
+    pub(super) fn update(&self, fp: u64, now: u64) -> Slot<'_, V> {
+        let mut shard = self.lock(fp);
+        shard.expire(now);
+        Slot { shard, fp, now, capacity: self.capacity_per_shard }
+    }
+
+    /// Drops what expired by `now` in every shard.
+    pub(super) fn sweep(&self, now: u64) {
+        for shard in &self.shards {
+            shard.lock().unwrap_or_else(|e| e.into_inner()).expire(now);
+        }
+    }
+
+    /// Entries held (expired ones may be counted until their second passes).
+    pub(super) fn len(&self) -> u64 {
+        self.shards.iter().map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).entries.len() as u64).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: u64 = NANOS_PER_SEC;
+
+    #[test]
+    fn a_hot_key_is_queued_once_and_outlives_its_first_expiry() {
+        let table = Table::<u32>::with_capacity(64 * 4);
+        let fp = 7;
+        table.update(fp, 0).set(1, 2 * S);
+        for t in 1..100 {
+            let mut slot = table.update(fp, t * S);
+            let value = *slot.get().unwrap_or_else(|| panic!("dropped at {t}s"));
+            slot.set(value + 1, t * S + 2 * S);
+        }
+        let shard = table.lock(fp);
+        assert_eq!(shard.queue.values().map(Vec::len).sum::<usize>(), 1);
+        drop(shard);
+        assert!(table.update(fp, 102 * S).get().is_none());
+        assert_eq!(table.len(), 0);
+    }
+
+    #[test]
+    fn full_shard_forgets_soonest_queued() {
+        let table = Table::<()>::with_capacity(64 * 2);
+        // fingerprints that land in shard 0
+        table.update(0, 0).set((), 10 * S);
+        table.update(64, 0).set((), 20 * S);
+        table.update(128, 0).set((), 30 * S);
+        assert!(table.update(0, 0).get().is_none(), "the soonest-expiring went first");
+        assert!(table.update(64, 0).get().is_some());
+        assert!(table.update(128, 0).get().is_some());
+    }
+}
