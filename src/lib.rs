@@ -57,12 +57,20 @@ pub mod replay {
     pub use tollgate_replay::*;
 }
 
+/// Flow control (feature `flow`): see [`tollgate_flow`].
+#[cfg(feature = "flow")]
+pub mod flow {
+    pub use tollgate_flow::*;
+}
+
 /// The types most programs use.
 pub mod prelude {
     pub use tollgate_core::{
         Caller, ClientIp, ClientIpLayer, ErrorStyle, ForwardingHeader, ManualClock, PeerAddr, RateQuota, Rejection,
         RequestId, RequestIdLayer, SystemClock, TimeWindow,
     };
+    #[cfg(feature = "flow")]
+    pub use tollgate_flow::{AliyunFlowControlLayer, BasicFlowControlLayer, ParamFlowControlLayer};
     #[cfg(feature = "ip")]
     pub use tollgate_ip::{IpAccessConfig, IpAccessLayer};
     #[cfg(feature = "replay")]

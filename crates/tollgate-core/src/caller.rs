@@ -25,12 +25,25 @@ use http::Extensions;
 pub struct Caller {
     key_id: Arc<str>,
     app_id: Option<Arc<str>>,
+    user: Option<Arc<str>>,
 }
 
 impl Caller {
     /// A caller known by its key id.
     pub fn new(key_id: impl Into<Arc<str>>) -> Self {
-        Self { key_id: key_id.into(), app_id: None }
+        Self { key_id: key_id.into(), app_id: None, user: None }
+    }
+
+    /// Names the account that owns the app (Aliyun's user, whose flow-control tier sits
+    /// between the API's and the app's).
+    pub fn with_user(mut self, user: impl Into<Arc<str>>) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// The owning account, if known.
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
     }
 
     /// Names the app that owns the key.
@@ -62,6 +75,10 @@ impl Caller {
 
 impl fmt::Debug for Caller {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Caller").field("key_id", &self.key_id).field("app_id", &self.app_id).finish()
+        f.debug_struct("Caller")
+            .field("key_id", &self.key_id)
+            .field("app_id", &self.app_id)
+            .field("user", &self.user)
+            .finish()
     }
 }

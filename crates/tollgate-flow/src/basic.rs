@@ -1,0 +1,131 @@
+//! Basic flow control: the API, each app, each client IP, with special apps and IPs.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use tollgate_core::{Caller, ClientIp, RateQuota};
+
+use crate::config::{AlgorithmChoice, BasicFlowControlConfig, ConfigError, Enforcement};
+use crate::policy::{Check, FlowPolicy, FlowRequest, Tier};
+
+/// At most this many special apps, and as many special IPs (the plugin's bound).
+pub const MAX_SPECIALS: usize = 30;
+
+/// The compiled limits of Tencent's basic flow-control plugin: the API limit always applies;
+/// the app limit per [`Caller`] (not applied to a request without one); the IP limit per
+/// [`ClientIp`]; a special app or IP gets its own limit instead of the general one, the API
+/// limit still applying. Every limit that applies is checked; the smallest decides.
+#[derive(Debug, Clone)]
+pub struct BasicLimits {
+    name: String,
+    api: RateQuota,
+    app: Option<RateQuota>,
+    ip: Option<RateQuota>,
+    special_apps: Vec<(String, RateQuota)>,
+    special_ips: HashMap<IpAddr, RateQuota>,
+}
+
+impl BasicLimits {
+    /// Compiles the plugin JSON; every problem names its field.
+    pub fn from_config(config: &BasicFlowControlConfig) -> Result<Self, ConfigError> {
+        if config.expire == 0 {
+            return Err(ConfigError::new("expire", "expected a positive number of units"));
+        }
+        if config.utc_offset_hours >= 24 {
+            return Err(ConfigError::new("utc_offset_hours", "expected 0 to 23"));
+        }
+        let window = config
+            .expire_type
+            .duration()
+            .checked_mul(u32::try_from(config.expire).unwrap_or(u32::MAX))
+            .filter(|w| *w <= Duration::from_secs(366 * 86_400))
+            .ok_or_else(|| ConfigError::new("expire", "the window may be at most a year"))?;
+        let how = Enforcement {
+            algorithm: config.algorithm,
+            per_second: config.expire_type == crate::config::WindowUnit::Second,
+            utc_offset: Duration::from_secs(u64::from(config.utc_offset_hours) * 3_600),
+        };
+        let api = how.quota("api_rate_limit", config.api_rate_limit, window)?;
+        let app = config.app_rate_limit.map(|l| how.quota("app_rate_limit", l, window)).transpose()?;
+        let ip = config.ip_rate_limit.map(|l| how.quota("ip_rate_limit", l, window)).transpose()?;
+        if config.spec_app_rate_limits.len() > MAX_SPECIALS {
+            return Err(ConfigError::new("spec_app_rate_limits", format!("at most {MAX_SPECIALS} entries")));
+        }
+        if config.spec_ip_rate_limits.len() > MAX_SPECIALS {
+            return Err(ConfigError::new("spec_ip_rate_limits", format!("at most {MAX_SPECIALS} entries")));
+        }
+        let mut special_apps = Vec::with_capacity(config.spec_app_rate_limits.len());
+        for (i, special) in config.spec_app_rate_limits.iter().enumerate() {
+            let field = format!("spec_app_rate_limits[{i}]");
+            if special.app_id.trim().is_empty() {
+                return Err(ConfigError::new(format!("{field}.app_id"), "expected an app id"));
+            }
+            if special_apps.iter().any(|(id, _)| *id == special.app_id) {
+                return Err(ConfigError::new(
+                    format!("{field}.app_id"),
+                    format!("{:?} is listed twice", special.app_id),
+                ));
+            }
+            special_apps
+                .push((special.app_id.clone(), how.quota(&format!("{field}.rate_limit"), special.rate_limit, window)?));
+        }
+        let mut special_ips = HashMap::with_capacity(config.spec_ip_rate_limits.len());
+        for (i, special) in config.spec_ip_rate_limits.iter().enumerate() {
+            let field = format!("spec_ip_rate_limits[{i}]");
+            let ip: IpAddr = special.ip_key.trim().parse().map_err(|_| {
+                ConfigError::new(format!("{field}.ip_key"), format!("{:?} is not an IP address", special.ip_key))
+            })?;
+            let quota = how.quota(&format!("{field}.rate_limit"), special.rate_limit, window)?;
+            if special_ips.insert(canonical(ip), quota).is_some() {
+                return Err(ConfigError::new(format!("{field}.ip_key"), format!("{ip} is listed twice")));
+            }
+        }
+        Ok(Self { name: "api".into(), api, app, ip, special_apps, special_ips })
+    }
+
+    /// `limit` requests per `window` to the API, enforced as `algorithm` (default: GCRA for
+    /// windows under a minute, a fixed window otherwise).
+    pub fn new(limit: u32, window: Duration, algorithm: Option<AlgorithmChoice>) -> Result<Self, ConfigError> {
+        let how = Enforcement { algorithm, per_second: window < Duration::from_secs(60), ..Enforcement::default() };
+        let api = how.quota("api_rate_limit", u64::from(limit), window)?;
+        Ok(Self { name: "api".into(), api, app: None, ip: None, special_apps: Vec::new(), special_ips: HashMap::new() })
+    }
+
+    /// Names the API in store keys, so several APIs can share one store (a Redis server).
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The API's limit.
+    pub fn api(&self) -> &RateQuota {
+        &self.api
+    }
+}
+
+/// IPv4-mapped IPv6 addresses are the IPv4 address they carry.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+impl FlowPolicy for BasicLimits {
+    fn checks(&self, request: &FlowRequest<'_>, out: &mut Vec<Check>) {
+        out.push(Check { key: format!("api:{}", self.name), quota: self.api, tier: Tier::Api });
+        if let Some(caller) = Caller::from_extensions(request.extensions) {
+            let special = self.special_apps.iter().find(|(id, _)| caller.is(id)).map(|(_, q)| *q);
+            if let Some(quota) = special.or(self.app) {
+                out.push(Check { key: format!("app:{}:{}", self.name, caller.app_id()), quota, tier: Tier::App });
+            }
+        }
+        if let Some(client) = ClientIp::from_extensions(request.extensions) {
+            let ip = canonical(client.ip());
+            if let Some(quota) = self.special_ips.get(&ip).copied().or(self.ip) {
+                out.push(Check { key: format!("ip:{}:{ip}", self.name), quota, tier: Tier::Ip });
+            }
+        }
+    }
+}

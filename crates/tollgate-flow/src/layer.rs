@@ -1,0 +1,348 @@
+//! [`FlowControlLayer`] and its service: the checks of a policy taken from a rate store, all
+//! or nothing, before the request goes on.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::RETRY_AFTER;
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
+use http_body_util::Full;
+use pin_project_lite::pin_project;
+use tollgate_core::{
+    ErrorStyle, MemoryRateStore, RateDecision, RateStore, RateTake, Rejection, ResponseBody, StoreError,
+};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::aliyun::AliyunLimits;
+use crate::basic::BasicLimits;
+use crate::config::{AliyunFlowControlConfig, BasicFlowControlConfig, ConfigError, ParamFlowControlConfig};
+use crate::param::ParamLimits;
+use crate::policy::{Check, FlowPolicy, FlowRequest, Tier};
+use crate::refusal::{refusal, unavailable};
+
+/// `X-RateLimit-Limit`: the smallest limit that applied.
+pub const X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+/// `X-RateLimit-Remaining`: requests left under it.
+pub const X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+/// `RateLimit-Policy` (IETF draft): the limit and its window.
+pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+/// `RateLimit` (IETF draft): what remains and when the allowance is whole again.
+pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+
+struct Settings<P, St> {
+    policy: Arc<P>,
+    store: Arc<St>,
+    style: ErrorStyle,
+    aliyun_status: StatusCode,
+    ietf_headers: bool,
+}
+
+impl<P, St> Clone for Settings<P, St> {
+    fn clone(&self) -> Self {
+        Self {
+            policy: self.policy.clone(),
+            store: self.store.clone(),
+            style: self.style.clone(),
+            aliyun_status: self.aliyun_status,
+            ietf_headers: self.ietf_headers,
+        }
+    }
+}
+
+/// Flow control as a tower layer: the limits a [`FlowPolicy`] names for each request, taken
+/// from a [`RateStore`] all or nothing (a request refused by one limit uses up none of the
+/// others). A passing response carries `X-RateLimit-Limit` and `X-RateLimit-Remaining` for
+/// the smallest limit that applied; a refusal also carries `Retry-After` in whole seconds,
+/// rounded up. [`BasicFlowControlLayer`], [`ParamFlowControlLayer`] and
+/// [`AliyunFlowControlLayer`] name the built-in policies.
+pub struct FlowControlLayer<P, St = MemoryRateStore> {
+    settings: Arc<Settings<P, St>>,
+}
+
+/// Tencent's basic flow control (API, app, client IP, special apps and IPs).
+pub type BasicFlowControlLayer<St = MemoryRateStore> = FlowControlLayer<BasicLimits, St>;
+/// Tencent's parameter flow control (default limit, weighted strategies with conditions).
+pub type ParamFlowControlLayer<St = MemoryRateStore> = FlowControlLayer<ParamLimits, St>;
+/// Aliyun's flow control (API, user and app tiers with specials).
+pub type AliyunFlowControlLayer<St = MemoryRateStore> = FlowControlLayer<AliyunLimits, St>;
+
+impl<P, St> Clone for FlowControlLayer<P, St> {
+    fn clone(&self) -> Self {
+        Self { settings: self.settings.clone() }
+    }
+}
+
+impl<P: std::fmt::Debug, St> std::fmt::Debug for FlowControlLayer<P, St> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlowControlLayer").field("policy", &self.settings.policy).finish_non_exhaustive()
+    }
+}
+
+impl<P: FlowPolicy> FlowControlLayer<P> {
+    /// Enforces `policy` with an in-memory store of its own.
+    pub fn new(policy: P) -> Self {
+        Self::with_store(policy, MemoryRateStore::new())
+    }
+}
+
+impl BasicFlowControlLayer {
+    /// From Tencent's basic plugin JSON, validated; an in-memory store.
+    pub fn from_config(config: &BasicFlowControlConfig) -> Result<Self, ConfigError> {
+        Ok(Self::new(BasicLimits::from_config(config)?))
+    }
+}
+
+impl ParamFlowControlLayer {
+    /// From Tencent's parameter plugin JSON, validated; an in-memory store.
+    pub fn from_config(config: &ParamFlowControlConfig) -> Result<Self, ConfigError> {
+        Ok(Self::new(ParamLimits::from_config(config)?))
+    }
+}
+
+impl AliyunFlowControlLayer {
+    /// From an Aliyun flow-control policy, validated; an in-memory store; refusals in the
+    /// Aliyun API Gateway style.
+    pub fn from_config(config: &AliyunFlowControlConfig) -> Result<Self, ConfigError> {
+        Ok(Self::new(AliyunLimits::from_config(config)?).error_style(ErrorStyle::AliyunApiGateway))
+    }
+}
+
+impl<P: FlowPolicy, St: RateStore> FlowControlLayer<P, St> {
+    /// Enforces `policy` with `store` (share one store between layers, or use a Redis store
+    /// for a fleet).
+    pub fn with_store(policy: P, store: St) -> Self {
+        Self::with_shared_store(policy, Arc::new(store))
+    }
+
+    /// Enforces `policy` with a store shared with other layers.
+    pub fn with_shared_store(policy: P, store: Arc<St>) -> Self {
+        Self {
+            settings: Arc::new(Settings {
+                policy: Arc::new(policy),
+                store,
+                style: ErrorStyle::default(),
+                aliyun_status: StatusCode::FORBIDDEN,
+                ietf_headers: false,
+            }),
+        }
+    }
+
+    fn settings_mut(&mut self) -> &mut Settings<P, St> {
+        Arc::make_mut(&mut self.settings)
+    }
+
+    /// How refusals are rendered (problem+json by default).
+    pub fn error_style(mut self, style: ErrorStyle) -> Self {
+        self.settings_mut().style = style;
+        self
+    }
+
+    /// The status of a refusal in the Aliyun API Gateway style: 403 (its FAQ) by default;
+    /// its current plug-in documentation says 429.
+    pub fn aliyun_status(mut self, status: StatusCode) -> Self {
+        self.settings_mut().aliyun_status = status;
+        self
+    }
+
+    /// Also send the IETF draft's `RateLimit-Policy` and `RateLimit` fields.
+    pub fn ietf_headers(mut self, on: bool) -> Self {
+        self.settings_mut().ietf_headers = on;
+        self
+    }
+}
+
+impl<S, P, St> Layer<S> for FlowControlLayer<P, St> {
+    type Service = FlowControl<S, P, St>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        FlowControl { inner, settings: self.settings.clone() }
+    }
+}
+
+/// The service of a [`FlowControlLayer`].
+pub struct FlowControl<S, P, St = MemoryRateStore> {
+    inner: S,
+    settings: Arc<Settings<P, St>>,
+}
+
+impl<S: Clone, P, St> Clone for FlowControl<S, P, St> {
+    fn clone(&self) -> Self {
+        Self { inner: self.inner.clone(), settings: self.settings.clone() }
+    }
+}
+
+impl<S, P, St> std::fmt::Debug for FlowControl<S, P, St> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlowControl").finish_non_exhaustive()
+    }
+}
+
+impl<S, P, St, B, ResBody> Service<Request<B>> for FlowControl<S, P, St>
+where
+    S: Service<Request<B>, Response = Response<ResBody>> + Clone,
+    P: FlowPolicy,
+    St: RateStore,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, St::AllFuture, B>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let mut checks = Vec::with_capacity(4);
+        let view =
+            FlowRequest { method: req.method(), uri: req.uri(), headers: req.headers(), extensions: req.extensions() };
+        self.settings.policy.checks(&view, &mut checks);
+        let takes: Vec<RateTake<'_>> = checks.iter().map(|c| RateTake { key: &c.key, quota: &c.quota }).collect();
+        let taking = self.settings.store.take_all(&takes, 1);
+        // The ready service travels with the request until the store answers.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let tiers = checks.iter().map(|c| c.tier).collect();
+        ResponseFuture {
+            state: State::Taking {
+                taking,
+                pending: Some(Pending { inner, req, tiers, checks, settings: Arc::clone(&self.settings) as _ }),
+            },
+        }
+    }
+}
+
+/// What the response future needs of the settings, without their type parameters.
+trait Render: Send + Sync {
+    fn style(&self) -> &ErrorStyle;
+    fn aliyun_status(&self) -> StatusCode;
+    fn ietf_headers(&self) -> bool;
+}
+
+impl<P: Send + Sync, St: Send + Sync> Render for Settings<P, St> {
+    fn style(&self) -> &ErrorStyle {
+        &self.style
+    }
+
+    fn aliyun_status(&self) -> StatusCode {
+        self.aliyun_status
+    }
+
+    fn ietf_headers(&self) -> bool {
+        self.ietf_headers
+    }
+}
+
+struct Pending<S, B> {
+    inner: S,
+    req: Request<B>,
+    tiers: Vec<Tier>,
+    checks: Vec<Check>,
+    settings: Arc<dyn Render>,
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, T, B> where S: Service<Request<B>> {
+        Taking { #[pin] taking: T, pending: Option<Pending<S, B>> },
+        Calling { #[pin] future: S::Future, headers: HeaderMap },
+        Done { response: Option<Response<Full<Bytes>>> },
+    }
+}
+
+pin_project! {
+    /// Response future of [`FlowControl`]: awaits the rate store, then the inner service.
+    pub struct ResponseFuture<S, T, B> where S: Service<Request<B>> {
+        #[pin]
+        state: State<S, T, B>,
+    }
+}
+
+fn whole_seconds(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+/// The headers describing the tightest of `decisions`: the smallest limit, the least left.
+fn rate_headers(decisions: &[RateDecision], checks: &[Check], ietf: bool) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    let Some((tightest, check)) = decisions.iter().zip(checks).min_by_key(|(d, _)| (d.limit, d.remaining)) else {
+        return headers;
+    };
+    let remaining = decisions.iter().map(|d| d.remaining).min().unwrap_or(0);
+    headers.insert(X_RATELIMIT_LIMIT, HeaderValue::from(tightest.limit));
+    headers.insert(X_RATELIMIT_REMAINING, HeaderValue::from(remaining));
+    if ietf {
+        let policy = format!("\"flow\";q={};w={}", tightest.limit, whole_seconds(check.quota.window()));
+        let state = format!("\"flow\";r={remaining};t={}", whole_seconds(tightest.reset_after));
+        if let (Ok(p), Ok(s)) = (HeaderValue::try_from(policy), HeaderValue::try_from(state)) {
+            headers.insert(RATELIMIT_POLICY, p);
+            headers.insert(RATELIMIT, s);
+        }
+    }
+    headers
+}
+
+fn refused<B>(pending: &Pending<impl Sized, B>, decisions: &[RateDecision]) -> Response<Full<Bytes>> {
+    let at = decisions.iter().position(|d| !d.allowed).unwrap_or(0);
+    let decision = decisions[at];
+    let tier = pending.tiers.get(at).copied().unwrap_or(Tier::Api);
+    let wait = decision.retry_after.unwrap_or(decision.reset_after);
+    let mut rejection: Rejection = refusal(tier, pending.settings.aliyun_status())
+        .with_header(RETRY_AFTER, HeaderValue::from(whole_seconds(wait).max(1)));
+    for (name, value) in &rate_headers(decisions, &pending.checks, pending.settings.ietf_headers()) {
+        rejection = rejection.with_header(name.clone(), value.clone());
+    }
+    tracing::debug!(tier = ?tier, key = %pending.checks.get(at).map_or("", |c| c.key.as_str()), "flow control: refused");
+    pending.settings.style().respond(&rejection, &pending.req)
+}
+
+impl<S, T, B, ResBody> Future for ResponseFuture<S, T, B>
+where
+    S: Service<Request<B>, Response = Response<ResBody>>,
+    T: Future<Output = Result<Vec<RateDecision>, StoreError>>,
+{
+    type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                StateProj::Taking { taking, pending } => {
+                    let outcome = ready!(taking.poll(cx));
+                    let mut pending = pending.take().expect("polled after completion");
+                    let next = match outcome {
+                        Ok(decisions) if decisions.iter().all(|d| d.allowed) => {
+                            let headers = rate_headers(&decisions, &pending.checks, pending.settings.ietf_headers());
+                            State::Calling { future: pending.inner.call(pending.req), headers }
+                        }
+                        Ok(decisions) => State::Done { response: Some(refused(&pending, &decisions)) },
+                        Err(e) => {
+                            tracing::warn!(error = %e, "flow control: rate store unavailable");
+                            State::Done {
+                                response: Some(pending.settings.style().respond(&unavailable(), &pending.req)),
+                            }
+                        }
+                    };
+                    state.set(next);
+                }
+                StateProj::Calling { future, headers } => {
+                    let mut response = ready!(future.poll(cx))?;
+                    for (name, value) in std::mem::take(headers).drain() {
+                        if let Some(name) = name {
+                            response.headers_mut().insert(name, value);
+                        }
+                    }
+                    return Poll::Ready(Ok(response.map(ResponseBody::inner)));
+                }
+                StateProj::Done { response } => {
+                    let response = response.take().expect("polled after completion");
+                    return Poll::Ready(Ok(ResponseBody::rejection(response)));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Flow control for tower services: Tencent API Gateway's basic and parameter flow-control
+//! plugins and Aliyun API Gateway's API / user / app tiers, as layers.
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use http::{Request, Response, StatusCode};
+//! use tollgate_flow::{BasicFlowControlConfig, BasicFlowControlLayer};
+//! use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Tencent's plugin JSON, pasted as is: 2 requests per minute to this API
+//! let config: BasicFlowControlConfig =
+//!     serde_json::from_str(r#"{"expire_type": "minute", "api_rate_limit": 2}"#)?;
+//! let mut svc = ServiceBuilder::new()
+//!     .layer(BasicFlowControlLayer::from_config(&config)?)
+//!     .service(service_fn(|_req: Request<()>| async { Ok::<_, Infallible>(Response::new("hello")) }));
+//!
+//! for expected in [StatusCode::OK, StatusCode::OK, StatusCode::TOO_MANY_REQUESTS] {
+//!     let response = svc.ready().await?.call(Request::new(())).await?;
+//!     assert_eq!(response.status(), expected);
+//!     assert_eq!(response.headers()["x-ratelimit-limit"], "2");
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Policies
+//!
+//! | layer | policy | plugin JSON |
+//! |---|---|---|
+//! | [`BasicFlowControlLayer`] | [`BasicLimits`]: the API; each app ([`Caller`](tollgate_core::Caller)); each client IP ([`ClientIp`](tollgate_core::ClientIp)); special apps and IPs instead of the general app / IP limits | [`BasicFlowControlConfig`] |
+//! | [`ParamFlowControlLayer`] | [`ParamLimits`]: a default API limit, then up to 10 strategies by descending weight, each keyed by a header, query parameter or the path, guarded by a [`Condition`](tollgate_core::Condition) | [`ParamFlowControlConfig`] |
+//! | [`AliyunFlowControlLayer`] | [`AliyunLimits`]: API, user and app tiers, app <= user <= API, special users and apps | [`AliyunFlowControlConfig`] |
+//!
+//! All limits that apply to a request are taken from the [`RateStore`](tollgate_core::RateStore)
+//! at once, all or nothing: the smallest decides, and a request refused by one limit uses
+//! up none of the others (an app over its own limit does not drain the API's allowance).
+//!
+//! # Algorithms
+//!
+//! | `algorithm` | what passes | in any window-long stretch |
+//! |---|---|---|
+//! | `fixed_window` (default for minute, hour, day) | N per calendar window (UTC, or shifted by `utc_offset_hours`), reset at the boundary | up to 2N across a boundary |
+//! | `gcra` (default for a second) | a burst of N, then one more every window/N; in memory by [`governor`](https://docs.rs/governor) | up to 2N after an idle stretch |
+//! | `sliding_window` | never more than N; requests are forgotten between 1 and 1.1 windows after they passed | N |
+//!
+//! # Responses
+//!
+//! A passing response carries `X-RateLimit-Limit` (the smallest limit that applied) and
+//! `X-RateLimit-Remaining`; [`FlowControlLayer::ietf_headers`] adds the IETF draft's
+//! `RateLimit-Policy` and `RateLimit`. A refusal carries them too, and `Retry-After` in
+//! whole seconds, rounded up.
+//!
+//! | style | status | words |
+//! |---|---|---|
+//! | problem+json (default) | 429 | `Throttled.Api`, `Throttled.App`, `Throttled.Ip`, `Throttled.User`, `Throttled.Parameter` |
+//! | Aliyun API Gateway | 403 ([`FlowControlLayer::aliyun_status`] to change) | `X-Ca-Error-Message: Throttled by API Flow Control` (`USER`, `APP`; `IP` is ours) |
+//! | Aliyun RPC | 400 | `Throttling.API`, `Throttling.User`, `Throttling` |
+//! | Tencent Cloud API | 200 | `RequestLimitExceeded` |
+//! | Tencent API Gateway | 429 | `API rate limit exceeded` |
+//! | gRPC | | `RESOURCE_EXHAUSTED` |
+//!
+//! # Memory
+//!
+//! The in-memory store keeps each key as a 64-bit fingerprint with its state, bounded
+//! (1,000,000 keys by default) and dropped once idle for a window, so memory stays flat
+//! under millions of distinct IPs or parameter values (figures in `benches/README.md`).
+
+mod aliyun;
+mod basic;
+mod config;
+mod layer;
+mod param;
+mod policy;
+mod refusal;
+
+pub use aliyun::{AliyunLimits, MAX_API_DEFAULT};
+pub use basic::{BasicLimits, MAX_SPECIALS};
+pub use config::{
+    AlgorithmChoice, AliyunFlowControlConfig, AliyunSpecial, AliyunSpecialType, AliyunUnit, BasicFlowControlConfig,
+    ConfigError, ParamFlowControlConfig, ParameterConfig, ParameterKind, SpecialApp, SpecialIp, StrategyConfig,
+    WindowUnit,
+};
+pub use layer::{
+    AliyunFlowControlLayer, BasicFlowControlLayer, FlowControl, FlowControlLayer, ParamFlowControlLayer, RATELIMIT,
+    RATELIMIT_POLICY, ResponseFuture, X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING,
+};
+pub use param::{MAX_NAME_CHARS, MAX_STRATEGIES, ParamLimits};
+pub use policy::{Check, FlowPolicy, FlowRequest, Tier};

@@ -1,0 +1,182 @@
+//! Parameter flow control: an API-level default limit, then weighted strategies, each keyed
+//! by the value of one parameter and guarded by a condition.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::time::Duration;
+
+use http::HeaderName;
+use tollgate_core::condition::RequestView;
+use tollgate_core::{Condition, RateQuota};
+
+use crate::config::{ConfigError, Enforcement, ParamFlowControlConfig, ParameterKind};
+use crate::policy::{Check, FlowPolicy, FlowRequest, Tier};
+
+/// At most this many strategies (the plugin's bound).
+pub const MAX_STRATEGIES: usize = 10;
+/// A strategy name has at most this many characters.
+pub const MAX_NAME_CHARS: usize = 50;
+
+/// Where a strategy reads its rate key.
+#[derive(Debug, Clone)]
+enum KeyParam {
+    Header(HeaderName),
+    Query(String),
+    Path,
+}
+
+#[derive(Debug, Clone)]
+struct Strategy {
+    name: String,
+    key: KeyParam,
+    quota: RateQuota,
+    condition: Option<Condition>,
+}
+
+/// The compiled limits of Tencent's parameter flow-control plugin. The default limit is
+/// checked first; then each strategy, highest weight first, whose condition holds and
+/// whose key parameter the request carries (a strategy whose parameter is absent does not
+/// apply: ours, the reference is silent). Every distinct value of a strategy's parameter
+/// has its own allowance; the first limit exceeded refuses the request.
+#[derive(Debug, Clone)]
+pub struct ParamLimits {
+    name: String,
+    default: Option<RateQuota>,
+    strategies: Vec<Strategy>,
+}
+
+impl ParamLimits {
+    /// Compiles the plugin JSON (conditions included); every problem names its field.
+    pub fn from_config(config: &ParamFlowControlConfig) -> Result<Self, ConfigError> {
+        // windows are counted in seconds: under a minute they are "per second" limits (GCRA)
+        let how = |window: Duration| Enforcement {
+            algorithm: config.algorithm,
+            per_second: window < Duration::from_secs(60),
+            ..Enforcement::default()
+        };
+        let default = match config.default_window {
+            0 => None,
+            w => {
+                let window = seconds("default_window", w)?;
+                Some(how(window).quota("default_rate_limit", config.default_rate_limit, window)?)
+            }
+        };
+        if config.strategies.is_empty() || config.strategies.len() > MAX_STRATEGIES {
+            return Err(ConfigError::new("strategies", format!("expected 1 to {MAX_STRATEGIES} strategies")));
+        }
+        let (mut names, mut weights) = (HashSet::new(), HashSet::new());
+        let mut strategies = Vec::with_capacity(config.strategies.len());
+        for (i, s) in config.strategies.iter().enumerate() {
+            let field = |f: &str| format!("strategies[{i}].{f}");
+            if s.name.trim().is_empty() || s.name.chars().count() > MAX_NAME_CHARS {
+                return Err(ConfigError::new(field("name"), format!("expected 1 to {MAX_NAME_CHARS} characters")));
+            }
+            if !names.insert(s.name.as_str()) {
+                return Err(ConfigError::new(field("name"), format!("{:?} is used by another strategy", s.name)));
+            }
+            if s.strategy_weight > 100 {
+                return Err(ConfigError::new(field("strategy_weight"), "expected 0 to 100"));
+            }
+            if !weights.insert(s.strategy_weight) {
+                return Err(ConfigError::new(
+                    field("strategy_weight"),
+                    format!("{} is used by another strategy", s.strategy_weight),
+                ));
+            }
+            let [parameter] = s.parameters.as_slice() else {
+                return Err(ConfigError::new(field("parameters"), "expected exactly one rate-key parameter"));
+            };
+            let key = match parameter.kind {
+                ParameterKind::Header => KeyParam::Header(
+                    HeaderName::try_from(parameter.name.trim())
+                        .map_err(|_| ConfigError::new(field("parameters[0].name"), "expected a header name"))?,
+                ),
+                ParameterKind::Query if parameter.name.is_empty() => {
+                    return Err(ConfigError::new(field("parameters[0].name"), "expected a query parameter name"));
+                }
+                ParameterKind::Query => KeyParam::Query(parameter.name.clone()),
+                ParameterKind::Path => KeyParam::Path,
+            };
+            let window = seconds(&field("window"), s.window)?;
+            let quota = how(window).quota(&field("rate_limit"), s.rate_limit, window)?;
+            let condition = match s.condition.trim() {
+                "" => None,
+                text => {
+                    let c = Condition::parse(text).map_err(|e| ConfigError::new(field("condition"), e))?;
+                    if c.needs_form_body() {
+                        return Err(ConfigError::new(
+                            field("condition"),
+                            "form fields are not available to flow control, which never reads the body",
+                        ));
+                    }
+                    Some(c)
+                }
+            };
+            strategies.push(Strategy { name: s.name.clone(), key, quota, condition });
+        }
+        // higher weight first; weights are unique, so the order is total
+        let mut order: Vec<_> = config.strategies.iter().map(|s| s.strategy_weight).zip(strategies).collect();
+        order.sort_by_key(|(weight, _)| std::cmp::Reverse(*weight));
+        Ok(Self { name: "api".into(), default, strategies: order.into_iter().map(|(_, s)| s).collect() })
+    }
+
+    /// Names the API in store keys, so several APIs can share one store.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The strategies' names in the order they are checked.
+    pub fn order(&self) -> impl Iterator<Item = &str> {
+        self.strategies.iter().map(|s| s.name.as_str())
+    }
+}
+
+fn seconds(field: &str, n: u64) -> Result<Duration, ConfigError> {
+    if n == 0 || n > 366 * 86_400 {
+        return Err(ConfigError::new(field, "expected 1 second to a year"));
+    }
+    Ok(Duration::from_secs(n))
+}
+
+/// The first value of query parameter `name`, decoded (`+` is a space).
+fn query_value<'a>(query: &'a str, name: &str) -> Option<Cow<'a, str>> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (decode(k) == name).then(|| decode(v))
+    })
+}
+
+fn decode(text: &str) -> Cow<'_, str> {
+    if !text.contains(['%', '+']) {
+        return Cow::Borrowed(text);
+    }
+    let spaced = text.replace('+', " ");
+    Cow::Owned(percent_encoding::percent_decode_str(&spaced).decode_utf8_lossy().into_owned())
+}
+
+impl FlowPolicy for ParamLimits {
+    fn checks(&self, request: &FlowRequest<'_>, out: &mut Vec<Check>) {
+        if let Some(quota) = self.default {
+            out.push(Check { key: format!("param:{}", self.name), quota, tier: Tier::Parameter });
+        }
+        let view = RequestView::new(request.method, request.uri, request.headers, request.extensions);
+        for s in &self.strategies {
+            if s.condition.as_ref().is_some_and(|c| !c.evaluate(&view)) {
+                continue;
+            }
+            let value: Option<Cow<'_, str>> = match &s.key {
+                KeyParam::Header(name) => request.headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes())),
+                KeyParam::Query(name) => request.uri.query().and_then(|q| query_value(q, name)),
+                KeyParam::Path => Some(Cow::Borrowed(request.uri.path())),
+            };
+            if let Some(value) = value {
+                out.push(Check {
+                    key: format!("param:{}:{}:{value}", self.name, s.name),
+                    quota: s.quota,
+                    tier: Tier::Parameter,
+                });
+            }
+        }
+    }
+}

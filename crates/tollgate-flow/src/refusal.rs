@@ -1,0 +1,59 @@
+//! How a refusal reads, per tier and per client ecosystem.
+
+use http::StatusCode;
+use tollgate_core::{GrpcCode, Rejection};
+
+use crate::policy::Tier;
+
+/// The refusal for `tier`: 429 in the neutral style; the reference's status and words in
+/// the Aliyun and Tencent styles (Aliyun's gateway status is `aliyun_status`, 403 by
+/// default as its FAQ's error table has it).
+pub(crate) fn refusal(tier: Tier, aliyun_status: StatusCode) -> Rejection {
+    let (code, message, aliyun_message, rpc) = match tier {
+        Tier::Api => (
+            "Throttled.Api",
+            "too many requests to this API",
+            "Throttled by API Flow Control",
+            ("Throttling.API", "Request was denied due to api flow control."),
+        ),
+        Tier::User => (
+            "Throttled.User",
+            "too many requests from this user",
+            "Throttled by USER Flow Control",
+            ("Throttling.User", "Request was denied due to user flow control."),
+        ),
+        Tier::App => (
+            "Throttled.App",
+            "too many requests from this app",
+            "Throttled by APP Flow Control",
+            ("Throttling", "Request was denied due to request throttling."),
+        ),
+        // Aliyun has no per-IP tier: these words are ours, in its pattern
+        Tier::Ip => (
+            "Throttled.Ip",
+            "too many requests from this IP address",
+            "Throttled by IP Flow Control",
+            ("Throttling", "Request was denied due to request throttling."),
+        ),
+        Tier::Parameter => (
+            "Throttled.Parameter",
+            "too many requests with this parameter value",
+            "Throttled by API Flow Control",
+            ("Throttling", "Request was denied due to request throttling."),
+        ),
+    };
+    Rejection::new(StatusCode::TOO_MANY_REQUESTS, code, message)
+        .with_policy("flow")
+        .with_aliyun_api_gateway(aliyun_status, aliyun_message)
+        .with_aliyun_rpc(StatusCode::BAD_REQUEST, rpc.0, rpc.1)
+        .with_tencent_cloud("RequestLimitExceeded", "The number of requests exceeds the frequency limit.")
+        .with_tencent_api_gateway(StatusCode::TOO_MANY_REQUESTS, "API rate limit exceeded")
+        .with_grpc_code(GrpcCode::ResourceExhausted)
+}
+
+/// The refusal when the rate store cannot answer.
+pub(crate) fn unavailable() -> Rejection {
+    Rejection::new(StatusCode::SERVICE_UNAVAILABLE, "RateStoreUnavailable", "flow control is unavailable")
+        .with_policy("flow")
+        .with_grpc_code(GrpcCode::Unavailable)
+}
