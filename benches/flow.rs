@@ -1,0 +1,199 @@
+//! Flow control: the per-IP limit of `BasicFlowControlLayer` next to tower_governor's
+//! `GovernorLayer` (its peer: governor's GCRA keyed by peer IP) for the same rule, as whole
+//! services polled once; and resident memory after 1,000,000 distinct client IPs, after
+//! they go idle, and after a second million (the in-memory store against governor's
+//! keyed limiter, which grows until `retain_recent` is called).
+
+#![allow(missing_docs)]
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::hint::black_box;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::num::NonZeroU32;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use http::{Request, Response};
+use tollgate::flow::{BasicFlowControlConfig, BasicFlowControlLayer};
+use tollgate::{ClientIp, ManualClock, MemoryRateStore, RateQuota};
+use tower::{Layer, Service};
+
+const IPS: u32 = 1_000;
+
+fn rss() -> isize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<isize>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn ip(i: u32) -> Ipv4Addr {
+    Ipv4Addr::from(0x0a00_0000 + i)
+}
+
+/// Polls a future that must be ready at once (both stacks answer from memory).
+fn now<F: Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(out) => out,
+        Poll::Pending => panic!("not ready"),
+    }
+}
+
+/// One child process per case, so freed memory of one cannot hide the next one's growth.
+fn measure(kind: &str) {
+    const N: u32 = 1_000_000;
+    let base = rss();
+    let mb = |b: isize| b as f64 / 1_048_576.0;
+    match kind {
+        "ours" => {
+            let clock = ManualClock::at_unix(Duration::from_secs(1_800_000_000));
+            let store = MemoryRateStore::new().with_clock(clock.clone());
+            let quota = RateQuota::new(NonZeroU32::new(10).unwrap(), Duration::from_secs(1)).unwrap();
+            for i in 0..N {
+                store.take_now(&format!("ip:api:{}", ip(i)), &quota, 1);
+            }
+            let full = rss() - base;
+            clock.advance(Duration::from_secs(3));
+            let idle_len = store.len();
+            let idle = rss() - base;
+            for i in N..2 * N {
+                store.take_now(&format!("ip:api:{}", ip(i)), &quota, 1);
+            }
+            let again = rss() - base;
+            println!(
+                "{:.1} MB after 1M keys ({:.0} B/key); {idle_len} keys and {:.1} MB once idle; {:.1} MB after a second million",
+                mb(full),
+                full as f64 / f64::from(N),
+                mb(idle),
+                mb(again)
+            );
+        }
+        _ => {
+            let limiter = governor::RateLimiter::keyed(governor::Quota::per_second(NonZeroU32::new(10).unwrap()));
+            for i in 0..N {
+                let _ = limiter.check_key(&IpAddr::V4(ip(i)));
+            }
+            let full = rss() - base;
+            std::thread::sleep(Duration::from_secs(2));
+            let idle = rss() - base;
+            for i in N..2 * N {
+                let _ = limiter.check_key(&IpAddr::V4(ip(i)));
+            }
+            let again = rss() - base;
+            println!(
+                "{:.1} MB after 1M keys ({:.0} B/key); {} keys and {:.1} MB once idle (no retain_recent); {:.1} MB after a second million",
+                mb(full),
+                full as f64 / f64::from(N),
+                N,
+                mb(idle),
+                mb(again)
+            );
+        }
+    }
+}
+
+fn memory_report() {
+    let exe = std::env::current_exe().unwrap();
+    for (kind, what) in [("ours", "MemoryRateStore"), ("governor", "governor keyed (DashMap)")] {
+        let out = std::process::Command::new(&exe).env("TOLLGATE_FLOW_MEASURE", kind).output().unwrap();
+        println!("memory: {what}: {}", String::from_utf8_lossy(&out.stdout).trim());
+    }
+}
+
+fn flow(c: &mut Criterion) {
+    if let Ok(kind) = std::env::var("TOLLGATE_FLOW_MEASURE") {
+        measure(&kind);
+        std::process::exit(0);
+    }
+    memory_report();
+
+    // one inner service for both: tower_governor renders its refusals as axum bodies
+    let inner =
+        tower::service_fn(|_req: Request<()>| async { Ok::<_, Infallible>(Response::new(axum::body::Body::empty())) });
+    let mut group = c.benchmark_group("flow/per_ip_1000_ips");
+    group.throughput(Throughput::Elements(1));
+
+    // the same rule both ways: a GCRA per client IP that never refuses here
+    let config: BasicFlowControlConfig = serde_json::from_str(
+        r#"{"expire_type": "second", "api_rate_limit": 4000000000, "ip_rate_limit": 4000000000}"#,
+    )
+    .unwrap();
+    let mut ours = BasicFlowControlLayer::from_config(&config).unwrap().layer(inner);
+    let requests: Vec<Request<()>> = (0..IPS)
+        .map(|i| {
+            let mut r = Request::new(());
+            r.extensions_mut().insert(ClientIp::direct(IpAddr::V4(ip(i))));
+            r
+        })
+        .collect();
+    let mut i = 0usize;
+    group.bench_function("tollgate_basic", |b| {
+        b.iter_batched(
+            || {
+                i = (i + 1) % requests.len();
+                let mut r = Request::new(());
+                *r.extensions_mut() = requests[i].extensions().clone();
+                r
+            },
+            |r| {
+                let resp = now(ours.call(r)).unwrap();
+                assert_eq!(resp.status(), 200);
+                black_box(resp)
+            },
+            criterion::BatchSize::SmallInput,
+        )
+    });
+
+    let governor_config = tower_governor::governor::GovernorConfigBuilder::default()
+        .per_nanosecond(1)
+        .burst_size(u32::MAX)
+        .finish()
+        .unwrap();
+    let mut theirs = tower_governor::GovernorLayer::new(governor_config).layer(inner);
+    let mut j = 0usize;
+    group.bench_function("tower_governor", |b| {
+        b.iter_batched(
+            || {
+                j = (j + 1) % requests.len();
+                let mut r = Request::new(());
+                r.extensions_mut().insert(ConnectInfo(SocketAddr::new(IpAddr::V4(ip(j as u32)), 40_000)));
+                r
+            },
+            |r| {
+                let resp = now(theirs.call(r)).unwrap();
+                assert_eq!(resp.status(), 200);
+                black_box(resp)
+            },
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("flow/store_take_1000_keys");
+    let store = MemoryRateStore::new();
+    for (name, algorithm) in [
+        ("gcra_governor", tollgate::Algorithm::Gcra),
+        ("fixed_window", tollgate::Algorithm::FixedWindow { offset: Duration::ZERO }),
+        ("sliding_window", tollgate::Algorithm::SlidingWindow),
+    ] {
+        let quota = RateQuota::new(NonZeroU32::new(u32::MAX).unwrap(), Duration::from_secs(60)).unwrap().with_algorithm(algorithm);
+        let keys: Vec<String> = (0..IPS).map(|i| format!("ip:api:{}", ip(i))).collect();
+        let mut k = 0usize;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                k = (k + 1) % keys.len();
+                black_box(store.take_now(&keys[k], &quota, 1))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, flow);
+criterion_main!(benches);
