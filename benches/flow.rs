@@ -120,10 +120,9 @@ fn flow(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
 
     // the same rule both ways: a GCRA per client IP that never refuses here
-    let config: BasicFlowControlConfig = serde_json::from_str(
-        r#"{"expire_type": "second", "api_rate_limit": 4000000000, "ip_rate_limit": 4000000000}"#,
-    )
-    .unwrap();
+    let config: BasicFlowControlConfig =
+        serde_json::from_str(r#"{"expire_type": "second", "api_rate_limit": 4000000000, "ip_rate_limit": 4000000000}"#)
+            .unwrap();
     let mut ours = BasicFlowControlLayer::from_config(&config).unwrap().layer(inner);
     let requests: Vec<Request<()>> = (0..IPS)
         .map(|i| {
@@ -182,7 +181,9 @@ fn flow(c: &mut Criterion) {
         ("fixed_window", tollgate::Algorithm::FixedWindow { offset: Duration::ZERO }),
         ("sliding_window", tollgate::Algorithm::SlidingWindow),
     ] {
-        let quota = RateQuota::new(NonZeroU32::new(u32::MAX).unwrap(), Duration::from_secs(60)).unwrap().with_algorithm(algorithm);
+        let quota = RateQuota::new(NonZeroU32::new(u32::MAX).unwrap(), Duration::from_secs(60))
+            .unwrap()
+            .with_algorithm(algorithm);
         let keys: Vec<String> = (0..IPS).map(|i| format!("ip:api:{}", ip(i))).collect();
         let mut k = 0usize;
         group.bench_function(name, |b| {

@@ -14,9 +14,9 @@ use std::time::SystemTime;
 
 use axum::{Json, Router, extract::Extension, routing::get};
 use serde_json::{Value, json};
+use tollgate::flow::BasicFlowControlConfig;
 use tollgate::prelude::*;
 use tollgate::signature::{Signer, aliyun_apigw::AliyunApiGateway};
-use tollgate::flow::BasicFlowControlConfig;
 
 /// The demo app key and secret of the signed route.
 const APP_KEY: &str = "203753741";
@@ -98,9 +98,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The limited route: Tencent's basic flow-control plugin JSON, pasted as is: 100 requests
     // a minute to the API, 5 a minute from each client IP.
-    let flow: BasicFlowControlConfig = serde_json::from_str(
-        r#"{"expire_type": "minute", "expire": 1, "api_rate_limit": 100, "ip_rate_limit": 5}"#,
-    )?;
+    let flow: BasicFlowControlConfig =
+        serde_json::from_str(r#"{"expire_type": "minute", "expire": 1, "api_rate_limit": 100, "ip_rate_limit": 5}"#)?;
     let limited_routes = Router::new().route("/limited", get(hello)).layer(BasicFlowControlLayer::from_config(&flow)?);
 
     let app = Router::new()
@@ -122,7 +121,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  cargo run --example quickstart -- --listen {addr} --deny 127.0.0.1");
     println!();
     println!("  # flow control: 5 a minute from each IP, then 429 with Retry-After");
-    println!("  for i in 1 2 3 4 5 6 7; do curl -s -o /dev/null -w '%{{http_code}} ' http://{addr}/limited; done; echo");
+    println!(
+        "  for i in 1 2 3 4 5 6 7; do curl -s -o /dev/null -w '%{{http_code}} ' http://{addr}/limited; done; echo"
+    );
     println!();
     println!("  # a request signed as Aliyun API Gateway clients sign (app key {APP_KEY}); valid for");
     println!("  # 15 minutes and once only: run it twice to see \"Nonce Used\"");
