@@ -92,6 +92,54 @@ impl BasicLimits {
         Ok(Self { name: "api".into(), api, app: None, ip: None, special_apps: Vec::new(), special_ips: HashMap::new() })
     }
 
+    /// Also limits each app ([`Caller`]) to `limit` per window.
+    pub fn app_limit(mut self, limit: u32) -> Result<Self, ConfigError> {
+        self.app = Some(self.like_api("app_rate_limit", limit)?);
+        Ok(self)
+    }
+
+    /// Also limits each client IP ([`ClientIp`]) to `limit` per window.
+    pub fn ip_limit(mut self, limit: u32) -> Result<Self, ConfigError> {
+        self.ip = Some(self.like_api("ip_rate_limit", limit)?);
+        Ok(self)
+    }
+
+    /// Gives app `app_id` its own limit instead of the general app limit.
+    pub fn special_app(mut self, app_id: impl Into<String>, limit: u32) -> Result<Self, ConfigError> {
+        let app_id = app_id.into();
+        let field = format!("spec_app_rate_limits[{}]", self.special_apps.len());
+        if self.special_apps.len() >= MAX_SPECIALS {
+            return Err(ConfigError::new("spec_app_rate_limits", format!("at most {MAX_SPECIALS} entries")));
+        }
+        if app_id.trim().is_empty() || self.special_apps.iter().any(|(id, _)| *id == app_id) {
+            return Err(ConfigError::new(format!("{field}.app_id"), "expected an app id not listed yet"));
+        }
+        let quota = self.like_api(&format!("{field}.rate_limit"), limit)?;
+        self.special_apps.push((app_id, quota));
+        Ok(self)
+    }
+
+    /// Gives client IP `ip` its own limit instead of the general IP limit.
+    pub fn special_ip(mut self, ip: IpAddr, limit: u32) -> Result<Self, ConfigError> {
+        let field = format!("spec_ip_rate_limits[{}]", self.special_ips.len());
+        if self.special_ips.len() >= MAX_SPECIALS {
+            return Err(ConfigError::new("spec_ip_rate_limits", format!("at most {MAX_SPECIALS} entries")));
+        }
+        let quota = self.like_api(&format!("{field}.rate_limit"), limit)?;
+        if self.special_ips.insert(canonical(ip), quota).is_some() {
+            return Err(ConfigError::new(format!("{field}.ip_key"), format!("{ip} is listed twice")));
+        }
+        Ok(self)
+    }
+
+    /// A quota with the API's window and algorithm.
+    fn like_api(&self, field: &str, limit: u32) -> Result<RateQuota, ConfigError> {
+        let limit = std::num::NonZeroU32::new(limit)
+            .ok_or_else(|| ConfigError::new(field, "expected a positive integer, got 0"))?;
+        let quota = RateQuota::new(limit, self.api.window()).ok_or_else(|| ConfigError::new(field, "bad window"))?;
+        Ok(quota.with_algorithm(self.api.algorithm()))
+    }
+
     /// Names the API in store keys, so several APIs can share one store (a Redis server).
     pub fn named(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();

@@ -206,11 +206,10 @@ where
         // The ready service travels with the request until the store answers.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        let tiers = checks.iter().map(|c| c.tier).collect();
         ResponseFuture {
             state: State::Taking {
                 taking,
-                pending: Some(Pending { inner, req, tiers, checks, settings: Arc::clone(&self.settings) as _ }),
+                pending: Some(Pending { inner, req, checks, settings: Arc::clone(&self.settings) as _ }),
             },
         }
     }
@@ -240,7 +239,6 @@ impl<P: Send + Sync, St: Send + Sync> Render for Settings<P, St> {
 struct Pending<S, B> {
     inner: S,
     req: Request<B>,
-    tiers: Vec<Tier>,
     checks: Vec<Check>,
     settings: Arc<dyn Render>,
 }
@@ -289,7 +287,7 @@ fn rate_headers(decisions: &[RateDecision], checks: &[Check], ietf: bool) -> Hea
 fn refused<B>(pending: &Pending<impl Sized, B>, decisions: &[RateDecision]) -> Response<Full<Bytes>> {
     let at = decisions.iter().position(|d| !d.allowed).unwrap_or(0);
     let decision = decisions[at];
-    let tier = pending.tiers.get(at).copied().unwrap_or(Tier::Api);
+    let tier = pending.checks.get(at).map_or(Tier::Api, |c| c.tier);
     let wait = decision.retry_after.unwrap_or(decision.reset_after);
     let mut rejection: Rejection = refusal(tier, pending.settings.aliyun_status())
         .with_header(RETRY_AFTER, HeaderValue::from(whole_seconds(wait).max(1)));

@@ -376,3 +376,25 @@ async fn eight_tasks_on_one_key_never_exceed_the_limit() {
         assert_eq!(total, 100, "{algorithm}");
     }
 }
+
+#[tokio::test]
+async fn built_from_code_as_from_json() {
+    let clock = clock();
+    let limits = BasicLimits::new(10, Duration::from_secs(3_600), None)
+        .unwrap()
+        .app_limit(1)
+        .unwrap()
+        .ip_limit(2)
+        .unwrap()
+        .special_app("vip", 3)
+        .unwrap()
+        .special_ip(IpAddr::V4(Ipv4Addr::new(172, 16, 0, 1)), 4)
+        .unwrap();
+    assert!(limits.clone().special_app("vip", 5).unwrap_err().field.starts_with("spec_app_rate_limits[1]"));
+    assert_eq!(limits.clone().ip_limit(0).unwrap_err().field, "ip_rate_limit");
+    let mut svc = service(limits, &clock, ErrorStyle::default());
+    assert_eq!(passes(&mut svc, Some("plain"), None, 5).await, 1);
+    assert_eq!(passes(&mut svc, Some("vip"), None, 5).await, 3);
+    assert_eq!(passes(&mut svc, None, Some([172, 16, 0, 1]), 9).await, 4);
+    assert_eq!(passes(&mut svc, None, Some([10, 0, 0, 1]), 9).await, 2, "10 - 1 - 3 - 4 = 2 left for the API too");
+}

@@ -119,11 +119,20 @@ impl NonceStore for MemoryNonceStore {
 #[derive(Debug, Clone)]
 struct GovernorClock(SharedClock);
 
+thread_local! {
+    /// The time governor last read on this thread, in nanoseconds: it reads the clock just
+    /// before it updates a key's state, and the state's expiry is reckoned from the same
+    /// reading rather than from a second one.
+    static LAST_READING: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
 impl governor::clock::Clock for GovernorClock {
     type Instant = Duration;
 
     fn now(&self) -> Duration {
-        self.0.since_epoch()
+        let now = self.0.since_epoch();
+        LAST_READING.with(|last| last.set(nanos(now)));
+        now
     }
 }
 
@@ -131,7 +140,6 @@ impl governor::clock::Clock for GovernorClock {
 /// it can differ from a fresh key's (one window after its last use), then it is dropped.
 struct GovernorState {
     table: Arc<Table<RateState>>,
-    clock: SharedClock,
     idle: u64,
 }
 
@@ -142,7 +150,7 @@ impl StateStore for GovernorState {
     where
         F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
     {
-        let now = nanos(self.clock.since_epoch());
+        let now = LAST_READING.with(std::cell::Cell::get);
         let mut slot = self.table.update(*fp, now);
         let (answer, tat) = f(slot.get().map(|state| Nanos::from(state.a)))?;
         slot.set(RateState { a: tat.into(), ..RateState::default() }, now.saturating_add(self.idle));
@@ -178,7 +186,8 @@ pub struct MemoryRateStore {
     fingerprints: Fingerprinter,
     clock: SharedClock,
     /// One `governor` limiter per GCRA quota, all over the one table.
-    limiters: Arc<RwLock<std::collections::HashMap<RateQuota, Arc<Limiter>>>>,
+    /// A policy has a handful of quotas: a short list compares faster than a map hashes.
+    limiters: Arc<RwLock<Vec<(RateQuota, Arc<Limiter>)>>>,
 }
 
 impl std::fmt::Debug for MemoryRateStore {
@@ -229,25 +238,27 @@ impl MemoryRateStore {
     }
 
     fn limiter(&self, quota: &RateQuota) -> Arc<Limiter> {
-        if let Some(limiter) = self.limiters.read().unwrap_or_else(|e| e.into_inner()).get(quota) {
-            return Arc::clone(limiter);
+        let find = |list: &[(RateQuota, Arc<Limiter>)]| list.iter().find(|(q, _)| q == quota).map(|(_, l)| l.clone());
+        if let Some(limiter) = find(&self.limiters.read().unwrap_or_else(|e| e.into_inner())) {
+            return limiter;
         }
         let mut limiters = self.limiters.write().unwrap_or_else(|e| e.into_inner());
-        let limiter = limiters.entry(*quota).or_insert_with(|| {
-            // the interval in whole nanoseconds, as core's arithmetic (and Redis) computes it
-            let gov = governor::Quota::with_period(Duration::from_nanos(quota.interval()))
-                .unwrap_or_else(|| governor::Quota::per_second(NonZeroU32::MIN))
-                .allow_burst(NonZeroU32::new(quota.limit()).unwrap_or(NonZeroU32::MIN));
-            let state = GovernorState {
-                table: Arc::clone(&self.table),
-                clock: Arc::clone(&self.clock),
-                idle: quota.interval().saturating_mul(u64::from(quota.limit())),
-            };
-            let plain: RateLimiter<u64, GovernorState, GovernorClock, NoOpMiddleware<Duration>> =
-                RateLimiter::new(gov, state, GovernorClock(Arc::clone(&self.clock)));
-            Arc::new(plain.with_middleware())
-        });
-        Arc::clone(limiter)
+        if let Some(limiter) = find(&limiters) {
+            return limiter;
+        }
+        // the interval in whole nanoseconds, as core's arithmetic (and Redis) computes it
+        let gov = governor::Quota::with_period(Duration::from_nanos(quota.interval()))
+            .unwrap_or_else(|| governor::Quota::per_second(NonZeroU32::MIN))
+            .allow_burst(NonZeroU32::new(quota.limit()).unwrap_or(NonZeroU32::MIN));
+        let state = GovernorState {
+            table: Arc::clone(&self.table),
+            idle: quota.interval().saturating_mul(u64::from(quota.limit())),
+        };
+        let plain: RateLimiter<u64, GovernorState, GovernorClock, NoOpMiddleware<Duration>> =
+            RateLimiter::new(gov, state, GovernorClock(Arc::clone(&self.clock)));
+        let limiter = Arc::new(plain.with_middleware());
+        limiters.push((*quota, limiter.clone()));
+        limiter
     }
 
     /// The synchronous form of [`RateStore::take`].
