@@ -159,6 +159,7 @@ impl StateStore for GovernorState {
 }
 
 type Limiter = RateLimiter<u64, GovernorState, GovernorClock, StateInformationMiddleware>;
+type Limiters = Vec<(RateQuota, Arc<Limiter>)>;
 
 /// An in-memory [`RateStore`], bounded to a maximum number of keys; idle keys are evicted
 /// after their quota's window, so memory stays flat under millions of distinct keys.
@@ -187,7 +188,7 @@ pub struct MemoryRateStore {
     clock: SharedClock,
     /// One `governor` limiter per GCRA quota, all over the one table.
     /// A policy has a handful of quotas: a short list compares faster than a map hashes.
-    limiters: Arc<RwLock<Vec<(RateQuota, Arc<Limiter>)>>>,
+    limiters: Arc<RwLock<Limiters>>,
 }
 
 impl std::fmt::Debug for MemoryRateStore {
