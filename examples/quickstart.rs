@@ -107,6 +107,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .merge(signed_routes)
         .merge(limited_routes)
         .layer(ip_access.error_style(ErrorStyle::ProblemJson))
+        // CORS outside IP access control: preflights are answered here, never forwarded.
+        .layer(
+            CorsLayer::new()
+                .allow_origin(["http://localhost:8080", "http://127.0.0.1:8080"])?
+                .allow_methods(["GET", "POST"])?
+                .allow_credentials(true),
+        )
         .layer(ClientIpLayer::new())
         .layer(RequestIdLayer::new());
 
@@ -124,6 +131,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "  for i in 1 2 3 4 5 6 7; do curl -s -o /dev/null -w '%{{http_code}} ' http://{addr}/limited; done; echo"
     );
+    println!();
+    println!("  # CORS: a browser's preflight from http://localhost:8080, answered 204 by the layer");
+    println!("  curl -i -X OPTIONS http://{addr}/hello -H 'Origin: http://localhost:8080' \\");
+    println!("    -H 'Access-Control-Request-Method: GET'");
     println!();
     println!("  # a request signed as Aliyun API Gateway clients sign (app key {APP_KEY}); valid for");
     println!("  # 15 minutes and once only: run it twice to see \"Nonce Used\"");

@@ -11,6 +11,7 @@
 //! | `ip` (default) | [`ip`] | IP access control: allow and deny lists, per app |
 //! | `signature` (default) | [`signature`] | signature verification and signing: Aliyun API Gateway, Aliyun RPC, Tencent Cloud API (TC3, v1), Tencent API Gateway |
 //! | `replay` (default) | [`replay`] | replay protection: timestamp window and nonce-once |
+//! | `cors` (default) | [`cors`] | CORS: Tencent's plugin rules, Aliyun's plug-in, the "support CORS" switch |
 //!
 //! The shared vocabulary — [`Rejection`], [`ErrorStyle`], [`RequestId`], [`ClientIp`],
 //! [`Caller`], the stores and clocks — is re-exported at the root from `tollgate-core`.
@@ -63,12 +64,20 @@ pub mod flow {
     pub use tollgate_flow::*;
 }
 
+/// CORS (feature `cors`): see [`tollgate_cors`].
+#[cfg(feature = "cors")]
+pub mod cors {
+    pub use tollgate_cors::*;
+}
+
 /// The types most programs use.
 pub mod prelude {
     pub use tollgate_core::{
         Caller, ClientIp, ClientIpLayer, ErrorStyle, ForwardingHeader, ManualClock, PeerAddr, RateQuota, Rejection,
         RequestId, RequestIdLayer, SystemClock, TimeWindow,
     };
+    #[cfg(feature = "cors")]
+    pub use tollgate_cors::CorsLayer;
     #[cfg(feature = "flow")]
     pub use tollgate_flow::{AliyunFlowControlLayer, BasicFlowControlLayer, ParamFlowControlLayer};
     #[cfg(feature = "ip")]
