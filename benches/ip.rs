@@ -29,7 +29,7 @@ fn list(n: usize, rng: &mut Rng) -> Vec<IpNet> {
     (0..n)
         .map(|_| {
             let r = rng.next();
-            if r % 5 == 0 {
+            if r.is_multiple_of(5) {
                 let p = 32 + (r >> 8) as u8 % 97;
                 IpNet::V6(
                     Ipv6Net::new(Ipv6Addr::from(((rng.next() as u128) << 64) | rng.next() as u128), p).unwrap().trunc(),
@@ -64,7 +64,7 @@ fn probes(nets: &[IpNet], ranges: &IpRanges, rng: &mut Rng) -> (Vec<IpAddr>, Vec
     let mut misses = Vec::with_capacity(PROBES);
     while misses.len() < PROBES {
         let r = rng.next();
-        let ip = if r % 5 == 0 {
+        let ip = if r.is_multiple_of(5) {
             IpAddr::V6(Ipv6Addr::from(((rng.next() as u128) << 64) | rng.next() as u128))
         } else {
             IpAddr::V4(Ipv4Addr::from(rng.next() as u32))

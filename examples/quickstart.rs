@@ -6,6 +6,7 @@
 //! cargo run --example quickstart                       # 127.0.0.1:3000, loopback allowed
 //! cargo run --example quickstart -- --listen 127.0.0.1:8080
 //! cargo run --example quickstart -- --deny 127.0.0.1   # see a refusal
+//! REDIS_URL=redis://127.0.0.1:6379 cargo run --example quickstart   # stores in Redis
 //! ```
 
 use std::net::SocketAddr;
@@ -14,8 +15,9 @@ use std::time::SystemTime;
 
 use axum::{Json, Router, extract::Extension, routing::get};
 use serde_json::{Value, json};
-use tollgate::flow::BasicFlowControlConfig;
+use tollgate::flow::{BasicFlowControlConfig, BasicLimits, FlowControlLayer};
 use tollgate::prelude::*;
+use tollgate::redis::RedisStore;
 use tollgate::signature::{Signer, aliyun_apigw::AliyunApiGateway};
 
 /// The demo app key and secret of the signed route.
@@ -91,16 +93,34 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The signed route: the signature layer verifies and puts the caller in extensions; the
     // replay guard inside it accepts each nonce once within the 15-minute window.
     let store = MemorySecretStore::new().with_key(APP_KEY, APP_SECRET);
-    let signed_routes = Router::new()
-        .route("/signed", get(signed))
-        .layer(ReplayGuardLayer::new())
-        .layer(SignatureLayer::new(AliyunApiGateway::new().debug_string_to_sign(true), store));
+    let verify = SignatureLayer::new(AliyunApiGateway::new().debug_string_to_sign(true), store);
 
     // The limited route: Tencent's basic flow-control plugin JSON, pasted as is: 100 requests
     // a minute to the API, 5 a minute from each client IP.
     let flow: BasicFlowControlConfig =
         serde_json::from_str(r#"{"expire_type": "minute", "expire": 1, "api_rate_limit": 100, "ip_rate_limit": 5}"#)?;
-    let limited_routes = Router::new().route("/limited", get(hello)).layer(BasicFlowControlLayer::from_config(&flow)?);
+    let limits = BasicLimits::from_config(&flow)?.named("quickstart");
+
+    // Nonces and allowances live in memory; with REDIS_URL set they live in Redis, so several
+    // quickstarts share one limit and one nonce history.
+    let (signed_routes, limited_routes, stores) = match std::env::var("REDIS_URL") {
+        Ok(url) => {
+            let redis = RedisStore::connect(&url).await?;
+            (
+                Router::new()
+                    .route("/signed", get(signed))
+                    .layer(ReplayGuardLayer::with_store(redis.clone()))
+                    .layer(verify),
+                Router::new().route("/limited", get(hello)).layer(FlowControlLayer::with_store(limits, redis)),
+                format!("Redis at {url}"),
+            )
+        }
+        Err(_) => (
+            Router::new().route("/signed", get(signed)).layer(ReplayGuardLayer::new()).layer(verify),
+            Router::new().route("/limited", get(hello)).layer(FlowControlLayer::new(limits)),
+            "in memory (set REDIS_URL to use Redis)".to_owned(),
+        ),
+    };
 
     let app = Router::new()
         .route("/hello", get(hello))
@@ -121,6 +141,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = listener.local_addr()?;
     println!("listening on http://{addr}");
     println!("IP access: {mode} list {}", opts.deny.or(opts.allow).unwrap_or_else(|| "127.0.0.1;::1".into()));
+    println!("nonces and rate allowances: {stores}");
     println!();
     println!("Try:");
     println!("  curl -i http://{addr}/hello");

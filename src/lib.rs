@@ -11,7 +11,9 @@
 //! | `ip` (default) | [`ip`] | IP access control: allow and deny lists, per app |
 //! | `signature` (default) | [`signature`] | signature verification and signing: Aliyun API Gateway, Aliyun RPC, Tencent Cloud API (TC3, v1), Tencent API Gateway |
 //! | `replay` (default) | [`replay`] | replay protection: timestamp window and nonce-once |
+//! | `flow` (default) | [`flow`] | flow control: Tencent's basic and parameter plugins, Aliyun's API / user / app tiers |
 //! | `cors` (default) | [`cors`] | CORS: Tencent's plugin rules, Aliyun's plug-in, the "support CORS" switch |
+//! | `redis` (default) | [`redis`] | Redis-backed nonce and rate stores, so a fleet shares one limit and one nonce history |
 //!
 //! The shared vocabulary — [`Rejection`], [`ErrorStyle`], [`RequestId`], [`ClientIp`],
 //! [`Caller`], the stores and clocks — is re-exported at the root from `tollgate-core`.
@@ -68,6 +70,12 @@ pub mod flow {
 #[cfg(feature = "cors")]
 pub mod cors {
     pub use tollgate_cors::*;
+}
+
+/// Redis-backed stores for fleets (feature `redis`): see [`tollgate_redis`].
+#[cfg(feature = "redis")]
+pub mod redis {
+    pub use tollgate_redis::*;
 }
 
 /// The types most programs use.
