@@ -79,3 +79,59 @@ async fn a_fleet_shares_one_limit_and_one_nonce_history() {
     let replayed = signed(b).await.unwrap();
     assert_ne!(replayed.status(), 200, "the other instance refuses the nonce");
 }
+
+/// Redis stopped while requests are in flight: every request is answered within the
+/// timeout's reach, as configured (refused with 503, or let through), and the layers
+/// recover once Redis is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_stopping_mid_load_gives_the_configured_answer_and_recovers() {
+    use std::time::{Duration, Instant};
+    use tollgate::redis::OnFailure;
+
+    let Some(mut server) = RedisServer::start() else { return };
+    let mut addrs = Vec::new();
+    for on_failure in [OnFailure::Refuse, OnFailure::Allow] {
+        let store = RedisStore::connect(&server.url()).await.unwrap().on_failure(on_failure);
+        let limits = BasicLimits::new(1_000_000, Duration::from_secs(60), None).unwrap().named("fault");
+        let app = Router::new().route("/", get(|| async { "ok" })).layer(FlowControlLayer::with_store(limits, store));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        addrs.push(listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    }
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let load = |addr: SocketAddr, until: Instant| {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while Instant::now() < until {
+                let started = Instant::now();
+                let resp = client.get(format!("http://{addr}/")).send().await.unwrap();
+                let status = resp.status().as_u16();
+                let body = resp.text().await.unwrap();
+                seen.push((status, started.elapsed(), body));
+            }
+            seen
+        })
+    };
+    let until = Instant::now() + Duration::from_millis(1_500);
+    let (closed, open) = (load(addrs[0], until), load(addrs[1], until));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.stop();
+    let (closed, open) = (closed.await.unwrap(), open.await.unwrap());
+    let slowest = closed.iter().chain(&open).map(|(_, took, _)| *took).max().unwrap();
+    assert!(slowest < Duration::from_millis(500), "a request took {slowest:?} with a 50 ms store timeout");
+    assert!(closed.iter().all(|(s, _, body)| *s == 200 || (*s == 503 && body.contains("RateStoreUnavailable"))));
+    assert!(closed.iter().any(|(s, _, _)| *s == 503), "fail closed refuses once Redis is gone");
+    assert!(open.iter().all(|(s, _, _)| *s == 200), "fail open lets everything through");
+
+    server.restart().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = client.get(format!("http://{}/", addrs[0])).send().await.unwrap().status();
+        if status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not recovered within 10 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
