@@ -76,7 +76,11 @@ impl<Sc: Scheme, St: SecretStore> SignatureLayer<Sc, St> {
     /// Verifies `scheme` signatures with the secrets in `store`.
     pub fn new(scheme: Sc, store: St) -> Self {
         let style = scheme.error_style();
-        let refusals = Arc::new(ReplayRefusals::new(scheme.replayed(), scheme.expired(), style.clone()));
+        let refusals = Arc::new(ReplayRefusals::new(
+            unauthenticated(scheme.replayed()),
+            unauthenticated(scheme.expired()),
+            style.clone(),
+        ));
         Self {
             shared: Arc::new(Shared {
                 scheme: Arc::new(scheme),
@@ -102,8 +106,11 @@ impl<Sc: Scheme, St: SecretStore> SignatureLayer<Sc, St> {
     /// Renders refusals in `style` instead of the scheme's own.
     pub fn error_style(mut self, style: ErrorStyle) -> Self {
         let shared = self.shared_mut();
-        shared.refusals =
-            Arc::new(ReplayRefusals::new(shared.scheme.replayed(), shared.scheme.expired(), style.clone()));
+        shared.refusals = Arc::new(ReplayRefusals::new(
+            unauthenticated(shared.scheme.replayed()),
+            unauthenticated(shared.scheme.expired()),
+            style.clone(),
+        ));
         shared.style = style;
         self
     }
@@ -252,7 +259,7 @@ where
             match shared.check(req).await {
                 Outcome::Pass(req) => inner.call(req).await.map(|r| r.map(ResponseBody::inner)),
                 Outcome::Refuse(rejection, head) => {
-                    Ok(ResponseBody::rejection(shared.style.respond(&rejection, &head)))
+                    Ok(ResponseBody::rejection(shared.style.respond(&unauthenticated(rejection), &head)))
                 }
             }
         })
@@ -394,5 +401,18 @@ where
             };
             inner.call(Request::from_parts(parts, body)).await.map_err(SigningError::Inner)
         })
+    }
+}
+
+/// For gRPC clients a failed signature check is `UNAUTHENTICATED`, whatever HTTP status its
+/// scheme uses (the Tencent key pair's 403, Aliyun's 400), unless the refusal says otherwise
+/// or is not about the signature (a body too large, a store that cannot answer).
+fn unauthenticated(rejection: Rejection) -> Rejection {
+    let about_signature =
+        rejection.policy() == "signature" && rejection.status() != http::StatusCode::SERVICE_UNAVAILABLE;
+    if about_signature && rejection.wording(tollgate_core::Ecosystem::Grpc).is_none() {
+        rejection.with_grpc_code(tollgate_core::GrpcCode::Unauthenticated)
+    } else {
+        rejection
     }
 }
