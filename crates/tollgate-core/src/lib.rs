@@ -46,6 +46,7 @@ mod caller;
 mod claims;
 mod client_ip;
 pub mod condition;
+pub mod observe;
 mod future;
 mod param;
 mod rejection;

@@ -143,7 +143,8 @@ impl ErrorStyle {
     }
 
     /// Renders `rejection` for `request`: reads the request id from its extensions (or
-    /// generates one) and its host, and emits a `tracing` event naming the policy and code.
+    /// generates one) and its host, emits a `tracing` event naming the policy and code, and
+    /// counts the refusal ([`observe`](crate::observe)).
     pub fn respond<B>(&self, rejection: &Rejection, request: &Request<B>) -> Response<Full<Bytes>> {
         let request_id = RequestId::from_extensions(request.extensions()).cloned().unwrap_or_else(RequestId::generate);
         let host = request.headers().get(HOST).and_then(|h| h.to_str().ok()).or_else(|| request.uri().host());
@@ -154,6 +155,7 @@ impl ErrorStyle {
             request_id = request_id.as_str(),
             "request refused"
         );
+        crate::observe::refused(rejection);
         self.render(rejection, &RenderContext { request_id: &request_id, host })
     }
 

@@ -314,6 +314,7 @@ where
                     let mut pending = pending.take().expect("polled after completion");
                     let next = match outcome {
                         Ok(decisions) if decisions.iter().all(|d| d.allowed) => {
+                            tollgate_core::observe::accepted("flow");
                             let headers = rate_headers(&decisions, &pending.checks, pending.settings.ietf_headers());
                             State::Calling { future: pending.inner.call(pending.req), headers }
                         }

@@ -89,7 +89,10 @@ impl Settings {
             );
         };
         match self.policy.check(ip, Caller::from_extensions(req.extensions())) {
-            Verdict::Pass => Ok(()),
+            Verdict::Pass => {
+                tollgate_core::observe::accepted("ip");
+                Ok(())
+            }
             verdict => {
                 let why = if verdict == Verdict::Listed { "is on the deny list" } else { "is not on the allow list" };
                 if let Some(note) = self.policy.description(ip) {

@@ -268,7 +268,10 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let state = match self.settings.plan(&req) {
-            Plan::Pass => State::Calling { future: self.inner.call(req) },
+            Plan::Pass => {
+                tollgate_core::observe::accepted("replay");
+                State::Calling { future: self.inner.call(req) }
+            }
             Plan::Refuse(rejection, style) => State::Done { response: Some(style.respond(&rejection, &req)) },
             Plan::Remember { key, ttl } => {
                 // The ready service travels with the request until the store answers.
@@ -323,7 +326,10 @@ where
                     let outcome = ready!(check.poll(cx));
                     let Pending { mut inner, req, style } = pending.take().expect("polled after completion");
                     let next = match outcome {
-                        Ok(true) => State::Calling { future: inner.call(req) },
+                        Ok(true) => {
+                            tollgate_core::observe::accepted("replay");
+                            State::Calling { future: inner.call(req) }
+                        }
                         Ok(false) => {
                             let (rejection, style) = replay_refusal(&req, &style);
                             State::Done { response: Some(style.respond(&rejection, &req)) }

@@ -182,6 +182,7 @@ impl<Sc: Scheme, St: SecretStore> Shared<Sc, St> {
                 let mut req = req;
                 req.extensions_mut().insert(caller);
                 req.extensions_mut().insert(claims);
+                tollgate_core::observe::accepted("signature");
                 Outcome::Pass(req)
             }
             Err(rejection) => Outcome::Refuse(rejection, head_of(&req)),

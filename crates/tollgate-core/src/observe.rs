@@ -1,0 +1,36 @@
+//! What the policies decided, counted through the [`metrics`] facade: the reference's
+//! "front-end errors" figure, per policy and outcome, for whatever recorder the application
+//! installs (Prometheus, StatsD, ...). Without a recorder a count costs an atomic load.
+//!
+//! One counter, [`DECISIONS`], with labels `policy` (`ip`, `signature`, `replay`, `flow`,
+//! ...), `outcome` (`accepted` or `refused`) and, for refusals, `code` (the [`Rejection`]'s
+//! stable code: `IpAccessDenied`, `Throttled.App`, ...). Every refusal a policy renders
+//! through an [`ErrorStyle`](crate::ErrorStyle) is counted there; the policies count what
+//! they let through with [`accepted`].
+//!
+//! ```
+//! // with metrics-exporter-prometheus installed, a scrape shows lines like
+//! // tollgate_decisions_total{policy="flow",outcome="refused",code="Throttled.Ip"} 17
+//! tollgate_core::observe::accepted("ip");
+//! ```
+
+use crate::Rejection;
+
+/// The counter's name.
+pub const DECISIONS: &str = "tollgate_decisions_total";
+
+/// Counts a request `policy` let through.
+pub fn accepted(policy: &'static str) {
+    metrics::counter!(DECISIONS, "policy" => policy, "outcome" => "accepted").increment(1);
+}
+
+/// Counts a refusal (called by [`ErrorStyle::respond`](crate::ErrorStyle::respond)).
+pub fn refused(rejection: &Rejection) {
+    metrics::counter!(
+        DECISIONS,
+        "policy" => rejection.policy(),
+        "outcome" => "refused",
+        "code" => rejection.code().to_owned()
+    )
+    .increment(1);
+}
