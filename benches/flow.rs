@@ -23,14 +23,9 @@ use tower::{Layer, Service};
 
 const IPS: u32 = 1_000;
 
-fn rss() -> isize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<isize>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
+#[path = "support/rss.rs"]
+mod support;
+use support::rss;
 
 fn ip(i: u32) -> Ipv4Addr {
     Ipv4Addr::from(0x0a00_0000 + i)

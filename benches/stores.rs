@@ -14,15 +14,9 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tollgate::{MemoryNonceStore, MemoryRateStore, RateQuota};
 
-/// Resident memory of this process in bytes, from /proc (Linux).
-fn rss() -> isize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<isize>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
+#[path = "support/rss.rs"]
+mod support;
+use support::rss;
 
 const TTL: Duration = Duration::from_secs(900);
 

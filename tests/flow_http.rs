@@ -1,24 +1,13 @@
 //! Flow control over real HTTP on loopback: per-IP limits keyed by the peer address,
 //! parameter strategies keyed by a header, and the response headers a client sees.
 
-use std::net::{IpAddr, SocketAddr};
-
 use axum::{Router, routing::get};
 use tollgate::flow::{BasicFlowControlConfig, ParamFlowControlConfig, ParamFlowControlLayer};
 use tollgate::prelude::*;
 
-async fn serve(app: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
-    });
-    addr
-}
-
-fn client_from(source: &str) -> reqwest::Client {
-    reqwest::Client::builder().local_address(source.parse::<IpAddr>().unwrap()).no_proxy().build().unwrap()
-}
+#[path = "support/http.rs"]
+mod http_support;
+use http_support::{client_from, serve};
 
 #[tokio::test]
 async fn each_client_ip_has_its_own_allowance_and_the_api_caps_all() {

@@ -1,8 +1,6 @@
 //! IP access control and client address resolution over real HTTP on loopback, and through
 //! `oneshot`.
 
-use std::net::{IpAddr, SocketAddr};
-
 use axum::{Json, Router, extract::Extension, routing::get};
 use serde_json::{Value, json};
 use tollgate::prelude::*;
@@ -12,21 +10,9 @@ async fn whoami(ip: Option<Extension<ClientIp>>) -> Json<Value> {
     Json(json!({"client_ip": ip.map(|Extension(c)| c.ip().to_string())}))
 }
 
-/// Serves `app` on an ephemeral loopback port; the server stops with the test's runtime.
-async fn serve(app: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
-    });
-    addr
-}
-
-/// A client whose connections come from `source` (any 127.0.0.0/8 address works on Linux
-/// loopback, which lets one machine play several peers).
-fn client_from(source: &str) -> reqwest::Client {
-    reqwest::Client::builder().local_address(source.parse::<IpAddr>().unwrap()).no_proxy().build().unwrap()
-}
+#[path = "support/http.rs"]
+mod http_support;
+use http_support::{client_from, serve};
 
 #[tokio::test]
 async fn spoofed_forwarded_for_from_untrusted_peer_is_ignored() {

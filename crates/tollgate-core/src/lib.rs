@@ -45,6 +45,7 @@ mod body;
 mod caller;
 mod claims;
 mod client_ip;
+mod config_error;
 pub mod condition;
 mod future;
 pub mod observe;
@@ -58,6 +59,7 @@ mod time;
 pub use body::{DEFAULT_BODY_LIMIT, RequestBody, ResponseBody, buffer_request};
 pub use caller::Caller;
 pub use claims::{ReplayRefusals, SignedClaims};
+pub use config_error::ConfigError;
 pub use client_ip::{
     BadNetwork, ClientIp, ClientIpLayer, ClientIpService, ForwardingHeader, Hop, PeerAddr, TrustedProxies,
     canonical_network, parse_forwarded, parse_network, parse_x_forwarded_for, peer_ip,

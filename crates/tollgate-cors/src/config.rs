@@ -6,6 +6,7 @@ use std::fmt;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
+pub use tollgate_core::ConfigError;
 
 /// Which cloud's field names a [`CorsPlugin`] was written with. It decides how errors name
 /// fields and whether an origin may omit its scheme.
@@ -47,22 +48,6 @@ impl Field {
     }
 }
 
-/// Why a CORS configuration is invalid.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {problem}")]
-pub struct ConfigError {
-    /// Path to the offending field, in the configuration's own spelling: `allow_origin[1]`,
-    /// `allowMethods[0]`, `max_age`.
-    pub field: String,
-    /// What is wrong, and what was expected.
-    pub problem: String,
-}
-
-impl ConfigError {
-    pub(crate) fn new(field: impl Into<String>, problem: impl fmt::Display) -> Self {
-        Self { field: field.into(), problem: problem.to_string() }
-    }
-}
 
 /// A CORS rule: Tencent's CORS plugin data, or Aliyun's CORS plug-in (same meaning, other
 /// names). Turned into a layer by [`CorsLayer::from_plugin`](crate::CorsLayer::from_plugin),

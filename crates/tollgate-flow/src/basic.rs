@@ -35,9 +35,7 @@ impl BasicLimits {
         if config.utc_offset_hours >= 24 {
             return Err(ConfigError::new("utc_offset_hours", "expected 0 to 23"));
         }
-        let window = config
-            .expire_type
-            .duration()
+        let window = Duration::from_secs(config.expire_type.seconds())
             .checked_mul(u32::try_from(config.expire).unwrap_or(u32::MAX))
             .filter(|w| *w <= Duration::from_secs(366 * 86_400))
             .ok_or_else(|| ConfigError::new("expire", "the window may be at most a year"))?;

@@ -1,54 +1,13 @@
 //! The plugin JSON of each flow-control policy, its validation, and what the limits become:
 //! windows, algorithms and quotas.
 
-use std::fmt;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use serde::Deserialize;
+pub use tollgate_core::{ConfigError, WindowUnit};
 use tollgate_core::{Algorithm, RateQuota};
 
-/// Why a flow-control configuration is invalid: the field and what was expected.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {problem}")]
-pub struct ConfigError {
-    /// Path to the offending field (`api_rate_limit`, `strategies[2].name`, ...).
-    pub field: String,
-    /// What is wrong, and what was expected.
-    pub problem: String,
-}
-
-impl ConfigError {
-    pub(crate) fn new(field: impl Into<String>, problem: impl fmt::Display) -> Self {
-        Self { field: field.into(), problem: problem.to_string() }
-    }
-}
-
-/// The unit of a window (`expire_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum WindowUnit {
-    /// A second.
-    Second,
-    /// A minute.
-    Minute,
-    /// An hour.
-    Hour,
-    /// A day.
-    Day,
-}
-
-impl WindowUnit {
-    /// The unit's length.
-    pub fn duration(self) -> Duration {
-        Duration::from_secs(match self {
-            Self::Second => 1,
-            Self::Minute => 60,
-            Self::Hour => 3_600,
-            Self::Day => 86_400,
-        })
-    }
-}
 
 /// How "N per window" is enforced (`algorithm`); see the crate docs for what each lets
 /// through. The default follows Aliyun: GCRA for windows of a second, a fixed calendar
@@ -270,13 +229,15 @@ pub enum AliyunUnit {
 
 impl AliyunUnit {
     pub(crate) fn window(self) -> Duration {
-        match self {
-            Self::Second => WindowUnit::Second,
-            Self::Minute => WindowUnit::Minute,
-            Self::Hour => WindowUnit::Hour,
-            Self::Day => WindowUnit::Day,
-        }
-        .duration()
+        Duration::from_secs(
+            match self {
+                Self::Second => WindowUnit::Second,
+                Self::Minute => WindowUnit::Minute,
+                Self::Hour => WindowUnit::Hour,
+                Self::Day => WindowUnit::Day,
+            }
+            .seconds(),
+        )
     }
 }
 

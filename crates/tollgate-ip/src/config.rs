@@ -8,6 +8,7 @@ use ipnet::IpNet;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
 
+pub use tollgate_core::ConfigError;
 use tollgate_core::parse_network;
 
 /// Allow list or deny list.
@@ -126,21 +127,6 @@ pub struct IpAccessConfig {
     pub descriptions: BTreeMap<String, String>,
 }
 
-/// Why a configuration is invalid.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {problem}")]
-pub struct ConfigError {
-    /// Path to the offending field (`type`, `items[2].blocks`, ...).
-    pub field: String,
-    /// What is wrong, and what was expected.
-    pub problem: String,
-}
-
-impl ConfigError {
-    fn new(field: impl Into<String>, problem: impl fmt::Display) -> Self {
-        Self { field: field.into(), problem: problem.to_string() }
-    }
-}
 
 /// A list written as one separated string or as an array of strings (each may itself hold
 /// several entries).
