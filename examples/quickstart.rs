@@ -16,6 +16,7 @@ use std::time::SystemTime;
 use axum::{Json, Router, extract::Extension, routing::get};
 use serde_json::{Value, json};
 use tollgate::flow::{BasicFlowControlConfig, BasicLimits, FlowControlLayer};
+use tollgate::params::{Param, ParamInjectionConfig, ParamValidationConfig, Position, SystemParam};
 use tollgate::prelude::*;
 use tollgate::redis::RedisStore;
 use tollgate::signature::{Signer, aliyun_apigw::AliyunApiGateway};
@@ -71,6 +72,13 @@ async fn hello(Extension(id): Extension<RequestId>, Extension(ip): Extension<Cli
     Json(json!({"message": "hello from behind tollgate", "request_id": id.as_str(), "client_ip": ip.ip().to_string()}))
 }
 
+/// Echoes what the parameter layers handed over: the URI with its default page, and the
+/// injected headers.
+async fn order(uri: http::Uri, headers: http::HeaderMap) -> Json<Value> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    Json(json!({"uri": uri.to_string(), "x-client-ip": header("x-client-ip"), "x-gateway": header("x-gateway")}))
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let opts = match options() {
@@ -122,8 +130,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
     };
 
+    // The orders route: `id` an int, `page` an int of at least 1 (1 when absent, written into
+    // the query); then the client IP and a constant are injected as headers.
+    let validation = ParamValidationConfig::new()
+        .path("/orders/{id}")
+        .param(Param::path("id").int())
+        .param(Param::query("page").int().default(1).min(1));
+    let injection = ParamInjectionConfig::new()
+        .system(Position::Header, "x-client-ip", SystemParam::ClientIp)
+        .constant(Position::Header, "x-gateway", "tollgate");
+    let order_routes = Router::new()
+        .route("/orders/{id}", get(order))
+        .layer(ParamInjectionLayer::from_config(&injection)?)
+        .layer(ParamValidationLayer::from_config(&validation)?);
+
     let app = Router::new()
         .route("/hello", get(hello))
+        .merge(order_routes)
         .merge(signed_routes)
         .merge(limited_routes)
         .layer(ip_access.error_style(ErrorStyle::ProblemJson))
@@ -152,6 +175,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "  for i in 1 2 3 4 5 6 7; do curl -s -o /dev/null -w '%{{http_code}} ' http://{addr}/limited; done; echo"
     );
+    println!();
+    println!("  # parameters: id an int, page an int >= 1 (default 1); client IP injected as x-client-ip");
+    println!("  curl -i http://{addr}/orders/42");
+    println!("  curl -i 'http://{addr}/orders/abc?page=0'   # 400 problem+json naming id and page");
     println!();
     println!("  # CORS: a browser's preflight from http://localhost:8080, answered 204 by the layer");
     println!("  curl -i -X OPTIONS http://{addr}/hello -H 'Origin: http://localhost:8080' \\");

@@ -14,6 +14,8 @@
 //! | `flow` (default) | [`flow`] | flow control: Tencent's basic and parameter plugins, Aliyun's API / user / app tiers |
 //! | `cors` (default) | [`cors`] | CORS: Tencent's plugin rules, Aliyun's plug-in, the "support CORS" switch |
 //! | `redis` (default) | [`redis`] | Redis-backed nonce and rate stores, so a fleet shares one limit and one nonce history |
+//! | `gateway`, `yaml`, `toml` (default) | [`gateway`] | the whole canonical stack as one layer, per API, from code or a JSON, YAML or TOML file |
+//! | `params` (default) | [`params`] | parameters: validation (types, ranges, lengths, enums, regexes, JSON Schema), constant and system parameters, mapping |
 //!
 //! The shared vocabulary — [`Rejection`], [`ErrorStyle`], [`RequestId`], [`ClientIp`],
 //! [`Caller`], the stores and clocks — is re-exported at the root from `tollgate-core`.
@@ -78,8 +80,24 @@ pub mod redis {
     pub use tollgate_redis::*;
 }
 
+/// Parameter validation, constant and system parameters, parameter mapping (feature
+/// `params`): see [`tollgate_params`].
+#[cfg(feature = "params")]
+pub mod params {
+    pub use tollgate_params::*;
+}
+
+/// The whole canonical stack as one layer, from code or a configuration file (feature
+/// `gateway`): see [`Gateway`].
+#[cfg(feature = "gateway")]
+pub mod gateway;
+#[cfg(feature = "gateway")]
+pub use gateway::{Gateway, GatewayLayer};
+
 /// The types most programs use.
 pub mod prelude {
+    #[cfg(feature = "gateway")]
+    pub use crate::gateway::{Api, Gateway, GatewayLayer};
     pub use tollgate_core::{
         Caller, ClientIp, ClientIpLayer, ErrorStyle, ForwardingHeader, ManualClock, PeerAddr, RateQuota, Rejection,
         RequestId, RequestIdLayer, SystemClock, TimeWindow,
@@ -90,6 +108,8 @@ pub mod prelude {
     pub use tollgate_flow::{AliyunFlowControlLayer, BasicFlowControlLayer, ParamFlowControlLayer};
     #[cfg(feature = "ip")]
     pub use tollgate_ip::{IpAccessConfig, IpAccessLayer};
+    #[cfg(feature = "params")]
+    pub use tollgate_params::{ParamInjectionLayer, ParamValidationLayer};
     #[cfg(feature = "replay")]
     pub use tollgate_replay::{HeaderRule, ReplayGuardLayer};
     #[cfg(feature = "signature")]

@@ -45,8 +45,8 @@ mod body;
 mod caller;
 mod claims;
 mod client_ip;
-mod config_error;
 pub mod condition;
+mod config_error;
 mod future;
 pub mod observe;
 mod param;
@@ -59,12 +59,12 @@ mod time;
 pub use body::{DEFAULT_BODY_LIMIT, RequestBody, ResponseBody, buffer_request};
 pub use caller::Caller;
 pub use claims::{ReplayRefusals, SignedClaims};
-pub use config_error::ConfigError;
 pub use client_ip::{
     BadNetwork, ClientIp, ClientIpLayer, ClientIpService, ForwardingHeader, Hop, PeerAddr, TrustedProxies,
     canonical_network, parse_forwarded, parse_network, parse_x_forwarded_for, peer_ip,
 };
 pub use condition::{Condition, ConditionError};
+pub use config_error::ConfigError;
 pub use future::PolicyFuture;
 pub use param::{ParamLocation, ParamSource, PathParams, PathTemplate, TemplateError, parse_urlencoded};
 pub use rejection::{Ecosystem, Rejection, Wording};

@@ -48,7 +48,6 @@ impl Field {
     }
 }
 
-
 /// A CORS rule: Tencent's CORS plugin data, or Aliyun's CORS plug-in (same meaning, other
 /// names). Turned into a layer by [`CorsLayer::from_plugin`](crate::CorsLayer::from_plugin),
 /// which checks every value.

@@ -5,9 +5,8 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use serde::Deserialize;
-pub use tollgate_core::{ConfigError, WindowUnit};
 use tollgate_core::{Algorithm, RateQuota};
-
+pub use tollgate_core::{ConfigError, WindowUnit};
 
 /// How "N per window" is enforced (`algorithm`); see the crate docs for what each lets
 /// through. The default follows Aliyun: GCRA for windows of a second, a fixed calendar

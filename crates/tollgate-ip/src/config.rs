@@ -127,7 +127,6 @@ pub struct IpAccessConfig {
     pub descriptions: BTreeMap<String, String>,
 }
 
-
 /// A list written as one separated string or as an array of strings (each may itself hold
 /// several entries).
 enum RawList {

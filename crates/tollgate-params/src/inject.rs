@@ -1,0 +1,417 @@
+//! [`Injection`]: constants, system parameters and mappings compiled once, and their
+//! application to one request — the injection policy, free of tower types.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use http::header::{HOST, USER_AGENT};
+use http::{HeaderMap, HeaderName, HeaderValue, Request};
+use tollgate_core::{Caller, ClientIp, Clock, PathTemplate, RequestId, SharedClock, SystemClock};
+
+use crate::config::{ConfigError, ParamInjectionConfig, Position, SystemParam};
+use crate::report::{Problem, ProblemKind, Report};
+use crate::urlencoded;
+
+/// Headers that frame or route the message: never injected, and never removed by a mapping.
+const FRAMING: [&str; 9] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    Header(HeaderName),
+    Query { name: String, encoded: String },
+}
+
+#[derive(Debug, Clone)]
+enum Source {
+    Constant { text: String, header: Option<HeaderValue> },
+    System(SystemParam),
+    Header(HeaderName),
+    Query(String),
+    Path(String),
+}
+
+#[derive(Debug, Clone)]
+struct Op {
+    source: Source,
+    target: Target,
+}
+
+/// A value on its way: text, or a header's bytes kept as they are.
+enum Carried<'a> {
+    Text(Cow<'a, str>),
+    Header(Cow<'a, HeaderValue>),
+}
+
+/// Constants, system parameters and mappings, compiled: names checked and parsed, what
+/// each request loses (every incoming occurrence of an injected name, and moved originals)
+/// decided once.
+///
+/// ```
+/// use http::Request;
+/// use tollgate_params::{Injection, ParamInjectionConfig, ParamMapping, Position};
+///
+/// let injection = Injection::new(
+///     &ParamInjectionConfig::new()
+///         .constant(Position::Query, "source", "gateway")
+///         .mapping(ParamMapping::new((Position::Header, "x-uid"), (Position::Query, "uid"))),
+/// )
+/// .unwrap();
+/// let mut req = Request::get("/?source=evil&a=1").header("x-uid", "42").body(()).unwrap();
+/// injection.apply(&mut req, &[]).unwrap();
+/// assert_eq!(req.uri(), "/?a=1&source=gateway&uid=42");
+/// assert!(!req.headers().contains_key("x-uid"));
+/// ```
+#[derive(Clone)]
+pub struct Injection {
+    template: Option<PathTemplate>,
+    ops: Vec<Op>,
+    remove_headers: Vec<HeaderName>,
+    remove_query: Vec<String>,
+    reads_query: bool,
+    reads_path: bool,
+    api_name: Option<String>,
+    stage: String,
+    default_scheme: String,
+    clock: SharedClock,
+}
+
+impl fmt::Debug for Injection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Injection")
+            .field("template", &self.template.as_ref().map(PathTemplate::as_str))
+            .field("ops", &self.ops)
+            .finish_non_exhaustive()
+    }
+}
+
+fn target(field: &str, position: Position, name: &str) -> Result<Target, ConfigError> {
+    match position {
+        Position::Header => {
+            let header = HeaderName::try_from(name).map_err(|_| {
+                ConfigError::new(format!("{field}.name"), format!("{name:?} is not a valid header name"))
+            })?;
+            if FRAMING.contains(&header.as_str()) {
+                return Err(ConfigError::new(
+                    format!("{field}.name"),
+                    format!("{header} frames the message and cannot be injected"),
+                ));
+            }
+            Ok(Target::Header(header))
+        }
+        Position::Query if name.is_empty() => Err(ConfigError::new(format!("{field}.name"), "must not be empty")),
+        Position::Query => Ok(Target::Query { name: name.to_owned(), encoded: urlencoded::encode_pairs([(name, "")]) }),
+        other => Err(ConfigError::new(
+            format!("{field}.position"),
+            format!("parameters are injected into a header or the query, not {other}"),
+        )),
+    }
+}
+
+/// Headers compared as backends that read `_` as `-` (CGI, many frameworks) compare them.
+fn same_header(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes().zip(b.bytes()).all(|(x, y)| x == y || (x == b'_' || x == b'-') && (y == b'_' || y == b'-'))
+}
+
+impl Injection {
+    /// Compiles `config`; the error names the offending field.
+    pub fn new(config: &ParamInjectionConfig) -> Result<Self, ConfigError> {
+        let template = match &config.path {
+            Some(t) => Some(PathTemplate::parse(t).map_err(|e| ConfigError::new("path", e.reason))?),
+            None => None,
+        };
+        let mut ops = Vec::new();
+        let mut remove_headers: Vec<HeaderName> = Vec::new();
+        let mut remove_query: Vec<String> = Vec::new();
+        for (i, c) in config.constants.iter().enumerate() {
+            let field = format!("constants[{i}]");
+            let target = target(&field, c.position, &c.name)?;
+            let header =
+                match &target {
+                    Target::Header(_) => Some(HeaderValue::from_str(&c.value).map_err(|_| {
+                        ConfigError::new(format!("{field}.value"), "the value cannot be sent in a header")
+                    })?),
+                    Target::Query { .. } => None,
+                };
+            ops.push(Op { source: Source::Constant { text: c.value.clone(), header }, target });
+        }
+        for (i, s) in config.system.iter().enumerate() {
+            let field = format!("system[{i}]");
+            if s.param == SystemParam::ApiName && config.api_name.is_none() {
+                return Err(ConfigError::new(format!("{field}.param"), "api_name passes the API's name: set api_name"));
+            }
+            ops.push(Op { source: Source::System(s.param), target: target(&field, s.position, &s.name)? });
+        }
+        for (i, m) in config.mappings.iter().enumerate() {
+            let field = format!("mappings[{i}]");
+            let from = &m.from;
+            let source = match from.position {
+                Position::Header => {
+                    let name = HeaderName::try_from(from.name.as_str()).map_err(|_| {
+                        ConfigError::new(
+                            format!("{field}.from.name"),
+                            format!("{:?} is not a valid header name", from.name),
+                        )
+                    })?;
+                    if !m.keep_original && FRAMING.contains(&name.as_str()) {
+                        return Err(ConfigError::new(
+                            format!("{field}.keep_original"),
+                            format!("{name} frames the message: map it with keep_original"),
+                        ));
+                    }
+                    if !m.keep_original {
+                        remove_headers.push(name.clone());
+                    }
+                    Source::Header(name)
+                }
+                Position::Query if from.name.is_empty() => {
+                    return Err(ConfigError::new(format!("{field}.from.name"), "must not be empty"));
+                }
+                Position::Query => {
+                    if !m.keep_original {
+                        remove_query.push(from.name.clone());
+                    }
+                    Source::Query(from.name.clone())
+                }
+                Position::Path => Source::Path(from.name.clone()),
+                other => {
+                    return Err(ConfigError::new(
+                        format!("{field}.from.position"),
+                        format!("a mapping reads a header, the query or the path, not {other}"),
+                    ));
+                }
+            };
+            let unbound = match (&source, &config.path) {
+                (Source::Path(name), Some(t)) => {
+                    !t.split('/').any(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) == Some(name))
+                }
+                _ => false,
+            };
+            if unbound {
+                return Err(ConfigError::new(
+                    format!("{field}.from.name"),
+                    format!(
+                        "the path template {:?} has no {{{}}} segment",
+                        config.path.as_deref().unwrap_or(""),
+                        from.name
+                    ),
+                ));
+            }
+            ops.push(Op { source, target: target(&format!("{field}.to"), m.to.position, &m.to.name)? });
+        }
+        for (i, op) in ops.iter().enumerate() {
+            if ops[..i].iter().any(|o| o.target == op.target) {
+                let name = match &op.target {
+                    Target::Header(h) => h.as_str(),
+                    Target::Query { name, .. } => name,
+                };
+                return Err(ConfigError::new("constants, system, mappings", format!("{name} is injected twice")));
+            }
+            match &op.target {
+                Target::Header(h) => remove_headers.push(h.clone()),
+                Target::Query { name, .. } => remove_query.push(name.clone()),
+            }
+        }
+        Ok(Self {
+            template,
+            reads_query: ops.iter().any(|o| matches!(o.source, Source::Query(_))),
+            reads_path: ops.iter().any(|o| matches!(o.source, Source::Path(_))),
+            ops,
+            remove_headers,
+            remove_query,
+            api_name: config.api_name.clone(),
+            stage: config.stage.clone(),
+            default_scheme: config.default_scheme.clone(),
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// Reads the request time from `clock` (a [`ManualClock`](tollgate_core::ManualClock)
+    /// in tests).
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The path template, when one is set.
+    pub fn template(&self) -> Option<&PathTemplate> {
+        self.template.as_ref()
+    }
+
+    /// Whether a mapping reads a path parameter.
+    pub fn needs_path_params(&self) -> bool {
+        self.reads_path
+    }
+
+    fn system<'a, B>(&'a self, param: SystemParam, request: &'a Request<B>) -> Option<Carried<'a>> {
+        let ext = request.extensions();
+        let text = |s: &'a str| Some(Carried::Text(Cow::Borrowed(s)));
+        match param {
+            SystemParam::ClientIp => ClientIp::from_extensions(ext).map(|c| Carried::Text(c.ip().to_string().into())),
+            SystemParam::RequestId => {
+                RequestId::from_extensions(ext).map(|id| Carried::Header(Cow::Borrowed(id.header_value())))
+            }
+            SystemParam::AppKey => Caller::from_extensions(ext).and_then(|c| text(c.key_id())),
+            SystemParam::AppId => Caller::from_extensions(ext).and_then(|c| text(c.app_id())),
+            SystemParam::ApiName => self.api_name.as_deref().and_then(text),
+            SystemParam::Stage => text(&self.stage),
+            SystemParam::Host => match request.headers().get(HOST) {
+                Some(host) => Some(Carried::Header(Cow::Borrowed(host))),
+                None => request.uri().authority().and_then(|a| text(a.as_str())),
+            },
+            SystemParam::Scheme => text(request.uri().scheme_str().unwrap_or(&self.default_scheme)),
+            SystemParam::UserAgent => request.headers().get(USER_AGENT).map(|v| Carried::Header(Cow::Borrowed(v))),
+            SystemParam::RequestTime => Some(Carried::Text(httpdate::fmt_http_date(self.clock.now()).into())),
+        }
+    }
+
+    /// Applies the injection to `request`, with the path parameters bound for it (name,
+    /// decoded value): first every incoming occurrence of an injected name goes (repeated
+    /// headers and query keys included; for headers, `_` and `-` count as the same), and
+    /// moved originals; then the constants, system parameters and mapped values are added.
+    /// A mapped value that cannot be carried in a header refuses the request.
+    pub fn apply<B>(&self, request: &mut Request<B>, path: &[(String, String)]) -> Result<(), Report> {
+        let mut out = Out { headers: Vec::with_capacity(self.ops.len()), query: String::new(), problems: Vec::new() };
+        {
+            let request = &*request;
+            let pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> = match request.uri().query() {
+                Some(q) if self.reads_query => urlencoded::pairs(q).collect(),
+                _ => Vec::new(),
+            };
+            for op in &self.ops {
+                match &op.source {
+                    Source::Constant { text, header } => match (header, &op.target) {
+                        (Some(h), Target::Header(_)) => out.carry(self, op, Carried::Header(Cow::Borrowed(h))),
+                        _ => out.carry(self, op, Carried::Text(Cow::Borrowed(text))),
+                    },
+                    Source::System(param) => {
+                        if let Some(value) = self.system(*param, request) {
+                            out.carry(self, op, value);
+                        }
+                    }
+                    Source::Header(name) => {
+                        for v in request.headers().get_all(name) {
+                            out.carry(self, op, Carried::Header(Cow::Borrowed(v)));
+                        }
+                    }
+                    Source::Query(name) => {
+                        for (_, v) in pairs.iter().filter(|(k, _)| k == name) {
+                            out.carry(self, op, Carried::Text(Cow::Borrowed(v)));
+                        }
+                    }
+                    Source::Path(name) => {
+                        for (_, v) in path.iter().filter(|(k, _)| k == name) {
+                            out.carry(self, op, Carried::Text(Cow::Borrowed(v)));
+                        }
+                    }
+                }
+            }
+            if !out.problems.is_empty() {
+                return Err(Report::new(out.problems));
+            }
+        }
+        let (headers_out, query_out) = (out.headers, out.query);
+        remove_headers(request.headers_mut(), &self.remove_headers);
+        for (name, value) in headers_out {
+            request.headers_mut().append(name, value);
+        }
+        let query = request.uri().query().unwrap_or("");
+        let kept = urlencoded::remove_keys(query, |k| self.remove_query.iter().any(|n| n == k));
+        if kept.is_some() || !query_out.is_empty() {
+            let base = kept.as_deref().unwrap_or(query);
+            let new = urlencoded::join(base, &query_out);
+            if let Some(uri) = urlencoded::with_query(request.uri(), &new) {
+                *request.uri_mut() = uri;
+            }
+        }
+        Ok(())
+    }
+
+    fn unfit(&self, op: &Op, header: &HeaderName) -> Problem {
+        let (position, name) = match &op.source {
+            Source::Query(n) => (Position::Query, n.clone()),
+            Source::Path(n) => (Position::Path, n.clone()),
+            Source::Header(n) => (Position::Header, n.to_string()),
+            Source::Constant { .. } | Source::System(_) => (Position::Header, header.to_string()),
+        };
+        Problem {
+            kind: ProblemKind::Invalid,
+            name,
+            position: Some(position),
+            rule: format!("the value cannot be carried in header {header}"),
+        }
+    }
+}
+
+/// What an application collects before it touches the request.
+struct Out {
+    headers: Vec<(HeaderName, HeaderValue)>,
+    query: String,
+    problems: Vec<Problem>,
+}
+
+impl Out {
+    fn carry(&mut self, injection: &Injection, op: &Op, value: Carried<'_>) {
+        match (&op.target, value) {
+            (Target::Header(name), Carried::Header(v)) => self.headers.push((name.clone(), v.into_owned())),
+            (Target::Header(name), Carried::Text(t)) => match HeaderValue::from_str(&t) {
+                Ok(v) => self.headers.push((name.clone(), v)),
+                Err(_) => self.problems.push(injection.unfit(op, name)),
+            },
+            (Target::Query { encoded, .. }, value) => {
+                let bytes: &[u8] = match &value {
+                    Carried::Text(t) => t.as_bytes(),
+                    Carried::Header(v) => v.as_bytes(),
+                };
+                if !self.query.is_empty() {
+                    self.query.push('&');
+                }
+                self.query.push_str(encoded);
+                self.query.extend(form_urlencoded::byte_serialize(bytes));
+            }
+        }
+    }
+}
+
+fn remove_headers(headers: &mut HeaderMap, names: &[HeaderName]) {
+    for name in names {
+        headers.remove(name);
+    }
+    if headers.keys().any(|k| k.as_str().contains('_')) || names.iter().any(|n| n.as_str().contains('_')) {
+        let doomed: Vec<HeaderName> =
+            headers.keys().filter(|k| names.iter().any(|n| same_header(k.as_str(), n.as_str()))).cloned().collect();
+        for name in doomed {
+            headers.remove(name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn underscore_and_dash_are_one_header() {
+        assert!(same_header("x_client_ip", "x-client-ip"));
+        assert!(same_header("x-client-ip", "x-client-ip"));
+        assert!(!same_header("x-client-ipv6", "x-client-ip"));
+        assert!(!same_header("y_client_ip", "x-client-ip"));
+        let mut h = HeaderMap::new();
+        h.append("x_client_ip", HeaderValue::from_static("1"));
+        h.append("x-client-ip", HeaderValue::from_static("2"));
+        h.append("x-other", HeaderValue::from_static("3"));
+        remove_headers(&mut h, &[HeaderName::from_static("x-client-ip")]);
+        assert_eq!(h.len(), 1);
+    }
+}

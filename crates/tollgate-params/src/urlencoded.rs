@@ -1,0 +1,130 @@
+//! Query-string and form-body editing, as both layers do it: pairs encoded the way
+//! [`parse_urlencoded`] decodes them, keys removed by their decoded name while every other
+//! pair stays byte for byte as sent.
+//!
+//! ```
+//! use tollgate_core::parse_urlencoded;
+//! use tollgate_params::urlencoded::{encode_pairs, remove_keys};
+//!
+//! let encoded = encode_pairs([("q", "a b&c"), ("n", "你")]);
+//! assert_eq!(encoded, "q=a+b%26c&n=%E4%BD%A0");
+//! let back: Vec<_> = parse_urlencoded(encoded.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+//! assert_eq!(back, [("q".to_owned(), "a b&c".to_owned()), ("n".to_owned(), "你".to_owned())]);
+//!
+//! // `%61pp` decodes to `app`: removed like the plain spelling; `x=%7e` stays as sent
+//! assert_eq!(remove_keys("app=1&x=%7e&%61pp=2", |k| k == "app"), Some("x=%7e".to_owned()));
+//! assert_eq!(remove_keys("x=1", |k| k == "app"), None);
+//! ```
+
+use std::borrow::Cow;
+
+use http::Uri;
+use http::uri::PathAndQuery;
+use tollgate_core::parse_urlencoded;
+
+/// Decodes `name=value` pairs exactly as [`parse_urlencoded`] does, borrowing from `input`
+/// every name and value that holds no `%` or `+` (a query string is already UTF-8, so
+/// those need no decoding): the validation hot path.
+pub fn pairs(input: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+    input.split('&').filter(|s| !s.is_empty()).map(|segment| {
+        if segment.bytes().any(|b| b == b'%' || b == b'+') {
+            parse_urlencoded(segment.as_bytes()).next().unwrap_or_default()
+        } else {
+            match segment.split_once('=') {
+                Some((k, v)) => (Cow::Borrowed(k), Cow::Borrowed(v)),
+                None => (Cow::Borrowed(segment), Cow::Borrowed("")),
+            }
+        }
+    })
+}
+
+/// Encodes `name=value` pairs as `application/x-www-form-urlencoded` (space as `+`).
+pub fn encode_pairs<'a, I>(pairs: I) -> String
+where
+    I: IntoIterator<Item = (&'a str, &'a str)>,
+{
+    let mut serializer = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in pairs {
+        serializer.append_pair(name, value);
+    }
+    serializer.finish()
+}
+
+/// The decoded key of one `&`-separated segment.
+fn segment_key(segment: &str) -> Cow<'_, str> {
+    pairs(segment).next().map(|(k, _)| k).unwrap_or_default()
+}
+
+/// `query` without the pairs whose decoded key `remove` selects, the others kept byte for
+/// byte in order; `None` when nothing was removed (the query stays as it is).
+pub fn remove_keys(query: &str, remove: impl Fn(&str) -> bool) -> Option<String> {
+    let mut kept: Option<String> = None;
+    let mut offset = 0;
+    for segment in query.split('&') {
+        let start = offset;
+        offset += segment.len() + 1;
+        if segment.is_empty() {
+            continue;
+        }
+        let doomed = remove(&segment_key(segment));
+        match (&mut kept, doomed) {
+            (None, false) => {}
+            (None, true) => {
+                // the first removal: keep what came before it, without empty segments
+                let before = query[..start].split('&').filter(|s| !s.is_empty()).collect::<Vec<_>>().join("&");
+                kept = Some(before);
+            }
+            (Some(_), true) => {}
+            (Some(k), false) => {
+                if !k.is_empty() {
+                    k.push('&');
+                }
+                k.push_str(segment);
+            }
+        }
+    }
+    kept
+}
+
+/// Joins two encoded lists of pairs with `&`.
+pub fn join(first: &str, second: &str) -> String {
+    match (first.is_empty(), second.is_empty()) {
+        (true, _) => second.to_owned(),
+        (_, true) => first.to_owned(),
+        _ => format!("{first}&{second}"),
+    }
+}
+
+/// `uri` with its query replaced by `query` (none when empty); `None` if the result is not
+/// a valid URI (a `*` or authority-form target).
+pub fn with_query(uri: &Uri, query: &str) -> Option<Uri> {
+    let path = uri.path();
+    let path_and_query = if query.is_empty() { path.to_owned() } else { format!("{path}?{query}") };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(PathAndQuery::try_from(path_and_query).ok()?);
+    Uri::from_parts(parts).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_and_replace() {
+        assert_eq!(join("", "a=1"), "a=1");
+        assert_eq!(join("a=1", ""), "a=1");
+        assert_eq!(join("a=1", "b=2"), "a=1&b=2");
+        let uri: Uri = "http://h/p?x=1".parse().unwrap();
+        assert_eq!(with_query(&uri, "y=2").unwrap(), "http://h/p?y=2");
+        assert_eq!(with_query(&uri, "").unwrap(), "http://h/p");
+        let origin: Uri = "/p".parse().unwrap();
+        assert_eq!(with_query(&origin, "a=%20").unwrap(), "/p?a=%20");
+    }
+
+    #[test]
+    fn removal_skips_empty_segments_and_matches_decoded_keys() {
+        assert_eq!(remove_keys("&&a=1&&b+c=2&", |k| k == "b c"), Some("a=1".to_owned()));
+        assert_eq!(remove_keys("a", |k| k == "a"), Some(String::new()));
+        assert_eq!(remove_keys("a=1&a=2&A=3", |k| k == "a"), Some("A=3".to_owned()));
+    }
+}

@@ -1,0 +1,110 @@
+//! The whole canonical stack as one layer (feature `gateway`): [`Gateway`], built in code or
+//! from a JSON, YAML or TOML file.
+//!
+//! A gateway puts a request id and the client address on every request, finds the API the
+//! request belongs to (by method and an nginx-like path pattern), and sends it through that
+//! API's policies in the canonical order — CORS, IP access control, flow control by API and
+//! IP, signature verification, the replay guard, flow control by app or parameter — however
+//! they were declared. It is one [`GatewayLayer`]: `Router::layer` it onto an axum app, or
+//! wrap any tower service.
+//!
+//! ```
+//! use axum::{Router, body::Body, routing::get};
+//! use http::{Request, StatusCode};
+//! use tollgate::gateway::{Format, Gateway};
+//! use tower::ServiceExt;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let gateway = Gateway::from_config(r#"
+//! apis:
+//!   - path: "= /health"
+//!   - path: /orders/
+//!     method: [GET, POST]
+//!     ip_access: {type: white_list, blocks: "127.0.0.1\n10.0.0.0/8"}
+//!     basic_flow_control: {expire_type: minute, api_rate_limit: 1}
+//! "#, Format::Yaml)?;
+//! let app = Router::new()
+//!     .route("/health", get(|| async { "ok" }))
+//!     .route("/orders/{id}", get(|| async { "order" }))
+//!     .layer(gateway.into_layer());
+//!
+//! let from = |path: &str| {
+//!     let mut req = Request::get(path).body(Body::empty()).unwrap();
+//!     req.extensions_mut().insert(tollgate::PeerAddr("127.0.0.1:5000".parse().unwrap()));
+//!     req
+//! };
+//! assert_eq!(app.clone().oneshot(from("/orders/1")).await?.status(), StatusCode::OK);
+//! assert_eq!(app.clone().oneshot(from("/orders/2")).await?.status(), StatusCode::TOO_MANY_REQUESTS);
+//! assert_eq!(app.clone().oneshot(from("/health")).await?.status(), StatusCode::OK);
+//! assert_eq!(app.oneshot(from("/elsewhere")).await?.status(), StatusCode::NOT_FOUND);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # The configuration file
+//!
+//! Plugins are written in the reference's plugin JSON, field for field (the types of the
+//! policy crates read them), in JSON, YAML or TOML:
+//!
+//! ```yaml
+//! # global blocks, all optional
+//! request_id: true                 # or false, or {reuse_incoming: [x-request-id], response_header: x-request-id}
+//! trusted_proxies: [10.0.0.0/8]    # believe X-Forwarded-For from these peers only (default: none)
+//! forwarding_header: x-forwarded-for   # or forwarded, x-real-ip
+//! error_style: problem_json        # aliyun_api_gateway, aliyun_rpc, tencent_cloud, tencent_api_gateway, grpc
+//! unmatched: not_found             # a request no API matches: 404 (405 if only the method differs), or `pass`
+//!
+//! apis:
+//!   - name: health                 # optional; names the API's flow-control keys
+//!     method: GET                  # optional: one method or a list; none means any
+//!     path: "= /health"            # exact | "^~ /prefix/" | "/users/{id}" | "~ ^regex$" | "/prefix/"
+//!
+//!   - path: /users/{id}
+//!     method: [GET, PUT]
+//!     error_style: tencent_api_gateway      # optional, for this API's refusals
+//!     cors:                                 # true (the switch), {switch, plugin}, or the plugin itself
+//!       allow_origin: [https://app.example.com]
+//!       allow_methods: [GET, PUT]
+//!       max_age: 600
+//!     ip_access: {type: white_list, blocks: "10.0.0.0/8\n127.0.0.1"}   # Tencent or Aliyun plugin
+//!     basic_flow_control: {expire_type: minute, api_rate_limit: 600, ip_rate_limit: 60}
+//!     signature:
+//!       scheme: aliyun-apigw                # aliyun-rpc, tencent-cloud, tencent-apigw
+//!       keys: {"203467890": "app-secret"}   # id: secret, id: [old, new], or [{id, secret(s), app_id, disabled}]
+//!       window: 15m                         # optional: seconds or "5m"
+//!     replay: true                          # or false, or {headers: aliyun-apigw}, or
+//!                                           # {timestamp: x-ts, format: epoch_millis, window: 5m, nonce: x-nonce, per_key: x-key}
+//!     param_flow_control:                   # Tencent's parameter plugin
+//!       default_window: 60
+//!       default_rate_limit: 100
+//!       strategies: []
+//!     # aliyun_flow_control: {...}          # Aliyun's API / user / app tiers (PascalCase)
+//!     # params: {...}                       # RESERVED for parameter rules: refused until the
+//!                                           # params crate is wired into the gateway
+//! ```
+//!
+//! Where each block sits: `cors` 2nd, `ip_access` 3rd, `basic_flow_control` 4th (7th when it
+//! has app limits, which read the caller the signature layer finds), `signature` 5th,
+//! `replay` 6th, `param_flow_control` and `aliyun_flow_control` 7th. Each API has its own
+//! stores: its limits are its own.
+//!
+//! Errors name the file, the field and what was expected:
+//! `gateway.yaml: apis[2].basic_flow_control.api_rate_limit: expected a positive integer
+//! up to 4294967295, got 0`. Each format needs its feature: `yaml` (with `serde_norway`, the
+//! maintained fork of the deprecated `serde_yaml`) and `toml`, both on by default.
+//!
+//! # Cost
+//!
+//! The policy crates are zero-cost on their own. The gateway boxes each policy's service (a
+//! `tower::util::BoxCloneSyncService`) so that one type holds any configuration, and unifies
+//! bodies to [`axum::body::Body`]: a few allocations per request. See [`GatewayLayer`].
+
+mod builder;
+mod config;
+mod routes;
+mod stack;
+
+pub use builder::{Api, Gateway, GatewayLayer, GatewayService, Unmatched};
+pub use config::{ConfigError, Format};
+pub use stack::{BoxError, GatewayFuture, Next, PolicyLayer};
