@@ -10,7 +10,6 @@ use serde_json::Value;
 
 pub use tollgate_core::ConfigError;
 
-
 /// Reads an enum from its name, case-insensitively, with the references' aliases.
 macro_rules! named_enum {
     ($ty:ident, $what:literal, { $($variant:ident => $name:literal $(| $alias:literal)*),+ $(,)? }) => {
