@@ -347,7 +347,12 @@ fn errors_name_the_field_in_yaml() {
     assert!(err.starts_with("apis[2].ip_access"), "{err}");
 
     let err = config_error("apis:\n  - path: /a\n    params: {required: [id]}\n", Format::Yaml);
-    assert!(err.starts_with("apis[0].params: parameter rules are not yet supported"), "{err}");
+    assert!(err.starts_with("apis[0].params.required: unknown field `required`"), "{err}");
+    let err = config_error(
+        "apis:\n  - path: /a\n    params:\n      validation: {params: [{name: page, position: query, type: int, min: 5, max: 1}]}\n",
+        Format::Yaml,
+    );
+    assert!(err.starts_with("apis[0].params.validation.params[0]"), "{err}");
 
     let err = config_error("apis:\n  - path: /a\n    replay: true\n", Format::Yaml);
     assert!(err.starts_with("apis[0].replay: expected a signature block"), "{err}");
@@ -479,4 +484,28 @@ apis:
     assert_eq!(resp.headers()["content-type"], "application/problem+json");
     let resp = one.post(format!("http://{addr}/users/7")).send().await.unwrap();
     assert_eq!(resp.status(), 405);
+}
+
+#[tokio::test]
+async fn params_validate_after_routing_and_inject_next_to_the_handler() {
+    let svc = yaml(
+        r#"
+apis:
+  - path: /orders/{id}
+    params:
+      validation:
+        params:
+          - {name: id, position: path, type: int}
+          - {name: page, position: query, type: int, default: 1, min: 1}
+      injection:
+        constants: [{name: x-env, position: header, value: prod}]
+"#,
+    );
+    // the template binds {id} for the validation; the default and the constant reach the handler
+    let ok = call(&svc, request("GET", "/orders/7", "127.0.0.1")).await;
+    assert_eq!(ok.status(), 200);
+    let bad = call(&svc, request("GET", "/orders/x?page=0", "127.0.0.1")).await;
+    assert_eq!(bad.status(), 400);
+    let body = String::from_utf8(axum::body::to_bytes(bad.into_body(), 1 << 16).await.unwrap().to_vec()).unwrap();
+    assert!(body.contains("path id") && body.contains("query page"), "{body}");
 }

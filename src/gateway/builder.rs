@@ -65,6 +65,19 @@ macro_rules! policy_methods {
             self.policies.add(Slot::AppFlow, Arc::new(layer));
             self
         }
+
+        /// Parameter validation (a `ParamValidationLayer`): slot 8, inside flow control by app.
+        pub fn param_validation(mut self, layer: impl PolicyLayer) -> Self {
+            self.policies.set(Slot::ParamValidation, Arc::new(layer));
+            self
+        }
+
+        /// Parameter injection and mapping (a `ParamInjectionLayer`): slot 9, next to the
+        /// handler, so what it writes is what the handler sees.
+        pub fn param_injection(mut self, layer: impl PolicyLayer) -> Self {
+            self.policies.set(Slot::ParamInjection, Arc::new(layer));
+            self
+        }
     };
 }
 

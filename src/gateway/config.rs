@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use http::{HeaderName, Method};
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, de::value::MapAccessDeserializer};
 use tollgate_core::{ClientIpLayer, ErrorStyle, ForwardingHeader, RequestIdLayer, TrustedProxies};
 
@@ -256,7 +256,7 @@ macro_rules! disabled_block {
         struct $name;
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                IgnoredAny::deserialize(d)?;
+                serde::de::IgnoredAny::deserialize(d)?;
                 Err(de::Error::custom(concat!("this block needs tollgate's `", $feature, "` feature")))
             }
         }
@@ -287,6 +287,19 @@ disabled_block!(SignatureBlock, "signature");
 disabled_block!(ReplayBlock, "replay");
 #[cfg(feature = "replay")]
 type ReplayBlock = BoolOr<ReplayRule>;
+#[cfg(not(feature = "params"))]
+disabled_block!(ParamsBlock, "params");
+
+/// Parameter rules: validation, then injection and mapping (the params crate's configs).
+#[cfg(feature = "params")]
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ParamsBlock {
+    #[serde(default)]
+    validation: Option<tollgate_params::ParamValidationConfig>,
+    #[serde(default)]
+    injection: Option<tollgate_params::ParamInjectionConfig>,
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -312,9 +325,8 @@ struct RawApi {
     signature: Option<SignatureBlock>,
     #[serde(default)]
     replay: Option<ReplayBlock>,
-    /// Reserved for parameter rules (tollgate-params); refused until they are wired.
     #[serde(default)]
-    params: Option<IgnoredAny>,
+    params: Option<ParamsBlock>,
 }
 
 /// One string or a list of strings.
@@ -599,12 +611,6 @@ fn build(raw: RawGateway) -> Result<Gateway, ConfigError> {
 
 /// One API; error paths relative to it.
 fn build_api(raw: RawApi, global_style: Option<StyleName>) -> Result<Api, ConfigError> {
-    if raw.params.is_some() {
-        return Err(ConfigError::new(
-            "params",
-            "parameter rules are not yet supported by the gateway (they come with tollgate-params); remove the block",
-        ));
-    }
     let mut api = Api::new(&raw.path)?;
     for (i, m) in raw.method.map(|m| m.0).unwrap_or_default().iter().enumerate() {
         let method = Method::from_bytes(m.trim().to_ascii_uppercase().as_bytes())
@@ -683,10 +689,33 @@ fn build_api(raw: RawApi, global_style: Option<StyleName>) -> Result<Api, Config
 
     #[cfg(feature = "replay")]
     if let Some(block) = raw.replay
-        && let Some(layer) = replay(block, signed, style).map_err(|e| e.under("replay"))?
+        && let Some(layer) = replay(block, signed, style.clone()).map_err(|e| e.under("replay"))?
     {
         api = api.replay(layer);
     }
+    #[cfg(feature = "params")]
+    if let Some(block) = raw.params {
+        use tollgate_params::{ParamInjectionLayer, ParamValidationLayer};
+        let params_err = |block: &'static str| {
+            move |e: tollgate_core::ConfigError| ConfigError::new(format!("params.{block}.{}", e.field), e.problem)
+        };
+        if let Some(config) = block.validation {
+            let mut layer = ParamValidationLayer::from_config(&config).map_err(params_err("validation"))?;
+            if let Some(style) = &style {
+                layer = layer.error_style(style.clone());
+            }
+            api = api.param_validation(layer);
+        }
+        if let Some(config) = block.injection {
+            let mut layer = ParamInjectionLayer::from_config(&config).map_err(params_err("injection"))?;
+            if let Some(style) = &style {
+                layer = layer.error_style(style.clone());
+            }
+            api = api.param_injection(layer);
+        }
+    }
+    #[cfg(not(feature = "params"))]
+    let _ = raw.params;
     #[cfg(not(feature = "replay"))]
     let _ = (signed, raw.replay);
     #[cfg(not(feature = "signature"))]

@@ -80,8 +80,9 @@
 //!       default_rate_limit: 100
 //!       strategies: []
 //!     # aliyun_flow_control: {...}          # Aliyun's API / user / app tiers (PascalCase)
-//!     # params: {...}                       # RESERVED for parameter rules: refused until the
-//!                                           # params crate is wired into the gateway
+//!     # params:                             # parameter rules (tollgate-params' configs)
+//!     #   validation: {path: ..., params: [...], schema: ..., strict: false}
+//!     #   injection: {constants: [...], system: [...], mappings: [...]}
 //! ```
 //!
 //! Where each block sits: `cors` 2nd, `ip_access` 3rd, `basic_flow_control` 4th (7th when it

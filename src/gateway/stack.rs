@@ -107,6 +107,8 @@ pub(crate) enum Slot {
     Signature,
     Replay,
     AppFlow,
+    ParamValidation,
+    ParamInjection,
 }
 
 /// The policies of one API (or of the requests no API matched), in insertion order; sorted
