@@ -509,3 +509,80 @@ apis:
     let body = String::from_utf8(axum::body::to_bytes(bad.into_body(), 1 << 16).await.unwrap().to_vec()).unwrap();
     assert!(body.contains("path id") && body.contains("query page"), "{body}");
 }
+
+/// Records the `tollgate` spans a request opens: the policy and the request id of each.
+#[derive(Default, Clone)]
+struct SpanLog(std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>);
+
+impl tracing::Subscriber for SpanLog {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        let mut log = self.0.lock().unwrap();
+        let mut fields = Fields::default();
+        span.record(&mut fields);
+        // every span gets an entry, so a span's id is its place in the log
+        let name = if span.metadata().name() == "tollgate" { fields.policy } else { String::new() };
+        log.push((name, fields.request_id));
+        tracing::span::Id::from_u64(log.len() as u64)
+    }
+
+    fn record(&self, id: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+        let mut fields = Fields::default();
+        values.record(&mut fields);
+        if let Some(entry) = self.0.lock().unwrap().get_mut(id.into_u64() as usize - 1) {
+            entry.1 = fields.request_id;
+        }
+    }
+
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {}
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[derive(Default)]
+struct Fields {
+    policy: String,
+    request_id: String,
+}
+
+impl tracing::field::Visit for Fields {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        match field.name() {
+            "policy" => self.policy = value.to_owned(),
+            "request_id" => self.request_id = value.to_owned(),
+            _ => {}
+        }
+    }
+
+    fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
+}
+
+#[test]
+fn each_policy_runs_in_a_span_with_the_request_id() {
+    let log = SpanLog::default();
+    let svc = yaml(
+        r#"
+apis:
+  - path: /traced
+    cors: true
+    ip_access: {type: white_list, blocks: "127.0.0.1"}
+    basic_flow_control: {expire_type: minute, api_rate_limit: 10}
+    params:
+      validation: {params: [{name: page, position: query, type: int, default: 1}]}
+"#,
+    );
+    let response = tracing::subscriber::with_default(log.clone(), || {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(call(&svc, request("GET", "/traced", "127.0.0.1")))
+    });
+    assert_eq!(response.status(), 200);
+    let id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let spans: Vec<(String, String)> = log.0.lock().unwrap().iter().filter(|(p, _)| !p.is_empty()).cloned().collect();
+    let policies: Vec<&str> = spans.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(policies, ["cors", "ip", "flow", "param_validation"], "outermost first");
+    assert!(spans.iter().all(|(_, rid)| *rid == id), "{spans:?} vs {id}");
+}
