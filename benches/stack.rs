@@ -1,6 +1,6 @@
 //! The whole stack under load: a bare axum hello-world next to the same handler behind every
 //! policy (request id, CORS, IP access, flow control by API and IP, Aliyun signature, replay
-//! guard, flow control by app), in-memory stores, both served on loopback and driven by
+//! guard, flow control by app, parameter validation and injection), in-memory stores, both served on loopback and driven by
 //! the same keep-alive HTTP/1.1 load generator in one run. Prints throughput, the ratio and
 //! p50/p99 latency.
 //!
@@ -22,6 +22,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tollgate::flow::{BasicFlowControlConfig, BasicLimits, FlowControlLayer};
+use tollgate::params::{Param, ParamInjectionConfig, ParamValidationConfig, Position};
 use tollgate::prelude::*;
 use tollgate::signature::Signer;
 use tollgate::signature::aliyun_apigw::AliyunApiGateway;
@@ -34,9 +35,17 @@ fn full_stack() -> Result<Router, Box<dyn std::error::Error>> {
         r#"{"expire_type": "second", "api_rate_limit": 4000000000, "ip_rate_limit": 4000000000}"#,
     )?;
     let by_app = BasicLimits::new(4_000_000_000, Duration::from_secs(1), None)?.app_limit(4_000_000_000)?.named("app");
+    let validation = ParamValidationLayer::from_config(
+        &ParamValidationConfig::new().param(Param::query("page").int().default(1).min(1)),
+    )?;
+    let injection =
+        ParamInjectionLayer::from_config(&ParamInjectionConfig::new().constant(Position::Header, "x-env", "prod"))?;
     Ok(Router::new()
         .route("/", get(|| async { "hello" }))
-        // innermost first: app flow control, replay, signature, API/IP flow, IP, CORS, request id
+        // innermost first: injection, validation, app flow control, replay, signature,
+        // API/IP flow, IP, CORS, request id
+        .layer(injection)
+        .layer(validation)
         .layer(FlowControlLayer::new(by_app))
         .layer(ReplayGuardLayer::new())
         .layer(SignatureLayer::new(AliyunApiGateway::new(), MemorySecretStore::new().with_key(APP_KEY, SECRET)))
