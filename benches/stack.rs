@@ -40,20 +40,20 @@ fn full_stack() -> Result<Router, Box<dyn std::error::Error>> {
     )?;
     let injection =
         ParamInjectionLayer::from_config(&ParamInjectionConfig::new().constant(Position::Header, "x-env", "prod"))?;
-    Ok(Router::new()
-        .route("/", get(|| async { "hello" }))
-        // innermost first: injection, validation, app flow control, replay, signature,
-        // API/IP flow, IP, CORS, request id
-        .layer(injection)
-        .layer(validation)
-        .layer(FlowControlLayer::new(by_app))
-        .layer(ReplayGuardLayer::new())
-        .layer(SignatureLayer::new(AliyunApiGateway::new(), MemorySecretStore::new().with_key(APP_KEY, SECRET)))
-        .layer(BasicFlowControlLayer::from_config(&outer)?)
-        .layer(IpAccessLayer::allow(["127.0.0.1", "::1"])?)
-        .layer(CorsLayer::new().allow_origin(["http://localhost:8080"])?)
+    // one ServiceBuilder, outermost first, applied with a single `Router::layer`: axum boxes
+    // the route once per `.layer` call, so stacking ten calls costs ten boxed futures
+    let stack = tower::ServiceBuilder::new()
+        .layer(RequestIdLayer::new())
         .layer(ClientIpLayer::new())
-        .layer(RequestIdLayer::new()))
+        .layer(CorsLayer::new().allow_origin(["http://localhost:8080"])?)
+        .layer(IpAccessLayer::allow(["127.0.0.1", "::1"])?)
+        .layer(BasicFlowControlLayer::from_config(&outer)?)
+        .layer(SignatureLayer::new(AliyunApiGateway::new(), MemorySecretStore::new().with_key(APP_KEY, SECRET)))
+        .layer(ReplayGuardLayer::new())
+        .layer(FlowControlLayer::new(by_app))
+        .layer(validation)
+        .layer(injection);
+    Ok(Router::new().route("/", get(|| async { "hello" })).layer(stack))
 }
 
 async fn serve(app: Router) -> SocketAddr {
