@@ -3,7 +3,7 @@
 //! and TOML — through `tower::ServiceExt::oneshot` and over real HTTP on loopback.
 
 use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::SystemTime;
 
 use axum::body::Body;
@@ -421,18 +421,9 @@ fn file_errors_name_the_file_and_the_example_loads() {
 // ---------------------------------------------------------------------------------------
 // over real HTTP
 
-async fn serve(app: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
-    });
-    addr
-}
-
-fn client_from(source: &str) -> reqwest::Client {
-    reqwest::Client::builder().local_address(source.parse::<IpAddr>().unwrap()).no_proxy().build().unwrap()
-}
+#[path = "support/http.rs"]
+mod http_support;
+use http_support::{client_from, serve};
 
 #[tokio::test]
 async fn over_http_with_axum() {

@@ -2,8 +2,6 @@
 //! what it received, so each test sees exactly what reached it — defaults written in,
 //! injected values, smuggled ones gone — and what a refused caller reads.
 
-use std::net::SocketAddr;
-
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::Request;
@@ -14,14 +12,9 @@ use tollgate::params::{
 };
 use tollgate::prelude::*;
 
-async fn serve(app: Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
-    });
-    addr
-}
+#[path = "support/http.rs"]
+mod http_support;
+use http_support::serve;
 
 /// Answers with what arrived: the URI, every header value, the body.
 async fn echo(req: Request) -> axum::Json<Value> {

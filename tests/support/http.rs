@@ -15,6 +15,7 @@ pub(crate) async fn serve(app: axum::Router) -> SocketAddr {
 
 /// A client whose connections come from `source` (any 127.0.0.0/8 address works on Linux
 /// loopback, which lets one machine play several peers).
+#[allow(dead_code)] // not every test binary that includes this module needs it
 pub(crate) fn client_from(source: &str) -> reqwest::Client {
     reqwest::Client::builder().local_address(source.parse::<IpAddr>().unwrap()).no_proxy().build().unwrap()
 }
