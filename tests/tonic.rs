@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tollgate::flow::{BasicLimits, FlowControlLayer};
+use tollgate::params::{Param, ParamValidationConfig};
 use tollgate::prelude::*;
 use tollgate::signature::tencent_apigw::TencentApiGateway;
 use tollgate::{ErrorStyle, RequestBody};
@@ -31,6 +32,12 @@ async fn serve(allow: &str, limit: u32) -> SocketAddr {
         )
         .layer(
             SignatureLayer::new(TencentApiGateway::new(), MemorySecretStore::new().with_key(KEY_ID, SECRET))
+                .error_style(ErrorStyle::Grpc),
+        )
+        // metadata is headers: an optional `x-tenant` must be an integer
+        .layer(
+            ParamValidationLayer::from_config(&ParamValidationConfig::new().param(Param::header("x-tenant").int()))
+                .unwrap()
                 .error_style(ErrorStyle::Grpc),
         );
     let server = tonic::transport::Server::builder()
@@ -96,4 +103,15 @@ async fn past_the_limit_is_resource_exhausted() {
     }
     let limited = greeter::say_hello(client, "alice").await.unwrap_err();
     assert_eq!(limited.code(), Code::ResourceExhausted, "{limited:?}");
+}
+
+#[tokio::test]
+async fn malformed_metadata_is_invalid_argument() {
+    let addr = serve("127.0.0.1", 100).await;
+    let client = signed(channel(addr).await, SECRET);
+    let ok = greeter::say_hello_with(client.clone(), "alice", &[("x-tenant", "42")]).await.unwrap();
+    assert_eq!(ok.message, "hello alice, signed by AKIDtest");
+    let bad = greeter::say_hello_with(client, "alice", &[("x-tenant", "forty-two")]).await.unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument, "{bad:?}");
+    assert!(bad.message().contains("x-tenant"), "{}", bad.message());
 }

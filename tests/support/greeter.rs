@@ -88,9 +88,28 @@ where
     T::ResponseBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
     <T::ResponseBody as http_body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
 {
+    say_hello_with(channel, name, &[]).await
+}
+
+/// Calls `SayHello` with extra metadata (ASCII keys and values).
+#[allow(dead_code)] // the example does not send metadata
+pub(crate) async fn say_hello_with<T>(
+    channel: T,
+    name: &str,
+    metadata: &[(&'static str, &'static str)],
+) -> Result<HelloReply, tonic::Status>
+where
+    T: GrpcService<Body>,
+    T::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    T::ResponseBody: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    <T::ResponseBody as http_body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
+{
     let mut grpc = tonic::client::Grpc::new(channel);
     grpc.ready().await.map_err(|e| tonic::Status::unknown(format!("not ready: {}", e.into())))?;
-    let request = tonic::Request::new(HelloRequest { name: name.to_owned() });
+    let mut request = tonic::Request::new(HelloRequest { name: name.to_owned() });
+    for (key, value) in metadata {
+        request.metadata_mut().insert(*key, tonic::metadata::MetadataValue::from_static(value));
+    }
     let codec = ProstCodec::<HelloRequest, HelloReply>::default();
     grpc.unary(request, PathAndQuery::from_static(SAY_HELLO), codec).await.map(tonic::Response::into_inner)
 }
