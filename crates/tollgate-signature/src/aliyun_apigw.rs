@@ -72,14 +72,14 @@ use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::header::{ACCEPT, CONTENT_TYPE, DATE};
+use http::header::ACCEPT;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use md5::{Digest, Md5};
 use tollgate_core::{ErrorStyle, Rejection, time_apart};
 
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
-use crate::util::{HmacAlg, SignatureBytes, base64_encode, header_str, hmac, is_form, params as params_of};
+use crate::util::{HmacAlg, SignatureBytes, base64_encode, hmac, is_form, params as params_of};
 
 // Header names as constants: looking one up by `&str` parses and validates it every time.
 const X_CA_KEY: HeaderName = HeaderName::from_static("x-ca-key");
@@ -234,21 +234,80 @@ pub fn write_string_to_sign(
     body: Option<&[u8]>,
     signed_headers: &[&str],
 ) {
+    let mut seen = Headers::new(signed_headers);
+    seen.collect(headers);
+    write_from(out, method, uri, &seen, body);
+}
+
+/// The headers the string to sign and the checks read, found in one pass over the request's
+/// headers rather than one hashed lookup each (a third of the verifier's time went there).
+struct Headers<'h, 'n> {
+    /// `Accept`, `Content-MD5`, `Content-Type`, `Date`, in the string's order.
+    fixed: [Option<&'h HeaderValue>; 4],
+    timestamp: Option<&'h HeaderValue>,
+    nonce: Option<&'h HeaderValue>,
+    /// The signed headers' names (sorted) and first values.
+    signed: Vec<(&'n str, Option<&'h HeaderValue>)>,
+}
+
+impl<'h, 'n> Headers<'h, 'n> {
+    fn new(signed_headers: &[&'n str]) -> Self {
+        Self {
+            fixed: [None; 4],
+            timestamp: None,
+            nonce: None,
+            signed: signed_headers.iter().map(|n| (*n, None)).collect(),
+        }
+    }
+
+    /// Keeps the first value of each header of interest, as `HeaderMap::get` would.
+    fn collect(&mut self, headers: &'h HeaderMap) {
+        for (name, value) in headers {
+            let name = name.as_str();
+            // a match on the text: the compiler tells them apart by length first
+            let slot = match name {
+                "accept" => Some(&mut self.fixed[0]),
+                "content-md5" => Some(&mut self.fixed[1]),
+                "content-type" => Some(&mut self.fixed[2]),
+                "date" => Some(&mut self.fixed[3]),
+                "x-ca-timestamp" => Some(&mut self.timestamp),
+                "x-ca-nonce" => Some(&mut self.nonce),
+                _ => None,
+            };
+            if let Some(slot) = slot {
+                slot.get_or_insert(value);
+            }
+            // a handful of names: compare lengths before bytes
+            if let Some((_, slot)) = self.signed.iter_mut().find(|(n, _)| n.len() == name.len() && *n == name) {
+                slot.get_or_insert(value);
+            }
+        }
+    }
+
+    fn is_form(&self) -> bool {
+        self.fixed[2]
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+    }
+}
+
+fn write_from(out: &mut Vec<u8>, method: &Method, uri: &Uri, headers: &Headers<'_, '_>, body: Option<&[u8]>) {
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b'\n');
-    for name in [ACCEPT, CONTENT_MD5, CONTENT_TYPE, DATE] {
-        out.extend_from_slice(headers.get(name).map_or(&b""[..], |v| v.as_bytes()));
+    for value in headers.fixed {
+        out.extend_from_slice(value.map_or(&b""[..], |v| v.as_bytes()));
         out.push(b'\n');
     }
-    for name in signed_headers {
+    for (name, value) in &headers.signed {
         out.extend_from_slice(name.as_bytes());
         out.push(b':');
-        out.extend_from_slice(headers.get(*name).map_or(&b""[..], |v| v.as_bytes()));
+        out.extend_from_slice(value.map_or(&b""[..], |v| v.as_bytes()));
         out.push(b'\n');
     }
     out.extend_from_slice(uri.path().as_bytes());
     let query = uri.query().filter(|q| !q.is_empty());
-    let form = body.filter(|b| !b.is_empty() && is_form(headers));
+    let form = body.filter(|b| !b.is_empty() && headers.is_form());
     if query.is_none() && form.is_none() {
         return;
     }
@@ -339,15 +398,30 @@ impl Scheme for AliyunApiGateway {
     }
 
     fn parse(&self, req: &RequestView<'_>) -> Result<Parsed, Rejection> {
-        let signature = header_str(req.headers, X_CA_SIGNATURE).map(str::trim).unwrap_or("");
+        // one pass for the four headers read here
+        let (mut signature, mut key, mut method, mut list) = (None, None, None, None);
+        for (name, value) in req.headers {
+            let slot = match name.as_str() {
+                "x-ca-signature" => &mut signature,
+                "x-ca-key" => &mut key,
+                "x-ca-signature-method" => &mut method,
+                "x-ca-signature-headers" => &mut list,
+                _ => continue,
+            };
+            slot.get_or_insert(value);
+        }
+        fn text(v: Option<&HeaderValue>) -> Option<&str> {
+            v.and_then(|v| v.to_str().ok())
+        }
+        let signature = text(signature).map(str::trim).unwrap_or("");
         if signature.is_empty() {
             return Err(refusal(StatusCode::UNAUTHORIZED, "EmptySignature", "Empty Signature"));
         }
-        let key = header_str(req.headers, X_CA_KEY).map(str::trim).unwrap_or("");
+        let key = text(key).map(str::trim).unwrap_or("");
         if key.is_empty() {
             return Err(self.unknown_key(key));
         }
-        let alg = match header_str(req.headers, X_CA_SIGNATURE_METHOD).map(str::trim) {
+        let alg = match text(method).map(str::trim) {
             None | Some("") | Some("HmacSHA256") => HmacAlg::Sha256,
             Some("HmacSHA1") => HmacAlg::Sha1,
             // Not in the gateway's table; our wording.
@@ -355,7 +429,7 @@ impl Scheme for AliyunApiGateway {
                 return Err(refusal(StatusCode::BAD_REQUEST, "InvalidSignatureMethod", "Invalid Signature Method"));
             }
         };
-        let list = header_str(req.headers, X_CA_SIGNATURE_HEADERS).unwrap_or("").to_ascii_lowercase();
+        let list = text(list).unwrap_or("").to_ascii_lowercase();
         Ok(Parsed { key: key.to_owned(), signature: SignatureBytes::from_base64(signature), alg, signed_headers: list })
     }
 
@@ -374,7 +448,12 @@ impl Scheme for AliyunApiGateway {
         secrets: &[Secret],
         now: SystemTime,
     ) -> Result<Verified, Rejection> {
-        let millis = header_str(req.headers, X_CA_TIMESTAMP)
+        let names = signed_header_names(&parsed.signed_headers);
+        let mut seen = Headers::new(&names);
+        seen.collect(req.headers);
+        let millis = seen
+            .timestamp
+            .and_then(|t| t.to_str().ok())
             .and_then(|t| t.trim().parse::<u64>().ok())
             .ok_or_else(|| refusal(StatusCode::BAD_REQUEST, "InvalidTimestamp", "Invalid Timestamp"))?;
         let timestamp = UNIX_EPOCH
@@ -385,12 +464,11 @@ impl Scheme for AliyunApiGateway {
             return Err(self.expired());
         }
         // Raw bytes, so that a nonce that is not visible ASCII still counts as one.
-        let nonce = req.headers.get(X_CA_NONCE).map(|v| String::from_utf8_lossy(v.as_bytes()));
+        let nonce = seen.nonce.map(|v| String::from_utf8_lossy(v.as_bytes()));
         let nonce = nonce.as_deref().map(str::trim).filter(|n| !n.is_empty());
         if nonce.is_none() && self.require_nonce {
             return Err(refusal(StatusCode::BAD_REQUEST, "InvalidNonce", "Invalid Nonce"));
         }
-        let names = signed_header_names(&parsed.signed_headers);
         if self.require_signed_replay_headers {
             // `names` is sorted
             let unsigned = |name: &HeaderName| names.binary_search(&name.as_str()).is_err();
@@ -401,7 +479,7 @@ impl Scheme for AliyunApiGateway {
                     "Invalid Signature Headers, X-Ca-Timestamp must be signed",
                 ));
             }
-            if req.headers.contains_key(X_CA_NONCE) && unsigned(&X_CA_NONCE) {
+            if seen.nonce.is_some() && unsigned(&X_CA_NONCE) {
                 return Err(refusal(
                     StatusCode::BAD_REQUEST,
                     "UnsignedNonce",
@@ -410,7 +488,7 @@ impl Scheme for AliyunApiGateway {
             }
         }
         let mut sts = Vec::with_capacity(256);
-        write_string_to_sign(&mut sts, req.method, req.uri, req.headers, req.body, &names);
+        write_from(&mut sts, req.method, req.uri, &seen, req.body);
         let matches = parsed.signature.is_some_and(|claimed| {
             secrets.iter().any(|s| s.verify_hmac(parsed.alg, KeyForm::Plain, &sts, claimed.as_bytes()))
         });
@@ -422,7 +500,7 @@ impl Scheme for AliyunApiGateway {
             };
             return Err(refusal(StatusCode::BAD_REQUEST, "InvalidSignature", text));
         }
-        if let Some(claimed) = header_str(req.headers, CONTENT_MD5) {
+        if let Some(claimed) = seen.fixed[1].and_then(|v| v.to_str().ok()) {
             if claimed.trim() != md5_base64(req.body.unwrap_or_default()) {
                 return Err(refusal(StatusCode::BAD_REQUEST, "InvalidContentMd5", "Invalid Content-MD5"));
             }
@@ -525,6 +603,7 @@ impl AliyunApiGateway {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header::CONTENT_TYPE;
     use std::time::Duration;
     use tollgate_core::Ecosystem;
 
