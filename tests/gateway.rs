@@ -587,3 +587,28 @@ apis:
         log.0.lock().unwrap().iter().filter(|(p, rid)| !p.is_empty() && *rid == id).map(|(p, _)| p.clone()).collect();
     assert_eq!(spans, ["cors", "ip", "flow", "param_validation"], "outermost first, each with the request id");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// Any text, in any format, builds a gateway or is refused with a message; never a panic.
+    #[test]
+    fn any_text_is_built_or_refused(text in r#"[a-z_: {}\[\]"'=,.0-9/~^\n-]{0,120}"#) {
+        for format in [Format::Json, Format::Yaml, Format::Toml] {
+            if let Err(e) = Gateway::from_config(&text, format) {
+                proptest::prop_assert!(!e.to_string().is_empty());
+            }
+        }
+    }
+
+    /// Mangled versions of a valid configuration (a character dropped) are handled too.
+    #[test]
+    fn a_mangled_sample_is_built_or_refused(cut in 0usize..400) {
+        let sample = "apis:\n  - path: /orders/{id}\n    basic_flow_control: {expire_type: minute, api_rate_limit: 5}\n    ip_access: {type: white_list, blocks: \"10.0.0.0/8\"}\n    params:\n      validation: {params: [{name: id, position: path, type: int}]}\n";
+        let cut = cut % sample.len();
+        let mangled = format!("{}{}", &sample[..cut], &sample[cut + 1..]);
+        if let Err(e) = Gateway::from_config(&mangled, Format::Yaml) {
+            proptest::prop_assert!(!e.to_string().is_empty());
+        }
+    }
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use http::HeaderName;
 use tollgate_core::condition::RequestView;
-use tollgate_core::{Condition, RateQuota};
+use tollgate_core::{Condition, RateQuota, parse_urlencoded};
 
 use crate::config::{ConfigError, Enforcement, ParamFlowControlConfig, ParameterKind};
 use crate::policy::{Check, FlowPolicy, FlowRequest, Tier};
@@ -139,22 +139,6 @@ fn seconds(field: &str, n: u64) -> Result<Duration, ConfigError> {
     Ok(Duration::from_secs(n))
 }
 
-/// The first value of query parameter `name`, decoded (`+` is a space).
-fn query_value<'a>(query: &'a str, name: &str) -> Option<Cow<'a, str>> {
-    query.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (decode(k) == name).then(|| decode(v))
-    })
-}
-
-fn decode(text: &str) -> Cow<'_, str> {
-    if !text.contains(['%', '+']) {
-        return Cow::Borrowed(text);
-    }
-    let spaced = text.replace('+', " ");
-    Cow::Owned(percent_encoding::percent_decode_str(&spaced).decode_utf8_lossy().into_owned())
-}
-
 impl FlowPolicy for ParamLimits {
     fn checks(&self, request: &FlowRequest<'_>, out: &mut Vec<Check>) {
         if let Some(quota) = self.default {
@@ -167,7 +151,10 @@ impl FlowPolicy for ParamLimits {
             }
             let value: Option<Cow<'_, str>> = match &s.key {
                 KeyParam::Header(name) => request.headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes())),
-                KeyParam::Query(name) => request.uri.query().and_then(|q| query_value(q, name)),
+                KeyParam::Query(name) => request
+                    .uri
+                    .query()
+                    .and_then(|q| parse_urlencoded(q.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v)),
                 KeyParam::Path => Some(Cow::Borrowed(request.uri.path())),
             };
             if let Some(value) = value {
