@@ -1,4 +1,4 @@
-//! Bounded in-memory stores over one sharded table of fingerprints: nonces, and rate
+//! Bounded in-memory stores over sharded tables of fingerprints: nonces, and rate
 //! allowances (GCRA by `governor`, fixed and sliding windows by core's own arithmetic).
 
 use std::future::{Ready, ready};
@@ -10,6 +10,7 @@ use governor::middleware::{NoOpMiddleware, StateInformationMiddleware};
 use governor::nanos::Nanos;
 use governor::state::{RateLimiter, StateStore};
 
+use super::nonces::NonceTable;
 use super::rate::{Algorithm, RateDecision, RateQuota, RateState};
 use super::table::{Fingerprinter, Table};
 use super::{NonceStore, RateStore, RateTake, StoreError};
@@ -25,16 +26,17 @@ fn nanos(d: Duration) -> u64 {
 /// An in-memory [`NonceStore`], bounded to a maximum number of nonces.
 ///
 /// A nonce is remembered for its ttl (on the monotonic clock), as a 64-bit keyed
-/// fingerprint: under 100 bytes per nonce with the table's overhead, whatever the key's length. Expired nonces are
-/// dropped in bulk as time passes. When the bound is reached, the nonces closest to expiry
-/// are forgotten first, which lets them be replayed before their ttl ends: size the bound
-/// above your peak request rate times the replay window (1,000,000 by default, about 1,100
-/// requests per second over 15 minutes).
+/// fingerprint beside its expiry in an open-addressed table: about 40 bytes per nonce,
+/// whatever the key's length, and one cache line touched per check. Expired nonces are
+/// dropped in bulk as the table is rebuilt. When the bound is reached, the nonces closest to
+/// expiry are forgotten first (an eighth of a shard at a time), which lets them be replayed
+/// before their ttl ends: size the bound above your peak request rate times the replay
+/// window (1,000,000 by default, about 1,100 requests per second over 15 minutes).
 ///
-/// Why not `moka`, used elsewhere: a nonce check is an insert into a table of up to
-/// millions of keys on every signed request, and moka's general machinery (access order,
-/// admission, per-entry timers) made it cost 2 µs and ~390 bytes per nonce; this plain
-/// sharded table does it in a fraction of that (figures in `benches/README.md`).
+/// Why not `moka` or a hash map: a nonce check is an insert into a table of up to millions
+/// of keys on every signed request. moka's general machinery (access order, admission,
+/// per-entry timers) made it cost 2 µs and ~390 bytes per nonce; a hash map of fingerprints
+/// costs two dependent cache misses per check. Figures in `benches/README.md`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -50,7 +52,7 @@ fn nanos(d: Duration) -> u64 {
 /// ```
 #[derive(Clone)]
 pub struct MemoryNonceStore {
-    table: Arc<Table<()>>,
+    table: Arc<NonceTable>,
     fingerprints: Fingerprinter,
     epoch: Instant,
 }
@@ -77,15 +79,16 @@ impl MemoryNonceStore {
     /// may fall short of it by a little when keys spread unevenly).
     pub fn with_capacity(capacity: u64) -> Self {
         Self {
-            table: Arc::new(Table::with_capacity(capacity)),
+            table: Arc::new(NonceTable::with_capacity(capacity)),
             fingerprints: Fingerprinter::new(),
             epoch: Instant::now(),
         }
     }
 
-    /// Nonces currently remembered (expired ones may be counted until their second passes).
+    /// Nonces currently remembered (a count over the whole table: for tests and reports,
+    /// not for the request path).
     pub fn len(&self) -> u64 {
-        self.table.len()
+        self.table.len(nanos(self.epoch.elapsed()))
     }
 
     /// Whether no nonce is remembered.
@@ -97,12 +100,7 @@ impl MemoryNonceStore {
     pub fn insert_if_absent_now(&self, key: &str, ttl: Duration) -> bool {
         let fp = self.fingerprints.of(key);
         let now = nanos(self.epoch.elapsed());
-        let mut slot = self.table.update(fp, now);
-        if slot.get().is_some() {
-            return false;
-        }
-        slot.set((), now.saturating_add(nanos(ttl)));
-        true
+        self.table.insert(fp, now, now.saturating_add(nanos(ttl)))
     }
 }
 
@@ -389,7 +387,7 @@ mod tests {
             store.insert_if_absent_now(&format!("n{i}"), Duration::from_secs(60));
         }
         assert!(store.len() <= 640, "{}", store.len());
-        assert!(store.len() >= 600, "eviction forgets one nonce at a time: {}", store.len());
+        assert!(store.len() >= 560, "eviction forgets an eighth of a shard at most: {}", store.len());
         // long-lived nonces outlast short-lived ones when the bound bites
         let store = MemoryNonceStore::with_capacity(64 * 20);
         for i in 0..640 {

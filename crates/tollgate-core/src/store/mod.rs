@@ -6,6 +6,7 @@
 //! and no allocation, while a networked store returns its own future.
 
 mod memory;
+mod nonces;
 mod rate;
 mod table;
 

@@ -1,4 +1,5 @@
-//! The bounded table under both in-memory stores: 64-bit keyed fingerprints in independently
+//! The bounded table under the in-memory rate store (the nonce store has its own, see
+//! `nonces.rs`): 64-bit keyed fingerprints in independently
 //! locked shards, each entry with an expiry, dropped in bulk as time passes and, when a shard
 //! is full, soonest-queued first.
 
