@@ -21,7 +21,18 @@ pub const DECISIONS: &str = "tollgate_decisions_total";
 
 /// Counts a request `policy` let through.
 pub fn accepted(policy: &'static str) {
-    metrics::counter!(DECISIONS, "policy" => policy, "outcome" => "accepted").increment(1);
+    // Labels written as literals become one static key; a label from a variable costs an
+    // allocation and a free on every call, recorder or not, and this runs for every request
+    // through every policy.
+    macro_rules! count {
+        ($($known:literal),*) => {
+            match policy {
+                $($known => metrics::counter!(DECISIONS, "policy" => $known, "outcome" => "accepted"),)*
+                other => metrics::counter!(DECISIONS, "policy" => other, "outcome" => "accepted"),
+            }
+        };
+    }
+    count!("ip", "signature", "replay", "flow", "cors", "params").increment(1);
 }
 
 /// Counts a refusal (called by [`ErrorStyle::respond`](crate::ErrorStyle::respond)).

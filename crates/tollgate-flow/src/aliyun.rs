@@ -3,7 +3,7 @@
 use tollgate_core::{Caller, RateQuota};
 
 use crate::config::{AliyunFlowControlConfig, AliyunSpecialType, ConfigError, Enforcement};
-use crate::policy::{Check, FlowPolicy, FlowRequest, Tier};
+use crate::policy::{Check, FlowPolicy, FlowRequest, Keys, Tier};
 
 /// The largest `ApiDefault` Aliyun accepts.
 pub const MAX_API_DEFAULT: u64 = 100_000_000;
@@ -14,7 +14,7 @@ pub const MAX_API_DEFAULT: u64 = 100_000_000;
 /// replaces the tier's default.
 #[derive(Debug, Clone)]
 pub struct AliyunLimits {
-    name: String,
+    keys: Keys,
     api: RateQuota,
     user: Option<RateQuota>,
     app: Option<RateQuota>,
@@ -59,29 +59,29 @@ impl AliyunLimits {
             }
             list.push((special.special_key.clone(), quota));
         }
-        Ok(Self { name: "api".into(), api, user, app, special_users, special_apps })
+        Ok(Self { keys: Keys::new("api", "api".into()), api, user, app, special_users, special_apps })
     }
 
     /// Names the API in store keys, so several APIs can share one store.
     pub fn named(mut self, name: impl Into<String>) -> Self {
-        self.name = name.into();
+        self.keys = Keys::new("api", name.into());
         self
     }
 }
 
 impl FlowPolicy for AliyunLimits {
-    fn checks(&self, request: &FlowRequest<'_>, out: &mut Vec<Check>) {
-        out.push(Check { key: format!("api:{}", self.name), quota: self.api, tier: Tier::Api });
+    fn checks<'a>(&'a self, request: &FlowRequest<'_>, out: &mut Vec<Check<'a>>) {
+        out.push(Check { key: self.keys.whole(), quota: self.api, tier: Tier::Api });
         let Some(caller) = Caller::from_extensions(request.extensions) else { return };
         if let Some(user) = caller.user() {
             let special = self.special_users.iter().find(|(id, _)| id == user).map(|(_, q)| *q);
             if let Some(quota) = special.or(self.user) {
-                out.push(Check { key: format!("user:{}:{user}", self.name), quota, tier: Tier::User });
+                out.push(Check { key: self.keys.keyed("user", &[&user]), quota, tier: Tier::User });
             }
         }
         let special = self.special_apps.iter().find(|(id, _)| caller.is(id)).map(|(_, q)| *q);
         if let Some(quota) = special.or(self.app) {
-            out.push(Check { key: format!("app:{}:{}", self.name, caller.app_id()), quota, tier: Tier::App });
+            out.push(Check { key: self.keys.keyed("app", &[&caller.app_id()]), quota, tier: Tier::App });
         }
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tollgate_core::{Caller, ClientIp, RateQuota};
 
 use crate::config::{AlgorithmChoice, BasicFlowControlConfig, ConfigError, Enforcement};
-use crate::policy::{Check, FlowPolicy, FlowRequest, Tier};
+use crate::policy::{Check, FlowPolicy, FlowRequest, Keys, Tier};
 
 /// At most this many special apps, and as many special IPs (the plugin's bound).
 pub const MAX_SPECIALS: usize = 30;
@@ -18,7 +18,7 @@ pub const MAX_SPECIALS: usize = 30;
 /// limit still applying. Every limit that applies is checked; the smallest decides.
 #[derive(Debug, Clone)]
 pub struct BasicLimits {
-    name: String,
+    keys: Keys,
     api: RateQuota,
     app: Option<RateQuota>,
     ip: Option<RateQuota>,
@@ -79,7 +79,7 @@ impl BasicLimits {
                 return Err(ConfigError::new(format!("{field}.ip_key"), format!("{ip} is listed twice")));
             }
         }
-        Ok(Self { name: "api".into(), api, app, ip, special_apps, special_ips })
+        Ok(Self { keys: Keys::new("api", "api".into()), api, app, ip, special_apps, special_ips })
     }
 
     /// `limit` requests per `window` to the API, enforced as `algorithm` (default: GCRA for
@@ -87,7 +87,14 @@ impl BasicLimits {
     pub fn new(limit: u32, window: Duration, algorithm: Option<AlgorithmChoice>) -> Result<Self, ConfigError> {
         let how = Enforcement { algorithm, per_second: window < Duration::from_secs(60), ..Enforcement::default() };
         let api = how.quota("api_rate_limit", u64::from(limit), window)?;
-        Ok(Self { name: "api".into(), api, app: None, ip: None, special_apps: Vec::new(), special_ips: HashMap::new() })
+        Ok(Self {
+            keys: Keys::new("api", "api".into()),
+            api,
+            app: None,
+            ip: None,
+            special_apps: Vec::new(),
+            special_ips: HashMap::new(),
+        })
     }
 
     /// Also limits each app ([`Caller`]) to `limit` per window.
@@ -140,7 +147,7 @@ impl BasicLimits {
 
     /// Names the API in store keys, so several APIs can share one store (a Redis server).
     pub fn named(mut self, name: impl Into<String>) -> Self {
-        self.name = name.into();
+        self.keys = Keys::new("api", name.into());
         self
     }
 
@@ -159,18 +166,18 @@ fn canonical(ip: IpAddr) -> IpAddr {
 }
 
 impl FlowPolicy for BasicLimits {
-    fn checks(&self, request: &FlowRequest<'_>, out: &mut Vec<Check>) {
-        out.push(Check { key: format!("api:{}", self.name), quota: self.api, tier: Tier::Api });
+    fn checks<'a>(&'a self, request: &FlowRequest<'_>, out: &mut Vec<Check<'a>>) {
+        out.push(Check { key: self.keys.whole(), quota: self.api, tier: Tier::Api });
         if let Some(caller) = Caller::from_extensions(request.extensions) {
             let special = self.special_apps.iter().find(|(id, _)| caller.is(id)).map(|(_, q)| *q);
             if let Some(quota) = special.or(self.app) {
-                out.push(Check { key: format!("app:{}:{}", self.name, caller.app_id()), quota, tier: Tier::App });
+                out.push(Check { key: self.keys.keyed("app", &[&caller.app_id()]), quota, tier: Tier::App });
             }
         }
         if let Some(client) = ClientIp::from_extensions(request.extensions) {
             let ip = canonical(client.ip());
             if let Some(quota) = self.special_ips.get(&ip).copied().or(self.ip) {
-                out.push(Check { key: format!("ip:{}:{ip}", self.name), quota, tier: Tier::Ip });
+                out.push(Check { key: self.keys.keyed("ip", &[&ip]), quota, tier: Tier::Ip });
             }
         }
     }

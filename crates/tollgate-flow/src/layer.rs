@@ -197,21 +197,30 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
+        let settings = &*self.settings;
         let mut checks = Vec::with_capacity(4);
         let view =
             FlowRequest { method: req.method(), uri: req.uri(), headers: req.headers(), extensions: req.extensions() };
-        self.settings.policy.checks(&view, &mut checks);
+        settings.policy.checks(&view, &mut checks);
         let takes: Vec<RateTake<'_>> = checks.iter().map(|c| RateTake { key: &c.key, quota: &c.quota }).collect();
-        let taking = self.settings.store.take_all(&takes, 1);
-        // The ready service travels with the request until the store answers.
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
-        ResponseFuture {
-            state: State::Taking {
-                taking,
-                pending: Some(Pending { inner, req, checks, settings: Arc::clone(&self.settings) as _ }),
+        let state = match settings.store.take_all_at_once(&takes, 1) {
+            // an in-memory store has answered: settle here, nothing kept for the future
+            Some(outcome) => match settle(settings, &checks, outcome, &req) {
+                Settled::Pass(headers) => State::Calling { future: self.inner.call(req), headers: Some(headers) },
+                Settled::Refuse(response) => State::Done { response: Some(response) },
             },
-        }
+            None => {
+                // The ready service goes with the request; a fresh clone waits for the next call.
+                let clone = self.inner.clone();
+                let inner = std::mem::replace(&mut self.inner, clone);
+                let taking = settings.store.take_all(&takes, 1);
+                drop(takes);
+                let checks = checks.into_iter().map(Check::into_owned).collect();
+                let settings = Arc::clone(&self.settings) as _;
+                State::Taking { taking, pending: Some(Pending { inner, req, checks, settings }) }
+            }
+        };
+        ResponseFuture { state }
     }
 }
 
@@ -236,18 +245,41 @@ impl<P: Send + Sync, St: Send + Sync> Render for Settings<P, St> {
     }
 }
 
+/// What waits with the request for a store that must be awaited.
 struct Pending<S, B> {
     inner: S,
     req: Request<B>,
-    checks: Vec<Check>,
+    checks: Vec<Check<'static>>,
     settings: Arc<dyn Render>,
+}
+
+/// The rate headers of a request let through, written into its response.
+struct RateHeaders {
+    /// The smallest limit that applied and the least remaining of any; `None` when no limit
+    /// applied.
+    counts: Option<(u32, u32)>,
+    /// `RateLimit-Policy` and `RateLimit`, when asked for.
+    ietf: Option<(HeaderValue, HeaderValue)>,
+}
+
+impl RateHeaders {
+    fn write(self, headers: &mut HeaderMap) {
+        if let Some((limit, remaining)) = self.counts {
+            headers.insert(X_RATELIMIT_LIMIT, HeaderValue::from(limit));
+            headers.insert(X_RATELIMIT_REMAINING, HeaderValue::from(remaining));
+        }
+        if let Some((policy, state)) = self.ietf {
+            headers.insert(RATELIMIT_POLICY, policy);
+            headers.insert(RATELIMIT, state);
+        }
+    }
 }
 
 pin_project! {
     #[project = StateProj]
     enum State<S, T, B> where S: Service<Request<B>> {
         Taking { #[pin] taking: T, pending: Option<Pending<S, B>> },
-        Calling { #[pin] future: S::Future, headers: HeaderMap },
+        Calling { #[pin] future: S::Future, headers: Option<RateHeaders> },
         Done { response: Option<Response<Full<Bytes>>> },
     }
 }
@@ -264,38 +296,54 @@ fn whole_seconds(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
-/// The headers describing the tightest of `decisions`: the smallest limit, the least left.
-fn rate_headers(decisions: &[RateDecision], checks: &[Check], ietf: bool) -> HeaderMap {
-    let mut headers = HeaderMap::new();
+fn rate_headers(decisions: &[RateDecision], checks: &[Check<'_>], ietf: bool) -> RateHeaders {
     let Some((tightest, check)) = decisions.iter().zip(checks).min_by_key(|(d, _)| (d.limit, d.remaining)) else {
-        return headers;
+        return RateHeaders { counts: None, ietf: None };
     };
     let remaining = decisions.iter().map(|d| d.remaining).min().unwrap_or(0);
-    headers.insert(X_RATELIMIT_LIMIT, HeaderValue::from(tightest.limit));
-    headers.insert(X_RATELIMIT_REMAINING, HeaderValue::from(remaining));
-    if ietf {
+    let ietf = ietf.then(|| {
         let policy = format!("\"flow\";q={};w={}", tightest.limit, whole_seconds(check.quota.window()));
         let state = format!("\"flow\";r={remaining};t={}", whole_seconds(tightest.reset_after));
-        if let (Ok(p), Ok(s)) = (HeaderValue::try_from(policy), HeaderValue::try_from(state)) {
-            headers.insert(RATELIMIT_POLICY, p);
-            headers.insert(RATELIMIT, s);
-        }
-    }
-    headers
+        HeaderValue::try_from(policy).ok().zip(HeaderValue::try_from(state).ok())
+    });
+    RateHeaders { counts: Some((tightest.limit, remaining)), ietf: ietf.flatten() }
 }
 
-fn refused<B>(pending: &Pending<impl Sized, B>, decisions: &[RateDecision]) -> Response<Full<Bytes>> {
-    let at = decisions.iter().position(|d| !d.allowed).unwrap_or(0);
+/// What the store's answer means for the request.
+enum Settled {
+    Pass(RateHeaders),
+    Refuse(Response<Full<Bytes>>),
+}
+
+fn settle<B>(
+    settings: &dyn Render,
+    checks: &[Check<'_>],
+    outcome: Result<Vec<RateDecision>, StoreError>,
+    req: &Request<B>,
+) -> Settled {
+    let decisions = match outcome {
+        Ok(decisions) => decisions,
+        Err(e) => {
+            tracing::warn!(error = %e, "flow control: rate store unavailable");
+            return Settled::Refuse(settings.style().respond(&unavailable(), req));
+        }
+    };
+    let Some(at) = decisions.iter().position(|d| !d.allowed) else {
+        tollgate_core::observe::accepted("flow");
+        return Settled::Pass(rate_headers(&decisions, checks, settings.ietf_headers()));
+    };
     let decision = decisions[at];
-    let tier = pending.checks.get(at).map_or(Tier::Api, |c| c.tier);
+    let tier = checks.get(at).map_or(Tier::Api, |c| c.tier);
     let wait = decision.retry_after.unwrap_or(decision.reset_after);
-    let mut rejection: Rejection = refusal(tier, pending.settings.aliyun_status())
-        .with_header(RETRY_AFTER, HeaderValue::from(whole_seconds(wait).max(1)));
-    for (name, value) in &rate_headers(decisions, &pending.checks, pending.settings.ietf_headers()) {
+    let mut rejection: Rejection =
+        refusal(tier, settings.aliyun_status()).with_header(RETRY_AFTER, HeaderValue::from(whole_seconds(wait).max(1)));
+    let mut headers = HeaderMap::new();
+    rate_headers(&decisions, checks, settings.ietf_headers()).write(&mut headers);
+    for (name, value) in &headers {
         rejection = rejection.with_header(name.clone(), value.clone());
     }
-    tracing::debug!(tier = ?tier, key = %pending.checks.get(at).map_or("", |c| c.key.as_str()), "flow control: refused");
-    pending.settings.style().respond(&rejection, &pending.req)
+    tracing::debug!(tier = ?tier, key = %checks.get(at).map_or("", |c| &c.key), "flow control: refused");
+    Settled::Refuse(settings.style().respond(&rejection, req))
 }
 
 impl<S, T, B, ResBody> Future for ResponseFuture<S, T, B>
@@ -312,28 +360,18 @@ where
                 StateProj::Taking { taking, pending } => {
                     let outcome = ready!(taking.poll(cx));
                     let mut pending = pending.take().expect("polled after completion");
-                    let next = match outcome {
-                        Ok(decisions) if decisions.iter().all(|d| d.allowed) => {
-                            tollgate_core::observe::accepted("flow");
-                            let headers = rate_headers(&decisions, &pending.checks, pending.settings.ietf_headers());
-                            State::Calling { future: pending.inner.call(pending.req), headers }
+                    let next = match settle(&*pending.settings, &pending.checks, outcome, &pending.req) {
+                        Settled::Pass(headers) => {
+                            State::Calling { future: pending.inner.call(pending.req), headers: Some(headers) }
                         }
-                        Ok(decisions) => State::Done { response: Some(refused(&pending, &decisions)) },
-                        Err(e) => {
-                            tracing::warn!(error = %e, "flow control: rate store unavailable");
-                            State::Done {
-                                response: Some(pending.settings.style().respond(&unavailable(), &pending.req)),
-                            }
-                        }
+                        Settled::Refuse(response) => State::Done { response: Some(response) },
                     };
                     state.set(next);
                 }
                 StateProj::Calling { future, headers } => {
                     let mut response = ready!(future.poll(cx))?;
-                    for (name, value) in std::mem::take(headers).drain() {
-                        if let Some(name) = name {
-                            response.headers_mut().insert(name, value);
-                        }
+                    if let Some(headers) = headers.take() {
+                        headers.write(response.headers_mut());
                     }
                     return Poll::Ready(Ok(response.map(ResponseBody::inner)));
                 }

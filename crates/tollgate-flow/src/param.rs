@@ -10,7 +10,7 @@ use tollgate_core::condition::RequestView;
 use tollgate_core::{Condition, RateQuota, parse_urlencoded};
 
 use crate::config::{ConfigError, Enforcement, ParamFlowControlConfig, ParameterKind};
-use crate::policy::{Check, FlowPolicy, FlowRequest, Tier};
+use crate::policy::{Check, FlowPolicy, FlowRequest, Keys, Tier};
 
 /// At most this many strategies (the plugin's bound).
 pub const MAX_STRATEGIES: usize = 10;
@@ -40,7 +40,7 @@ struct Strategy {
 /// has its own allowance; the first limit exceeded refuses the request.
 #[derive(Debug, Clone)]
 pub struct ParamLimits {
-    name: String,
+    keys: Keys,
     default: Option<RateQuota>,
     strategies: Vec<Strategy>,
 }
@@ -117,12 +117,16 @@ impl ParamLimits {
         // higher weight first; weights are unique, so the order is total
         let mut order: Vec<_> = config.strategies.iter().map(|s| s.strategy_weight).zip(strategies).collect();
         order.sort_by_key(|(weight, _)| std::cmp::Reverse(*weight));
-        Ok(Self { name: "api".into(), default, strategies: order.into_iter().map(|(_, s)| s).collect() })
+        Ok(Self {
+            keys: Keys::new("param", "api".into()),
+            default,
+            strategies: order.into_iter().map(|(_, s)| s).collect(),
+        })
     }
 
     /// Names the API in store keys, so several APIs can share one store.
     pub fn named(mut self, name: impl Into<String>) -> Self {
-        self.name = name.into();
+        self.keys = Keys::new("param", name.into());
         self
     }
 
@@ -140,9 +144,9 @@ fn seconds(field: &str, n: u64) -> Result<Duration, ConfigError> {
 }
 
 impl FlowPolicy for ParamLimits {
-    fn checks(&self, request: &FlowRequest<'_>, out: &mut Vec<Check>) {
+    fn checks<'a>(&'a self, request: &FlowRequest<'_>, out: &mut Vec<Check<'a>>) {
         if let Some(quota) = self.default {
-            out.push(Check { key: format!("param:{}", self.name), quota, tier: Tier::Parameter });
+            out.push(Check { key: self.keys.whole(), quota, tier: Tier::Parameter });
         }
         let view = RequestView::new(request.method, request.uri, request.headers, request.extensions);
         for s in &self.strategies {
@@ -159,7 +163,7 @@ impl FlowPolicy for ParamLimits {
             };
             if let Some(value) = value {
                 out.push(Check {
-                    key: format!("param:{}:{}:{value}", self.name, s.name),
+                    key: self.keys.keyed("param", &[&s.name, &value]),
                     quota: s.quota,
                     tier: Tier::Parameter,
                 });

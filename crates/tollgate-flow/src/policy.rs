@@ -1,6 +1,9 @@
 //! What a flow-control policy says about one request: the limits that apply to it, each a
 //! store key, a quota and the tier whose words a refusal uses.
 
+use std::borrow::Cow;
+use std::fmt::Write;
+
 use http::{Extensions, HeaderMap, Method, Uri};
 use tollgate_core::RateQuota;
 
@@ -35,9 +38,10 @@ pub enum Tier {
 
 /// One limit that applies to a request.
 #[derive(Debug, Clone)]
-pub struct Check {
+pub struct Check<'a> {
     /// The store key: the policy's name, the tier and the keyed value (`app:orders:203753741`).
-    pub key: String,
+    /// A key that is the same for every request is borrowed from the policy.
+    pub key: Cow<'a, str>,
     /// The limit.
     pub quota: RateQuota,
     /// Whose limit it is.
@@ -49,5 +53,45 @@ pub struct Check {
 /// [`AliyunLimits`](crate::AliyunLimits) are the built-in ones.
 pub trait FlowPolicy: Send + Sync + 'static {
     /// Appends the checks for `request` to `out`.
-    fn checks(&self, request: &FlowRequest<'_>, out: &mut Vec<Check>);
+    fn checks<'a>(&'a self, request: &FlowRequest<'_>, out: &mut Vec<Check<'a>>);
+}
+
+impl Check<'_> {
+    /// The check with its key owned, to outlive the policy's borrow.
+    pub fn into_owned(self) -> Check<'static> {
+        Check { key: Cow::Owned(self.key.into_owned()), quota: self.quota, tier: self.tier }
+    }
+}
+
+/// A policy's store keys, made from its name once: the key of its request-independent
+/// limit, and keyed ones written straight into a string of the right size.
+#[derive(Debug, Clone)]
+pub(crate) struct Keys {
+    name: String,
+    whole: String,
+}
+
+impl Keys {
+    /// Keys for policy `name`, whose request-independent limit is `{first}:{name}`.
+    pub(crate) fn new(first: &str, name: String) -> Self {
+        Self { whole: format!("{first}:{name}"), name }
+    }
+
+    /// `{first}:{name}`.
+    pub(crate) fn whole(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.whole)
+    }
+
+    /// `{tier}:{name}:{parts joined by ':'}`.
+    pub(crate) fn keyed(&self, tier: &str, parts: &[&dyn std::fmt::Display]) -> Cow<'static, str> {
+        let mut key = String::with_capacity(tier.len() + self.name.len() + 2 + 16 * parts.len());
+        key.push_str(tier);
+        key.push(':');
+        key.push_str(&self.name);
+        for part in parts {
+            key.push(':');
+            let _ = write!(key, "{part}"); // writing to a String cannot fail
+        }
+        Cow::Owned(key)
+    }
 }

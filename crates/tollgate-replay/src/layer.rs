@@ -274,6 +274,24 @@ where
             }
             Plan::Refuse(rejection, style) => State::Done { response: Some(style.respond(&rejection, &req)) },
             Plan::Remember { key, ttl } => {
+                if let Some(outcome) = self.settings.store.insert_if_absent_at_once(&key, ttl) {
+                    // an in-memory store has answered: settle here
+                    let state = match outcome {
+                        Ok(true) => {
+                            tollgate_core::observe::accepted("replay");
+                            State::Calling { future: self.inner.call(req) }
+                        }
+                        Ok(false) => {
+                            let (rejection, style) = replay_refusal(&req, &self.settings.style);
+                            State::Done { response: Some(style.respond(&rejection, &req)) }
+                        }
+                        Err(e) => {
+                            let (_, style) = replay_refusal(&req, &self.settings.style);
+                            State::Done { response: Some(style.respond(&unavailable(&e), &req)) }
+                        }
+                    };
+                    return ResponseFuture { state };
+                }
                 // The ready service travels with the request until the store answers.
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);

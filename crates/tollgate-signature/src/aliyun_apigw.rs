@@ -69,6 +69,7 @@
 //! ```
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -196,12 +197,13 @@ fn refusal(status: StatusCode, code: &'static str, text: impl Into<String>) -> R
 
 /// What an `X-Ca-*` request claims.
 #[derive(Debug, Clone)]
-pub struct Parsed {
-    key: String,
+pub struct Parsed<'r> {
+    key: &'r str,
     signature: Option<SignatureBytes>,
     alg: HmacAlg,
-    /// `X-Ca-Signature-Headers`, lower-cased; split and sorted when the string is built.
-    signed_headers: String,
+    /// `X-Ca-Signature-Headers`, lower-cased (copied only if it was not); split and sorted
+    /// when the string is built.
+    signed_headers: Cow<'r, str>,
 }
 
 /// The names in an `X-Ca-Signature-Headers` value: trimmed, sorted, deduplicated, without
@@ -379,7 +381,7 @@ fn md5_base64(body: &[u8]) -> String {
 }
 
 impl Scheme for AliyunApiGateway {
-    type Parsed = Parsed;
+    type Parsed<'r> = Parsed<'r>;
 
     fn name(&self) -> &'static str {
         "aliyun-apigw"
@@ -397,7 +399,7 @@ impl Scheme for AliyunApiGateway {
         is_form(headers) || headers.contains_key(CONTENT_MD5)
     }
 
-    fn parse(&self, req: &RequestView<'_>) -> Result<Parsed, Rejection> {
+    fn parse<'r>(&self, req: &RequestView<'r>) -> Result<Parsed<'r>, Rejection> {
         // one pass for the four headers read here
         let (mut signature, mut key, mut method, mut list) = (None, None, None, None);
         for (name, value) in req.headers {
@@ -429,12 +431,16 @@ impl Scheme for AliyunApiGateway {
                 return Err(refusal(StatusCode::BAD_REQUEST, "InvalidSignatureMethod", "Invalid Signature Method"));
             }
         };
-        let list = text(list).unwrap_or("").to_ascii_lowercase();
-        Ok(Parsed { key: key.to_owned(), signature: SignatureBytes::from_base64(signature), alg, signed_headers: list })
+        let list = text(list).unwrap_or("");
+        let list = match list.bytes().any(|b| b.is_ascii_uppercase()) {
+            true => Cow::Owned(list.to_ascii_lowercase()),
+            false => Cow::Borrowed(list),
+        };
+        Ok(Parsed { key, signature: SignatureBytes::from_base64(signature), alg, signed_headers: list })
     }
 
-    fn key_id<'p>(&self, parsed: &'p Parsed) -> &'p str {
-        &parsed.key
+    fn key_id<'p>(&self, parsed: &'p Parsed<'_>) -> &'p str {
+        parsed.key
     }
 
     fn unknown_key(&self, _key_id: &str) -> Rejection {
@@ -444,7 +450,7 @@ impl Scheme for AliyunApiGateway {
     fn verify(
         &self,
         req: &RequestView<'_>,
-        parsed: &Parsed,
+        parsed: &Parsed<'_>,
         secrets: &[Secret],
         now: SystemTime,
     ) -> Result<Verified, Rejection> {
@@ -505,7 +511,7 @@ impl Scheme for AliyunApiGateway {
                 return Err(refusal(StatusCode::BAD_REQUEST, "InvalidContentMd5", "Invalid Content-MD5"));
             }
         }
-        Ok(Verified { nonce: nonce.map(str::to_owned), timestamp: Some(timestamp) })
+        Ok(Verified { nonce: nonce.map(Arc::from), timestamp: Some(timestamp) })
     }
 
     fn replayed(&self) -> Rejection {

@@ -66,6 +66,7 @@
 //! ```
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -117,8 +118,9 @@ fn refusal(status: StatusCode, code: &'static str, message: impl Into<String>) -
 
 /// What an RPC request claims.
 #[derive(Debug, Clone)]
-pub struct Parsed {
-    key: String,
+pub struct Parsed<'r> {
+    /// Copied only if it was percent-encoded.
+    key: Cow<'r, str>,
     signature: Option<SignatureBytes>,
     alg: HmacAlg,
     spans: ParamSpans,
@@ -198,7 +200,7 @@ fn parse_timestamp(text: &str) -> Option<SystemTime> {
 }
 
 impl Scheme for AliyunRpc {
-    type Parsed = Parsed;
+    type Parsed<'r> = Parsed<'r>;
 
     fn name(&self) -> &'static str {
         "aliyun-rpc"
@@ -216,7 +218,7 @@ impl Scheme for AliyunRpc {
         is_form(headers)
     }
 
-    fn parse(&self, req: &RequestView<'_>) -> Result<Parsed, Rejection> {
+    fn parse<'r>(&self, req: &RequestView<'r>) -> Result<Parsed<'r>, Rejection> {
         // one pass over the parameters, kept as offsets for `verify`; only three are decoded
         let (query, body) = (req.uri.query().unwrap_or(""), form_body(req));
         let spans = ParamSpans::scan(query, body);
@@ -244,10 +246,10 @@ impl Scheme for AliyunRpc {
                 ));
             }
         };
-        Ok(Parsed { key: key.map(Cow::into_owned).unwrap_or_default(), signature, alg, spans })
+        Ok(Parsed { key: key.unwrap_or_default(), signature, alg, spans })
     }
 
-    fn key_id<'p>(&self, parsed: &'p Parsed) -> &'p str {
+    fn key_id<'p>(&self, parsed: &'p Parsed<'_>) -> &'p str {
         &parsed.key
     }
 
@@ -262,7 +264,7 @@ impl Scheme for AliyunRpc {
     fn verify(
         &self,
         req: &RequestView<'_>,
-        parsed: &Parsed,
+        parsed: &Parsed<'_>,
         secrets: &[Secret],
         now: SystemTime,
     ) -> Result<Verified, Rejection> {
@@ -291,7 +293,7 @@ impl Scheme for AliyunRpc {
                 ),
             ));
         }
-        let nonce = find(&params, "SignatureNonce").filter(|n| !n.is_empty()).map(str::to_owned);
+        let nonce = find(&params, "SignatureNonce").filter(|n| !n.is_empty()).map(Arc::from);
         Ok(Verified { nonce, timestamp: Some(timestamp) })
     }
 

@@ -8,15 +8,16 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
+use pin_project_lite::pin_project;
 use tollgate_core::{
-    Caller, Clock, DEFAULT_BODY_LIMIT, ErrorStyle, Rejection, ReplayRefusals, RequestBody, ResponseBody, SharedClock,
-    SignedClaims, SystemClock, buffer_request,
+    Caller, Clock, DEFAULT_BODY_LIMIT, ErrorStyle, PolicyFuture, Rejection, ReplayRefusals, RequestBody, ResponseBody,
+    SharedClock, SignedClaims, StoreError, SystemClock, buffer_request,
 };
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::scheme::{RequestView, Scheme, Signer};
-use crate::secret::{Secret, SecretStore};
+use crate::secret::{KeyRecord, Secret, SecretStore};
 
 /// A boxed response future: verification awaits the body and the secret store.
 pub type BoxResponseFuture<B, E> = Pin<Box<dyn Future<Output = Result<Response<ResponseBody<B>>, E>> + Send>>;
@@ -190,10 +191,31 @@ impl<Sc: Scheme, St: SecretStore> Shared<Sc, St> {
     }
 
     async fn verify(&self, view: &RequestView<'_>) -> Result<(Caller, SignedClaims), Rejection> {
+        let parsed = self.scheme.parse(view)?;
+        let found = self.store.lookup(self.scheme.key_id(&parsed)).await;
+        self.finish(view, &parsed, found)
+    }
+
+    /// Verifies a bodiless request in one go, when the secret store answers at once; `None`
+    /// when it must be awaited.
+    fn verify_at_once(&self, view: &RequestView<'_>) -> Option<Result<(Caller, SignedClaims), Rejection>> {
+        let parsed = match self.scheme.parse(view) {
+            Ok(parsed) => parsed,
+            Err(rejection) => return Some(Err(rejection)),
+        };
+        let found = self.store.lookup_at_once(self.scheme.key_id(&parsed))?;
+        Some(self.finish(view, &parsed, found))
+    }
+
+    fn finish(
+        &self,
+        view: &RequestView<'_>,
+        parsed: &Sc::Parsed<'_>,
+        found: Result<Option<Arc<KeyRecord>>, StoreError>,
+    ) -> Result<(Caller, SignedClaims), Rejection> {
         let scheme = &self.scheme;
-        let parsed = scheme.parse(view)?;
-        let key_id = scheme.key_id(&parsed);
-        let record = match self.store.lookup(key_id).await {
+        let key_id = scheme.key_id(parsed);
+        let record = match found {
             Ok(Some(record)) => record,
             Ok(None) => return Err(scheme.unknown_key(key_id)),
             Err(e) => {
@@ -204,7 +226,7 @@ impl<Sc: Scheme, St: SecretStore> Shared<Sc, St> {
         if record.is_disabled() {
             return Err(scheme.disabled_key(key_id));
         }
-        let verified = scheme.verify(view, &parsed, record.secrets(), self.clock.now())?;
+        let verified = scheme.verify(view, parsed, record.secrets(), self.clock.now())?;
         let key_id: Arc<str> = Arc::from(key_id);
         let mut caller = Caller::new(key_id.clone());
         if let Some(app) = record.app_id() {
@@ -245,25 +267,82 @@ where
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
-    type Future = BoxResponseFuture<ResBody, S::Error>;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
+        let shared = &*self.shared;
+        if !shared.scheme.needs_body(req.method(), req.headers()) {
+            let view = RequestView { method: req.method(), uri: req.uri(), headers: req.headers(), body: None };
+            // a bodiless request and a store that answers at once: settled here, unboxed
+            if let Some(verdict) = shared.verify_at_once(&view) {
+                let future = match verdict {
+                    Ok((caller, claims)) => {
+                        let mut req = req.map(RequestBody::streaming);
+                        req.extensions_mut().insert(caller);
+                        req.extensions_mut().insert(claims);
+                        tollgate_core::observe::accepted("signature");
+                        PolicyFuture::inner(self.inner.call(req))
+                    }
+                    Err(rejection) => PolicyFuture::refused(shared.style.respond(&unauthenticated(rejection), &req)),
+                };
+                return ResponseFuture { kind: Kind::Now { future } };
+            }
+        }
         // The ready inner service goes into the future; a fresh clone waits for the next call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let shared = self.shared.clone();
-        Box::pin(async move {
+        let future = Box::pin(async move {
             match shared.check(req).await {
                 Outcome::Pass(req) => inner.call(req).await.map(|r| r.map(ResponseBody::inner)),
                 Outcome::Refuse(rejection, head) => {
                     Ok(ResponseBody::rejection(shared.style.respond(&unauthenticated(rejection), &head)))
                 }
             }
-        })
+        });
+        ResponseFuture { kind: Kind::Later { future } }
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F, B, E> {
+        Now { #[pin] future: PolicyFuture<F> },
+        Later { future: BoxResponseFuture<B, E> },
+    }
+}
+
+pin_project! {
+    /// Response future of [`SignatureService`]: the inner service's future or the refusal,
+    /// when the request was settled in `call` (no body to read, a secret store that answers
+    /// at once); otherwise a boxed future that reads the body and awaits the store first.
+    pub struct ResponseFuture<F, B, E> {
+        #[pin]
+        kind: Kind<F, B, E>,
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F, B, E>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Now { future } => future.poll(cx),
+            KindProj::Later { future } => future.as_mut().poll(cx),
+        }
+    }
+}
+
+impl<F, B, E> std::fmt::Debug for ResponseFuture<F, B, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResponseFuture")
     }
 }
 

@@ -21,6 +21,8 @@ pub mod tencent_apigw;
 pub mod tencent_cloud;
 pub mod util;
 
-pub use layer::{BoxResponseFuture, SignatureLayer, SignatureService, SigningError, SigningLayer, SigningService};
+pub use layer::{
+    BoxResponseFuture, ResponseFuture, SignatureLayer, SignatureService, SigningError, SigningLayer, SigningService,
+};
 pub use scheme::{RequestView, Scheme, SignError, Signer, Verified, sign_request};
 pub use secret::{KeyForm, KeyRecord, MemorySecretStore, Secret, SecretStore};

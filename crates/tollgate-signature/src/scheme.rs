@@ -1,5 +1,6 @@
 //! The [`Scheme`] and [`Signer`] traits: what one signature scheme must say.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -25,7 +26,7 @@ pub struct RequestView<'a> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Verified {
     /// The signed nonce, if the scheme has one.
-    pub nonce: Option<String>,
+    pub nonce: Option<Arc<str>>,
     /// The signed timestamp, if the scheme has one.
     pub timestamp: Option<SystemTime>,
 }
@@ -37,8 +38,9 @@ pub struct Verified {
 /// then [`verify`](Self::verify) (timestamp, signature against each active secret, body
 /// digest). Every refusal is a [`Rejection`] worded as the scheme's clients expect.
 pub trait Scheme: Send + Sync + 'static {
-    /// What [`parse`](Self::parse) extracts: the key id, the claimed signature, ...
-    type Parsed: Send + 'static;
+    /// What [`parse`](Self::parse) extracts: the key id, the claimed signature, ...,
+    /// borrowed from the request where it can be (no copy per request).
+    type Parsed<'r>: Send;
 
     /// The scheme's name: `aliyun-apigw`, `aliyun-rpc`, `tencent-cloud`, `tencent-apigw`.
     fn name(&self) -> &'static str;
@@ -54,10 +56,10 @@ pub trait Scheme: Send + Sync + 'static {
     fn needs_body(&self, method: &Method, headers: &HeaderMap) -> bool;
 
     /// Reads what the request claims; refuses a missing or malformed signature.
-    fn parse(&self, request: &RequestView<'_>) -> Result<Self::Parsed, Rejection>;
+    fn parse<'r>(&self, request: &RequestView<'r>) -> Result<Self::Parsed<'r>, Rejection>;
 
     /// The key id the request claims.
-    fn key_id<'p>(&self, parsed: &'p Self::Parsed) -> &'p str;
+    fn key_id<'p>(&self, parsed: &'p Self::Parsed<'_>) -> &'p str;
 
     /// The refusal for an unknown key id.
     fn unknown_key(&self, key_id: &str) -> Rejection;
@@ -71,7 +73,7 @@ pub trait Scheme: Send + Sync + 'static {
     fn verify(
         &self,
         request: &RequestView<'_>,
-        parsed: &Self::Parsed,
+        parsed: &Self::Parsed<'_>,
         secrets: &[Secret],
         now: SystemTime,
     ) -> Result<Verified, Rejection>;

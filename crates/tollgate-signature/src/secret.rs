@@ -197,6 +197,14 @@ impl KeyRecord {
 pub trait SecretStore: Send + Sync + 'static {
     /// The key's record, or `None` for an unknown key id.
     fn lookup(&self, key_id: &str) -> impl Future<Output = Result<Option<Arc<KeyRecord>>, StoreError>> + Send;
+
+    /// [`lookup`](Self::lookup) answered at once, for a store that never waits (the
+    /// in-memory one), so the signature layer can verify inside its `call`. `None`, the
+    /// default, says the store must be awaited.
+    fn lookup_at_once(&self, key_id: &str) -> Option<Result<Option<Arc<KeyRecord>>, StoreError>> {
+        let _ = key_id;
+        None
+    }
 }
 
 /// An in-memory [`SecretStore`].
@@ -259,10 +267,18 @@ impl SecretStore for MemorySecretStore {
         let found: Ready<_> = ready(Ok(self.get(key_id)));
         found
     }
+
+    fn lookup_at_once(&self, key_id: &str) -> Option<Result<Option<Arc<KeyRecord>>, StoreError>> {
+        Some(Ok(self.get(key_id)))
+    }
 }
 
 impl<T: SecretStore> SecretStore for Arc<T> {
     fn lookup(&self, key_id: &str) -> impl Future<Output = Result<Option<Arc<KeyRecord>>, StoreError>> + Send {
         T::lookup(self, key_id)
+    }
+
+    fn lookup_at_once(&self, key_id: &str) -> Option<Result<Option<Arc<KeyRecord>>, StoreError>> {
+        T::lookup_at_once(self, key_id)
     }
 }

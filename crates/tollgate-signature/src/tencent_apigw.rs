@@ -31,10 +31,12 @@
 //! # }
 //! ```
 
+use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http::header::AUTHORIZATION;
+use http::header::{AUTHORIZATION, DATE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use tollgate_core::{ErrorStyle, Rejection, time_apart};
 
@@ -94,23 +96,36 @@ fn refusal(status: StatusCode, code: &'static str, message: impl Into<String>) -
     Rejection::new(status, code, message.clone()).with_policy("signature").with_tencent_api_gateway(status, message)
 }
 
+/// The gateway's own date header, always signed.
+const X_DATE: HeaderName = HeaderName::from_static("x-date");
+
 fn forbidden(code: &'static str, message: impl Into<String>) -> Rejection {
     refusal(StatusCode::FORBIDDEN, code, message)
 }
 
 /// What a key-pair request claims.
 #[derive(Debug, Clone)]
-pub struct Parsed {
-    id: String,
+pub struct Parsed<'r> {
+    id: &'r str,
     alg: HmacAlg,
-    /// The signed header names, lower case, space-separated, in signing order.
-    headers: String,
-    signature: String,
+    /// The signed header names, lower case (copied only if they were not), space-separated,
+    /// in signing order.
+    headers: Cow<'r, str>,
+    /// Each signed header's first value, in the order of `headers`.
+    values: Vec<&'r HeaderValue>,
+    signature: &'r str,
 }
 
-/// The `key="value"` parameters of an `Authorization: hmac ...` value, or why not.
-fn parse_params(rest: &str) -> Result<Vec<(&str, &str)>, &'static str> {
-    let mut out = Vec::new();
+impl Parsed<'_> {
+    /// The signed headers' names and values, in signing order.
+    fn signed(&self) -> impl Iterator<Item = (&str, &HeaderValue)> {
+        self.headers.split_whitespace().zip(self.values.iter().copied())
+    }
+}
+
+/// The `key="value"` parameters of an `Authorization: hmac ...` value, each passed to
+/// `each` as it is read, or why they cannot be read.
+fn parse_params<'a>(rest: &'a str, mut each: impl FnMut(&'a str, &'a str)) -> Result<(), &'static str> {
     let mut s = rest.trim();
     while !s.is_empty() {
         let (key, after) = s.split_once('=').ok_or("expected key=\"value\" pairs")?;
@@ -122,10 +137,10 @@ fn parse_params(rest: &str) -> Result<Vec<(&str, &str)>, &'static str> {
             }
             None => after.split_once(',').unwrap_or((after, "")),
         };
-        out.push((key.trim(), value.trim()));
+        each(key.trim(), value.trim());
         s = tail.trim_start().strip_prefix(',').unwrap_or(tail).trim();
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The signing string over `headers` in the listed order, shared by verifier and signer.
@@ -163,7 +178,7 @@ impl TencentApiGateway {
 }
 
 impl Scheme for TencentApiGateway {
-    type Parsed = Parsed;
+    type Parsed<'r> = Parsed<'r>;
 
     fn name(&self) -> &'static str {
         "tencent-apigw"
@@ -181,7 +196,7 @@ impl Scheme for TencentApiGateway {
         false
     }
 
-    fn parse(&self, req: &RequestView<'_>) -> Result<Parsed, Rejection> {
+    fn parse<'r>(&self, req: &RequestView<'r>) -> Result<Parsed<'r>, Rejection> {
         let Some(auth) = req.headers.get(AUTHORIZATION) else {
             return Err(refusal(
                 StatusCode::UNAUTHORIZED,
@@ -196,33 +211,64 @@ impl Scheme for TencentApiGateway {
         if !scheme.eq_ignore_ascii_case("hmac") {
             return Err(bad("the authorization scheme is not hmac"));
         }
-        let params = parse_params(rest).map_err(bad)?;
-        let get =
-            |k: &str| params.iter().find(|(n, _)| n.eq_ignore_ascii_case(k)).map(|(_, v)| *v).filter(|v| !v.is_empty());
-        let id = get("id").or_else(|| get("keyid")).ok_or_else(|| bad("the authorization header names no id"))?;
-        let signature = get("signature").ok_or_else(|| bad("the authorization header has no signature"))?;
-        let alg = match get("algorithm").map(str::to_ascii_lowercase).as_deref() {
-            None | Some("hmac-sha1") => HmacAlg::Sha1,
-            Some("hmac-sha256") => HmacAlg::Sha256,
+        // the first value of each parameter, names compared ignoring case
+        let (mut id, mut key_id, mut signature, mut algorithm, mut headers) = (None, None, None, None, None);
+        parse_params(rest, |name, value| {
+            let slot = match name {
+                n if n.eq_ignore_ascii_case("id") => &mut id,
+                n if n.eq_ignore_ascii_case("keyid") => &mut key_id,
+                n if n.eq_ignore_ascii_case("signature") => &mut signature,
+                n if n.eq_ignore_ascii_case("algorithm") => &mut algorithm,
+                n if n.eq_ignore_ascii_case("headers") => &mut headers,
+                _ => return,
+            };
+            slot.get_or_insert(value);
+        })
+        .map_err(bad)?;
+        let given = |v: Option<&'r str>| v.filter(|v| !v.is_empty());
+        let id = given(id).or(given(key_id)).ok_or_else(|| bad("the authorization header names no id"))?;
+        let signature = given(signature).ok_or_else(|| bad("the authorization header has no signature"))?;
+        let alg = match given(algorithm) {
+            None => HmacAlg::Sha1,
+            Some(a) if a.eq_ignore_ascii_case("hmac-sha1") => HmacAlg::Sha1,
+            Some(a) if a.eq_ignore_ascii_case("hmac-sha256") => HmacAlg::Sha256,
             Some(_) => return Err(bad("the algorithm is not hmac-sha1 or hmac-sha256")),
         };
-        let headers = get("headers").unwrap_or("").to_ascii_lowercase();
+        let headers = given(headers).unwrap_or("");
+        let headers = match headers.bytes().any(|b| b.is_ascii_uppercase()) {
+            true => Cow::Owned(headers.to_ascii_lowercase()),
+            false => Cow::Borrowed(headers),
+        };
         if !headers.split_whitespace().any(|h| h == "x-date" || h == "date") {
             return Err(bad("the signed headers must include x-date or date"));
         }
-        for name in headers.split_whitespace() {
-            if !req.headers.contains_key(name) {
+        // one pass over the request's headers for every signed one, rather than a hashed
+        // lookup by text each
+        let names: Vec<&str> = headers.split_whitespace().collect();
+        let mut found: Vec<Option<&'r HeaderValue>> = vec![None; names.len()];
+        for (name, value) in req.headers {
+            for (slot, wanted) in found.iter_mut().zip(&names) {
+                if slot.is_none() && *wanted == name.as_str() {
+                    *slot = Some(value);
+                }
+            }
+        }
+        let mut values = Vec::with_capacity(names.len());
+        for (name, value) in names.iter().zip(found) {
+            let Some(value) = value else {
                 return Err(forbidden(
                     "MissingSignedHeader",
                     format!("HMAC signature cannot be verified, a valid {name} header is required"),
                 ));
-            }
+            };
+            values.push(value);
         }
-        Ok(Parsed { id: id.to_owned(), alg, headers, signature: signature.to_owned() })
+        drop(names);
+        Ok(Parsed { id, alg, headers, values, signature })
     }
 
-    fn key_id<'p>(&self, parsed: &'p Parsed) -> &'p str {
-        &parsed.id
+    fn key_id<'p>(&self, parsed: &'p Parsed<'_>) -> &'p str {
+        parsed.id
     }
 
     fn unknown_key(&self, _key_id: &str) -> Rejection {
@@ -231,17 +277,17 @@ impl Scheme for TencentApiGateway {
 
     fn verify(
         &self,
-        req: &RequestView<'_>,
-        parsed: &Parsed,
+        _req: &RequestView<'_>,
+        parsed: &Parsed<'_>,
         secrets: &[Secret],
         now: SystemTime,
     ) -> Result<Verified, Rejection> {
         let mut timestamp = None;
-        for (name, checked) in [("x-date", true), ("date", self.check_date)] {
-            if !checked || !parsed.headers.split_whitespace().any(|h| h == name) {
+        for (name, checked) in [(&X_DATE, true), (&DATE, self.check_date)] {
+            let Some((_, value)) = parsed.signed().find(|(h, _)| *h == name.as_str()).filter(|_| checked) else {
                 continue;
-            }
-            let value = req.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+            };
+            let value = value.to_str().unwrap_or("");
             let ts = httpdate::parse_http_date(value.trim()).map_err(|_| self.out_of_date())?;
             if time_apart(ts, now) > self.window {
                 return Err(self.out_of_date());
@@ -249,13 +295,23 @@ impl Scheme for TencentApiGateway {
             timestamp = timestamp.or(Some(ts));
         }
         let mut text = Vec::with_capacity(128);
-        write_signing_string(&mut text, req.headers, parsed.headers.split_whitespace());
-        let ok = SignatureBytes::from_base64(&parsed.signature)
+        for (i, (name, value)) in parsed.signed().enumerate() {
+            if i > 0 {
+                text.push(b'\n');
+            }
+            text.extend_from_slice(name.as_bytes());
+            text.extend_from_slice(b": ");
+            text.extend_from_slice(value.as_bytes());
+        }
+        let ok = SignatureBytes::from_base64(parsed.signature)
             .is_some_and(|c| secrets.iter().any(|s| s.verify_hmac(parsed.alg, KeyForm::Plain, &text, c.as_bytes())));
         if !ok {
             return Err(forbidden("SignatureDoesNotMatch", "HMAC signature does not match"));
         }
-        Ok(Verified { nonce: Some(format!("hmac:{}", parsed.signature)), timestamp })
+        let mut nonce = String::with_capacity(5 + parsed.signature.len());
+        nonce.push_str("hmac:");
+        nonce.push_str(parsed.signature);
+        Ok(Verified { nonce: Some(Arc::from(nonce)), timestamp })
     }
 
     fn replayed(&self) -> Rejection {
@@ -401,11 +457,15 @@ mod tests {
 
     #[test]
     fn parser_is_lenient_about_order_and_spacing_and_strict_about_quotes() {
-        let p = parse_params(r#"signature="c2ln",  headers="x-date",id="a", algorithm="hmac-sha256""#).unwrap();
-        assert_eq!(p.len(), 4);
-        assert!(parse_params(r#"id="unclosed"#).is_err());
-        assert!(parse_params("novalue").is_err());
-        assert!(parse_params("").unwrap().is_empty());
+        let all = |text| {
+            let mut pairs = Vec::new();
+            parse_params(text, |k, v| pairs.push((k, v))).map(|()| pairs)
+        };
+        let p = all(r#"signature="c2ln",  headers="x-date",id="a", algorithm="hmac-sha256""#).unwrap();
+        assert_eq!(p, [("signature", "c2ln"), ("headers", "x-date"), ("id", "a"), ("algorithm", "hmac-sha256")]);
+        assert!(all(r#"id="unclosed"#).is_err());
+        assert!(all("novalue").is_err());
+        assert!(all("").unwrap().is_empty());
         let p =
             request(Some(r#"hmac id="a", algorithm="md5", headers="x-date", signature="eA==""#), &[("x-date", "x")]);
         assert!(judge(&p, "k", now()).unwrap_err().1.contains("algorithm"));

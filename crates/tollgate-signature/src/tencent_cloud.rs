@@ -41,6 +41,7 @@
 //! ```
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -135,24 +136,24 @@ fn invalid_authorization(why: &str) -> Rejection {
 
 /// What a Tencent Cloud request claims.
 #[derive(Debug, Clone)]
-pub enum Parsed {
+pub enum Parsed<'r> {
     /// A TC3-HMAC-SHA256 `Authorization` header.
     Tc3 {
         /// SecretId.
-        key: String,
+        key: &'r str,
         /// Credential scope date (`YYYY-MM-DD`).
-        date: String,
+        date: &'r str,
         /// Credential scope service.
-        service: String,
-        /// Signed header names, lower case, in order.
-        signed_headers: String,
+        service: &'r str,
+        /// Signed header names, lower case (copied only if they were not), in order.
+        signed_headers: Cow<'r, str>,
         /// The claimed signature.
-        signature: Vec<u8>,
+        signature: [u8; 32],
     },
     /// A v1 `Signature` parameter.
     V1 {
-        /// SecretId.
-        key: String,
+        /// SecretId (copied only if it was percent-encoded).
+        key: Cow<'r, str>,
         /// HMAC of the signature.
         alg: HmacAlg,
         /// The claimed signature, if it was valid Base64.
@@ -162,7 +163,7 @@ pub enum Parsed {
     },
 }
 
-fn parse_tc3(value: &str) -> Result<Parsed, Rejection> {
+fn parse_tc3(value: &str) -> Result<Parsed<'_>, Rejection> {
     let rest = value.strip_prefix(ALGORITHM).ok_or_else(|| invalid_authorization("expected TC3-HMAC-SHA256"))?;
     let (mut credential, mut signed, mut signature) = (None, None, None);
     for part in rest.split(',') {
@@ -178,24 +179,24 @@ fn parse_tc3(value: &str) -> Result<Parsed, Rejection> {
     }
     let credential = credential.ok_or_else(|| invalid_authorization("no Credential"))?;
     let signed = signed.filter(|s| !s.is_empty()).ok_or_else(|| invalid_authorization("no SignedHeaders"))?;
-    let signature = signature
-        .and_then(|s| hex::decode(s).ok())
-        .filter(|s| s.len() == 32)
+    let mut digest = [0u8; 32];
+    signature
+        .and_then(|s| hex::decode_to_slice(s, &mut digest).ok())
         .ok_or_else(|| invalid_authorization("Signature is not 64 hex digits"))?;
-    let scope: Vec<&str> = credential.split('/').collect();
-    let [key, date, service, "tc3_request"] = scope[..] else {
+    let mut scope = credential.split('/');
+    let (Some(key), Some(date), Some(service), Some("tc3_request"), None) =
+        (scope.next(), scope.next(), scope.next(), scope.next(), scope.next())
+    else {
         return Err(invalid_authorization("Credential is not SecretId/Date/Service/tc3_request"));
     };
     if key.is_empty() || service.is_empty() || date.len() != 10 {
         return Err(invalid_authorization("Credential is not SecretId/Date/Service/tc3_request"));
     }
-    Ok(Parsed::Tc3 {
-        key: key.to_owned(),
-        date: date.to_owned(),
-        service: service.to_owned(),
-        signed_headers: signed.to_ascii_lowercase(),
-        signature,
-    })
+    let signed_headers = match signed.bytes().any(|b| b.is_ascii_uppercase()) {
+        true => Cow::Owned(signed.to_ascii_lowercase()),
+        false => Cow::Borrowed(signed),
+    };
+    Ok(Parsed::Tc3 { key, date, service, signed_headers, signature: digest })
 }
 
 /// The TC3 canonical request, shared by verifier and signer.
@@ -311,7 +312,7 @@ impl TencentCloud {
 }
 
 impl Scheme for TencentCloud {
-    type Parsed = Parsed;
+    type Parsed<'r> = Parsed<'r>;
 
     fn name(&self) -> &'static str {
         "tencent-cloud"
@@ -341,7 +342,7 @@ impl Scheme for TencentCloud {
         }
     }
 
-    fn parse(&self, req: &RequestView<'_>) -> Result<Parsed, Rejection> {
+    fn parse<'r>(&self, req: &RequestView<'r>) -> Result<Parsed<'r>, Rejection> {
         if let Some(auth) = req.headers.get(AUTHORIZATION) {
             let auth = auth.to_str().map_err(|_| invalid_authorization("not visible ASCII"))?;
             return parse_tc3(auth.trim());
@@ -369,16 +370,17 @@ impl Scheme for TencentCloud {
                 ));
             }
         };
-        let key = key.map(Cow::into_owned).unwrap_or_default();
+        let key = key.unwrap_or_default();
         if key.is_empty() {
             return Err(refusal("MissingParameter", "The parameter `SecretId` is required."));
         }
         Ok(Parsed::V1 { key, alg, signature, spans })
     }
 
-    fn key_id<'p>(&self, parsed: &'p Parsed) -> &'p str {
+    fn key_id<'p>(&self, parsed: &'p Parsed<'_>) -> &'p str {
         match parsed {
-            Parsed::Tc3 { key, .. } | Parsed::V1 { key, .. } => key,
+            Parsed::Tc3 { key, .. } => key,
+            Parsed::V1 { key, .. } => key,
         }
     }
 
@@ -389,7 +391,7 @@ impl Scheme for TencentCloud {
     fn verify(
         &self,
         req: &RequestView<'_>,
-        parsed: &Parsed,
+        parsed: &Parsed<'_>,
         secrets: &[Secret],
         now: SystemTime,
     ) -> Result<Verified, Rejection> {
@@ -397,7 +399,7 @@ impl Scheme for TencentCloud {
         match parsed {
             Parsed::Tc3 { date, service, signed_headers, signature, .. } => {
                 let ts = self.check_time(header_str(req.headers, X_TC_TIMESTAMP), "X-TC-Timestamp", now)?;
-                if *date != utc_date(ts) {
+                if **date != utc_date(ts) {
                     return Err(refusal(
                         "AuthFailure.SignatureFailure",
                         "The credential scope's date is not the UTC date of X-TC-Timestamp.",
@@ -429,7 +431,7 @@ impl Scheme for TencentCloud {
                     return Err(mismatch());
                 }
                 Ok(Verified {
-                    nonce: Some(format!("tc3:{}", hex::encode(signature))),
+                    nonce: Some(Arc::from(format!("tc3:{}", hex::encode(signature)))),
                     timestamp: Some(UNIX_EPOCH + Duration::from_secs(ts)),
                 })
             }
@@ -447,7 +449,7 @@ impl Scheme for TencentCloud {
                 if !ok {
                     return Err(mismatch());
                 }
-                Ok(Verified { nonce: Some(nonce.to_owned()), timestamp: Some(UNIX_EPOCH + Duration::from_secs(ts)) })
+                Ok(Verified { nonce: Some(Arc::from(nonce)), timestamp: Some(UNIX_EPOCH + Duration::from_secs(ts)) })
             }
         }
     }
@@ -610,7 +612,7 @@ mod tests {
             "TC3-HMAC-SHA256 Credential=AKID/2026-11-22/cvm/tc3_request, SignedHeaders=content-type;host, Signature={}",
             "ab".repeat(32)
         );
-        assert!(matches!(parse_tc3(&ok).unwrap(), Parsed::Tc3 { ref service, .. } if service == "cvm"));
+        assert!(matches!(parse_tc3(&ok).unwrap(), Parsed::Tc3 { service, .. } if service == "cvm"));
     }
 
     #[test]

@@ -110,6 +110,10 @@ impl NonceStore for MemoryNonceStore {
     fn insert_if_absent(&self, key: &str, ttl: Duration) -> Self::Future {
         ready(Ok(self.insert_if_absent_now(key, ttl)))
     }
+
+    fn insert_if_absent_at_once(&self, key: &str, ttl: Duration) -> Option<Result<bool, StoreError>> {
+        Some(Ok(self.insert_if_absent_now(key, ttl)))
+    }
 }
 
 /// `governor`'s clock, read from ours: time since the Unix epoch, so a [`ManualClock`](crate::ManualClock)
@@ -289,7 +293,13 @@ impl MemoryRateStore {
                 retry_after: None,
             };
         };
-        match self.limiter(quota).check_key_n(&fp, n) {
+        let limiters = self.limiters.read().unwrap_or_else(|e| e.into_inner());
+        // a known quota (every request after a policy's first) is checked under the read
+        // lock, without touching the limiter's reference count
+        let known = limiters.iter().find(|(q, _)| q == quota).map(|(_, l)| l.check_key_n(&fp, n));
+        drop(limiters);
+        let checked = known.unwrap_or_else(|| self.limiter(quota).check_key_n(&fp, n));
+        match checked {
             Ok(Ok(snapshot)) => {
                 let remaining = snapshot.remaining_burst_capacity().min(limit);
                 RateDecision {
@@ -363,6 +373,10 @@ impl RateStore for MemoryRateStore {
 
     fn take_all(&self, takes: &[RateTake<'_>], cost: u32) -> Self::AllFuture {
         ready(Ok(self.take_all_now(takes, cost)))
+    }
+
+    fn take_all_at_once(&self, takes: &[RateTake<'_>], cost: u32) -> Option<Result<Vec<RateDecision>, StoreError>> {
+        Some(Ok(self.take_all_now(takes, cost)))
     }
 }
 

@@ -37,6 +37,14 @@ pub trait NonceStore: Send + Sync + 'static {
     /// the request); `Ok(false)`: it was seen within its ttl (a replay). Of concurrent calls
     /// with one key, exactly one sees `true`.
     fn insert_if_absent(&self, key: &str, ttl: Duration) -> Self::Future;
+
+    /// [`insert_if_absent`](Self::insert_if_absent) answered at once, for a store that never
+    /// waits (the in-memory one), so a policy can settle the request inside its `call`.
+    /// `None`, the default, says the store must be awaited.
+    fn insert_if_absent_at_once(&self, key: &str, ttl: Duration) -> Option<Result<bool, StoreError>> {
+        let _ = (key, ttl);
+        None
+    }
 }
 
 /// One limit a request must pass: a key and its quota.
@@ -66,4 +74,13 @@ pub trait RateStore: Send + Sync + 'static {
     /// the allowance it shares with others (the API's). A networked store does it in one
     /// round trip.
     fn take_all(&self, takes: &[RateTake<'_>], cost: u32) -> Self::AllFuture;
+
+    /// [`take_all`](Self::take_all) answered at once, for a store that never waits (the
+    /// in-memory one), so a policy can settle the request inside its `call` and keep nothing
+    /// for a future. `None`, the default, says the store must be awaited through
+    /// [`take_all`](Self::take_all).
+    fn take_all_at_once(&self, takes: &[RateTake<'_>], cost: u32) -> Option<Result<Vec<RateDecision>, StoreError>> {
+        let _ = (takes, cost);
+        None
+    }
 }
