@@ -222,9 +222,7 @@ impl Scheme for AliyunRpc {
         // one pass over the parameters, kept as offsets for `verify`; only three are decoded
         let (query, body) = (req.uri.query().unwrap_or(""), form_body(req));
         let spans = ParamSpans::scan(query, body);
-        let signature = spans.find(query, body, "Signature");
-        let key = spans.find(query, body, "AccessKeyId");
-        let method = spans.find(query, body, "SignatureMethod");
+        let [signature, key, method] = spans.find_each(query, body, ["Signature", "AccessKeyId", "SignatureMethod"]);
         let signature = match signature {
             Some(s) if !s.is_empty() => SignatureBytes::from_base64(&s),
             _ => {

@@ -95,20 +95,21 @@ impl Secret {
 impl Secret {
     /// Whether `claimed` is the HMAC-SHA256 of `data` under a key derived from this secret
     /// for `context` by `derive`; the derived key state is kept for the next request with
-    /// the same context.
+    /// the same context. The context is given in parts (TC3: the date and the service),
+    /// compared as their concatenation, so a caller need not join them per request.
     pub fn verify_derived_sha256(
         &self,
-        context: &str,
+        context: &[&str],
         derive: impl FnOnce(&[u8]) -> Vec<u8>,
         data: &[u8],
         claimed: &[u8],
     ) -> bool {
         let mut slot = self.0.derived.lock().unwrap_or_else(|e| e.into_inner());
         let mut mac = match slot.as_ref() {
-            Some((ctx, mac)) if ctx == context => mac.clone(),
+            Some((ctx, mac)) if is_concatenation(ctx, context) => mac.clone(),
             _ => {
                 let mac = Hmac::<Sha256>::new_from_slice(&derive(&self.0.bytes)).expect("HMAC takes any key length");
-                *slot = Some((context.to_owned(), mac.clone()));
+                *slot = Some((context.concat(), mac.clone()));
                 mac
             }
         };
@@ -116,6 +117,18 @@ impl Secret {
         mac.update(data);
         mac.verify_slice(claimed).is_ok()
     }
+}
+
+/// Whether `whole` is `parts` written one after another.
+fn is_concatenation(whole: &str, parts: &[&str]) -> bool {
+    let mut rest = whole;
+    for part in parts {
+        match rest.strip_prefix(part) {
+            Some(after) => rest = after,
+            None => return false,
+        }
+    }
+    rest.is_empty()
 }
 
 impl PartialEq for Secret {

@@ -65,6 +65,9 @@ const X_TC_TIMESTAMP: http::HeaderName = http::HeaderName::from_static("x-tc-tim
 const X_TC_CONTENT_SHA256: http::HeaderName = http::HeaderName::from_static("x-tc-content-sha256");
 const UNSIGNED: &str = "UNSIGNED-PAYLOAD";
 
+/// The SHA-256 of nothing, in hex.
+const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
 /// How the signer signs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SignWith {
@@ -219,7 +222,17 @@ pub fn tc3_canonical_request(
         out.push_str(name);
         out.push(':');
         if let Some(v) = headers.get(name) {
-            out.extend(String::from_utf8_lossy(v.as_bytes()).trim().chars().flat_map(char::to_lowercase));
+            match v.to_str() {
+                // visible ASCII, nearly always: lower-cased in place
+                Ok(text) => {
+                    let start = out.len();
+                    out.push_str(text.trim());
+                    out[start..].make_ascii_lowercase();
+                }
+                Err(_) => {
+                    out.extend(String::from_utf8_lossy(v.as_bytes()).trim().chars().flat_map(char::to_lowercase));
+                }
+            }
         }
         out.push('\n');
     }
@@ -232,6 +245,11 @@ pub fn tc3_canonical_request(
 }
 
 fn push_hex_sha256(out: &mut String, data: &[u8]) {
+    if data.is_empty() {
+        // the common bodiless GET: a constant
+        out.push_str(EMPTY_SHA256);
+        return;
+    }
     let mut hex = [0u8; 64];
     // 32 bytes always fit 64 hex digits
     let _ = hex::encode_to_slice(Sha256::digest(data), &mut hex);
@@ -243,6 +261,17 @@ pub fn tc3_string_to_sign(timestamp: u64, date: &str, service: &str, canonical_r
     let mut out = format!("{ALGORITHM}\n{timestamp}\n{date}/{service}/tc3_request\n");
     push_hex_sha256(&mut out, canonical_request.as_bytes());
     out
+}
+
+/// A TC3 request's nonce: its signature (the scheme has no nonce of its own).
+fn nonce_of(signature: &[u8; 32]) -> String {
+    let mut hex = [0u8; 64];
+    // 32 bytes always fit 64 hex digits
+    let _ = hex::encode_to_slice(signature, &mut hex);
+    let mut nonce = String::with_capacity(4 + 64);
+    nonce.push_str("tc3:");
+    nonce.push_str(std::str::from_utf8(&hex).unwrap_or_default());
+    nonce
 }
 
 /// The TC3 signing key for `secret` on `date` for `service`.
@@ -285,10 +314,25 @@ pub fn v1_string_to_sign<K: AsRef<str>, V: AsRef<str>>(
     out
 }
 
-/// The UTC date (`YYYY-MM-DD`) of a Unix time.
-fn utc_date(seconds: u64) -> String {
+/// `YYYY-MM-DD` of `seconds` since the epoch, in UTC, written into a buffer (no allocation
+/// per request).
+fn utc_date(seconds: u64) -> DateText {
+    use std::io::Write;
     let t = UNIX_EPOCH + Duration::from_secs(seconds);
-    humantime::format_rfc3339_seconds(t).to_string()[..10].to_owned()
+    let mut text = [0u8; 32];
+    let mut rest = &mut text[..];
+    // an RFC 3339 time of year 9999 at most is 20 bytes: it fits
+    let _ = write!(rest, "{}", humantime::format_rfc3339_seconds(t));
+    DateText(text)
+}
+
+/// What [`utc_date`] wrote: the first ten bytes of an RFC 3339 time.
+struct DateText([u8; 32]);
+
+impl DateText {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0[..10]).unwrap_or_default()
+    }
 }
 
 fn host_of<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> &'a str {
@@ -350,9 +394,7 @@ impl Scheme for TencentCloud {
         // one pass over the parameters, kept as offsets for `verify`; only three are decoded
         let (query, body) = (req.uri.query().unwrap_or(""), form_body(req));
         let spans = ParamSpans::scan(query, body);
-        let signature = spans.find(query, body, "Signature");
-        let key = spans.find(query, body, "SecretId");
-        let method = spans.find(query, body, "SignatureMethod");
+        let [signature, key, method] = spans.find_each(query, body, ["Signature", "SecretId", "SignatureMethod"]);
         let Some(signature) = signature else {
             return Err(refusal(
                 "MissingParameter",
@@ -399,7 +441,7 @@ impl Scheme for TencentCloud {
         match parsed {
             Parsed::Tc3 { date, service, signed_headers, signature, .. } => {
                 let ts = self.check_time(header_str(req.headers, X_TC_TIMESTAMP), "X-TC-Timestamp", now)?;
-                if **date != utc_date(ts) {
+                if *date != utc_date(ts).as_str() {
                     return Err(refusal(
                         "AuthFailure.SignatureFailure",
                         "The credential scope's date is not the UTC date of X-TC-Timestamp.",
@@ -418,10 +460,9 @@ impl Scheme for TencentCloud {
                     req.body.unwrap_or_default(),
                 );
                 let sts = tc3_string_to_sign(ts, date, service, &canonical);
-                let context = format!("{date}/{service}");
                 let ok = secrets.iter().any(|s| {
                     s.verify_derived_sha256(
-                        &context,
+                        &[date, "/", service],
                         |secret| tc3_signing_key(secret, date, service),
                         sts.as_bytes(),
                         signature,
@@ -431,7 +472,7 @@ impl Scheme for TencentCloud {
                     return Err(mismatch());
                 }
                 Ok(Verified {
-                    nonce: Some(Arc::from(format!("tc3:{}", hex::encode(signature)))),
+                    nonce: Some(Arc::from(nonce_of(signature))),
                     timestamp: Some(UNIX_EPOCH + Duration::from_secs(ts)),
                 })
             }
@@ -516,13 +557,14 @@ impl Signer for TencentCloud {
                         })?,
                 };
                 let date = utc_date(ts);
+                let date = date.as_str();
                 parts.headers.insert("x-tc-timestamp", HeaderValue::from(ts));
                 let signed = "content-type;host";
                 let canonical = tc3_canonical_request(&parts.method, &parts.uri, &parts.headers, signed, body);
-                let sts = tc3_string_to_sign(ts, &date, &service, &canonical);
+                let sts = tc3_string_to_sign(ts, date, &service, &canonical);
                 let signature = hex::encode(hmac(
                     HmacAlg::Sha256,
-                    &tc3_signing_key(secret.expose(), &date, &service),
+                    &tc3_signing_key(secret.expose(), date, &service),
                     sts.as_bytes(),
                 ));
                 let auth = format!(
@@ -625,8 +667,8 @@ mod tests {
 
     #[test]
     fn utc_dates() {
-        assert_eq!(utc_date(1_795_364_129), "2026-11-22");
-        assert_eq!(utc_date(0), "1970-01-01");
-        assert_eq!(utc_date(LAST_SECOND_OF_9999), "9999-12-31");
+        assert_eq!(utc_date(1_795_364_129).as_str(), "2026-11-22");
+        assert_eq!(utc_date(0).as_str(), "1970-01-01");
+        assert_eq!(utc_date(LAST_SECOND_OF_9999).as_str(), "9999-12-31");
     }
 }

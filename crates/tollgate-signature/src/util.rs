@@ -187,11 +187,35 @@ impl ParamSpans {
 
     /// The value of the first parameter called `name`, decoding no other value.
     pub fn find<'a>(&self, query: &'a str, body: &'a [u8], name: &str) -> Option<Cow<'a, str>> {
+        let [value] = self.find_each(query, body, [name]);
+        value
+    }
+
+    /// The values of the first parameters called `names`, in one pass, decoding no other
+    /// value.
+    pub fn find_each<'a, const N: usize>(
+        &self,
+        query: &'a str,
+        body: &'a [u8],
+        names: [&str; N],
+    ) -> [Option<Cow<'a, str>>; N] {
         let (query, body) = (Source::text(query), Source::new(body));
-        self.0.iter().find_map(|span| {
+        let mut found = [const { None }; N];
+        let mut missing = N;
+        for span in &self.0 {
             let source = if span.in_body { &body } else { &query };
-            (span.name(source) == name).then(|| span.value(source))
-        })
+            let name = span.name(source);
+            for (slot, wanted) in found.iter_mut().zip(names) {
+                if slot.is_none() && name == wanted {
+                    *slot = Some(span.value(source));
+                    missing -= 1;
+                }
+            }
+            if missing == 0 {
+                break;
+            }
+        }
+        found
     }
 }
 
