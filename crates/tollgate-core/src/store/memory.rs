@@ -154,8 +154,11 @@ impl StateStore for GovernorState {
     {
         let now = LAST_READING.with(std::cell::Cell::get);
         let mut slot = self.table.update(*fp, now);
-        let (answer, tat) = f(slot.get().map(|state| Nanos::from(state.a)))?;
-        slot.set(RateState { a: tat.into(), ..RateState::default() }, now.saturating_add(self.idle));
+        let expiry = now.saturating_add(self.idle);
+        let (entry, live) = slot.entry(expiry);
+        let (answer, tat) = f(live.then(|| Nanos::from(entry.value.a)))?;
+        entry.value = RateState { a: tat.into(), ..RateState::default() };
+        entry.expiry = expiry;
         Ok(answer)
     }
 }
@@ -272,10 +275,13 @@ impl MemoryRateStore {
             _ => {
                 let now = self.clock.since_epoch();
                 let mut slot = self.table.update(fp, nanos(now));
-                let mut state = slot.get().map(std::mem::take).unwrap_or_default();
-                let decision = quota.apply(&mut state, now, cost);
                 // a fixed window's state lapses after one window, a sliding window's after 1.1
-                slot.set(state, nanos(now).saturating_add(nanos(quota.window()).saturating_mul(11) / 10 + 1));
+                let expiry = nanos(now).saturating_add(nanos(quota.window()).saturating_mul(11) / 10 + 1);
+                let (entry, live) = slot.entry(expiry);
+                let mut state = if live { std::mem::take(&mut entry.value) } else { RateState::default() };
+                let decision = quota.apply(&mut state, now, cost);
+                entry.value = state;
+                entry.expiry = expiry;
                 decision
             }
         }

@@ -122,27 +122,39 @@ pub(super) struct Slot<'a, V> {
     capacity: usize,
 }
 
+impl<V: Default> Slot<'_, V> {
+    /// The entry, and whether it was live: an expired one as it was (the caller decides
+    /// what to keep), a missing one created with a default value and `expiry` (room made if
+    /// needed). One lookup for a read-modify-write; the caller sets the value and, for an
+    /// entry that was there, the expiry through the reference.
+    pub(super) fn entry(&mut self, expiry: u64) -> (&mut Entry<V>, bool) {
+        let shard = &mut *self.shard;
+        if shard.entries.len() >= self.capacity && !shard.entries.contains_key(&self.fp) {
+            while shard.entries.len() >= self.capacity && !shard.queue.is_empty() {
+                shard.evict_one();
+            }
+        }
+        let Shard { entries, queue } = shard;
+        let now = self.now;
+        match entries.entry(self.fp) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                let entry = e.into_mut();
+                let live = entry.expiry > now;
+                (entry, live)
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                queue.entry(expiry / NANOS_PER_SEC).or_default().push(self.fp);
+                (v.insert(Entry { expiry, value: V::default() }), false)
+            }
+        }
+    }
+}
+
 impl<V> Slot<'_, V> {
     /// The live (unexpired) entry's value.
     pub(super) fn get(&mut self) -> Option<&mut V> {
         let now = self.now;
         self.shard.entries.get_mut(&self.fp).filter(|e| e.expiry > now).map(|e| &mut e.value)
-    }
-
-    /// Sets the value and its expiry, creating the entry (and making room) if needed.
-    pub(super) fn set(&mut self, value: V, expiry: u64) {
-        let shard = &mut *self.shard;
-        if let Some(entry) = shard.entries.get_mut(&self.fp) {
-            // already queued under a second no later than its old expiry; an earlier new
-            // expiry is honoured by the lookup, the entry is dropped when its slot comes due
-            *entry = Entry { expiry, value };
-            return;
-        }
-        while shard.entries.len() >= self.capacity && !shard.queue.is_empty() {
-            shard.evict_one();
-        }
-        shard.entries.insert(self.fp, Entry { expiry, value });
-        shard.queue.entry(expiry / NANOS_PER_SEC).or_default().push(self.fp);
     }
 }
 
@@ -185,15 +197,21 @@ mod tests {
 
     const S: u64 = NANOS_PER_SEC;
 
+    fn put<V: Default>(table: &Table<V>, fp: u64, now: u64, value: V, expiry: u64) {
+        let mut slot = table.update(fp, now);
+        let (entry, _) = slot.entry(expiry);
+        entry.value = value;
+        entry.expiry = expiry;
+    }
+
     #[test]
     fn a_hot_key_is_queued_once_and_outlives_its_first_expiry() {
         let table = Table::<u32>::with_capacity(64 * 4);
         let fp = 7;
-        table.update(fp, 0).set(1, 2 * S);
+        put(&table, fp, 0, 1, 2 * S);
         for t in 1..100 {
-            let mut slot = table.update(fp, t * S);
-            let value = *slot.get().unwrap_or_else(|| panic!("dropped at {t}s"));
-            slot.set(value + 1, t * S + 2 * S);
+            let value = *table.update(fp, t * S).get().unwrap_or_else(|| panic!("dropped at {t}s"));
+            put(&table, fp, t * S, value + 1, t * S + 2 * S);
         }
         let shard = table.lock(fp);
         assert_eq!(shard.queue.values().map(Vec::len).sum::<usize>(), 1);
@@ -206,9 +224,9 @@ mod tests {
     fn full_shard_forgets_soonest_queued() {
         let table = Table::<()>::with_capacity(64 * 2);
         // fingerprints that land in shard 0
-        table.update(0, 0).set((), 10 * S);
-        table.update(64, 0).set((), 20 * S);
-        table.update(128, 0).set((), 30 * S);
+        put(&table, 0, 0, (), 10 * S);
+        put(&table, 64, 0, (), 20 * S);
+        put(&table, 128, 0, (), 30 * S);
         assert!(table.update(0, 0).get().is_none(), "the soonest-expiring went first");
         assert!(table.update(64, 0).get().is_some());
         assert!(table.update(128, 0).get().is_some());
