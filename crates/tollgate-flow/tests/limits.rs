@@ -398,3 +398,56 @@ async fn built_from_code_as_from_json() {
     assert_eq!(passes(&mut svc, None, Some([172, 16, 0, 1]), 9).await, 4);
     assert_eq!(passes(&mut svc, None, Some([10, 0, 0, 1]), 9).await, 2, "10 - 1 - 3 - 4 = 2 left for the API too");
 }
+
+/// The in-memory store, answering only through futures that wait once before they are
+/// ready, as a networked store's do: the layer's path for stores that must be awaited.
+#[derive(Clone)]
+struct Awaited(MemoryRateStore);
+
+type Later<T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, tollgate_core::StoreError>> + Send>>;
+
+fn later<T: Send + 'static>(value: T) -> Later<T> {
+    Box::pin(async move {
+        tokio::task::yield_now().await;
+        Ok(value)
+    })
+}
+
+impl tollgate_core::RateStore for Awaited {
+    type Future = Later<tollgate_core::RateDecision>;
+    type AllFuture = Later<Vec<tollgate_core::RateDecision>>;
+
+    fn take(&self, key: &str, quota: &tollgate_core::RateQuota, cost: u32) -> Self::Future {
+        later(self.0.take_now(key, quota, cost))
+    }
+
+    fn take_all(&self, takes: &[tollgate_core::RateTake<'_>], cost: u32) -> Self::AllFuture {
+        later(self.0.take_all_now(takes, cost))
+    }
+}
+
+#[tokio::test]
+async fn a_store_that_must_be_awaited_answers_as_one_that_answers_at_once() {
+    let json = r#"{"expire_type": "minute", "api_rate_limit": 5, "app_rate_limit": 3, "ip_rate_limit": 4}"#;
+    let (clock_now, clock_later) = (clock(), clock());
+    let mut now = service(basic(json), &clock_now, ErrorStyle::AliyunApiGateway);
+    let layer =
+        FlowControlLayer::with_store(basic(json), Awaited(MemoryRateStore::new().with_clock(clock_later.clone())))
+            .error_style(ErrorStyle::AliyunApiGateway);
+    let inner = service_fn(|_req: Request<()>| async { Ok::<_, Infallible>(Response::new(String::from("ok"))) });
+    let mut awaited: Svc = tower::util::BoxCloneService::new(tower::Layer::layer(&layer, inner));
+    let seen = |r: &Response<tollgate_core::ResponseBody<String>>| {
+        let header = |name: &str| r.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
+        (r.status(), header("x-ratelimit-limit"), header("x-ratelimit-remaining"), header("x-ca-error-message"))
+    };
+    let callers = [(Some("a"), Some([10, 0, 0, 1])), (Some("b"), Some([10, 0, 0, 1])), (None, Some([10, 0, 0, 2]))];
+    let mut refused = 0;
+    for round in 0..4 {
+        for (app, ip) in callers {
+            let (a, b) = (send(&mut now, request(app, ip, "/")).await, send(&mut awaited, request(app, ip, "/")).await);
+            assert_eq!(seen(&a), seen(&b), "round {round}, {app:?} from {ip:?}");
+            refused += usize::from(a.status() != StatusCode::OK);
+        }
+    }
+    assert!(refused > 0, "the limits were reached, so refusals were compared too");
+}

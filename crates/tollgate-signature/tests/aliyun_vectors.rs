@@ -17,7 +17,7 @@ use tollgate_core::{Caller, ManualClock};
 use tollgate_signature::aliyun_apigw::{self, AliyunApiGateway, Stage};
 use tollgate_signature::aliyun_rpc::{self, AliyunRpc};
 use tollgate_signature::util::decoded_pairs;
-use tollgate_signature::{KeyRecord, MemorySecretStore, Scheme, SignatureLayer};
+use tollgate_signature::{KeyRecord, MemorySecretStore, Scheme, SecretStore, SignatureLayer};
 use tower::{ServiceExt, service_fn};
 use tower_layer::Layer;
 
@@ -123,7 +123,7 @@ impl Answer {
 
 /// Sends the vector's request through a `SignatureLayer` over `store`, the clock at the
 /// vector's time moved by `offset` seconds; the handler echoes the caller's key id.
-async fn send_to<Sc: Scheme>(scheme: Sc, store: MemorySecretStore, v: &Vector, offset: i64) -> Answer {
+async fn send_to<Sc: Scheme>(scheme: Sc, store: impl SecretStore, v: &Vector, offset: i64) -> Answer {
     let now = v.now_epoch_seconds.checked_add_signed(offset).unwrap();
     let layer = SignatureLayer::new(scheme, store).clock(ManualClock::at_unix(Duration::from_secs(now)));
     let svc = layer.layer(service_fn(|req: Request<_>| async move {
@@ -464,4 +464,48 @@ async fn rpc_signer_reproduces_every_vector() {
         }
         assert_eq!(aliyun_rpc::string_to_sign(&parts.method, &all), sdk_string_to_sign(&v));
     }
+}
+
+// ---------------------------------------------------------------- a store that must be awaited
+
+/// The in-memory store answering only through a future that waits once, as a database's
+/// would: the layer then verifies in its boxed future rather than in `call`.
+struct Awaited(MemorySecretStore);
+
+impl SecretStore for Awaited {
+    async fn lookup(&self, key_id: &str) -> Result<Option<std::sync::Arc<KeyRecord>>, tollgate_core::StoreError> {
+        let found = self.0.lookup(key_id).await;
+        tokio::task::yield_now().await;
+        found
+    }
+}
+
+/// The vector's answer through `store` at once and through it awaited.
+async fn both_ways(v: &Vector, rpc: bool, store: impl Fn() -> MemorySecretStore, offset: i64) -> (Answer, Answer) {
+    if rpc {
+        (
+            send_to(AliyunRpc::new(), store(), v, offset).await,
+            send_to(AliyunRpc::new(), Awaited(store()), v, offset).await,
+        )
+    } else {
+        let scheme = AliyunApiGateway::new;
+        (send_to(scheme(), store(), v, offset).await, send_to(scheme(), Awaited(store()), v, offset).await)
+    }
+}
+
+#[tokio::test]
+async fn every_answer_is_the_same_through_a_store_that_must_be_awaited() {
+    let mut compared = 0;
+    for (v, rpc) in apigw().into_iter().map(|v| (v, false)).chain(rpc().into_iter().map(|v| (v, true))) {
+        let cases = [(v.secret.as_str(), 0), ("wrong-secret", 0), (v.secret.as_str(), 20 * 60)];
+        for (secret, offset) in cases {
+            let (a, b) =
+                both_ways(&v, rpc, || MemorySecretStore::new().with_key(v.key_id.as_str(), secret), offset).await;
+            assert_eq!((a.ca(), a.rpc(), &a.json["key_id"]), (b.ca(), b.rpc(), &b.json["key_id"]), "{}", v.name);
+            compared += 1;
+        }
+        let (a, b) = both_ways(&v, rpc, MemorySecretStore::new, 0).await;
+        assert_eq!((a.ca(), a.rpc()), (b.ca(), b.rpc()), "{}: an unknown key", v.name);
+    }
+    assert!(compared >= 9, "{compared} cases");
 }
