@@ -327,7 +327,11 @@ impl Injection {
             request.headers_mut().append(name, value);
         }
         let query = request.uri().query().unwrap_or("");
-        let kept = urlencoded::remove_keys(query, |k| self.remove_query.iter().any(|n| n == k));
+        // nothing to take out: the query is not even scanned
+        let kept = match self.remove_query.is_empty() {
+            true => None,
+            false => urlencoded::remove_keys(query, |k| self.remove_query.iter().any(|n| n == k)),
+        };
         if kept.is_some() || !query_out.is_empty() {
             let base = kept.as_deref().unwrap_or(query);
             let new = urlencoded::join(base, &query_out);
