@@ -31,7 +31,9 @@ fn nanos(d: Duration) -> u64 {
 /// dropped in bulk as the table is rebuilt. When the bound is reached, the nonces closest to
 /// expiry are forgotten first (an eighth of a shard at a time), which lets them be replayed
 /// before their ttl ends: size the bound above your peak request rate times the replay
-/// window (1,000,000 by default, about 1,100 requests per second over 15 minutes).
+/// window (1,000,000 by default, about 1,100 requests per second over 15 minutes). When
+/// that happens the store logs a warning (at most once a minute) and counts the nonces in
+/// [`forgotten`](Self::forgotten).
 ///
 /// Why not `moka` or a hash map: a nonce check is an insert into a table of up to millions
 /// of keys on every signed request. moka's general machinery (access order, admission,
@@ -94,6 +96,14 @@ impl MemoryNonceStore {
     /// Whether no nonce is remembered.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Nonces forgotten before their ttl because the bound was reached. Above zero, replay
+    /// protection is weaker than configured: a forgotten nonce could be replayed while its
+    /// timestamp is still within the window. Raise the bound or use a shared store. The
+    /// store also logs a warning, at most once a minute, when it happens.
+    pub fn forgotten(&self) -> u64 {
+        self.table.forgotten()
     }
 
     /// The synchronous form of [`NonceStore::insert_if_absent`].
@@ -398,6 +408,7 @@ mod tests {
         assert!(!store.insert_if_absent_now("a", Duration::from_millis(50)));
         std::thread::sleep(Duration::from_millis(120));
         assert!(store.insert_if_absent_now("a", Duration::from_millis(50)));
+        assert_eq!(store.forgotten(), 0, "below its bound nothing is forgotten early");
     }
 
     #[test]
@@ -407,6 +418,7 @@ mod tests {
             store.insert_if_absent_now(&format!("n{i}"), Duration::from_secs(60));
         }
         assert!(store.len() <= 640, "{}", store.len());
+        assert_eq!(store.forgotten() + store.len(), 10_000, "every nonce is remembered or counted as forgotten");
         assert!(store.len() >= 560, "eviction forgets an eighth of a shard at most: {}", store.len());
         // long-lived nonces outlast short-lived ones when the bound bites
         let store = MemoryNonceStore::with_capacity(64 * 20);

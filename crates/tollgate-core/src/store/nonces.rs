@@ -9,6 +9,7 @@
 //! next insert that passes it, and a shard is rebuilt (expired slots dropped, the table
 //! resized) when it runs out of room or reaches its bound.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// Independently locked shards, so concurrent requests rarely wait on each other.
@@ -41,6 +42,8 @@ struct Shard {
     /// An upper bound on the live entries: exact after a rebuild, plus one per insert since.
     live_bound: usize,
     capacity: usize,
+    /// Live entries dropped at the bound, before their expiry.
+    forgotten: u64,
 }
 
 enum Probe {
@@ -54,7 +57,7 @@ enum Probe {
 
 impl Shard {
     fn new(capacity: usize) -> Self {
-        Self { buckets: vec![Bucket::default(); MIN_BUCKETS], used: 0, live_bound: 0, capacity }
+        Self { buckets: vec![Bucket::default(); MIN_BUCKETS], used: 0, live_bound: 0, capacity, forgotten: 0 }
     }
 
     fn mask(&self) -> usize {
@@ -141,6 +144,7 @@ impl Shard {
             let keep = self.capacity - (self.capacity / 8).max(1);
             // latest-expiring first; `keep < capacity <= len`, so the index is in range
             live.select_nth_unstable_by_key(keep, |&(_, expiry)| std::cmp::Reverse(expiry));
+            self.forgotten += (live.len() - keep) as u64;
             live.truncate(keep);
         }
         let buckets = (live.len() * 2).div_ceil(WAYS).next_power_of_two().max(MIN_BUCKETS);
@@ -184,13 +188,24 @@ fn home(fp: u64, mask: usize) -> usize {
 /// A sharded, bounded set of fingerprints, each with an expiry.
 pub(super) struct NonceTable {
     shards: Box<[Mutex<Shard>]>,
+    /// Live entries dropped at the bound, all shards.
+    forgotten: AtomicU64,
+    /// When that was last reported (nanoseconds on the caller's time line, plus one; 0: never).
+    reported: AtomicU64,
 }
+
+/// How often a store at its bound says so.
+const REPORT_EVERY: u64 = 60 * 1_000_000_000;
 
 impl NonceTable {
     /// Holds up to about `capacity` live entries (the bound is kept per shard).
     pub(super) fn with_capacity(capacity: u64) -> Self {
         let per_shard = usize::try_from(capacity.div_ceil(SHARDS as u64)).unwrap_or(usize::MAX).max(1);
-        Self { shards: (0..SHARDS).map(|_| Mutex::new(Shard::new(per_shard))).collect() }
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::new(per_shard))).collect(),
+            forgotten: AtomicU64::new(0),
+            reported: AtomicU64::new(0),
+        }
     }
 
     fn lock(&self, fp: u64) -> MutexGuard<'_, Shard> {
@@ -202,7 +217,35 @@ impl NonceTable {
     /// whether it was new.
     pub(super) fn insert(&self, fp: u64, now: u64, expiry: u64) -> bool {
         let fp = if fp == FREE { 1 } else { fp };
-        self.lock(fp).insert(fp, now, expiry)
+        let mut shard = self.lock(fp);
+        let before = shard.forgotten;
+        let inserted = shard.insert(fp, now, expiry);
+        let forgotten = shard.forgotten - before;
+        drop(shard);
+        if forgotten > 0 {
+            self.forgot(forgotten, now);
+        }
+        inserted
+    }
+
+    /// Counts nonces dropped before their time and says so, at most once a minute: replay
+    /// protection is weaker than configured until the bound is raised.
+    fn forgot(&self, count: u64, now: u64) {
+        let total = self.forgotten.fetch_add(count, Ordering::Relaxed) + count;
+        let last = self.reported.load(Ordering::Relaxed);
+        let due = last == 0 || now.saturating_sub(last - 1) >= REPORT_EVERY;
+        if due && self.reported.compare_exchange(last, now + 1, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+            tracing::warn!(
+                forgotten = total,
+                "nonce store at its bound: nonces are forgotten before their ttl and could be replayed; \
+                 raise the bound (MemoryNonceStore::with_capacity) or share a store (tollgate-redis)"
+            );
+        }
+    }
+
+    /// Live entries dropped at the bound so far.
+    pub(super) fn forgotten(&self) -> u64 {
+        self.forgotten.load(Ordering::Relaxed)
     }
 
     /// Live entries at `now`.
