@@ -43,25 +43,24 @@ pub(crate) fn prefixes() -> Result<Vec<(&'static str, Router)>, Box<dyn std::err
     let by_app = FlowControlLayer::new(by_app);
     // one ServiceBuilder, outermost first, applied with a single `Router::layer`: axum boxes
     // the route once per `.layer` call, so stacking ten calls costs ten boxed futures
-    let b = tower::ServiceBuilder::new().layer(RequestIdLayer::new());
-    let mut out = vec![("request id", bare().layer(b.clone()))];
-    let b = b.layer(ClientIpLayer::new());
-    out.push(("client ip", bare().layer(b.clone())));
-    let b = b.layer(cors);
-    out.push(("cors", bare().layer(b.clone())));
-    let b = b.layer(ip);
-    out.push(("ip access", bare().layer(b.clone())));
-    let b = b.layer(flow);
-    out.push(("flow by api and ip", bare().layer(b.clone())));
-    let b = b.layer(signature);
-    out.push(("signature", bare().layer(b.clone())));
-    let b = b.layer(ReplayGuardLayer::new());
-    out.push(("replay", bare().layer(b.clone())));
-    let b = b.layer(by_app);
-    out.push(("flow by app", bare().layer(b.clone())));
-    let b = b.layer(validation);
-    out.push(("param validation", bare().layer(b.clone())));
-    let b = b.layer(injection);
-    out.push(("param injection", bare().layer(b)));
+    let mut out = Vec::new();
+    let b = tower::ServiceBuilder::new();
+    // each step adds one layer, so the builder's type changes: hence a macro, not a loop
+    macro_rules! then {
+        ($b:ident, $name:literal, $layer:expr) => {
+            let $b = $b.layer($layer);
+            out.push(($name, bare().layer($b.clone())));
+        };
+    }
+    then!(b, "request id", RequestIdLayer::new());
+    then!(b, "client ip", ClientIpLayer::new());
+    then!(b, "cors", cors);
+    then!(b, "ip access", ip);
+    then!(b, "flow by api and ip", flow);
+    then!(b, "signature", signature);
+    then!(b, "replay", ReplayGuardLayer::new());
+    then!(b, "flow by app", by_app);
+    then!(b, "param validation", validation);
+    then!(b, "param injection", injection);
     Ok(out)
 }

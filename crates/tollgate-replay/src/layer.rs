@@ -247,6 +247,26 @@ fn replay_refusal<B>(req: &Request<B>, style: &Option<ErrorStyle>) -> (Rejection
     }
 }
 
+/// What the nonce store's answer means: `None`, a new nonce (counted as accepted); else the
+/// refusal of a replay or of a store that could not answer.
+fn refusal_for<B>(
+    outcome: Result<bool, StoreError>,
+    req: &Request<B>,
+    style: &Option<ErrorStyle>,
+) -> Option<Response<Full<Bytes>>> {
+    if let Ok(true) = outcome {
+        tollgate_core::observe::accepted("replay");
+        return None;
+    }
+    // the scheme's words and style are looked up only for a refusal
+    let (replayed, style) = replay_refusal(req, style);
+    let rejection = match outcome {
+        Err(e) => unavailable(&e),
+        Ok(_) => replayed,
+    };
+    Some(style.respond(&rejection, req))
+}
+
 fn unavailable(e: &StoreError) -> Rejection {
     tracing::warn!(error = %e, "replay guard: nonce store unavailable");
     Rejection::new(StatusCode::SERVICE_UNAVAILABLE, "NonceStoreUnavailable", "replay protection is unavailable")
@@ -276,19 +296,9 @@ where
             Plan::Remember { key, ttl } => {
                 if let Some(outcome) = self.settings.store.insert_if_absent_at_once(&key, ttl) {
                     // an in-memory store has answered: settle here
-                    let state = match outcome {
-                        Ok(true) => {
-                            tollgate_core::observe::accepted("replay");
-                            State::Calling { future: self.inner.call(req) }
-                        }
-                        Ok(false) => {
-                            let (rejection, style) = replay_refusal(&req, &self.settings.style);
-                            State::Done { response: Some(style.respond(&rejection, &req)) }
-                        }
-                        Err(e) => {
-                            let (_, style) = replay_refusal(&req, &self.settings.style);
-                            State::Done { response: Some(style.respond(&unavailable(&e), &req)) }
-                        }
+                    let state = match refusal_for(outcome, &req, &self.settings.style) {
+                        None => State::Calling { future: self.inner.call(req) },
+                        response => State::Done { response },
                     };
                     return ResponseFuture { state };
                 }
@@ -343,19 +353,9 @@ where
                 StateProj::Checking { check, pending } => {
                     let outcome = ready!(check.poll(cx));
                     let Pending { mut inner, req, style } = pending.take().expect("polled after completion");
-                    let next = match outcome {
-                        Ok(true) => {
-                            tollgate_core::observe::accepted("replay");
-                            State::Calling { future: inner.call(req) }
-                        }
-                        Ok(false) => {
-                            let (rejection, style) = replay_refusal(&req, &style);
-                            State::Done { response: Some(style.respond(&rejection, &req)) }
-                        }
-                        Err(e) => {
-                            let (_, style) = replay_refusal(&req, &style);
-                            State::Done { response: Some(style.respond(&unavailable(&e), &req)) }
-                        }
+                    let next = match refusal_for(outcome, &req, &style) {
+                        None => State::Calling { future: inner.call(req) },
+                        response => State::Done { response },
                     };
                     state.set(next);
                 }

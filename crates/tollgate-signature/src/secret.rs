@@ -295,3 +295,39 @@ impl<T: SecretStore> SecretStore for Arc<T> {
         T::lookup_at_once(self, key_id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::util::{HmacAlg, hmac};
+
+    #[test]
+    fn a_derived_key_is_reused_only_for_the_same_context() {
+        let secret = Secret::from("key");
+        let derivations = std::cell::Cell::new(0);
+        let check = |parts: &[&str], context: &str| {
+            let mac = hmac(HmacAlg::Sha256, &[b"key", context.as_bytes()].concat(), b"data");
+            let derive = |bytes: &[u8]| {
+                derivations.set(derivations.get() + 1);
+                [bytes, context.as_bytes()].concat()
+            };
+            secret.verify_derived_sha256(parts, derive, b"data", &mac)
+        };
+        assert!(check(&["2026-11-22", "/", "cvm"], "2026-11-22/cvm"));
+        assert!(check(&["2026-11-22", "/", "cvm"], "2026-11-22/cvm"));
+        assert_eq!(derivations.get(), 1, "the same context reads the cached key");
+        // a context whose parts differ is a new key, even when it starts the same
+        assert!(check(&["2026-11-22", "/", "cv"], "2026-11-22/cv"));
+        assert!(check(&["2026-11-22", "/", "cvmx"], "2026-11-22/cvmx"));
+        assert!(check(&["2026-11-23", "/", "cvm"], "2026-11-23/cvm"));
+        assert_eq!(derivations.get(), 4);
+        // parts split differently but written out alike name the same context
+        assert!(check(&["2026-11-23/", "cvm"], "2026-11-23/cvm"));
+        assert_eq!(derivations.get(), 4);
+        assert!(
+            is_concatenation("ab", &["a", "b"])
+                && !is_concatenation("ab", &["a"])
+                && !is_concatenation("a", &["a", "b"])
+        );
+    }
+}

@@ -335,6 +335,26 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Each name's value is that of its first pair, query before form body, decoded as
+        /// `form_urlencoded` decodes it; a name that is not there is `None`.
+        #[test]
+        fn find_each_finds_the_first_of_each_name(
+            query in proptest::collection::vec(proptest::sample::select(b"ab=&%+2F".to_vec()), 0..30),
+            body in proptest::collection::vec(proptest::sample::select(b"ab=&%+2F".to_vec()), 0..30),
+        ) {
+            let query = String::from_utf8(query).unwrap();
+            let spans = ParamSpans::scan(&query, &body);
+            let names = ["a", "b", "ab", "zz"];
+            let found = spans.find_each(&query, &body, names);
+            let pairs: Vec<_> = form_urlencoded::parse(query.as_bytes()).chain(form_urlencoded::parse(&body)).collect();
+            for (name, value) in names.iter().zip(found) {
+                let expected = pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+                proptest::prop_assert_eq!(value, expected, "{}", name);
+            }
+        }
+    }
+
     #[test]
     fn params_borrow_what_needs_no_decoding() {
         let decoded: Vec<_> = params(b"a=1&&b=x%2Fy&c&d=e+f&%zz=%4").collect();

@@ -174,7 +174,7 @@ impl StateStore for GovernorState {
 }
 
 type Limiter = RateLimiter<u64, GovernorState, GovernorClock, StateInformationMiddleware>;
-type Limiters = Vec<(RateQuota, Arc<Limiter>)>;
+type Limiters = Vec<(RateQuota, Limiter)>;
 
 /// An in-memory [`RateStore`], bounded to a maximum number of keys; idle keys are evicted
 /// after their quota's window, so memory stays flat under millions of distinct keys.
@@ -253,14 +253,18 @@ impl MemoryRateStore {
         self.len() == 0
     }
 
-    fn limiter(&self, quota: &RateQuota) -> Arc<Limiter> {
-        let find = |list: &[(RateQuota, Arc<Limiter>)]| list.iter().find(|(q, _)| q == quota).map(|(_, l)| l.clone());
-        if let Some(limiter) = find(&self.limiters.read().unwrap_or_else(|e| e.into_inner())) {
-            return limiter;
+    /// Runs `f` on `quota`'s limiter, made on first use. A known quota (every request after
+    /// a policy's first) is used under the read lock, without touching a reference count.
+    fn with_limiter<T>(&self, quota: &RateQuota, f: impl FnOnce(&Limiter) -> T) -> T {
+        let find = |list: &Limiters| list.iter().position(|(q, _)| q == quota);
+        let limiters = self.limiters.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(at) = find(&limiters) {
+            return f(&limiters[at].1);
         }
+        drop(limiters);
         let mut limiters = self.limiters.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(limiter) = find(&limiters) {
-            return limiter;
+        if let Some(at) = find(&limiters) {
+            return f(&limiters[at].1);
         }
         // the interval in whole nanoseconds, as core's arithmetic (and Redis) computes it
         let gov = governor::Quota::with_period(Duration::from_nanos(quota.interval()))
@@ -272,9 +276,8 @@ impl MemoryRateStore {
         };
         let plain: RateLimiter<u64, GovernorState, GovernorClock, NoOpMiddleware<Duration>> =
             RateLimiter::new(gov, state, GovernorClock(Arc::clone(&self.clock)));
-        let limiter = Arc::new(plain.with_middleware());
-        limiters.push((*quota, limiter.clone()));
-        limiter
+        limiters.push((*quota, plain.with_middleware()));
+        f(&limiters[limiters.len() - 1].1)
     }
 
     /// The synchronous form of [`RateStore::take`].
@@ -309,13 +312,7 @@ impl MemoryRateStore {
                 retry_after: None,
             };
         };
-        let limiters = self.limiters.read().unwrap_or_else(|e| e.into_inner());
-        // a known quota (every request after a policy's first) is checked under the read
-        // lock, without touching the limiter's reference count
-        let known = limiters.iter().find(|(q, _)| q == quota).map(|(_, l)| l.check_key_n(&fp, n));
-        drop(limiters);
-        let checked = known.unwrap_or_else(|| self.limiter(quota).check_key_n(&fp, n));
-        match checked {
+        match self.with_limiter(quota, |limiter| limiter.check_key_n(&fp, n)) {
             Ok(Ok(snapshot)) => {
                 let remaining = snapshot.remaining_burst_capacity().min(limit);
                 RateDecision {
