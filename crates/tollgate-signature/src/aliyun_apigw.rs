@@ -80,7 +80,7 @@ use tollgate_core::{ErrorStyle, Rejection, time_apart};
 
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
-use crate::util::{HmacAlg, SignatureBytes, base64_encode, hmac, is_form, params as params_of};
+use crate::util::{HmacAlg, SignatureBytes, base64_encode, header_text, hmac, is_form, params as params_of};
 
 // Header names as constants: looking one up by `&str` parses and validates it every time.
 const X_CA_KEY: HeaderName = HeaderName::from_static("x-ca-key");
@@ -288,7 +288,7 @@ impl<'h, 'n> Headers<'h, 'n> {
 
     fn is_form(&self) -> bool {
         self.fixed[2]
-            .and_then(|v| v.to_str().ok())
+            .and_then(header_text)
             .and_then(|v| v.split(';').next())
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
     }
@@ -413,7 +413,7 @@ impl Scheme for AliyunApiGateway {
             slot.get_or_insert(value);
         }
         fn text(v: Option<&HeaderValue>) -> Option<&str> {
-            v.and_then(|v| v.to_str().ok())
+            v.and_then(header_text)
         }
         let signature = text(signature).map(str::trim).unwrap_or("");
         if signature.is_empty() {
@@ -459,7 +459,7 @@ impl Scheme for AliyunApiGateway {
         seen.collect(req.headers);
         let millis = seen
             .timestamp
-            .and_then(|t| t.to_str().ok())
+            .and_then(header_text)
             .and_then(|t| t.trim().parse::<u64>().ok())
             .ok_or_else(|| refusal(StatusCode::BAD_REQUEST, "InvalidTimestamp", "Invalid Timestamp"))?;
         let timestamp = UNIX_EPOCH
@@ -506,7 +506,7 @@ impl Scheme for AliyunApiGateway {
             };
             return Err(refusal(StatusCode::BAD_REQUEST, "InvalidSignature", text));
         }
-        if let Some(claimed) = seen.fixed[1].and_then(|v| v.to_str().ok()) {
+        if let Some(claimed) = seen.fixed[1].and_then(header_text) {
             if claimed.trim() != md5_base64(req.body.unwrap_or_default()) {
                 return Err(refusal(StatusCode::BAD_REQUEST, "InvalidContentMd5", "Invalid Content-MD5"));
             }

@@ -76,7 +76,8 @@ use tollgate_core::{ErrorStyle, Rejection, time_apart};
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
 use crate::util::{
-    HmacAlg, ParamSpans, SignatureBytes, base64_encode, decoded_pairs, form_body, hmac, is_form, rfc3986_encode,
+    HmacAlg, SignatureBytes, base64_encode, cmp_text, decoded_pairs, form_body, hmac, is_form, query_and_form_params,
+    rfc3986_encode,
 };
 
 /// The Aliyun RPC signature v1 scheme, verifier and signer.
@@ -119,15 +120,28 @@ fn refusal(status: StatusCode, code: &'static str, message: impl Into<String>) -
 /// What an RPC request claims.
 #[derive(Debug, Clone)]
 pub struct Parsed<'r> {
-    /// Copied only if it was percent-encoded.
-    key: Cow<'r, str>,
+    /// Every parameter, decoded (borrowed where it needed no decoding), sorted by name with
+    /// each name's pairs in the order sent: the string to sign is written from it and the
+    /// parameters read here are found in it by bisection.
+    params: Vec<(Cow<'r, str>, Cow<'r, str>)>,
+    /// Where the first `AccessKeyId`, `Timestamp` and `SignatureNonce` are in `params`.
+    key: Option<usize>,
+    timestamp: Option<usize>,
+    nonce: Option<usize>,
     signature: Option<SignatureBytes>,
     alg: HmacAlg,
-    spans: ParamSpans,
 }
 
-fn find<'p>(params: &'p [(Cow<'_, str>, Cow<'_, str>)], name: &str) -> Option<&'p str> {
-    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_ref())
+impl Parsed<'_> {
+    fn value(&self, at: Option<usize>) -> Option<&str> {
+        at.map(|i| self.params[i].1.as_ref())
+    }
+}
+
+/// Where the first pair called `name` is in `params`, sorted by name.
+fn first_of(params: &[(Cow<'_, str>, Cow<'_, str>)], name: &str) -> Option<usize> {
+    let at = params.partition_point(|(k, _)| cmp_text(k, name).is_lt());
+    params.get(at).is_some_and(|(k, _)| k == name).then_some(at)
 }
 
 /// RFC 3986's unreserved bytes, `A-Z a-z 0-9 - _ . ~`, as a table: this test runs once per
@@ -171,20 +185,41 @@ pub fn string_to_sign<K: AsRef<str>, V: AsRef<str>>(method: &Method, params: &[(
 
 /// [`string_to_sign`] as bytes (all ASCII), which is what the HMAC reads.
 fn string_to_sign_bytes<K: AsRef<str>, V: AsRef<str>>(method: &Method, params: &[(K, V)]) -> Vec<u8> {
-    let mut pairs: Vec<(&str, &str)> =
-        params.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).filter(|(k, _)| *k != "Signature").collect();
-    pairs.sort_unstable();
-    let size: usize = pairs.iter().map(|(k, v)| 5 * (k.len() + v.len()) + 6).sum();
+    let mut pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+    pairs.sort_by(|a, b| cmp_text(a.0, b.0));
+    write_sorted(method, &pairs)
+}
+
+/// The string to sign over pairs sorted by name; `Signature` is left out and a name's
+/// several values are put in byte order here.
+fn write_sorted<K: AsRef<str>, V: AsRef<str>>(method: &Method, pairs: &[(K, V)]) -> Vec<u8> {
+    // Every byte becomes at most five (`%25XX`): one allocation, never grown.
+    let size: usize = pairs.iter().map(|(k, v)| 5 * (k.as_ref().len() + v.as_ref().len()) + 6).sum();
     let mut out = Vec::with_capacity(16 + size);
     out.extend_from_slice(method.as_str().as_bytes());
     out.extend_from_slice(b"&%2F&");
-    for (i, (k, v)) in pairs.iter().enumerate() {
-        if i > 0 {
+    let write = |out: &mut Vec<u8>, k: &str, v: &str| {
+        if out.len() > method.as_str().len() + 5 {
             out.extend_from_slice(b"%26");
         }
-        push_twice_encoded(&mut out, k);
+        push_twice_encoded(out, k);
         out.extend_from_slice(b"%3D");
-        push_twice_encoded(&mut out, v);
+        push_twice_encoded(out, v);
+    };
+    let mut i = 0;
+    while i < pairs.len() {
+        let name = pairs[i].0.as_ref();
+        let run = 1 + pairs[i + 1..].iter().take_while(|(k, _)| k.as_ref() == name).count();
+        if name != "Signature" {
+            if run == 1 {
+                write(&mut out, name, pairs[i].1.as_ref());
+            } else {
+                let mut values: Vec<&str> = pairs[i..i + run].iter().map(|(_, v)| v.as_ref()).collect();
+                values.sort_unstable();
+                values.into_iter().for_each(|v| write(&mut out, name, v));
+            }
+        }
+        i += run;
     }
     out
 }
@@ -219,12 +254,11 @@ impl Scheme for AliyunRpc {
     }
 
     fn parse<'r>(&self, req: &RequestView<'r>) -> Result<Parsed<'r>, Rejection> {
-        // one pass over the parameters, kept as offsets for `verify`; only three are decoded
-        let (query, body) = (req.uri.query().unwrap_or(""), form_body(req));
-        let spans = ParamSpans::scan(query, body);
-        let [signature, key, method] = spans.find_each(query, body, ["Signature", "AccessKeyId", "SignatureMethod"]);
-        let signature = match signature {
-            Some(s) if !s.is_empty() => SignatureBytes::from_base64(&s),
+        let mut params = query_and_form_params(req.uri.query().unwrap_or(""), form_body(req));
+        // stable, so that each name's first pair comes first in its run
+        params.sort_by(|a, b| cmp_text(&a.0, &b.0));
+        let signature = match first_of(&params, "Signature").map(|i| params[i].1.as_ref()) {
+            Some(s) if !s.is_empty() => SignatureBytes::from_base64(s),
             _ => {
                 return Err(refusal(
                     StatusCode::BAD_REQUEST,
@@ -233,7 +267,7 @@ impl Scheme for AliyunRpc {
                 ));
             }
         };
-        let alg = match method.as_deref() {
+        let alg = match first_of(&params, "SignatureMethod").map(|i| params[i].1.as_ref()) {
             None | Some("HMAC-SHA1") => HmacAlg::Sha1,
             Some("HMAC-SHA256") => HmacAlg::Sha256,
             Some(_) => {
@@ -244,11 +278,18 @@ impl Scheme for AliyunRpc {
                 ));
             }
         };
-        Ok(Parsed { key: key.unwrap_or_default(), signature, alg, spans })
+        Ok(Parsed {
+            key: first_of(&params, "AccessKeyId"),
+            timestamp: first_of(&params, "Timestamp"),
+            nonce: first_of(&params, "SignatureNonce"),
+            params,
+            signature,
+            alg,
+        })
     }
 
     fn key_id<'p>(&self, parsed: &'p Parsed<'_>) -> &'p str {
-        &parsed.key
+        parsed.value(parsed.key).unwrap_or_default()
     }
 
     fn unknown_key(&self, _key_id: &str) -> Rejection {
@@ -266,8 +307,7 @@ impl Scheme for AliyunRpc {
         secrets: &[Secret],
         now: SystemTime,
     ) -> Result<Verified, Rejection> {
-        let params: Vec<_> = parsed.spans.pairs(req.uri.query().unwrap_or(""), form_body(req)).collect();
-        let timestamp = find(&params, "Timestamp").and_then(parse_timestamp).ok_or_else(|| {
+        let timestamp = parsed.value(parsed.timestamp).and_then(parse_timestamp).ok_or_else(|| {
             refusal(
                 StatusCode::BAD_REQUEST,
                 "InvalidTimeStamp.Format",
@@ -277,7 +317,7 @@ impl Scheme for AliyunRpc {
         if time_apart(timestamp, now) > self.window {
             return Err(self.expired());
         }
-        let sts = string_to_sign_bytes(req.method, &params);
+        let sts = write_sorted(req.method, &parsed.params);
         let matches = parsed.signature.is_some_and(|claimed| {
             secrets.iter().any(|s| s.verify_hmac(parsed.alg, KeyForm::Ampersand, &sts, claimed.as_bytes()))
         });
@@ -291,7 +331,7 @@ impl Scheme for AliyunRpc {
                 ),
             ));
         }
-        let nonce = find(&params, "SignatureNonce").filter(|n| !n.is_empty()).map(Arc::from);
+        let nonce = parsed.value(parsed.nonce).filter(|n| !n.is_empty()).map(Arc::from);
         Ok(Verified { nonce, timestamp: Some(timestamp) })
     }
 

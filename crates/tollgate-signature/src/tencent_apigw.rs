@@ -31,9 +31,7 @@
 //! # }
 //! ```
 
-use std::borrow::Cow;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, DATE};
@@ -42,7 +40,7 @@ use tollgate_core::{ErrorStyle, Rejection, time_apart};
 
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
-use crate::util::{HmacAlg, SignatureBytes, base64_encode, hmac};
+use crate::util::{HmacAlg, SignatureBytes, base64_encode, header_text, hmac, joined_arc};
 
 /// The Tencent API Gateway key-pair scheme, verifier and signer.
 #[derive(Debug, Clone)]
@@ -108,39 +106,90 @@ fn forbidden(code: &'static str, message: impl Into<String>) -> Rejection {
 pub struct Parsed<'r> {
     id: &'r str,
     alg: HmacAlg,
-    /// The signed header names, lower case (copied only if they were not), space-separated,
-    /// in signing order.
-    headers: Cow<'r, str>,
-    /// Each signed header's first value, in the order of `headers`.
-    values: Vec<&'r HeaderValue>,
+    /// Each signed header's name as listed (any case) and its first value, in signing order
+    /// (`parse` refuses a request that lacks one, so every value is there).
+    signed: Vec<(&'r str, Option<&'r HeaderValue>)>,
     signature: &'r str,
 }
 
 impl Parsed<'_> {
-    /// The signed headers' names and values, in signing order.
-    fn signed(&self) -> impl Iterator<Item = (&str, &HeaderValue)> {
-        self.headers.split_whitespace().zip(self.values.iter().copied())
+    /// The value of the signed header `name` (lower case).
+    fn signed_value(&self, name: &str) -> Option<&HeaderValue> {
+        self.signed.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).and_then(|(_, v)| *v)
     }
 }
 
 /// The `key="value"` parameters of an `Authorization: hmac ...` value, each passed to
 /// `each` as it is read, or why they cannot be read.
 fn parse_params<'a>(rest: &'a str, mut each: impl FnMut(&'a str, &'a str)) -> Result<(), &'static str> {
-    let mut s = rest.trim();
+    // The value is visible ASCII (the header was read with `to_str`), so ASCII trimming is
+    // whole and byte offsets are character boundaries.
+    let position = |s: &str, byte: u8| s.bytes().position(|b| b == byte);
+    let mut s = rest.trim_ascii();
     while !s.is_empty() {
-        let (key, after) = s.split_once('=').ok_or("expected key=\"value\" pairs")?;
-        let after = after.trim_start();
+        let eq = position(s, b'=').ok_or("expected key=\"value\" pairs")?;
+        let (key, after) = (&s[..eq], s[eq + 1..].trim_ascii_start());
         let (value, tail) = match after.strip_prefix('"') {
             Some(quoted) => {
-                let end = quoted.find('"').ok_or("a quoted value is not closed")?;
+                let end = position(quoted, b'"').ok_or("a quoted value is not closed")?;
                 (&quoted[..end], &quoted[end + 1..])
             }
-            None => after.split_once(',').unwrap_or((after, "")),
+            None => match position(after, b',') {
+                Some(comma) => (&after[..comma], &after[comma..]),
+                None => (after, ""),
+            },
         };
-        each(key.trim(), value.trim());
-        s = tail.trim_start().strip_prefix(',').unwrap_or(tail).trim();
+        each(key.trim_ascii(), value.trim_ascii());
+        let tail = tail.trim_ascii_start();
+        s = tail.strip_prefix(',').unwrap_or(tail).trim_ascii();
     }
     Ok(())
+}
+
+/// An HTTP date, as [`httpdate::parse_http_date`] reads it. The form every client sends
+/// (`Sun, 06 Nov 1994 08:49:37 GMT`) is read here directly: `httpdate` checks each date by
+/// formatting it back, which made it a tenth of a verification. Other forms, and anything
+/// this reading refuses, go to `httpdate`.
+fn parse_date(text: &str) -> Option<SystemTime> {
+    imf_fixdate(text.as_bytes()).or_else(|| httpdate::parse_http_date(text).ok())
+}
+
+fn imf_fixdate(b: &[u8]) -> Option<SystemTime> {
+    const DAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
+    const MONTHS: [&[u8; 3]; 12] =
+        [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
+    if b.len() != 29 || &b[3..5] != b", " || &b[25..] != b" GMT" || [b[7], b[11], b[16]] != [b' '; 3] {
+        return None;
+    }
+    if b[19] != b':' || b[22] != b':' {
+        return None;
+    }
+    let number =
+        |digits: &[u8]| digits.iter().try_fold(0u64, |n, &d| d.is_ascii_digit().then(|| n * 10 + u64::from(d - b'0')));
+    let (day, year) = (number(&b[5..7])?, number(&b[12..16])?);
+    let (hour, minute, second) = (number(&b[17..19])?, number(&b[20..22])?, number(&b[23..25])?);
+    let month = 1 + MONTHS.iter().position(|m| m[..] == b[8..11])? as u64;
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if !(1970..=9999).contains(&year) || day == 0 || day > month_days || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    // days since 1970 (H. Hinnant's `days_from_civil`, for years from 1970)
+    let y = if month <= 2 { year - 1 } else { year };
+    let (era, yoe) = (y / 400, y % 400);
+    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    // the weekday must be the date's, as `httpdate` requires
+    if DAYS[(days % 7) as usize][..] != b[..3] {
+        return None;
+    }
+    Some(UNIX_EPOCH + Duration::from_secs(days * 86_400 + hour * 3_600 + minute * 60 + second))
 }
 
 /// The signing string over `headers` in the listed order, shared by verifier and signer.
@@ -206,7 +255,7 @@ impl Scheme for TencentApiGateway {
             ));
         };
         let bad = |why: &str| forbidden("InvalidAuthorization", format!("HMAC signature cannot be verified, {why}"));
-        let auth = auth.to_str().map_err(|_| bad("the authorization header is not visible ASCII"))?.trim();
+        let auth = header_text(auth).ok_or_else(|| bad("the authorization header is not visible ASCII"))?.trim_ascii();
         let (scheme, rest) = auth.split_once(' ').unwrap_or((auth, ""));
         if !scheme.eq_ignore_ascii_case("hmac") {
             return Err(bad("the authorization scheme is not hmac"));
@@ -234,37 +283,29 @@ impl Scheme for TencentApiGateway {
             Some(a) if a.eq_ignore_ascii_case("hmac-sha256") => HmacAlg::Sha256,
             Some(_) => return Err(bad("the algorithm is not hmac-sha1 or hmac-sha256")),
         };
-        let headers = given(headers).unwrap_or("");
-        let headers = match headers.bytes().any(|b| b.is_ascii_uppercase()) {
-            true => Cow::Owned(headers.to_ascii_lowercase()),
-            false => Cow::Borrowed(headers),
-        };
-        if !headers.split_whitespace().any(|h| h == "x-date" || h == "date") {
+        let names = given(headers).unwrap_or("");
+        if !names.split_ascii_whitespace().any(|h| h.eq_ignore_ascii_case("x-date") || h.eq_ignore_ascii_case("date")) {
             return Err(bad("the signed headers must include x-date or date"));
         }
         // one pass over the request's headers for every signed one, rather than a hashed
         // lookup by text each
-        let names: Vec<&str> = headers.split_whitespace().collect();
-        let mut found: Vec<Option<&'r HeaderValue>> = vec![None; names.len()];
+        let mut signed: Vec<(&'r str, Option<&'r HeaderValue>)> =
+            names.split_ascii_whitespace().map(|name| (name, None)).collect();
         for (name, value) in req.headers {
-            for (slot, wanted) in found.iter_mut().zip(&names) {
-                if slot.is_none() && *wanted == name.as_str() {
+            let name = name.as_str();
+            for (wanted, slot) in &mut signed {
+                if slot.is_none() && wanted.len() == name.len() && wanted.eq_ignore_ascii_case(name) {
                     *slot = Some(value);
                 }
             }
         }
-        let mut values = Vec::with_capacity(names.len());
-        for (name, value) in names.iter().zip(found) {
-            let Some(value) = value else {
-                return Err(forbidden(
-                    "MissingSignedHeader",
-                    format!("HMAC signature cannot be verified, a valid {name} header is required"),
-                ));
-            };
-            values.push(value);
+        if let Some((name, _)) = signed.iter().find(|(_, value)| value.is_none()) {
+            return Err(forbidden(
+                "MissingSignedHeader",
+                format!("HMAC signature cannot be verified, a valid {} header is required", name.to_ascii_lowercase()),
+            ));
         }
-        drop(names);
-        Ok(Parsed { id, alg, headers, values, signature })
+        Ok(Parsed { id, alg, signed, signature })
     }
 
     fn key_id<'p>(&self, parsed: &'p Parsed<'_>) -> &'p str {
@@ -284,34 +325,31 @@ impl Scheme for TencentApiGateway {
     ) -> Result<Verified, Rejection> {
         let mut timestamp = None;
         for (name, checked) in [(&X_DATE, true), (&DATE, self.check_date)] {
-            let Some((_, value)) = parsed.signed().find(|(h, _)| *h == name.as_str()).filter(|_| checked) else {
+            let Some(value) = parsed.signed_value(name.as_str()).filter(|_| checked) else {
                 continue;
             };
-            let value = value.to_str().unwrap_or("");
-            let ts = httpdate::parse_http_date(value.trim()).map_err(|_| self.out_of_date())?;
+            let value = header_text(value).unwrap_or("");
+            let ts = parse_date(value.trim_ascii()).ok_or_else(|| self.out_of_date())?;
             if time_apart(ts, now) > self.window {
                 return Err(self.out_of_date());
             }
             timestamp = timestamp.or(Some(ts));
         }
         let mut text = Vec::with_capacity(128);
-        for (i, (name, value)) in parsed.signed().enumerate() {
+        for (i, (name, value)) in parsed.signed.iter().enumerate() {
             if i > 0 {
                 text.push(b'\n');
             }
-            text.extend_from_slice(name.as_bytes());
+            text.extend(name.bytes().map(|b| b.to_ascii_lowercase()));
             text.extend_from_slice(b": ");
-            text.extend_from_slice(value.as_bytes());
+            text.extend_from_slice(value.map_or(&b""[..], HeaderValue::as_bytes));
         }
         let ok = SignatureBytes::from_base64(parsed.signature)
             .is_some_and(|c| secrets.iter().any(|s| s.verify_hmac(parsed.alg, KeyForm::Plain, &text, c.as_bytes())));
         if !ok {
             return Err(forbidden("SignatureDoesNotMatch", "HMAC signature does not match"));
         }
-        let mut nonce = String::with_capacity(5 + parsed.signature.len());
-        nonce.push_str("hmac:");
-        nonce.push_str(parsed.signature);
-        Ok(Verified { nonce: Some(Arc::from(nonce)), timestamp })
+        Ok(Verified { nonce: Some(joined_arc("hmac:", parsed.signature)), timestamp })
     }
 
     fn replayed(&self) -> Rejection {
@@ -365,6 +403,40 @@ impl Signer for TencentApiGateway {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The direct reading of a date means what `httpdate` means: on dates `httpdate`
+        /// writes, and on those texts with a character changed.
+        #[test]
+        fn dates_read_as_httpdate_reads_them(seconds in 0u64..253_402_300_800, at in 0usize..29, to in 32u8..127) {
+            let text = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(seconds));
+            proptest::prop_assert_eq!(imf_fixdate(text.as_bytes()), httpdate::parse_http_date(&text).ok());
+            proptest::prop_assert!(imf_fixdate(text.as_bytes()).is_some());
+            let mut changed = text.into_bytes();
+            changed[at] = to;
+            let changed = String::from_utf8(changed).unwrap();
+            if let Some(ours) = imf_fixdate(changed.as_bytes()) {
+                proptest::prop_assert_eq!(Some(ours), httpdate::parse_http_date(&changed).ok(), "{}", changed);
+            }
+            proptest::prop_assert_eq!(parse_date(&changed), httpdate::parse_http_date(&changed).ok());
+        }
+    }
+
+    #[test]
+    fn dates_at_the_edges() {
+        for text in ["Thu, 01 Jan 1970 00:00:00 GMT", "Fri, 31 Dec 9999 23:59:59 GMT", "Tue, 29 Feb 2000 12:00:00 GMT"]
+        {
+            assert_eq!(imf_fixdate(text.as_bytes()), httpdate::parse_http_date(text).ok(), "{text}");
+            assert!(imf_fixdate(text.as_bytes()).is_some(), "{text}");
+        }
+        for text in ["Wed, 29 Feb 2100 12:00:00 GMT", "Wed, 01 Jan 1970 00:00:00 GMT", "Thu, 01 Jan 1970 24:00:00 GMT"]
+        {
+            assert_eq!(imf_fixdate(text.as_bytes()), None, "{text}");
+            assert_eq!(parse_date(text), None, "{text}");
+        }
+        // other forms are read by httpdate
+        assert!(parse_date("Sunday, 06-Nov-94 08:49:37 GMT").is_some());
+    }
     use std::time::UNIX_EPOCH;
     use tollgate_core::Ecosystem;
 

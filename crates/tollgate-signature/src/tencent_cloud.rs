@@ -53,7 +53,8 @@ use tollgate_core::{ErrorStyle, Rejection, time_apart};
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
 use crate::util::{
-    HmacAlg, ParamSpans, SignatureBytes, base64_encode, decoded_pairs, form_body, header_str, hmac, is_form,
+    HmacAlg, SignatureBytes, base64_encode, cmp_text, decoded_pairs, form_body, header_str, header_text, hmac, is_form,
+    query_and_form_params,
 };
 
 const ALGORITHM: &str = "TC3-HMAC-SHA256";
@@ -155,14 +156,19 @@ pub enum Parsed<'r> {
     },
     /// A v1 `Signature` parameter.
     V1 {
-        /// SecretId (copied only if it was percent-encoded).
-        key: Cow<'r, str>,
         /// HMAC of the signature.
         alg: HmacAlg,
         /// The claimed signature, if it was valid Base64.
         signature: Option<SignatureBytes>,
-        /// Where the parameters lie, for `verify`.
-        spans: ParamSpans,
+        /// Where the first `SecretId` is in `params`.
+        key: usize,
+        /// Where the first `Timestamp` is in `params`.
+        timestamp: Option<usize>,
+        /// Where the first `Nonce` is in `params`.
+        nonce: Option<usize>,
+        /// Every parameter, decoded (borrowed where it needed no decoding), sorted as the
+        /// string to sign orders them, each name's pairs in the order sent.
+        params: Vec<(Cow<'r, str>, Cow<'r, str>)>,
     },
 }
 
@@ -170,13 +176,13 @@ fn parse_tc3(value: &str) -> Result<Parsed<'_>, Rejection> {
     let rest = value.strip_prefix(ALGORITHM).ok_or_else(|| invalid_authorization("expected TC3-HMAC-SHA256"))?;
     let (mut credential, mut signed, mut signature) = (None, None, None);
     for part in rest.split(',') {
-        let Some((k, v)) = part.trim().split_once('=') else {
+        let Some((k, v)) = part.trim_ascii().split_once('=') else {
             return Err(invalid_authorization("expected Credential=..., SignedHeaders=..., Signature=..."));
         };
-        match k.trim() {
-            "Credential" => credential = Some(v.trim()),
-            "SignedHeaders" => signed = Some(v.trim()),
-            "Signature" => signature = Some(v.trim()),
+        match k.trim_ascii() {
+            "Credential" => credential = Some(v.trim_ascii()),
+            "SignedHeaders" => signed = Some(v.trim_ascii()),
+            "Signature" => signature = Some(v.trim_ascii()),
             _ => {}
         }
     }
@@ -258,20 +264,40 @@ fn push_hex_sha256(out: &mut String, data: &[u8]) {
 
 /// The TC3 string to sign.
 pub fn tc3_string_to_sign(timestamp: u64, date: &str, service: &str, canonical_request: &str) -> String {
-    let mut out = format!("{ALGORITHM}\n{timestamp}\n{date}/{service}/tc3_request\n");
+    let mut out = String::with_capacity(ALGORITHM.len() + 24 + date.len() + service.len() + 13 + 64);
+    out.push_str(ALGORITHM);
+    out.push('\n');
+    push_decimal(&mut out, timestamp);
+    out.push('\n');
+    for part in [date, "/", service, "/tc3_request\n"] {
+        out.push_str(part);
+    }
     push_hex_sha256(&mut out, canonical_request.as_bytes());
     out
 }
 
+/// `n` in decimal, without the formatting machinery (`format!` was a tenth of a TC3
+/// verification).
+fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+}
+
 /// A TC3 request's nonce: its signature (the scheme has no nonce of its own).
-fn nonce_of(signature: &[u8; 32]) -> String {
-    let mut hex = [0u8; 64];
+fn nonce_of(signature: &[u8; 32]) -> Arc<str> {
+    let mut text = *b"tc3:0000000000000000000000000000000000000000000000000000000000000000";
     // 32 bytes always fit 64 hex digits
-    let _ = hex::encode_to_slice(signature, &mut hex);
-    let mut nonce = String::with_capacity(4 + 64);
-    nonce.push_str("tc3:");
-    nonce.push_str(std::str::from_utf8(&hex).unwrap_or_default());
-    nonce
+    let _ = hex::encode_to_slice(signature, &mut text[4..]);
+    Arc::from(std::str::from_utf8(&text).unwrap_or_default())
 }
 
 /// The TC3 signing key for `secret` on `date` for `service`.
@@ -291,52 +317,117 @@ pub fn v1_string_to_sign<K: AsRef<str>, V: AsRef<str>>(
     path: &str,
     params: &[(K, V)],
 ) -> String {
-    fn signed_name(k: &str) -> impl Iterator<Item = u8> + '_ {
-        k.bytes().map(|b| if b == b'_' { b'.' } else { b })
-    }
-    let mut pairs: Vec<(&str, &str)> =
-        params.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).filter(|(k, _)| *k != "Signature").collect();
-    pairs.sort_by(|a, b| signed_name(a.0).cmp(signed_name(b.0)).then_with(|| a.1.cmp(b.1)));
-    let size: usize = pairs.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+    let mut pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+    sort_v1(&mut pairs);
+    v1_write_sorted(method, host, path, &pairs)
+}
+
+/// `k` as the v1 string to sign writes it, `_` as `.`.
+fn signed_name(k: &str) -> impl Iterator<Item = u8> + '_ {
+    k.bytes().map(|b| if b == b'_' { b'.' } else { b })
+}
+
+/// How the v1 string to sign orders names: as signed (`_` as `.`). `plain` says that no
+/// name has a `_`, when byte order is the same and much cheaper.
+fn cmp_v1(a: &str, b: &str, plain: bool) -> std::cmp::Ordering {
+    if plain { cmp_text(a, b) } else { signed_name(a).cmp(signed_name(b)) }
+}
+
+/// Whether no name has a `_` (see [`cmp_v1`]).
+fn plain_names<K: AsRef<str>, V>(pairs: &[(K, V)]) -> bool {
+    !pairs.iter().any(|(k, _)| k.as_ref().contains('_'))
+}
+
+/// Sorts by name as signed, stably: a name's first pair stays first.
+fn sort_v1<K: AsRef<str>, V>(pairs: &mut [(K, V)]) {
+    let plain = plain_names(pairs);
+    pairs.sort_by(|a, b| cmp_v1(a.0.as_ref(), b.0.as_ref(), plain));
+}
+
+/// The v1 string to sign over pairs sorted by [`sort_v1`]: `Signature` is left out, and
+/// the pairs of one signed name are put in value order here.
+fn v1_write_sorted<K: AsRef<str>, V: AsRef<str>>(method: &Method, host: &str, path: &str, pairs: &[(K, V)]) -> String {
+    let size: usize = pairs.iter().map(|(k, v)| k.as_ref().len() + v.as_ref().len() + 2).sum();
     let mut out = String::with_capacity(method.as_str().len() + host.len() + path.len() + 1 + size);
     out.push_str(method.as_str());
     out.push_str(host);
     out.push_str(path);
     out.push('?');
-    for (i, (k, v)) in pairs.iter().enumerate() {
-        if i > 0 {
+    let start = out.len();
+    let plain = plain_names(pairs);
+    let write = |out: &mut String, k: &str, v: &str| {
+        if k == "Signature" {
+            return;
+        }
+        if out.len() > start {
             out.push('&');
         }
-        out.extend(k.chars().map(|c| if c == '_' { '.' } else { c }));
+        match k.contains('_') {
+            true => out.extend(k.chars().map(|c| if c == '_' { '.' } else { c })),
+            false => out.push_str(k),
+        }
         out.push('=');
         out.push_str(v);
+    };
+    let mut i = 0;
+    while i < pairs.len() {
+        let name = pairs[i].0.as_ref();
+        let run = 1 + pairs[i + 1..].iter().take_while(|(k, _)| cmp_v1(k.as_ref(), name, plain).is_eq()).count();
+        if run == 1 {
+            write(&mut out, name, pairs[i].1.as_ref());
+        } else {
+            let mut run: Vec<(&str, &str)> = pairs[i..i + run].iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+            run.sort_by(|a, b| a.1.cmp(b.1));
+            run.into_iter().for_each(|(k, v)| write(&mut out, k, v));
+        }
+        i += run;
     }
     out
+}
+
+/// Where the first pair called `name` is in `pairs`, sorted by [`sort_v1`].
+fn v1_first_of<V>(pairs: &[(Cow<'_, str>, V)], name: &str, plain: bool) -> Option<usize> {
+    let at = pairs.partition_point(|(k, _)| cmp_v1(k, name, plain).is_lt());
+    let run = pairs[at..].iter().take_while(|(k, _)| cmp_v1(k, name, plain).is_eq());
+    run.into_iter().position(|(k, _)| k == name).map(|i| at + i)
 }
 
 /// `YYYY-MM-DD` of `seconds` since the epoch, in UTC, written into a buffer (no allocation
 /// per request).
 fn utc_date(seconds: u64) -> DateText {
-    use std::io::Write;
-    let t = UNIX_EPOCH + Duration::from_secs(seconds);
-    let mut text = [0u8; 32];
-    let mut rest = &mut text[..];
-    // an RFC 3339 time of year 9999 at most is 20 bytes: it fits
-    let _ = write!(rest, "{}", humantime::format_rfc3339_seconds(t));
+    // Days to civil date (H. Hinnant's `civil_from_days`), for days since 1970 that are
+    // never negative: formatting a whole RFC 3339 time to keep ten bytes of it cost more
+    // than the rest of the time check.
+    let z = seconds / 86_400 + 719_468;
+    let (era, doe) = (z / 146_097, z % 146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    let mut text = *b"0000-00-00";
+    for (at, value, width) in [(0, year, 4), (5, month, 2), (8, day, 2)] {
+        let mut v = value;
+        for i in (at..at + width).rev() {
+            text[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    }
     DateText(text)
 }
 
-/// What [`utc_date`] wrote: the first ten bytes of an RFC 3339 time.
-struct DateText([u8; 32]);
+/// What [`utc_date`] wrote: `YYYY-MM-DD`.
+struct DateText([u8; 10]);
 
 impl DateText {
     fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.0[..10]).unwrap_or_default()
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
 
 fn host_of<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> &'a str {
-    header_str(headers, HOST.as_str()).or_else(|| uri.authority().map(|a| a.as_str())).unwrap_or("")
+    header_str(headers, HOST).or_else(|| uri.authority().map(|a| a.as_str())).unwrap_or("")
 }
 
 impl TencentCloud {
@@ -388,21 +479,22 @@ impl Scheme for TencentCloud {
 
     fn parse<'r>(&self, req: &RequestView<'r>) -> Result<Parsed<'r>, Rejection> {
         if let Some(auth) = req.headers.get(AUTHORIZATION) {
-            let auth = auth.to_str().map_err(|_| invalid_authorization("not visible ASCII"))?;
-            return parse_tc3(auth.trim());
+            let auth = header_text(auth).ok_or_else(|| invalid_authorization("not visible ASCII"))?;
+            return parse_tc3(auth.trim_ascii());
         }
-        // one pass over the parameters, kept as offsets for `verify`; only three are decoded
-        let (query, body) = (req.uri.query().unwrap_or(""), form_body(req));
-        let spans = ParamSpans::scan(query, body);
-        let [signature, key, method] = spans.find_each(query, body, ["Signature", "SecretId", "SignatureMethod"]);
-        let Some(signature) = signature else {
+        let mut params = query_and_form_params(req.uri.query().unwrap_or(""), form_body(req));
+        sort_v1(&mut params);
+        let plain = plain_names(&params);
+        let first_of = |name: &str| v1_first_of(&params, name, plain);
+        let value = |name: &str| first_of(name).map(|i| params[i].1.as_ref());
+        let Some(signature) = value("Signature") else {
             return Err(refusal(
                 "MissingParameter",
                 "The request has neither an Authorization header (TC3-HMAC-SHA256) nor a `Signature` parameter.",
             ));
         };
-        let signature = SignatureBytes::from_base64(&signature);
-        let alg = match method.as_deref() {
+        let signature = SignatureBytes::from_base64(signature);
+        let alg = match value("SignatureMethod") {
             None | Some("HmacSHA1") => HmacAlg::Sha1,
             Some("HmacSHA256") => HmacAlg::Sha256,
             Some(other) => {
@@ -412,17 +504,18 @@ impl Scheme for TencentCloud {
                 ));
             }
         };
-        let key = key.unwrap_or_default();
-        if key.is_empty() {
+        let key = first_of("SecretId").filter(|&i| !params[i].1.is_empty());
+        let Some(key) = key else {
             return Err(refusal("MissingParameter", "The parameter `SecretId` is required."));
-        }
-        Ok(Parsed::V1 { key, alg, signature, spans })
+        };
+        let (timestamp, nonce) = (first_of("Timestamp"), first_of("Nonce"));
+        Ok(Parsed::V1 { alg, signature, key, timestamp, nonce, params })
     }
 
     fn key_id<'p>(&self, parsed: &'p Parsed<'_>) -> &'p str {
         match parsed {
             Parsed::Tc3 { key, .. } => key,
-            Parsed::V1 { key, .. } => key,
+            Parsed::V1 { key, params, .. } => &params[*key].1,
         }
     }
 
@@ -471,19 +564,15 @@ impl Scheme for TencentCloud {
                 if !ok {
                     return Err(mismatch());
                 }
-                Ok(Verified {
-                    nonce: Some(Arc::from(nonce_of(signature))),
-                    timestamp: Some(UNIX_EPOCH + Duration::from_secs(ts)),
-                })
+                Ok(Verified { nonce: Some(nonce_of(signature)), timestamp: Some(UNIX_EPOCH + Duration::from_secs(ts)) })
             }
-            Parsed::V1 { alg, signature, spans, .. } => {
-                let params: Vec<_> = spans.pairs(req.uri.query().unwrap_or(""), form_body(req)).collect();
-                let find = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_ref());
-                let ts = self.check_time(find("Timestamp"), "Timestamp", now)?;
-                let nonce = find("Nonce")
+            Parsed::V1 { alg, signature, timestamp, nonce, params, .. } => {
+                let value = |at: &Option<usize>| at.map(|i| params[i].1.as_ref());
+                let ts = self.check_time(value(timestamp), "Timestamp", now)?;
+                let nonce = value(nonce)
                     .filter(|n| !n.is_empty())
                     .ok_or_else(|| refusal("MissingParameter", "The parameter `Nonce` is required."))?;
-                let sts = v1_string_to_sign(req.method, host_of(req.uri, req.headers), req.uri.path(), &params);
+                let sts = v1_write_sorted(req.method, host_of(req.uri, req.headers), req.uri.path(), params);
                 let ok = signature.is_some_and(|claimed| {
                     secrets.iter().any(|s| s.verify_hmac(*alg, KeyForm::Plain, sts.as_bytes(), claimed.as_bytes()))
                 });
@@ -667,6 +756,10 @@ mod tests {
 
     #[test]
     fn utc_dates() {
+        for seconds in (0..LAST_SECOND_OF_9999).step_by(86_400 * 7 + 3_607).chain([951_782_400, 4_107_542_399]) {
+            let rfc3339 = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(seconds)).to_string();
+            assert_eq!(utc_date(seconds).as_str(), &rfc3339[..10], "{seconds}");
+        }
         assert_eq!(utc_date(1_795_364_129).as_str(), "2026-11-22");
         assert_eq!(utc_date(0).as_str(), "1970-01-01");
         assert_eq!(utc_date(LAST_SECOND_OF_9999).as_str(), "9999-12-31");

@@ -6,8 +6,8 @@ use std::borrow::Cow;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
-use http::HeaderMap;
 use http::header::CONTENT_TYPE;
+use http::{HeaderMap, HeaderValue};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 /// The hash under an HMAC.
@@ -50,14 +50,21 @@ pub struct SignatureBytes {
 impl SignatureBytes {
     /// Decodes standard Base64 of at most 64 bytes; `None` if malformed or longer.
     pub fn from_base64(text: &str) -> Option<Self> {
+        let text = text.trim_ascii().as_bytes();
         let mut buf = [0u8; 64];
-        let len = STANDARD.decode_slice(text.trim().as_bytes(), &mut buf).ok()?;
+        // 88 digits decode to 66 bytes at most: a longer text is no signature of ours. Below
+        // that the unchecked decoder (which does not first work out the output's length, a
+        // fifth of the decoding of a short text) cannot overrun the buffer.
+        if text.len() > 84 {
+            return None;
+        }
+        let len = STANDARD.decode_slice_unchecked(text, &mut buf).ok()?;
         Some(Self { buf, len: u8::try_from(len).ok()? })
     }
 
     /// Decodes hex of at most 64 bytes; `None` if malformed or longer.
     pub fn from_hex(text: &str) -> Option<Self> {
-        let text = text.trim().as_bytes();
+        let text = text.trim_ascii().as_bytes();
         let mut buf = [0u8; 64];
         let len = text.len() / 2;
         if text.len() % 2 != 0 || len > buf.len() {
@@ -97,10 +104,22 @@ pub fn decoded_pairs(input: &[u8]) -> Vec<(String, String)> {
 /// replaced), but borrowed wherever a component needs no decoding: most of a signed
 /// request's parameters, which is what keeps verification cheap.
 pub fn params(input: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
-    let source = Source::new(input);
-    let mut spans = Vec::new();
-    scan(input, false, &mut spans);
-    spans.into_iter().map(move |span| (span.name(&source), span.value(&source)))
+    let mut pairs = Vec::new();
+    push_pairs(&mut pairs, &Source::new(input));
+    pairs.into_iter()
+}
+
+/// The decoded pairs of a query and then of a form body (empty when the body is not a
+/// form), as [`params`] decodes them, in one vector.
+pub fn query_and_form_params<'a>(query: &'a str, body: &'a [u8]) -> Vec<(Cow<'a, str>, Cow<'a, str>)> {
+    let mut pairs = Vec::with_capacity(16);
+    push_pairs(&mut pairs, &Source::text(query));
+    push_pairs(&mut pairs, &Source::new(body));
+    pairs
+}
+
+fn push_pairs<'a>(pairs: &mut Vec<(Cow<'a, str>, Cow<'a, str>)>, source: &Source<'a>) {
+    scan(source.bytes, |span| pairs.push((span.name(source), span.value(source))));
 }
 
 /// The decoded value of the first parameter called `name`, without collecting the others.
@@ -113,15 +132,8 @@ pub fn form_body<'a>(req: &crate::RequestView<'a>) -> &'a [u8] {
     req.body.filter(|_| is_form(req.headers)).unwrap_or_default()
 }
 
-/// Where each parameter of a query and a form body lies, as offsets: what a scheme keeps
-/// from `parse` to `verify` across the secret lookup, so a request is scanned once and
-/// nothing of it is copied.
-#[derive(Debug, Clone, Default)]
-pub struct ParamSpans(Vec<Span>);
-
 #[derive(Debug, Clone, Copy)]
 struct Span {
-    in_body: bool,
     start: usize,
     /// The `=`, or `end` when there is none.
     equals: usize,
@@ -145,6 +157,7 @@ impl<'a> Source<'a> {
         Self { bytes: text.as_bytes(), text: Some(text) }
     }
 
+    #[inline]
     fn component(&self, start: usize, end: usize, escaped: bool) -> Cow<'a, str> {
         match self.text {
             Some(text) if !escaped => Cow::Borrowed(&text[start..end]),
@@ -163,62 +176,6 @@ impl Span {
     }
 }
 
-impl ParamSpans {
-    /// Scans a query and a form body (empty when the body is not a form).
-    pub fn scan(query: &str, body: &[u8]) -> Self {
-        let mut spans = Vec::with_capacity(16);
-        scan(query.as_bytes(), false, &mut spans);
-        scan(body, true, &mut spans);
-        Self(spans)
-    }
-
-    /// The decoded pairs, query first; `query` and `body` must be what was scanned.
-    pub fn pairs<'s, 'a>(
-        &'s self,
-        query: &'a str,
-        body: &'a [u8],
-    ) -> impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>)> + use<'s, 'a> {
-        let (query, body) = (Source::text(query), Source::new(body));
-        self.0.iter().map(move |span| {
-            let source = if span.in_body { &body } else { &query };
-            (span.name(source), span.value(source))
-        })
-    }
-
-    /// The value of the first parameter called `name`, decoding no other value.
-    pub fn find<'a>(&self, query: &'a str, body: &'a [u8], name: &str) -> Option<Cow<'a, str>> {
-        let [value] = self.find_each(query, body, [name]);
-        value
-    }
-
-    /// The values of the first parameters called `names`, in one pass, decoding no other
-    /// value.
-    pub fn find_each<'a, const N: usize>(
-        &self,
-        query: &'a str,
-        body: &'a [u8],
-        names: [&str; N],
-    ) -> [Option<Cow<'a, str>>; N] {
-        let (query, body) = (Source::text(query), Source::new(body));
-        let mut found = [const { None }; N];
-        let mut missing = N;
-        for span in &self.0 {
-            let source = if span.in_body { &body } else { &query };
-            let name = span.name(source);
-            for (slot, wanted) in found.iter_mut().zip(names) {
-                if slot.is_none() && name == wanted {
-                    *slot = Some(span.value(source));
-                    missing -= 1;
-                }
-            }
-            if missing == 0 {
-                break;
-            }
-        }
-        found
-    }
-}
-
 /// Bytes that end or escape a component: `&`, `=`, `%`, `+`.
 const SPECIAL: [bool; 256] = {
     let mut table = [false; 256];
@@ -230,11 +187,10 @@ const SPECIAL: [bool; 256] = {
 };
 
 /// One pass over the bytes, noting on the way which components hold escapes.
-fn scan(bytes: &[u8], in_body: bool, spans: &mut Vec<Span>) {
+fn scan(bytes: &[u8], mut each: impl FnMut(Span)) {
     let mut start = 0;
     while start < bytes.len() {
-        let mut span =
-            Span { in_body, start, equals: usize::MAX, end: start, name_escaped: false, value_escaped: false };
+        let mut span = Span { start, equals: usize::MAX, end: start, name_escaped: false, value_escaped: false };
         let mut end = start;
         loop {
             // most bytes are plain: one table load each, no jump table
@@ -253,12 +209,13 @@ fn scan(bytes: &[u8], in_body: bool, spans: &mut Vec<Span>) {
         if end > start {
             span.end = end;
             span.equals = span.equals.min(end);
-            spans.push(span);
+            each(span);
         }
         start = end + 1;
     }
 }
 
+#[inline(never)]
 fn decode_bytes(raw: &[u8]) -> Cow<'_, str> {
     if !raw.iter().any(|&b| b == b'%' || b == b'+') {
         return String::from_utf8_lossy(raw);
@@ -294,11 +251,53 @@ fn hex_value(b: u8) -> Option<u8> {
     }
 }
 
+/// Byte order of two texts, compared eight bytes at a time. Parameter names are short and
+/// share long prefixes (`SignatureMethod`, `SignatureNonce`, ...): a call into `memcmp` per
+/// comparison was a seventh of a verification, most of it the call.
+#[inline]
+pub(crate) fn cmp_text(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut ca = a.chunks_exact(8);
+    let mut cb = b.chunks_exact(8);
+    for (x, y) in ca.by_ref().zip(cb.by_ref()) {
+        let (x, y) = (u64::from_be_bytes(x.try_into().unwrap()), u64::from_be_bytes(y.try_into().unwrap()));
+        if x != y {
+            return x.cmp(&y);
+        }
+    }
+    let done = a.len().min(b.len()) / 8 * 8;
+    a[done..].iter().cmp(&b[done..])
+}
+
+/// A header value as text when it is visible ASCII or tabs: what `HeaderValue::to_str`
+/// accepts, checked without a branch per byte (`to_str` stops at the first bad byte, which
+/// makes its loop cost a cycle or more per byte of a long `Authorization`).
+#[inline]
+pub fn header_text(value: &HeaderValue) -> Option<&str> {
+    let bytes = value.as_bytes();
+    let visible = bytes.iter().fold(true, |ok, &b| ok & (matches!(b, 0x20..=0x7e) | (b == b'\t')));
+    if visible { std::str::from_utf8(bytes).ok() } else { None }
+}
+
+/// `prefix` then `text`, as one shared string made in one allocation (a `String` joined
+/// first would be a second one, per request).
+pub(crate) fn joined_arc(prefix: &str, text: &str) -> std::sync::Arc<str> {
+    let mut buf = [0u8; 128];
+    let len = prefix.len() + text.len();
+    if len > buf.len() {
+        return std::sync::Arc::from([prefix, text].concat());
+    }
+    buf[..prefix.len()].copy_from_slice(prefix.as_bytes());
+    buf[prefix.len()..len].copy_from_slice(text.as_bytes());
+    // two whole texts joined are text
+    std::sync::Arc::from(std::str::from_utf8(&buf[..len]).unwrap_or_default())
+}
+
 /// Whether the request's content type is `application/x-www-form-urlencoded`.
 pub fn is_form(headers: &HeaderMap) -> bool {
     headers
         .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
+        .and_then(header_text)
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
 }
@@ -306,7 +305,7 @@ pub fn is_form(headers: &HeaderMap) -> bool {
 /// A header's value as text, if present and visible ASCII. Pass a `HeaderName` constant on
 /// hot paths: a `&str` name is parsed and validated on every lookup.
 pub fn header_str<K: http::header::AsHeaderName>(headers: &HeaderMap, name: K) -> Option<&str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
+    headers.get(name).and_then(header_text)
 }
 
 #[cfg(test)]
@@ -336,21 +335,34 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Each name's value is that of its first pair, query before form body, decoded as
-        /// `form_urlencoded` decodes it; a name that is not there is `None`.
+        /// A query's pairs then a form's, each decoded as `form_urlencoded` decodes it.
         #[test]
-        fn find_each_finds_the_first_of_each_name(
-            query in proptest::collection::vec(proptest::sample::select(b"ab=&%+2F".to_vec()), 0..30),
-            body in proptest::collection::vec(proptest::sample::select(b"ab=&%+2F".to_vec()), 0..30),
+        fn query_and_form_params_decode_as_form_urlencoded(
+            query in proptest::collection::vec(proptest::sample::select(b"ab=&%+2Fe".to_vec()), 0..30),
+            body in proptest::collection::vec(proptest::sample::select(b"ab=&%+2Fe\xff\xc3\xa9".to_vec()), 0..30),
         ) {
             let query = String::from_utf8(query).unwrap();
-            let spans = ParamSpans::scan(&query, &body);
-            let names = ["a", "b", "ab", "zz"];
-            let found = spans.find_each(&query, &body, names);
-            let pairs: Vec<_> = form_urlencoded::parse(query.as_bytes()).chain(form_urlencoded::parse(&body)).collect();
-            for (name, value) in names.iter().zip(found) {
-                let expected = pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-                proptest::prop_assert_eq!(value, expected, "{}", name);
+            let ours = query_and_form_params(&query, &body);
+            let reference: Vec<_> = form_urlencoded::parse(query.as_bytes()).chain(form_urlencoded::parse(&body)).collect();
+            proptest::prop_assert_eq!(ours, reference);
+        }
+    }
+
+    proptest::proptest! {
+        /// The eight-at-a-time comparison is byte order.
+        #[test]
+        fn cmp_text_is_byte_order(a in "[a-c\\x00é]{0,20}", b in "[a-c\\x00é]{0,20}") {
+            proptest::prop_assert_eq!(cmp_text(&a, &b), a.as_bytes().cmp(b.as_bytes()));
+            proptest::prop_assert_eq!(cmp_text(&a, &a), std::cmp::Ordering::Equal);
+        }
+    }
+
+    proptest::proptest! {
+        /// `header_text` accepts exactly what `HeaderValue::to_str` accepts.
+        #[test]
+        fn header_text_is_to_str(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80)) {
+            if let Ok(value) = HeaderValue::from_bytes(&bytes) {
+                proptest::prop_assert_eq!(header_text(&value), value.to_str().ok());
             }
         }
     }
