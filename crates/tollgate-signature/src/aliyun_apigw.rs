@@ -80,7 +80,7 @@ use tollgate_core::{ErrorStyle, Rejection, time_apart};
 
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
-use crate::util::{HmacAlg, SignatureBytes, base64_encode, header_text, hmac, is_form, params as params_of};
+use crate::util::{HmacAlg, SignatureBytes, base64_encode, cmp_text, each_param, header_text, hmac, is_form};
 
 // Header names as constants: looking one up by `&str` parses and validates it every time.
 const X_CA_KEY: HeaderName = HeaderName::from_static("x-ca-key");
@@ -195,27 +195,39 @@ fn refusal(status: StatusCode, code: &'static str, text: impl Into<String>) -> R
     Rejection::new(status, code, text.clone()).with_policy("signature").with_aliyun_api_gateway(status, text)
 }
 
-/// What an `X-Ca-*` request claims.
+/// What an `X-Ca-*` request claims, and every header its string to sign reads, found in
+/// one pass over the request's headers.
 #[derive(Debug, Clone)]
 pub struct Parsed<'r> {
     key: &'r str,
     signature: Option<SignatureBytes>,
     alg: HmacAlg,
-    /// `X-Ca-Signature-Headers`, lower-cased (copied only if it was not); split and sorted
-    /// when the string is built.
-    signed_headers: Cow<'r, str>,
+    headers: Headers<'r, 'r>,
 }
 
-/// The names in an `X-Ca-Signature-Headers` value: trimmed, sorted, deduplicated, without
-/// the signature headers themselves. `list` must be lower-case already.
-fn signed_header_names(list: &str) -> Vec<&str> {
-    let mut names: Vec<&str> = list
+/// The names in an `X-Ca-Signature-Headers` value: trimmed, sorted and deduplicated as
+/// lower case (they are compared and signed so), without the signature headers themselves;
+/// each with a place for its value. `lower_case` says whether `list` has no upper-case
+/// letter.
+fn signed_header_names<'n, V>(list: &'n str, lower_case: bool) -> Vec<(&'n str, Option<V>)> {
+    let mut names: Vec<(&str, Option<V>)> = list
         .split(',')
-        .map(str::trim)
-        .filter(|n| !n.is_empty() && *n != X_CA_SIGNATURE.as_str() && *n != X_CA_SIGNATURE_HEADERS.as_str())
+        .map(str::trim_ascii)
+        .filter(|n| {
+            !n.is_empty()
+                && !n.eq_ignore_ascii_case(X_CA_SIGNATURE.as_str())
+                && !n.eq_ignore_ascii_case(X_CA_SIGNATURE_HEADERS.as_str())
+        })
+        .map(|n| (n, None))
         .collect();
-    names.sort_unstable();
-    names.dedup();
+    if !lower_case {
+        let lower = |n: &str| n.bytes().map(|b| b.to_ascii_lowercase()).collect::<Vec<u8>>();
+        names.sort_by_cached_key(|(n, _)| lower(n));
+        names.dedup_by(|a, b| a.0.eq_ignore_ascii_case(b.0));
+    } else {
+        names.sort_unstable_by(|a, b| cmp_text(a.0, b.0));
+        names.dedup_by(|a, b| a.0 == b.0);
+    }
     names
 }
 
@@ -243,13 +255,16 @@ pub fn write_string_to_sign(
 
 /// The headers the string to sign and the checks read, found in one pass over the request's
 /// headers rather than one hashed lookup each (a third of the verifier's time went there).
+#[derive(Debug, Clone)]
 struct Headers<'h, 'n> {
     /// `Accept`, `Content-MD5`, `Content-Type`, `Date`, in the string's order.
     fixed: [Option<&'h HeaderValue>; 4],
     timestamp: Option<&'h HeaderValue>,
     nonce: Option<&'h HeaderValue>,
-    /// The signed headers' names (sorted) and first values.
+    /// The signed headers' names (in any case, sorted as lower case) and first values.
     signed: Vec<(&'n str, Option<&'h HeaderValue>)>,
+    /// Whether the signed headers' names are all lower case already.
+    lower_case: bool,
 }
 
 impl<'h, 'n> Headers<'h, 'n> {
@@ -259,30 +274,39 @@ impl<'h, 'n> Headers<'h, 'n> {
             timestamp: None,
             nonce: None,
             signed: signed_headers.iter().map(|n| (*n, None)).collect(),
+            lower_case: signed_headers.iter().all(|n| !n.bytes().any(|b| b.is_ascii_uppercase())),
         }
     }
 
     /// Keeps the first value of each header of interest, as `HeaderMap::get` would.
     fn collect(&mut self, headers: &'h HeaderMap) {
         for (name, value) in headers {
-            let name = name.as_str();
-            // a match on the text: the compiler tells them apart by length first
-            let slot = match name {
-                "accept" => Some(&mut self.fixed[0]),
-                "content-md5" => Some(&mut self.fixed[1]),
-                "content-type" => Some(&mut self.fixed[2]),
-                "date" => Some(&mut self.fixed[3]),
-                "x-ca-timestamp" => Some(&mut self.timestamp),
-                "x-ca-nonce" => Some(&mut self.nonce),
-                _ => None,
-            };
-            if let Some(slot) = slot {
+            if let Some(slot) = self.fixed_slot(name.as_str()) {
                 slot.get_or_insert(value);
             }
-            // a handful of names: compare lengths before bytes
-            if let Some((_, slot)) = self.signed.iter_mut().find(|(n, _)| n.len() == name.len() && *n == name) {
-                slot.get_or_insert(value);
-            }
+            self.note_signed(name.as_str(), value);
+        }
+    }
+
+    /// Where the string to sign or the checks keep the header `name` (lower case).
+    fn fixed_slot(&mut self, name: &str) -> Option<&mut Option<&'h HeaderValue>> {
+        // a match on the text: the compiler tells them apart by length first
+        match name {
+            "accept" => Some(&mut self.fixed[0]),
+            "content-md5" => Some(&mut self.fixed[1]),
+            "content-type" => Some(&mut self.fixed[2]),
+            "date" => Some(&mut self.fixed[3]),
+            "x-ca-timestamp" => Some(&mut self.timestamp),
+            "x-ca-nonce" => Some(&mut self.nonce),
+            _ => None,
+        }
+    }
+
+    fn note_signed(&mut self, name: &str, value: &'h HeaderValue) {
+        // a handful of names: compare lengths before bytes
+        let wanted = self.signed.iter_mut().find(|(n, _)| n.len() == name.len() && n.eq_ignore_ascii_case(name));
+        if let Some((_, slot)) = wanted {
+            slot.get_or_insert(value);
         }
     }
 
@@ -302,7 +326,10 @@ fn write_from(out: &mut Vec<u8>, method: &Method, uri: &Uri, headers: &Headers<'
         out.push(b'\n');
     }
     for (name, value) in &headers.signed {
-        out.extend_from_slice(name.as_bytes());
+        match headers.lower_case {
+            true => out.extend_from_slice(name.as_bytes()),
+            false => out.extend(name.bytes().map(|b| b.to_ascii_lowercase())),
+        }
         out.push(b':');
         out.extend_from_slice(value.map_or(&b""[..], |v| v.as_bytes()));
         out.push(b'\n');
@@ -317,10 +344,10 @@ fn write_from(out: &mut Vec<u8>, method: &Method, uri: &Uri, headers: &Headers<'
     // before its query values, and only the first source's values are signed.
     let mut params: Vec<(Cow<'_, str>, Cow<'_, str>, u8)> = Vec::with_capacity(16);
     if let Some(form) = form {
-        params.extend(params_of(form).map(|(k, v)| (k, v, 0)));
+        each_param(form, |k, v| params.push((k, v, 0)));
     }
     if let Some(query) = query {
-        params.extend(params_of(query.as_bytes()).map(|(k, v)| (k, v, 1)));
+        each_param(query.as_bytes(), |k, v| params.push((k, v, 1)));
     }
     params.sort_by(|a, b| utf16_order(&a.0, &b.0));
     let mut i = 0;
@@ -356,7 +383,7 @@ fn utf16_order(a: &str, b: &str) -> std::cmp::Ordering {
         }
     }
     if a.is_ascii() && b.is_ascii() {
-        return a.cmp(b);
+        return cmp_text(a, b);
     }
     a.chars().map(unit_rank).cmp(b.chars().map(unit_rank))
 }
@@ -400,30 +427,33 @@ impl Scheme for AliyunApiGateway {
     }
 
     fn parse<'r>(&self, req: &RequestView<'r>) -> Result<Parsed<'r>, Rejection> {
-        // one pass for the four headers read here
+        // one pass for every header read here and by the string to sign
         let (mut signature, mut key, mut method, mut list) = (None, None, None, None);
+        let mut headers = Headers::new(&[]);
         for (name, value) in req.headers {
             let slot = match name.as_str() {
                 "x-ca-signature" => &mut signature,
                 "x-ca-key" => &mut key,
                 "x-ca-signature-method" => &mut method,
                 "x-ca-signature-headers" => &mut list,
-                _ => continue,
+                other => match headers.fixed_slot(other) {
+                    Some(slot) => slot,
+                    None => continue,
+                },
             };
             slot.get_or_insert(value);
         }
-        fn text(v: Option<&HeaderValue>) -> Option<&str> {
-            v.and_then(header_text)
-        }
-        let signature = text(signature).map(str::trim).unwrap_or("");
+        let text = |v: Option<&'r HeaderValue>| v.and_then(header_text);
+        let (key_value, method_value) = (key, method);
+        let signature = text(signature).map(str::trim_ascii).unwrap_or("");
         if signature.is_empty() {
             return Err(refusal(StatusCode::UNAUTHORIZED, "EmptySignature", "Empty Signature"));
         }
-        let key = text(key).map(str::trim).unwrap_or("");
+        let key = text(key).map(str::trim_ascii).unwrap_or("");
         if key.is_empty() {
             return Err(self.unknown_key(key));
         }
-        let alg = match text(method).map(str::trim) {
+        let alg = match text(method).map(str::trim_ascii) {
             None | Some("") | Some("HmacSHA256") => HmacAlg::Sha256,
             Some("HmacSHA1") => HmacAlg::Sha1,
             // Not in the gateway's table; our wording.
@@ -431,12 +461,43 @@ impl Scheme for AliyunApiGateway {
                 return Err(refusal(StatusCode::BAD_REQUEST, "InvalidSignatureMethod", "Invalid Signature Method"));
             }
         };
-        let list = text(list).unwrap_or("");
-        let list = match list.bytes().any(|b| b.is_ascii_uppercase()) {
-            true => Cow::Owned(list.to_ascii_lowercase()),
-            false => Cow::Borrowed(list),
+        // The signed headers are nearly always ones the pass above kept; others take a
+        // second pass.
+        let kept = |name: &str| {
+            let is = |known: &str| name.eq_ignore_ascii_case(known);
+            Some(match name.len() {
+                14 if is("x-ca-timestamp") => headers.timestamp,
+                10 if is("x-ca-nonce") => headers.nonce,
+                8 if is("x-ca-key") => key_value,
+                21 if is("x-ca-signature-method") => method_value,
+                6 if is("accept") => headers.fixed[0],
+                11 if is("content-md5") => headers.fixed[1],
+                12 if is("content-type") => headers.fixed[2],
+                4 if is("date") => headers.fixed[3],
+                _ => return None,
+            })
         };
-        Ok(Parsed { key, signature: SignatureBytes::from_base64(signature), alg, signed_headers: list })
+        let mut rest = false;
+        let list = text(list).unwrap_or("");
+        let lower_case = !list.bytes().any(|b| b.is_ascii_uppercase());
+        let mut signed = signed_header_names(list, lower_case);
+        for (name, value) in &mut signed {
+            match kept(name) {
+                Some(kept) => *value = kept,
+                None => rest = true,
+            }
+        }
+        if rest {
+            for (name, value) in req.headers {
+                let wanted = signed.iter_mut().find(|(n, _)| n.len() == name.as_str().len() && n.eq_ignore_ascii_case(name.as_str()));
+                if let Some((_, slot)) = wanted {
+                    slot.get_or_insert(value);
+                }
+            }
+        }
+        headers.signed = signed;
+        headers.lower_case = lower_case;
+        Ok(Parsed { key, signature: SignatureBytes::from_base64(signature), alg, headers })
     }
 
     fn key_id<'p>(&self, parsed: &'p Parsed<'_>) -> &'p str {
@@ -454,13 +515,11 @@ impl Scheme for AliyunApiGateway {
         secrets: &[Secret],
         now: SystemTime,
     ) -> Result<Verified, Rejection> {
-        let names = signed_header_names(&parsed.signed_headers);
-        let mut seen = Headers::new(&names);
-        seen.collect(req.headers);
+        let seen = &parsed.headers;
         let millis = seen
             .timestamp
             .and_then(header_text)
-            .and_then(|t| t.trim().parse::<u64>().ok())
+            .and_then(|t| t.trim_ascii().parse::<u64>().ok())
             .ok_or_else(|| refusal(StatusCode::BAD_REQUEST, "InvalidTimestamp", "Invalid Timestamp"))?;
         let timestamp = UNIX_EPOCH
             .checked_add(Duration::from_millis(millis))
@@ -470,14 +529,13 @@ impl Scheme for AliyunApiGateway {
             return Err(self.expired());
         }
         // Raw bytes, so that a nonce that is not visible ASCII still counts as one.
-        let nonce = seen.nonce.map(|v| String::from_utf8_lossy(v.as_bytes()));
+        let nonce = seen.nonce.map(|v| header_text(v).map_or_else(|| String::from_utf8_lossy(v.as_bytes()), Cow::Borrowed));
         let nonce = nonce.as_deref().map(str::trim).filter(|n| !n.is_empty());
         if nonce.is_none() && self.require_nonce {
             return Err(refusal(StatusCode::BAD_REQUEST, "InvalidNonce", "Invalid Nonce"));
         }
         if self.require_signed_replay_headers {
-            // `names` is sorted
-            let unsigned = |name: &HeaderName| names.binary_search(&name.as_str()).is_err();
+            let unsigned = |name: &HeaderName| !seen.signed.iter().any(|(n, _)| n.eq_ignore_ascii_case(name.as_str()));
             if unsigned(&X_CA_TIMESTAMP) {
                 return Err(refusal(
                     StatusCode::BAD_REQUEST,
@@ -883,7 +941,8 @@ mod tests {
             let mut p = parts.clone();
             p.headers.insert(X_CA_SIGNATURE_HEADERS, HeaderValue::from_static(list));
             let lower = list.to_ascii_lowercase();
-            let names: Vec<String> = signed_header_names(&lower).into_iter().map(str::to_owned).collect();
+            let names: Vec<String> =
+                signed_header_names::<()>(&lower, true).into_iter().map(|(n, _)| n.to_owned()).collect();
             let sts = string_to_sign(&p.method, &p.uri, &p.headers, None, &names);
             let sig = base64_encode(&hmac(HmacAlg::Sha256, SECRET.as_bytes(), sts.as_bytes()));
             p.headers.insert(X_CA_SIGNATURE, HeaderValue::from_str(&sig).unwrap());

@@ -54,7 +54,7 @@ use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
 use crate::util::{
     HmacAlg, SignatureBytes, base64_encode, cmp_text, decoded_pairs, form_body, header_str, header_text, hmac, is_form,
-    query_and_form_params,
+    decode_hex, query_and_form_params, split_ascii,
 };
 
 const ALGORITHM: &str = "TC3-HMAC-SHA256";
@@ -175,14 +175,16 @@ pub enum Parsed<'r> {
 fn parse_tc3(value: &str) -> Result<Parsed<'_>, Rejection> {
     let rest = value.strip_prefix(ALGORITHM).ok_or_else(|| invalid_authorization("expected TC3-HMAC-SHA256"))?;
     let (mut credential, mut signed, mut signature) = (None, None, None);
-    for part in rest.split(',') {
-        let Some((k, v)) = part.trim_ascii().split_once('=') else {
+    for part in split_ascii(rest, b',') {
+        let part = part.trim_ascii();
+        let Some(eq) = part.bytes().position(|b| b == b'=') else {
             return Err(invalid_authorization("expected Credential=..., SignedHeaders=..., Signature=..."));
         };
-        match k.trim_ascii() {
-            "Credential" => credential = Some(v.trim_ascii()),
-            "SignedHeaders" => signed = Some(v.trim_ascii()),
-            "Signature" => signature = Some(v.trim_ascii()),
+        let (k, v) = (part[..eq].trim_ascii(), part[eq + 1..].trim_ascii());
+        match k {
+            "Credential" => credential = Some(v),
+            "SignedHeaders" => signed = Some(v),
+            "Signature" => signature = Some(v),
             _ => {}
         }
     }
@@ -190,9 +192,9 @@ fn parse_tc3(value: &str) -> Result<Parsed<'_>, Rejection> {
     let signed = signed.filter(|s| !s.is_empty()).ok_or_else(|| invalid_authorization("no SignedHeaders"))?;
     let mut digest = [0u8; 32];
     signature
-        .and_then(|s| hex::decode_to_slice(s, &mut digest).ok())
+        .and_then(|s| decode_hex(s.as_bytes(), &mut digest))
         .ok_or_else(|| invalid_authorization("Signature is not 64 hex digits"))?;
-    let mut scope = credential.split('/');
+    let mut scope = split_ascii(credential, b'/');
     let (Some(key), Some(date), Some(service), Some("tc3_request"), None) =
         (scope.next(), scope.next(), scope.next(), scope.next(), scope.next())
     else {
@@ -224,18 +226,33 @@ pub fn tc3_canonical_request(
     out.push('\n');
     out.push_str(query);
     out.push('\n');
-    for name in signed_headers.split(';') {
+    // One pass over the request's headers for the signed ones and the payload flag, rather
+    // than a hashed lookup by text each (a name given as `&str` is parsed on every lookup).
+    let mut signed: Vec<(&str, Option<&HeaderValue>)> = split_ascii(signed_headers, b';').map(|n| (n, None)).collect();
+    let mut content_sha256 = None;
+    for (name, value) in headers {
+        let name = name.as_str();
+        if name == X_TC_CONTENT_SHA256.as_str() {
+            content_sha256.get_or_insert(value);
+        }
+        for (wanted, slot) in &mut signed {
+            if wanted.len() == name.len() && wanted.eq_ignore_ascii_case(name) {
+                slot.get_or_insert(value);
+            }
+        }
+    }
+    for (name, value) in signed {
         out.push_str(name);
         out.push(':');
-        if let Some(v) = headers.get(name) {
-            match v.to_str() {
+        if let Some(v) = value {
+            match header_text(v) {
                 // visible ASCII, nearly always: lower-cased in place
-                Ok(text) => {
+                Some(text) => {
                     let start = out.len();
-                    out.push_str(text.trim());
+                    out.push_str(text.trim_ascii());
                     out[start..].make_ascii_lowercase();
                 }
-                Err(_) => {
+                None => {
                     out.extend(String::from_utf8_lossy(v.as_bytes()).trim().chars().flat_map(char::to_lowercase));
                 }
             }
@@ -245,7 +262,7 @@ pub fn tc3_canonical_request(
     out.push('\n');
     out.push_str(signed_headers);
     out.push('\n');
-    let unsigned = header_str(headers, X_TC_CONTENT_SHA256).is_some_and(|v| v.trim() == UNSIGNED);
+    let unsigned = content_sha256.and_then(header_text).is_some_and(|v| v.trim_ascii() == UNSIGNED);
     push_hex_sha256(&mut out, if unsigned { UNSIGNED.as_bytes() } else { body });
     out
 }
