@@ -76,7 +76,7 @@ use tollgate_core::{ErrorStyle, Rejection, time_apart};
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
 use crate::util::{
-    HmacAlg, SignatureBytes, base64_encode, cmp_text, decoded_pairs, form_body, hmac, is_form, query_and_form_params,
+    HmacAlg, SignatureBytes, base64_encode, cmp_text, decoded_pairs, first_of_each, form_body, hmac, is_form, query_and_form_params,
     rfc3986_encode,
 };
 
@@ -136,12 +136,6 @@ impl Parsed<'_> {
     fn value(&self, at: Option<usize>) -> Option<&str> {
         at.map(|i| self.params[i].1.as_ref())
     }
-}
-
-/// Where the first pair called `name` is in `params`, sorted by name.
-fn first_of(params: &[(Cow<'_, str>, Cow<'_, str>)], name: &str) -> Option<usize> {
-    let at = params.partition_point(|(k, _)| cmp_text(k, name).is_lt());
-    params.get(at).is_some_and(|(k, _)| k == name).then_some(at)
 }
 
 /// RFC 3986's unreserved bytes, `A-Z a-z 0-9 - _ . ~`, as a table: this test runs once per
@@ -257,7 +251,9 @@ impl Scheme for AliyunRpc {
         let mut params = query_and_form_params(req.uri.query().unwrap_or(""), form_body(req));
         // stable, so that each name's first pair comes first in its run
         params.sort_by(|a, b| cmp_text(&a.0, &b.0));
-        let signature = match first_of(&params, "Signature").map(|i| params[i].1.as_ref()) {
+        let [signature, method, key, timestamp, nonce] =
+            first_of_each(&params, ["Signature", "SignatureMethod", "AccessKeyId", "Timestamp", "SignatureNonce"]);
+        let signature = match signature.map(|i| params[i].1.as_ref()) {
             Some(s) if !s.is_empty() => SignatureBytes::from_base64(s),
             _ => {
                 return Err(refusal(
@@ -267,7 +263,7 @@ impl Scheme for AliyunRpc {
                 ));
             }
         };
-        let alg = match first_of(&params, "SignatureMethod").map(|i| params[i].1.as_ref()) {
+        let alg = match method.map(|i| params[i].1.as_ref()) {
             None | Some("HMAC-SHA1") => HmacAlg::Sha1,
             Some("HMAC-SHA256") => HmacAlg::Sha256,
             Some(_) => {
@@ -278,14 +274,7 @@ impl Scheme for AliyunRpc {
                 ));
             }
         };
-        Ok(Parsed {
-            key: first_of(&params, "AccessKeyId"),
-            timestamp: first_of(&params, "Timestamp"),
-            nonce: first_of(&params, "SignatureNonce"),
-            params,
-            signature,
-            alg,
-        })
+        Ok(Parsed { key, timestamp, nonce, params, signature, alg })
     }
 
     fn key_id<'p>(&self, parsed: &'p Parsed<'_>) -> &'p str {

@@ -54,7 +54,7 @@ use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
 use crate::util::{
     HmacAlg, SignatureBytes, base64_encode, cmp_text, decoded_pairs, form_body, header_str, header_text, hmac, is_form,
-    decode_hex, query_and_form_params, split_ascii,
+    decode_hex, first_of_each, query_and_form_params, split_ascii,
 };
 
 const ALGORITHM: &str = "TC3-HMAC-SHA256";
@@ -169,6 +169,8 @@ pub enum Parsed<'r> {
         /// Every parameter, decoded (borrowed where it needed no decoding), sorted as the
         /// string to sign orders them, each name's pairs in the order sent.
         params: Vec<(Cow<'r, str>, Cow<'r, str>)>,
+        /// Whether no parameter name has a `_` (the order is then plain byte order).
+        plain: bool,
     },
 }
 
@@ -335,8 +337,9 @@ pub fn v1_string_to_sign<K: AsRef<str>, V: AsRef<str>>(
     params: &[(K, V)],
 ) -> String {
     let mut pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
-    sort_v1(&mut pairs);
-    v1_write_sorted(method, host, path, &pairs)
+    let plain = plain_names(&pairs);
+    sort_v1(&mut pairs, plain);
+    v1_write_sorted(method, host, path, &pairs, plain)
 }
 
 /// `k` as the v1 string to sign writes it, `_` as `.`.
@@ -356,14 +359,19 @@ fn plain_names<K: AsRef<str>, V>(pairs: &[(K, V)]) -> bool {
 }
 
 /// Sorts by name as signed, stably: a name's first pair stays first.
-fn sort_v1<K: AsRef<str>, V>(pairs: &mut [(K, V)]) {
-    let plain = plain_names(pairs);
+fn sort_v1<K: AsRef<str>, V>(pairs: &mut [(K, V)], plain: bool) {
     pairs.sort_by(|a, b| cmp_v1(a.0.as_ref(), b.0.as_ref(), plain));
 }
 
 /// The v1 string to sign over pairs sorted by [`sort_v1`]: `Signature` is left out, and
 /// the pairs of one signed name are put in value order here.
-fn v1_write_sorted<K: AsRef<str>, V: AsRef<str>>(method: &Method, host: &str, path: &str, pairs: &[(K, V)]) -> String {
+fn v1_write_sorted<K: AsRef<str>, V: AsRef<str>>(
+    method: &Method,
+    host: &str,
+    path: &str,
+    pairs: &[(K, V)],
+    plain: bool,
+) -> String {
     let size: usize = pairs.iter().map(|(k, v)| k.as_ref().len() + v.as_ref().len() + 2).sum();
     let mut out = String::with_capacity(method.as_str().len() + host.len() + path.len() + 1 + size);
     out.push_str(method.as_str());
@@ -371,7 +379,6 @@ fn v1_write_sorted<K: AsRef<str>, V: AsRef<str>>(method: &Method, host: &str, pa
     out.push_str(path);
     out.push('?');
     let start = out.len();
-    let plain = plain_names(pairs);
     let write = |out: &mut String, k: &str, v: &str| {
         if k == "Signature" {
             return;
@@ -400,13 +407,6 @@ fn v1_write_sorted<K: AsRef<str>, V: AsRef<str>>(method: &Method, host: &str, pa
         i += run;
     }
     out
-}
-
-/// Where the first pair called `name` is in `pairs`, sorted by [`sort_v1`].
-fn v1_first_of<V>(pairs: &[(Cow<'_, str>, V)], name: &str, plain: bool) -> Option<usize> {
-    let at = pairs.partition_point(|(k, _)| cmp_v1(k, name, plain).is_lt());
-    let run = pairs[at..].iter().take_while(|(k, _)| cmp_v1(k, name, plain).is_eq());
-    run.into_iter().position(|(k, _)| k == name).map(|i| at + i)
 }
 
 /// `YYYY-MM-DD` of `seconds` since the epoch, in UTC, written into a buffer (no allocation
@@ -500,18 +500,19 @@ impl Scheme for TencentCloud {
             return parse_tc3(auth.trim_ascii());
         }
         let mut params = query_and_form_params(req.uri.query().unwrap_or(""), form_body(req));
-        sort_v1(&mut params);
         let plain = plain_names(&params);
-        let first_of = |name: &str| v1_first_of(&params, name, plain);
-        let value = |name: &str| first_of(name).map(|i| params[i].1.as_ref());
-        let Some(signature) = value("Signature") else {
+        sort_v1(&mut params, plain);
+        let [signature, method, key, timestamp, nonce] =
+            first_of_each(&params, ["Signature", "SignatureMethod", "SecretId", "Timestamp", "Nonce"]);
+        let value = |at: Option<usize>| at.map(|i| params[i].1.as_ref());
+        let Some(signature) = value(signature) else {
             return Err(refusal(
                 "MissingParameter",
                 "The request has neither an Authorization header (TC3-HMAC-SHA256) nor a `Signature` parameter.",
             ));
         };
         let signature = SignatureBytes::from_base64(signature);
-        let alg = match value("SignatureMethod") {
+        let alg = match value(method) {
             None | Some("HmacSHA1") => HmacAlg::Sha1,
             Some("HmacSHA256") => HmacAlg::Sha256,
             Some(other) => {
@@ -521,12 +522,11 @@ impl Scheme for TencentCloud {
                 ));
             }
         };
-        let key = first_of("SecretId").filter(|&i| !params[i].1.is_empty());
+        let key = key.filter(|&i| !params[i].1.is_empty());
         let Some(key) = key else {
             return Err(refusal("MissingParameter", "The parameter `SecretId` is required."));
         };
-        let (timestamp, nonce) = (first_of("Timestamp"), first_of("Nonce"));
-        Ok(Parsed::V1 { alg, signature, key, timestamp, nonce, params })
+        Ok(Parsed::V1 { alg, signature, key, timestamp, nonce, params, plain })
     }
 
     fn key_id<'p>(&self, parsed: &'p Parsed<'_>) -> &'p str {
@@ -583,13 +583,13 @@ impl Scheme for TencentCloud {
                 }
                 Ok(Verified { nonce: Some(nonce_of(signature)), timestamp: Some(UNIX_EPOCH + Duration::from_secs(ts)) })
             }
-            Parsed::V1 { alg, signature, timestamp, nonce, params, .. } => {
+            Parsed::V1 { alg, signature, timestamp, nonce, params, plain, .. } => {
                 let value = |at: &Option<usize>| at.map(|i| params[i].1.as_ref());
                 let ts = self.check_time(value(timestamp), "Timestamp", now)?;
                 let nonce = value(nonce)
                     .filter(|n| !n.is_empty())
                     .ok_or_else(|| refusal("MissingParameter", "The parameter `Nonce` is required."))?;
-                let sts = v1_write_sorted(req.method, host_of(req.uri, req.headers), req.uri.path(), params);
+                let sts = v1_write_sorted(req.method, host_of(req.uri, req.headers), req.uri.path(), params, *plain);
                 let ok = signature.is_some_and(|claimed| {
                     secrets.iter().any(|s| s.verify_hmac(*alg, KeyForm::Plain, sts.as_bytes(), claimed.as_bytes()))
                 });

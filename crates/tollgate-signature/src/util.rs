@@ -314,6 +314,25 @@ pub(crate) fn split_ascii(text: &str, sep: u8) -> impl Iterator<Item = &str> {
     })
 }
 
+/// Where the first pair with each of `names` is in `pairs`: one pass, lengths compared
+/// before text, stopping once every name is found.
+pub(crate) fn first_of_each<const N: usize>(pairs: &[(Cow<'_, str>, Cow<'_, str>)], names: [&str; N]) -> [Option<usize>; N] {
+    let mut found = [None; N];
+    let mut missing = N;
+    for (i, (name, _)) in pairs.iter().enumerate() {
+        for (slot, wanted) in found.iter_mut().zip(names) {
+            if slot.is_none() && name.len() == wanted.len() && name == wanted {
+                *slot = Some(i);
+                missing -= 1;
+            }
+        }
+        if missing == 0 {
+            break;
+        }
+    }
+    found
+}
+
 /// Byte order of two texts, compared eight bytes at a time. Parameter names are short and
 /// share long prefixes (`SignatureMethod`, `SignatureNonce`, ...): a call into `memcmp` per
 /// comparison was a seventh of a verification, most of it the call.
