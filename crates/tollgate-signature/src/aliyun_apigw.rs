@@ -489,7 +489,9 @@ impl Scheme for AliyunApiGateway {
         }
         if rest {
             for (name, value) in req.headers {
-                let wanted = signed.iter_mut().find(|(n, _)| n.len() == name.as_str().len() && n.eq_ignore_ascii_case(name.as_str()));
+                let wanted = signed
+                    .iter_mut()
+                    .find(|(n, _)| n.len() == name.as_str().len() && n.eq_ignore_ascii_case(name.as_str()));
                 if let Some((_, slot)) = wanted {
                     slot.get_or_insert(value);
                 }
@@ -529,7 +531,8 @@ impl Scheme for AliyunApiGateway {
             return Err(self.expired());
         }
         // Raw bytes, so that a nonce that is not visible ASCII still counts as one.
-        let nonce = seen.nonce.map(|v| header_text(v).map_or_else(|| String::from_utf8_lossy(v.as_bytes()), Cow::Borrowed));
+        let nonce =
+            seen.nonce.map(|v| header_text(v).map_or_else(|| String::from_utf8_lossy(v.as_bytes()), Cow::Borrowed));
         let nonce = nonce.as_deref().map(str::trim).filter(|n| !n.is_empty());
         if nonce.is_none() && self.require_nonce {
             return Err(refusal(StatusCode::BAD_REQUEST, "InvalidNonce", "Invalid Nonce"));

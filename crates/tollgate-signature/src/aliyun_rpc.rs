@@ -76,8 +76,8 @@ use tollgate_core::{ErrorStyle, Rejection, time_apart};
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
 use crate::util::{
-    HmacAlg, SignatureBytes, base64_encode, cmp_text, decoded_pairs, first_of_each, form_body, hmac, is_form, query_and_form_params,
-    rfc3986_encode,
+    HmacAlg, SignatureBytes, base64_encode, cmp_text, decoded_pairs, first_of_each, form_body, hmac, is_form,
+    query_and_form_params, rfc3986_encode,
 };
 
 /// The Aliyun RPC signature v1 scheme, verifier and signer.

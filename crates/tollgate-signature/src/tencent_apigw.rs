@@ -109,6 +109,8 @@ pub struct Parsed<'r> {
     /// Each signed header's name as listed (any case) and its first value, in signing order
     /// (`parse` refuses a request that lacks one, so every value is there).
     signed: Vec<(&'r str, Option<&'r HeaderValue>)>,
+    /// Whether the names in `signed` are lower case already, as the string to sign has them.
+    lower_case: bool,
     signature: &'r str,
 }
 
@@ -305,7 +307,8 @@ impl Scheme for TencentApiGateway {
                 format!("HMAC signature cannot be verified, a valid {} header is required", name.to_ascii_lowercase()),
             ));
         }
-        Ok(Parsed { id, alg, signed, signature })
+        let lower_case = !names.bytes().any(|b| b.is_ascii_uppercase());
+        Ok(Parsed { id, alg, signed, lower_case, signature })
     }
 
     fn key_id<'p>(&self, parsed: &'p Parsed<'_>) -> &'p str {
@@ -340,7 +343,10 @@ impl Scheme for TencentApiGateway {
             if i > 0 {
                 text.push(b'\n');
             }
-            text.extend(name.bytes().map(|b| b.to_ascii_lowercase()));
+            match parsed.lower_case {
+                true => text.extend_from_slice(name.as_bytes()),
+                false => text.extend(name.bytes().map(|b| b.to_ascii_lowercase())),
+            }
             text.extend_from_slice(b": ");
             text.extend_from_slice(value.map_or(&b""[..], HeaderValue::as_bytes));
         }

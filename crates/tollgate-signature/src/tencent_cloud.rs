@@ -53,8 +53,8 @@ use tollgate_core::{ErrorStyle, Rejection, time_apart};
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
 use crate::util::{
-    HmacAlg, SignatureBytes, base64_encode, cmp_text, decoded_pairs, form_body, header_str, header_text, hmac, is_form,
-    decode_hex, first_of_each, query_and_form_params, split_ascii,
+    HmacAlg, SignatureBytes, base64_encode, cmp_text, decode_hex, decoded_pairs, first_of_each, form_body, header_str,
+    header_text, hmac, is_form, query_and_form_params, split_ascii,
 };
 
 const ALGORITHM: &str = "TC3-HMAC-SHA256";

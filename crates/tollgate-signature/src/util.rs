@@ -316,7 +316,10 @@ pub(crate) fn split_ascii(text: &str, sep: u8) -> impl Iterator<Item = &str> {
 
 /// Where the first pair with each of `names` is in `pairs`: one pass, lengths compared
 /// before text, stopping once every name is found.
-pub(crate) fn first_of_each<const N: usize>(pairs: &[(Cow<'_, str>, Cow<'_, str>)], names: [&str; N]) -> [Option<usize>; N] {
+pub(crate) fn first_of_each<const N: usize>(
+    pairs: &[(Cow<'_, str>, Cow<'_, str>)],
+    names: [&str; N],
+) -> [Option<usize>; N] {
     let mut found = [None; N];
     let mut missing = N;
     for (i, (name, _)) in pairs.iter().enumerate() {
