@@ -209,7 +209,7 @@ pub struct Parsed<'r> {
 /// lower case (they are compared and signed so), without the signature headers themselves;
 /// each with a place for its value. `lower_case` says whether `list` has no upper-case
 /// letter.
-fn signed_header_names<'n, V>(list: &'n str, lower_case: bool) -> Vec<(&'n str, Option<V>)> {
+fn signed_header_names<V>(list: &str, lower_case: bool) -> Vec<(&str, Option<V>)> {
     let mut names: Vec<(&str, Option<V>)> = list
         .split(',')
         .map(str::trim_ascii)
@@ -555,7 +555,7 @@ impl Scheme for AliyunApiGateway {
             }
         }
         let mut sts = Vec::with_capacity(256);
-        write_from(&mut sts, req.method, req.uri, &seen, req.body);
+        write_from(&mut sts, req.method, req.uri, seen, req.body);
         let matches = parsed.signature.is_some_and(|claimed| {
             secrets.iter().any(|s| s.verify_hmac(parsed.alg, KeyForm::Plain, &sts, claimed.as_bytes()))
         });

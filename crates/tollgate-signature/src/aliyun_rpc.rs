@@ -76,8 +76,8 @@ use tollgate_core::{ErrorStyle, Rejection, time_apart};
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
 use crate::util::{
-    HmacAlg, SignatureBytes, base64_encode, cmp_text, decoded_pairs, first_of_each, form_body, hmac, is_form,
-    query_and_form_params, rfc3986_encode,
+    HmacAlg, SignatureBytes, base64_encode, cmp_text, decode_component, decode_into, decoded_pairs, first_of_each,
+    form_body, hmac, is_form, query_and_form_params, raw_params, rfc3986_encode,
 };
 
 /// The Aliyun RPC signature v1 scheme, verifier and signer.
@@ -120,21 +120,47 @@ fn refusal(status: StatusCode, code: &'static str, message: impl Into<String>) -
 /// What an RPC request claims.
 #[derive(Debug, Clone)]
 pub struct Parsed<'r> {
-    /// Every parameter, decoded (borrowed where it needed no decoding), sorted by name with
-    /// each name's pairs in the order sent: the string to sign is written from it and the
-    /// parameters read here are found in it by bisection.
-    params: Vec<(Cow<'r, str>, Cow<'r, str>)>,
-    /// Where the first `AccessKeyId`, `Timestamp` and `SignatureNonce` are in `params`.
-    key: Option<usize>,
-    timestamp: Option<usize>,
-    nonce: Option<usize>,
+    /// Every parameter, sorted by name with each name's pairs in the order sent: the string
+    /// to sign is written from it.
+    params: Params<'r>,
+    /// The first `AccessKeyId` and `SignatureNonce`, decoded.
+    key: Cow<'r, str>,
+    nonce: Option<Cow<'r, str>>,
+    /// The first `Timestamp`, read (`None` if absent or not well formed).
+    timestamp: Option<SystemTime>,
     signature: Option<SignatureBytes>,
     alg: HmacAlg,
 }
 
-impl Parsed<'_> {
-    fn value(&self, at: Option<usize>) -> Option<&str> {
-        at.map(|i| self.params[i].1.as_ref())
+/// A request's parameters.
+#[derive(Debug, Clone)]
+enum Params<'r> {
+    /// Values as sent, still percent-encoded; no name needs decoding or is given twice.
+    Raw(Vec<(&'r str, &'r str)>),
+    /// Decoded (borrowed where they needed no decoding).
+    Decoded(Vec<(Cow<'r, str>, Cow<'r, str>)>),
+}
+
+impl<'r> Params<'r> {
+    /// The decoded value at `at`, for reading once: decoded into `buf` when it fits.
+    fn read<'b>(&'b self, at: Option<usize>, buf: &'b mut [u8; 128]) -> Option<Cow<'b, str>> {
+        let i = at?;
+        Some(match self {
+            Params::Raw(params) => match decode_into(params[i].1, buf) {
+                Some(text) => Cow::Borrowed(text),
+                None => decode_component(params[i].1),
+            },
+            Params::Decoded(params) => Cow::Borrowed(params[i].1.as_ref()),
+        })
+    }
+
+    /// The decoded value at `at`, to keep (copied only if it needed decoding).
+    fn keep(&self, at: Option<usize>) -> Option<Cow<'r, str>> {
+        let i = at?;
+        Some(match self {
+            Params::Raw(params) => decode_component(params[i].1),
+            Params::Decoded(params) => params[i].1.clone(),
+        })
     }
 }
 
@@ -181,12 +207,13 @@ pub fn string_to_sign<K: AsRef<str>, V: AsRef<str>>(method: &Method, params: &[(
 fn string_to_sign_bytes<K: AsRef<str>, V: AsRef<str>>(method: &Method, params: &[(K, V)]) -> Vec<u8> {
     let mut pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
     pairs.sort_by(|a, b| cmp_text(a.0, b.0));
-    write_sorted(method, &pairs)
+    write_sorted(method, &pairs, false)
 }
 
 /// The string to sign over pairs sorted by name; `Signature` is left out and a name's
-/// several values are put in byte order here.
-fn write_sorted<K: AsRef<str>, V: AsRef<str>>(method: &Method, pairs: &[(K, V)]) -> Vec<u8> {
+/// several values are put in byte order here. With `raw`, values are as sent (still
+/// percent-encoded) and no name is given twice.
+fn write_sorted<K: AsRef<str>, V: AsRef<str>>(method: &Method, pairs: &[(K, V)], raw: bool) -> Vec<u8> {
     // Every byte becomes at most five (`%25XX`): one allocation, never grown.
     let size: usize = pairs.iter().map(|(k, v)| 5 * (k.as_ref().len() + v.as_ref().len()) + 6).sum();
     let mut out = Vec::with_capacity(16 + size);
@@ -198,7 +225,13 @@ fn write_sorted<K: AsRef<str>, V: AsRef<str>>(method: &Method, pairs: &[(K, V)])
         }
         push_twice_encoded(out, k);
         out.extend_from_slice(b"%3D");
-        push_twice_encoded(out, v);
+        if !raw {
+            push_twice_encoded(out, v);
+        } else if let Err(start) = push_twice_encoded_raw(out, v) {
+            // an escape of a non-ASCII byte: the decoded text decides (it may not be UTF-8)
+            out.truncate(start);
+            push_twice_encoded(out, &decode_component(v));
+        }
     };
     let mut i = 0;
     while i < pairs.len() {
@@ -216,6 +249,46 @@ fn write_sorted<K: AsRef<str>, V: AsRef<str>>(method: &Method, pairs: &[(K, V)])
         i += run;
     }
     out
+}
+
+/// What [`push_twice_encoded`] writes for `raw` decoded (`+` a space, `%XX` a byte), read
+/// straight from `raw`: the SDKs send values encoded as the string to sign encodes them, so
+/// decoding each only to encode it again was a third of a verification. An escape of a
+/// byte above ASCII stops it (`Err` with where the value began), since only the whole
+/// decoded text says whether such bytes are UTF-8.
+fn push_twice_encoded_raw(out: &mut Vec<u8>, raw: &str) -> Result<(), usize> {
+    let start = out.len();
+    let bytes = raw.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = match bytes[i] {
+            b'+' => b' ',
+            b'%' => {
+                match (bytes.get(i + 1).and_then(|&h| hex_digit(h)), bytes.get(i + 2).and_then(|&l| hex_digit(l))) {
+                    (Some(high), Some(low)) => {
+                        i += 2;
+                        match high << 4 | low {
+                            decoded if decoded.is_ascii() => decoded,
+                            _ => return Err(start),
+                        }
+                    }
+                    _ => b'%',
+                }
+            }
+            b => b,
+        };
+        if UNRESERVED[usize::from(b)] {
+            out.push(b);
+        } else {
+            out.extend_from_slice(&[b'%', b'2', b'5', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+fn hex_digit(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
 }
 
 /// `YYYY-MM-DDThh:mm:ssZ`, UTC.
@@ -248,13 +321,31 @@ impl Scheme for AliyunRpc {
     }
 
     fn parse<'r>(&self, req: &RequestView<'r>) -> Result<Parsed<'r>, Rejection> {
-        let mut params = query_and_form_params(req.uri.query().unwrap_or(""), form_body(req));
-        // stable, so that each name's first pair comes first in its run
-        params.sort_by(|a, b| cmp_text(&a.0, &b.0));
-        let [signature, method, key, timestamp, nonce] =
-            first_of_each(&params, ["Signature", "SignatureMethod", "AccessKeyId", "Timestamp", "SignatureNonce"]);
-        let signature = match signature.map(|i| params[i].1.as_ref()) {
-            Some(s) if !s.is_empty() => SignatureBytes::from_base64(s),
+        let (query, body) = (req.uri.query().unwrap_or(""), form_body(req));
+        // Values are left encoded when the names need no decoding and none is given twice
+        // (a name's several values are signed in decoded order); decoded otherwise.
+        let raw = raw_params(query, body).and_then(|mut params| {
+            // stable, so that each name's first pair comes first in its run
+            params.sort_by(|a, b| cmp_text(a.0, b.0));
+            params.windows(2).all(|w| w[0].0 != w[1].0).then_some(params)
+        });
+        let params = match raw {
+            Some(params) => Params::Raw(params),
+            None => {
+                let mut params = query_and_form_params(query, body);
+                params.sort_by(|a, b| cmp_text(&a.0, &b.0));
+                Params::Decoded(params)
+            }
+        };
+        let names = ["Signature", "SignatureMethod", "AccessKeyId", "Timestamp", "SignatureNonce"];
+        let [signature, method, key, timestamp, nonce] = match &params {
+            Params::Raw(params) => first_of_each(params, names),
+            Params::Decoded(params) => first_of_each(params, names),
+        };
+        // a value read once is decoded on the stack; one kept, only if it needs it
+        let mut buf = [0u8; 128];
+        let signature = match params.read(signature, &mut buf) {
+            Some(s) if !s.is_empty() => SignatureBytes::from_base64(&s),
             _ => {
                 return Err(refusal(
                     StatusCode::BAD_REQUEST,
@@ -263,7 +354,7 @@ impl Scheme for AliyunRpc {
                 ));
             }
         };
-        let alg = match method.map(|i| params[i].1.as_ref()) {
+        let alg = match params.read(method, &mut buf).as_deref() {
             None | Some("HMAC-SHA1") => HmacAlg::Sha1,
             Some("HMAC-SHA256") => HmacAlg::Sha256,
             Some(_) => {
@@ -274,11 +365,13 @@ impl Scheme for AliyunRpc {
                 ));
             }
         };
-        Ok(Parsed { key, timestamp, nonce, params, signature, alg })
+        let timestamp = params.read(timestamp, &mut buf).as_deref().and_then(parse_timestamp);
+        let (key, nonce) = (params.keep(key).unwrap_or_default(), params.keep(nonce));
+        Ok(Parsed { key, nonce, timestamp, params, signature, alg })
     }
 
     fn key_id<'p>(&self, parsed: &'p Parsed<'_>) -> &'p str {
-        parsed.value(parsed.key).unwrap_or_default()
+        &parsed.key
     }
 
     fn unknown_key(&self, _key_id: &str) -> Rejection {
@@ -296,7 +389,7 @@ impl Scheme for AliyunRpc {
         secrets: &[Secret],
         now: SystemTime,
     ) -> Result<Verified, Rejection> {
-        let timestamp = parsed.value(parsed.timestamp).and_then(parse_timestamp).ok_or_else(|| {
+        let timestamp = parsed.timestamp.ok_or_else(|| {
             refusal(
                 StatusCode::BAD_REQUEST,
                 "InvalidTimeStamp.Format",
@@ -306,7 +399,10 @@ impl Scheme for AliyunRpc {
         if time_apart(timestamp, now) > self.window {
             return Err(self.expired());
         }
-        let sts = write_sorted(req.method, &parsed.params);
+        let sts = match &parsed.params {
+            Params::Raw(params) => write_sorted(req.method, params, true),
+            Params::Decoded(params) => write_sorted(req.method, params, false),
+        };
         let matches = parsed.signature.is_some_and(|claimed| {
             secrets.iter().any(|s| s.verify_hmac(parsed.alg, KeyForm::Ampersand, &sts, claimed.as_bytes()))
         });
@@ -320,7 +416,7 @@ impl Scheme for AliyunRpc {
                 ),
             ));
         }
-        let nonce = parsed.value(parsed.nonce).filter(|n| !n.is_empty()).map(Arc::from);
+        let nonce = parsed.nonce.as_deref().filter(|n| !n.is_empty()).map(Arc::from);
         Ok(Verified { nonce, timestamp: Some(timestamp) })
     }
 

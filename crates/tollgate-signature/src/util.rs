@@ -156,6 +156,52 @@ fn push_pairs<'a>(pairs: &mut Vec<(Cow<'a, str>, Cow<'a, str>)>, source: &Source
     scan(source.bytes, |span| pairs.push((span.name(source), span.value(source))));
 }
 
+/// The pairs of a query and then of a form body with their values left as sent (still
+/// percent-encoded), when no name needs decoding and the body is text: what a scheme that
+/// re-encodes values can write from without decoding them. `None` otherwise.
+pub(crate) fn raw_params<'a>(query: &'a str, body: &'a [u8]) -> Option<Vec<(&'a str, &'a str)>> {
+    let mut pairs = Vec::with_capacity(16);
+    let mut plain = true;
+    for source in [Source::text(query), Source::new(body)] {
+        let text = source.text?;
+        scan(source.bytes, |span| {
+            plain &= !span.name_escaped;
+            pairs.push((&text[span.start..span.equals], &text[(span.equals + 1).min(span.end)..span.end]));
+        });
+    }
+    plain.then_some(pairs)
+}
+
+/// Decodes a query or form component as [`params`] does, into `buf`, when it fits and is
+/// text: for a value read once, with no allocation.
+pub(crate) fn decode_into<'b>(raw: &str, buf: &'b mut [u8]) -> Option<&'b str> {
+    let raw = raw.as_bytes();
+    let mut len = 0;
+    let mut i = 0;
+    while i < raw.len() {
+        let b = match raw[i] {
+            b'+' => b' ',
+            b'%' => match (raw.get(i + 1).and_then(|&h| hex_value(h)), raw.get(i + 2).and_then(|&l| hex_value(l))) {
+                (Some(high), Some(low)) => {
+                    i += 2;
+                    high << 4 | low
+                }
+                _ => b'%',
+            },
+            b => b,
+        };
+        *buf.get_mut(len)? = b;
+        len += 1;
+        i += 1;
+    }
+    std::str::from_utf8(&buf[..len]).ok()
+}
+
+/// A query or form component decoded, as [`params`] decodes it.
+pub(crate) fn decode_component(raw: &str) -> Cow<'_, str> {
+    decode_bytes(raw.as_bytes())
+}
+
 /// Each decoded pair of a query string or form body, as [`params`] gives them, handed to
 /// `each` without being collected first.
 pub(crate) fn each_param<'a>(input: &'a [u8], mut each: impl FnMut(Cow<'a, str>, Cow<'a, str>)) {
@@ -316,13 +362,15 @@ pub(crate) fn split_ascii(text: &str, sep: u8) -> impl Iterator<Item = &str> {
 
 /// Where the first pair with each of `names` is in `pairs`: one pass, lengths compared
 /// before text, stopping once every name is found.
-pub(crate) fn first_of_each<const N: usize>(
-    pairs: &[(Cow<'_, str>, Cow<'_, str>)],
+pub(crate) fn first_of_each<K: AsRef<str>, V, const N: usize>(
+    pairs: &[(K, V)],
     names: [&str; N],
 ) -> [Option<usize>; N] {
     let mut found = [None; N];
     let mut missing = N;
     for (i, (name, _)) in pairs.iter().enumerate() {
+        let name = name.as_ref();
+        let name = AsRef::<str>::as_ref(name);
         for (slot, wanted) in found.iter_mut().zip(names) {
             if slot.is_none() && name.len() == wanted.len() && name == wanted {
                 *slot = Some(i);
@@ -460,6 +508,46 @@ mod tests {
             proptest::prop_assert_eq!(ours_ok, reference_ok);
             if ours_ok {
                 proptest::prop_assert_eq!(ours, reference);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// `decode_into` decodes as `form_urlencoded` does, when the text fits and is UTF-8.
+        #[test]
+        fn decode_into_is_form_urlencoded(raw in "[ab%+2FeéA]{0,24}") {
+            let mut buf = [0u8; 16];
+            let reference = decode_component(&raw);
+            match decode_into(&raw, &mut buf) {
+                Some(ours) => proptest::prop_assert_eq!(ours, reference.as_ref()),
+                None => {
+                    let decoded = percent_encoding::percent_decode(raw.replace('+', " ").as_bytes()).collect::<Vec<u8>>();
+                    proptest::prop_assert!(decoded.len() > 16 || std::str::from_utf8(&decoded).is_err());
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// `raw_params` splits as `form_urlencoded` does: decoding its values gives the
+        /// decoded pairs; it declines exactly when a name needs decoding or the body is not text.
+        #[test]
+        fn raw_params_split_as_form_urlencoded(
+            query in "[ab=&%+2Fé]{0,30}",
+            body in proptest::collection::vec(proptest::sample::select(b"ab=&%+2F\xff".to_vec()), 0..30),
+        ) {
+            let reference = query_and_form_params(&query, &body);
+            match raw_params(&query, &body) {
+                Some(raw) => {
+                    let decoded: Vec<_> = raw.iter().map(|(k, v)| (Cow::Borrowed(*k), decode_component(v))).collect();
+                    proptest::prop_assert_eq!(decoded, reference);
+                }
+                None => {
+                    let escaped_name = form_urlencoded::parse(query.as_bytes()).chain(form_urlencoded::parse(&body)).count() > 0
+                        && (query.split('&').chain(std::str::from_utf8(&body).unwrap_or("").split('&'))
+                            .any(|p| p.split('=').next().unwrap().contains(['%', '+'])));
+                    proptest::prop_assert!(escaped_name || std::str::from_utf8(&body).is_err());
+                }
             }
         }
     }
