@@ -541,6 +541,25 @@ mod tests {
     const SECRET: &str = "secret";
     const MISMATCH: &str = "Specified signature is not matched with our calculation. server string to sign is:";
 
+    proptest::proptest! {
+        /// The string to sign written from values as sent is the one written from their
+        /// decoded text, whatever their escapes (including ones of non-ASCII bytes, which
+        /// may not be UTF-8).
+        #[test]
+        fn raw_values_sign_as_decoded_ones(
+            names in proptest::collection::btree_set("[A-Za-z_.~*]{1,6}", 0..6),
+            values in proptest::collection::vec("([a-z0-9~*/ :=]|%[0-9A-Fa-f]{2}|%|\\+|é)*", 6),
+        ) {
+            let query: Vec<String> = names.iter().zip(&values).map(|(k, v)| format!("{k}={v}")).collect();
+            let query = query.join("&");
+            let mut raw = raw_params(&query, b"").expect("plain names");
+            raw.sort_by(|a, b| cmp_text(a.0, b.0));
+            let mut decoded = query_and_form_params(&query, b"");
+            decoded.sort_by(|a, b| cmp_text(&a.0, &b.0));
+            proptest::prop_assert_eq!(write_sorted(&Method::GET, &raw, true), write_sorted(&Method::GET, &decoded, false));
+        }
+    }
+
     fn now() -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(NOW)
     }
