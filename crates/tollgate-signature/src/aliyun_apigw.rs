@@ -80,7 +80,9 @@ use tollgate_core::{ErrorStyle, Rejection, time_apart};
 
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
-use crate::util::{HmacAlg, SignatureBytes, base64_encode, cmp_text, each_param, header_text, hmac, is_form};
+use crate::util::{
+    HmacAlg, SignatureBytes, base64_encode, cmp_text, each_param, header_text, hmac, is_form, split_ascii,
+};
 
 // Header names as constants: looking one up by `&str` parses and validates it every time.
 const X_CA_KEY: HeaderName = HeaderName::from_static("x-ca-key");
@@ -210,16 +212,13 @@ pub struct Parsed<'r> {
 /// each with a place for its value. `lower_case` says whether `list` has no upper-case
 /// letter.
 fn signed_header_names<V>(list: &str, lower_case: bool) -> Vec<(&str, Option<V>)> {
-    let mut names: Vec<(&str, Option<V>)> = list
-        .split(',')
-        .map(str::trim_ascii)
-        .filter(|n| {
-            !n.is_empty()
-                && !n.eq_ignore_ascii_case(X_CA_SIGNATURE.as_str())
-                && !n.eq_ignore_ascii_case(X_CA_SIGNATURE_HEADERS.as_str())
-        })
-        .map(|n| (n, None))
-        .collect();
+    let mut names: Vec<(&str, Option<V>)> = Vec::with_capacity(8);
+    for name in split_ascii(list, b',').map(str::trim_ascii) {
+        let signature_header = |n: &HeaderName| name.len() == n.as_str().len() && name.eq_ignore_ascii_case(n.as_str());
+        if !name.is_empty() && !signature_header(&X_CA_SIGNATURE) && !signature_header(&X_CA_SIGNATURE_HEADERS) {
+            names.push((name, None));
+        }
+    }
     if !lower_case {
         let lower = |n: &str| n.bytes().map(|b| b.to_ascii_lowercase()).collect::<Vec<u8>>();
         names.sort_by_cached_key(|(n, _)| lower(n));

@@ -34,13 +34,13 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, DATE};
+use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use tollgate_core::{ErrorStyle, Rejection, time_apart};
 
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
-use crate::util::{HmacAlg, SignatureBytes, base64_encode, header_text, hmac, joined_arc};
+use crate::util::{HmacAlg, SignatureBytes, ascii_words, base64_encode, header_text, hmac, joined_arc};
 
 /// The Tencent API Gateway key-pair scheme, verifier and signer.
 #[derive(Debug, Clone)]
@@ -93,9 +93,6 @@ fn refusal(status: StatusCode, code: &'static str, message: impl Into<String>) -
     let message = message.into();
     Rejection::new(status, code, message.clone()).with_policy("signature").with_tencent_api_gateway(status, message)
 }
-
-/// The gateway's own date header, always signed.
-const X_DATE: HeaderName = HeaderName::from_static("x-date");
 
 fn forbidden(code: &'static str, message: impl Into<String>) -> Rejection {
     refusal(StatusCode::FORBIDDEN, code, message)
@@ -286,13 +283,16 @@ impl Scheme for TencentApiGateway {
             Some(_) => return Err(bad("the algorithm is not hmac-sha1 or hmac-sha256")),
         };
         let names = given(headers).unwrap_or("");
-        if !names.split_ascii_whitespace().any(|h| h.eq_ignore_ascii_case("x-date") || h.eq_ignore_ascii_case("date")) {
+        let mut signed: Vec<(&'r str, Option<&'r HeaderValue>)> = Vec::with_capacity(4);
+        for name in ascii_words(names) {
+            signed.push((name, None));
+        }
+        let dated = |n: &&str| n.eq_ignore_ascii_case("x-date") || n.eq_ignore_ascii_case("date");
+        if !signed.iter().any(|(n, _)| dated(n)) {
             return Err(bad("the signed headers must include x-date or date"));
         }
         // one pass over the request's headers for every signed one, rather than a hashed
         // lookup by text each
-        let mut signed: Vec<(&'r str, Option<&'r HeaderValue>)> =
-            names.split_ascii_whitespace().map(|name| (name, None)).collect();
         for (name, value) in req.headers {
             let name = name.as_str();
             for (wanted, slot) in &mut signed {
@@ -327,8 +327,8 @@ impl Scheme for TencentApiGateway {
         now: SystemTime,
     ) -> Result<Verified, Rejection> {
         let mut timestamp = None;
-        for (name, checked) in [(&X_DATE, true), (&DATE, self.check_date)] {
-            let Some(value) = parsed.signed_value(name.as_str()).filter(|_| checked) else {
+        for (name, checked) in [("x-date", true), ("date", self.check_date)] {
+            let Some(value) = checked.then(|| parsed.signed_value(name)).flatten() else {
                 continue;
             };
             let value = header_text(value).unwrap_or("");

@@ -343,10 +343,21 @@ fn hex_value(b: u8) -> Option<u8> {
 /// more than the parsing around it.
 pub(crate) fn split_ascii(text: &str, sep: u8) -> impl Iterator<Item = &str> {
     debug_assert!(sep.is_ascii());
+    split_where(text, move |b| b == sep)
+}
+
+/// The words of `text` between runs of ASCII whitespace, as `split_ascii_whitespace` gives
+/// them, found by a plain byte loop (see [`split_ascii`]).
+pub(crate) fn ascii_words(text: &str) -> impl Iterator<Item = &str> {
+    split_where(text, |b| b.is_ascii_whitespace()).filter(|word| !word.is_empty())
+}
+
+/// The parts of `text` between ASCII bytes for which `is_sep` holds.
+fn split_where(text: &str, is_sep: impl Fn(u8) -> bool) -> impl Iterator<Item = &str> {
     let mut rest = Some(text);
     std::iter::from_fn(move || {
         let current = rest?;
-        match current.bytes().position(|b| b == sep) {
+        match current.bytes().position(&is_sep) {
             Some(at) => {
                 // `sep` is ASCII, so both sides of it are whole text
                 rest = Some(&current[at + 1..]);
@@ -488,12 +499,14 @@ mod tests {
     proptest::proptest! {
         /// `split_ascii` is `str::split` on an ASCII separator.
         #[test]
-        fn split_ascii_is_split(text in "[a;,/é]{0,20}") {
+        fn split_ascii_is_split(text in "[a;,/é \t\r\n]{0,20}") {
             for sep in [b';', b',', b'/'] {
                 let ours: Vec<_> = split_ascii(&text, sep).collect();
                 let reference: Vec<_> = text.split(char::from(sep)).collect();
                 proptest::prop_assert_eq!(ours, reference);
             }
+            let words: Vec<_> = ascii_words(&text).collect();
+            proptest::prop_assert_eq!(words, text.split_ascii_whitespace().collect::<Vec<_>>());
         }
     }
 
