@@ -76,8 +76,8 @@ use tollgate_core::{ErrorStyle, Rejection, time_apart};
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
 use crate::util::{
-    HmacAlg, SignatureBytes, base64_encode, cmp_text, decode_component, decode_into, decoded_pairs, first_of_each,
-    form_body, hmac, is_form, query_and_form_params, raw_params, rfc3986_encode,
+    HmacAlg, Params, SignatureBytes, base64_encode, cmp_text, decode_component, decoded_pairs, form_body, hmac,
+    is_form, rfc3986_encode,
 };
 
 /// The Aliyun RPC signature v1 scheme, verifier and signer.
@@ -130,38 +130,6 @@ pub struct Parsed<'r> {
     timestamp: Option<SystemTime>,
     signature: Option<SignatureBytes>,
     alg: HmacAlg,
-}
-
-/// A request's parameters.
-#[derive(Debug, Clone)]
-enum Params<'r> {
-    /// Values as sent, still percent-encoded; no name needs decoding or is given twice.
-    Raw(Vec<(&'r str, &'r str)>),
-    /// Decoded (borrowed where they needed no decoding).
-    Decoded(Vec<(Cow<'r, str>, Cow<'r, str>)>),
-}
-
-impl<'r> Params<'r> {
-    /// The decoded value at `at`, for reading once: decoded into `buf` when it fits.
-    fn read<'b>(&'b self, at: Option<usize>, buf: &'b mut [u8; 128]) -> Option<Cow<'b, str>> {
-        let i = at?;
-        Some(match self {
-            Params::Raw(params) => match decode_into(params[i].1, buf) {
-                Some(text) => Cow::Borrowed(text),
-                None => decode_component(params[i].1),
-            },
-            Params::Decoded(params) => Cow::Borrowed(params[i].1.as_ref()),
-        })
-    }
-
-    /// The decoded value at `at`, to keep (copied only if it needed decoding).
-    fn keep(&self, at: Option<usize>) -> Option<Cow<'r, str>> {
-        let i = at?;
-        Some(match self {
-            Params::Raw(params) => decode_component(params[i].1),
-            Params::Decoded(params) => params[i].1.clone(),
-        })
-    }
 }
 
 /// RFC 3986's unreserved bytes, `A-Z a-z 0-9 - _ . ~`, as a table: this test runs once per
@@ -321,27 +289,9 @@ impl Scheme for AliyunRpc {
     }
 
     fn parse<'r>(&self, req: &RequestView<'r>) -> Result<Parsed<'r>, Rejection> {
-        let (query, body) = (req.uri.query().unwrap_or(""), form_body(req));
-        // Values are left encoded when the names need no decoding and none is given twice
-        // (a name's several values are signed in decoded order); decoded otherwise.
-        let raw = raw_params(query, body).and_then(|mut params| {
-            // stable, so that each name's first pair comes first in its run
-            params.sort_by(|a, b| cmp_text(a.0, b.0));
-            params.windows(2).all(|w| w[0].0 != w[1].0).then_some(params)
-        });
-        let params = match raw {
-            Some(params) => Params::Raw(params),
-            None => {
-                let mut params = query_and_form_params(query, body);
-                params.sort_by(|a, b| cmp_text(&a.0, &b.0));
-                Params::Decoded(params)
-            }
-        };
-        let names = ["Signature", "SignatureMethod", "AccessKeyId", "Timestamp", "SignatureNonce"];
-        let [signature, method, key, timestamp, nonce] = match &params {
-            Params::Raw(params) => first_of_each(params, names),
-            Params::Decoded(params) => first_of_each(params, names),
-        };
+        let params = Params::sorted(req.uri.query().unwrap_or(""), form_body(req), cmp_text);
+        let [signature, method, key, timestamp, nonce] =
+            params.first_of_each(["Signature", "SignatureMethod", "AccessKeyId", "Timestamp", "SignatureNonce"]);
         // a value read once is decoded on the stack; one kept, only if it needs it
         let mut buf = [0u8; 128];
         let signature = match params.read(signature, &mut buf) {
@@ -534,6 +484,7 @@ impl AliyunRpc {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::{query_and_form_params, raw_params};
     use std::time::UNIX_EPOCH;
     use tollgate_core::Ecosystem;
 

@@ -53,8 +53,8 @@ use tollgate_core::{ErrorStyle, Rejection, time_apart};
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
 use crate::util::{
-    HmacAlg, SignatureBytes, base64_encode, cmp_text, decode_hex, decoded_pairs, first_of_each, form_body, header_str,
-    header_text, hmac, is_form, query_and_form_params, split_ascii,
+    HmacAlg, Params, SignatureBytes, base64_encode, decode_component, decode_hex, decoded_pairs, first_difference,
+    form_body, header_str, header_text, hmac, is_form, split_ascii,
 };
 
 const ALGORITHM: &str = "TC3-HMAC-SHA256";
@@ -160,19 +160,21 @@ pub enum Parsed<'r> {
         alg: HmacAlg,
         /// The claimed signature, if it was valid Base64.
         signature: Option<SignatureBytes>,
-        /// Where the first `SecretId` is in `params`.
-        key: usize,
-        /// Where the first `Timestamp` is in `params`.
-        timestamp: Option<usize>,
-        /// Where the first `Nonce` is in `params`.
-        nonce: Option<usize>,
-        /// Every parameter, decoded (borrowed where it needed no decoding), sorted as the
-        /// string to sign orders them, each name's pairs in the order sent.
-        params: Vec<(Cow<'r, str>, Cow<'r, str>)>,
-        /// Whether no parameter name has a `_` (the order is then plain byte order).
-        plain: bool,
+        /// The first `SecretId`, decoded.
+        key: Cow<'r, str>,
+        /// The first `Timestamp`, decoded.
+        timestamp: Option<Cow<'r, str>>,
+        /// The first `Nonce`, decoded.
+        nonce: Option<Cow<'r, str>>,
+        /// Every parameter, sorted as the string to sign orders them.
+        #[doc(hidden)]
+        params: V1Params<'r>,
     },
 }
+
+/// A v1 request's parameters, as the string to sign is written from them.
+#[derive(Debug, Clone)]
+pub struct V1Params<'r>(Params<'r>);
 
 fn parse_tc3(value: &str) -> Result<Parsed<'_>, Rejection> {
     let rest = value.strip_prefix(ALGORITHM).ok_or_else(|| invalid_authorization("expected TC3-HMAC-SHA256"))?;
@@ -337,66 +339,65 @@ pub fn v1_string_to_sign<K: AsRef<str>, V: AsRef<str>>(
     params: &[(K, V)],
 ) -> String {
     let mut pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
-    let plain = plain_names(&pairs);
-    sort_v1(&mut pairs, plain);
-    v1_write_sorted(method, host, path, &pairs, plain)
+    pairs.sort_by(|a, b| cmp_v1(a.0, b.0));
+    // written from text only
+    String::from_utf8_lossy(&v1_write_sorted(method, host, path, &pairs, false)).into_owned()
 }
 
-/// `k` as the v1 string to sign writes it, `_` as `.`.
-fn signed_name(k: &str) -> impl Iterator<Item = u8> + '_ {
-    k.bytes().map(|b| if b == b'_' { b'.' } else { b })
+/// How the v1 string to sign orders names: as signed, `_` as `.`. Byte order, unless the
+/// first bytes that differ involve a `_`.
+fn cmp_v1(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let at = first_difference(a, b);
+    match (a.get(at), b.get(at)) {
+        (Some(&x), Some(&y)) if x != b'_' && y != b'_' => x.cmp(&y),
+        (Some(_), Some(_)) => {
+            let signed = |c: &u8| if *c == b'_' { b'.' } else { *c };
+            a[at..].iter().map(signed).cmp(b[at..].iter().map(signed))
+        }
+        _ => a.len().cmp(&b.len()),
+    }
 }
 
-/// How the v1 string to sign orders names: as signed (`_` as `.`). `plain` says that no
-/// name has a `_`, when byte order is the same and much cheaper.
-fn cmp_v1(a: &str, b: &str, plain: bool) -> std::cmp::Ordering {
-    if plain { cmp_text(a, b) } else { signed_name(a).cmp(signed_name(b)) }
-}
-
-/// Whether no name has a `_` (see [`cmp_v1`]).
-fn plain_names<K: AsRef<str>, V>(pairs: &[(K, V)]) -> bool {
-    !pairs.iter().any(|(k, _)| k.as_ref().contains('_'))
-}
-
-/// Sorts by name as signed, stably: a name's first pair stays first.
-fn sort_v1<K: AsRef<str>, V>(pairs: &mut [(K, V)], plain: bool) {
-    pairs.sort_by(|a, b| cmp_v1(a.0.as_ref(), b.0.as_ref(), plain));
-}
-
-/// The v1 string to sign over pairs sorted by [`sort_v1`]: `Signature` is left out, and
-/// the pairs of one signed name are put in value order here.
+/// The v1 string to sign over pairs sorted by [`cmp_v1`] (stably): `Signature` is left
+/// out, and the pairs of one signed name are put in value order here. With `raw`, values
+/// are as sent (still percent-encoded) and no two names are equal in the order.
 fn v1_write_sorted<K: AsRef<str>, V: AsRef<str>>(
     method: &Method,
     host: &str,
     path: &str,
     pairs: &[(K, V)],
-    plain: bool,
-) -> String {
+    raw: bool,
+) -> Vec<u8> {
     let size: usize = pairs.iter().map(|(k, v)| k.as_ref().len() + v.as_ref().len() + 2).sum();
-    let mut out = String::with_capacity(method.as_str().len() + host.len() + path.len() + 1 + size);
-    out.push_str(method.as_str());
-    out.push_str(host);
-    out.push_str(path);
-    out.push('?');
+    let mut out = Vec::with_capacity(method.as_str().len() + host.len() + path.len() + 1 + size);
+    for part in [method.as_str(), host, path, "?"] {
+        out.extend_from_slice(part.as_bytes());
+    }
     let start = out.len();
-    let write = |out: &mut String, k: &str, v: &str| {
+    let write = |out: &mut Vec<u8>, k: &str, v: &str| {
         if k == "Signature" {
             return;
         }
         if out.len() > start {
-            out.push('&');
+            out.push(b'&');
         }
         match k.contains('_') {
-            true => out.extend(k.chars().map(|c| if c == '_' { '.' } else { c })),
-            false => out.push_str(k),
+            true => out.extend(k.bytes().map(|b| if b == b'_' { b'.' } else { b })),
+            false => out.extend_from_slice(k.as_bytes()),
         }
-        out.push('=');
-        out.push_str(v);
+        out.push(b'=');
+        let value = out.len();
+        if !raw || !push_decoded(out, v) {
+            // an escape of a byte above ASCII: the decoded text decides (it may not be UTF-8)
+            out.truncate(value);
+            out.extend_from_slice(if raw { decode_component(v) } else { Cow::Borrowed(v) }.as_bytes());
+        }
     };
     let mut i = 0;
     while i < pairs.len() {
         let name = pairs[i].0.as_ref();
-        let run = 1 + pairs[i + 1..].iter().take_while(|(k, _)| cmp_v1(k.as_ref(), name, plain).is_eq()).count();
+        let run = 1 + pairs[i + 1..].iter().take_while(|(k, _)| cmp_v1(k.as_ref(), name).is_eq()).count();
         if run == 1 {
             write(&mut out, name, pairs[i].1.as_ref());
         } else {
@@ -407,6 +408,39 @@ fn v1_write_sorted<K: AsRef<str>, V: AsRef<str>>(
         i += run;
     }
     out
+}
+
+/// Writes `raw` decoded (`+` a space, `%XX` a byte) as `params` decodes it, straight from
+/// `raw`; `false` at an escape of a byte above ASCII, which only the whole decoded text
+/// can place (it may not be UTF-8).
+fn push_decoded(out: &mut Vec<u8>, raw: &str) -> bool {
+    let bytes = raw.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        // most values have nothing to decode: copied in runs
+        let run = bytes[i..].iter().position(|&b| b == b'%' || b == b'+').unwrap_or(bytes.len() - i);
+        out.extend_from_slice(&bytes[i..i + run]);
+        i += run;
+        let Some(&b) = bytes.get(i) else { break };
+        let b = match b {
+            b'+' => b' ',
+            _ => match (bytes.get(i + 1).and_then(|&h| hex_digit(h)), bytes.get(i + 2).and_then(|&l| hex_digit(l))) {
+                (Some(high), Some(low)) if (high << 4 | low).is_ascii() => {
+                    i += 2;
+                    high << 4 | low
+                }
+                (Some(_), Some(_)) => return false,
+                _ => b'%',
+            },
+        };
+        out.push(b);
+        i += 1;
+    }
+    true
+}
+
+fn hex_digit(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
 }
 
 /// `YYYY-MM-DD` of `seconds` since the epoch, in UTC, written into a buffer (no allocation
@@ -499,20 +533,18 @@ impl Scheme for TencentCloud {
             let auth = header_text(auth).ok_or_else(|| invalid_authorization("not visible ASCII"))?;
             return parse_tc3(auth.trim_ascii());
         }
-        let mut params = query_and_form_params(req.uri.query().unwrap_or(""), form_body(req));
-        let plain = plain_names(&params);
-        sort_v1(&mut params, plain);
+        let params = Params::sorted(req.uri.query().unwrap_or(""), form_body(req), cmp_v1);
         let [signature, method, key, timestamp, nonce] =
-            first_of_each(&params, ["Signature", "SignatureMethod", "SecretId", "Timestamp", "Nonce"]);
-        let value = |at: Option<usize>| at.map(|i| params[i].1.as_ref());
-        let Some(signature) = value(signature) else {
+            params.first_of_each(["Signature", "SignatureMethod", "SecretId", "Timestamp", "Nonce"]);
+        // a value read once is decoded on the stack; one kept, only if it needs it
+        let mut buf = [0u8; 128];
+        let Some(signature) = params.read(signature, &mut buf).map(|s| SignatureBytes::from_base64(&s)) else {
             return Err(refusal(
                 "MissingParameter",
                 "The request has neither an Authorization header (TC3-HMAC-SHA256) nor a `Signature` parameter.",
             ));
         };
-        let signature = SignatureBytes::from_base64(signature);
-        let alg = match value(method) {
+        let alg = match params.read(method, &mut buf).as_deref() {
             None | Some("HmacSHA1") => HmacAlg::Sha1,
             Some("HmacSHA256") => HmacAlg::Sha256,
             Some(other) => {
@@ -522,17 +554,17 @@ impl Scheme for TencentCloud {
                 ));
             }
         };
-        let key = key.filter(|&i| !params[i].1.is_empty());
-        let Some(key) = key else {
+        let Some(key) = params.keep(key).filter(|k| !k.is_empty()) else {
             return Err(refusal("MissingParameter", "The parameter `SecretId` is required."));
         };
-        Ok(Parsed::V1 { alg, signature, key, timestamp, nonce, params, plain })
+        let (timestamp, nonce) = (params.keep(timestamp), params.keep(nonce));
+        Ok(Parsed::V1 { alg, signature, key, timestamp, nonce, params: V1Params(params) })
     }
 
     fn key_id<'p>(&self, parsed: &'p Parsed<'_>) -> &'p str {
         match parsed {
             Parsed::Tc3 { key, .. } => key,
-            Parsed::V1 { key, params, .. } => &params[*key].1,
+            Parsed::V1 { key, .. } => key,
         }
     }
 
@@ -583,15 +615,19 @@ impl Scheme for TencentCloud {
                 }
                 Ok(Verified { nonce: Some(nonce_of(signature)), timestamp: Some(UNIX_EPOCH + Duration::from_secs(ts)) })
             }
-            Parsed::V1 { alg, signature, timestamp, nonce, params, plain, .. } => {
-                let value = |at: &Option<usize>| at.map(|i| params[i].1.as_ref());
-                let ts = self.check_time(value(timestamp), "Timestamp", now)?;
-                let nonce = value(nonce)
+            Parsed::V1 { alg, signature, timestamp, nonce, params, .. } => {
+                let ts = self.check_time(timestamp.as_deref(), "Timestamp", now)?;
+                let nonce = nonce
+                    .as_deref()
                     .filter(|n| !n.is_empty())
                     .ok_or_else(|| refusal("MissingParameter", "The parameter `Nonce` is required."))?;
-                let sts = v1_write_sorted(req.method, host_of(req.uri, req.headers), req.uri.path(), params, *plain);
+                let (host, path) = (host_of(req.uri, req.headers), req.uri.path());
+                let sts = match &params.0 {
+                    Params::Raw(params) => v1_write_sorted(req.method, host, path, params, true),
+                    Params::Decoded(params) => v1_write_sorted(req.method, host, path, params, false),
+                };
                 let ok = signature.is_some_and(|claimed| {
-                    secrets.iter().any(|s| s.verify_hmac(*alg, KeyForm::Plain, sts.as_bytes(), claimed.as_bytes()))
+                    secrets.iter().any(|s| s.verify_hmac(*alg, KeyForm::Plain, &sts, claimed.as_bytes()))
                 });
                 if !ok {
                     return Err(mismatch());
@@ -769,6 +805,15 @@ mod tests {
         let err = scheme.check_time(Some("99999999999999"), "X-TC-Timestamp", SystemTime::now()).unwrap_err();
         assert_eq!(err.code_for(Ecosystem::TencentCloud), "InvalidParameter");
         assert!(scheme.check_time(Some("253402300799"), "X-TC-Timestamp", SystemTime::now()).is_ok());
+    }
+
+    proptest::proptest! {
+        /// Names are ordered as their signed forms (`_` as `.`) are.
+        #[test]
+        fn v1_names_order_as_signed(a in "[a._Z]{0,10}", b in "[a._Z]{0,10}") {
+            let signed = |s: &str| s.replace('_', ".");
+            proptest::prop_assert_eq!(cmp_v1(&a, &b), signed(&a).cmp(&signed(&b)));
+        }
     }
 
     #[test]

@@ -199,7 +199,11 @@ pub(crate) fn decode_into<'b>(raw: &str, buf: &'b mut [u8]) -> Option<&'b str> {
 
 /// A query or form component decoded, as [`params`] decodes it.
 pub(crate) fn decode_component(raw: &str) -> Cow<'_, str> {
-    decode_bytes(raw.as_bytes())
+    match raw.bytes().any(|b| b == b'%' || b == b'+') {
+        true => decode_bytes(raw.as_bytes()),
+        // text already: nothing to decode or check
+        false => Cow::Borrowed(raw),
+    }
 }
 
 /// Each decoded pair of a query string or form body, as [`params`] gives them, handed to
@@ -395,6 +399,84 @@ pub(crate) fn first_of_each<K: AsRef<str>, V, const N: usize>(
     found
 }
 
+/// A request's query and form parameters, sorted by name (stably: a name's pairs stay in
+/// the order sent), for a scheme whose string to sign lists them in order.
+#[derive(Debug, Clone)]
+pub(crate) enum Params<'r> {
+    /// Values as sent, still percent-encoded: no name needs decoding, and no two are equal
+    /// in the order (a name's several values are ordered by their decoded text).
+    Raw(Vec<(&'r str, &'r str)>),
+    /// Decoded (borrowed where they needed no decoding).
+    Decoded(Vec<(Cow<'r, str>, Cow<'r, str>)>),
+}
+
+impl<'r> Params<'r> {
+    /// The parameters of `query` and `body` (a form, else empty), sorted by `order`; raw
+    /// where that is enough, decoded otherwise.
+    #[inline]
+    pub(crate) fn sorted(query: &'r str, body: &'r [u8], order: impl Fn(&str, &str) -> std::cmp::Ordering) -> Self {
+        let raw = raw_params(query, body).and_then(|mut params| {
+            params.sort_by(|a, b| order(a.0, b.0));
+            // names the order holds equal have one length (so far as the schemes' orders go)
+            let distinct = |a: &str, b: &str| a.len() != b.len() || order(a, b).is_ne();
+            params.windows(2).all(|w| distinct(w[0].0, w[1].0)).then_some(params)
+        });
+        match raw {
+            Some(params) => Params::Raw(params),
+            None => {
+                let mut params = query_and_form_params(query, body);
+                params.sort_by(|a, b| order(&a.0, &b.0));
+                Params::Decoded(params)
+            }
+        }
+    }
+
+    /// Where the first pair with each of `names` is.
+    pub(crate) fn first_of_each<const N: usize>(&self, names: [&str; N]) -> [Option<usize>; N] {
+        match self {
+            Params::Raw(params) => first_of_each(params, names),
+            Params::Decoded(params) => first_of_each(params, names),
+        }
+    }
+
+    /// The decoded value at `at`, for reading once: decoded into `buf` when it fits.
+    pub(crate) fn read<'b>(&'b self, at: Option<usize>, buf: &'b mut [u8; 128]) -> Option<Cow<'b, str>> {
+        let i = at?;
+        Some(match self {
+            Params::Raw(params) => match decode_into(params[i].1, buf) {
+                Some(text) => Cow::Borrowed(text),
+                None => decode_component(params[i].1),
+            },
+            Params::Decoded(params) => Cow::Borrowed(params[i].1.as_ref()),
+        })
+    }
+
+    /// The decoded value at `at`, to keep (copied only if it needed decoding).
+    pub(crate) fn keep(&self, at: Option<usize>) -> Option<Cow<'r, str>> {
+        let i = at?;
+        Some(match self {
+            Params::Raw(params) => decode_component(params[i].1),
+            Params::Decoded(params) => params[i].1.clone(),
+        })
+    }
+}
+
+/// Where `a` and `b` first differ (the shorter one's length if one begins the other),
+/// found eight bytes at a time.
+#[inline]
+pub(crate) fn first_difference(a: &[u8], b: &[u8]) -> usize {
+    let mut at = 0;
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        let diff =
+            u64::from_le_bytes(x.try_into().unwrap_or_default()) ^ u64::from_le_bytes(y.try_into().unwrap_or_default());
+        if diff != 0 {
+            return at + (diff.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    at + a[at..].iter().zip(&b[at..]).take_while(|(x, y)| x == y).count()
+}
+
 /// Byte order of two texts, compared eight bytes at a time. Parameter names are short and
 /// share long prefixes (`SignatureMethod`, `SignatureNonce`, ...): a call into `memcmp` per
 /// comparison was a seventh of a verification, most of it the call.
@@ -562,6 +644,15 @@ mod tests {
                     proptest::prop_assert!(escaped_name || std::str::from_utf8(&body).is_err());
                 }
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// `first_difference` is where the bytes first differ.
+        #[test]
+        fn first_difference_is_the_first_unequal_byte(a in "[ab]{0,20}", b in "[ab]{0,20}") {
+            let expected = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+            proptest::prop_assert_eq!(first_difference(a.as_bytes(), b.as_bytes()), expected);
         }
     }
 
