@@ -81,7 +81,7 @@ impl FlowPolicy for AliyunLimits {
         }
         let special = self.special_apps.iter().find(|(id, _)| caller.is(id)).map(|(_, q)| *q);
         if let Some(quota) = special.or(self.app) {
-            out.push(Check { key: self.keys.keyed("app", &[&caller.app_id()]), quota, tier: Tier::App });
+            out.push(Check { key: self.keys.keyed_text("app", caller.app_id()), quota, tier: Tier::App });
         }
     }
 }

@@ -171,13 +171,13 @@ impl FlowPolicy for BasicLimits {
         if let Some(caller) = Caller::from_extensions(request.extensions) {
             let special = self.special_apps.iter().find(|(id, _)| caller.is(id)).map(|(_, q)| *q);
             if let Some(quota) = special.or(self.app) {
-                out.push(Check { key: self.keys.keyed("app", &[&caller.app_id()]), quota, tier: Tier::App });
+                out.push(Check { key: self.keys.keyed_text("app", caller.app_id()), quota, tier: Tier::App });
             }
         }
         if let Some(client) = ClientIp::from_extensions(request.extensions) {
             let ip = canonical(client.ip());
             if let Some(quota) = self.special_ips.get(&ip).copied().or(self.ip) {
-                out.push(Check { key: self.keys.keyed("ip", &[&ip]), quota, tier: Tier::Ip });
+                out.push(Check { key: self.keys.keyed_ip("ip", ip), quota, tier: Tier::Ip });
             }
         }
     }
