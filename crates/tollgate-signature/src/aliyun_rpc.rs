@@ -76,8 +76,8 @@ use tollgate_core::{ErrorStyle, Rejection, time_apart};
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
 use crate::util::{
-    HmacAlg, Params, SignatureBytes, base64_encode, cmp_text, decode_component, decoded_pairs, form_body, hmac,
-    is_form, rfc3986_encode,
+    HmacAlg, Params, SignatureBytes, base64_encode, cmp_text, decode_component, decode_step, decoded_pairs, form_body,
+    hmac, is_form, rfc3986_encode,
 };
 
 /// The Aliyun RPC signature v1 scheme, verifier and signer.
@@ -229,34 +229,18 @@ fn push_twice_encoded_raw(out: &mut Vec<u8>, raw: &str) -> Result<(), usize> {
     let bytes = raw.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        let b = match bytes[i] {
-            b'+' => b' ',
-            b'%' => {
-                match (bytes.get(i + 1).and_then(|&h| hex_digit(h)), bytes.get(i + 2).and_then(|&l| hex_digit(l))) {
-                    (Some(high), Some(low)) => {
-                        i += 2;
-                        match high << 4 | low {
-                            decoded if decoded.is_ascii() => decoded,
-                            _ => return Err(start),
-                        }
-                    }
-                    _ => b'%',
-                }
-            }
-            b => b,
-        };
+        let (b, width) = decode_step(bytes, i);
+        if width == 3 && !b.is_ascii() {
+            return Err(start);
+        }
         if UNRESERVED[usize::from(b)] {
             out.push(b);
         } else {
             out.extend_from_slice(&[b'%', b'2', b'5', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
         }
-        i += 1;
+        i += width;
     }
     Ok(())
-}
-
-fn hex_digit(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
 }
 
 /// `YYYY-MM-DDThh:mm:ssZ`, UTC.

@@ -53,8 +53,8 @@ use tollgate_core::{ErrorStyle, Rejection, time_apart};
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
 use crate::util::{
-    HmacAlg, Params, SignatureBytes, base64_encode, decode_component, decode_hex, decoded_pairs, first_difference,
-    form_body, header_str, header_text, hmac, is_form, split_ascii,
+    HmacAlg, Params, SignatureBytes, base64_encode, decode_component, decode_hex, decode_step, decoded_pairs,
+    first_difference, form_body, header_str, header_text, hmac, is_form, split_ascii,
 };
 
 const ALGORITHM: &str = "TC3-HMAC-SHA256";
@@ -421,26 +421,17 @@ fn push_decoded(out: &mut Vec<u8>, raw: &str) -> bool {
         let run = bytes[i..].iter().position(|&b| b == b'%' || b == b'+').unwrap_or(bytes.len() - i);
         out.extend_from_slice(&bytes[i..i + run]);
         i += run;
-        let Some(&b) = bytes.get(i) else { break };
-        let b = match b {
-            b'+' => b' ',
-            _ => match (bytes.get(i + 1).and_then(|&h| hex_digit(h)), bytes.get(i + 2).and_then(|&l| hex_digit(l))) {
-                (Some(high), Some(low)) if (high << 4 | low).is_ascii() => {
-                    i += 2;
-                    high << 4 | low
-                }
-                (Some(_), Some(_)) => return false,
-                _ => b'%',
-            },
-        };
+        if i == bytes.len() {
+            break;
+        }
+        let (b, width) = decode_step(bytes, i);
+        if width == 3 && !b.is_ascii() {
+            return false;
+        }
         out.push(b);
-        i += 1;
+        i += width;
     }
     true
-}
-
-fn hex_digit(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
 }
 
 /// `YYYY-MM-DD` of `seconds` since the epoch, in UTC, written into a buffer (no allocation
@@ -805,6 +796,28 @@ mod tests {
         let err = scheme.check_time(Some("99999999999999"), "X-TC-Timestamp", SystemTime::now()).unwrap_err();
         assert_eq!(err.code_for(Ecosystem::TencentCloud), "InvalidParameter");
         assert!(scheme.check_time(Some("253402300799"), "X-TC-Timestamp", SystemTime::now()).is_ok());
+    }
+
+    proptest::proptest! {
+        /// The v1 string to sign written from values as sent is the one written from their
+        /// decoded text, whatever their escapes.
+        #[test]
+        fn v1_raw_values_sign_as_decoded_ones(
+            names in proptest::collection::btree_set("[A-Za-z.~*]{1,6}", 0..6),
+            values in proptest::collection::vec("([a-z0-9~*/ :=]|%[0-9A-Fa-f]{2}|%|\\+|é)*", 6),
+        ) {
+            let query: Vec<String> = names.iter().zip(&values).map(|(k, v)| format!("{k}={v}")).collect();
+            let query = query.join("&");
+            let Params::Raw(raw) = Params::sorted(&query, b"", cmp_v1) else {
+                return Err(proptest::test_runner::TestCaseError::fail("plain, distinct names stay raw"));
+            };
+            let mut decoded = crate::util::query_and_form_params(&query, b"");
+            decoded.sort_by(|a, b| cmp_v1(&a.0, &b.0));
+            proptest::prop_assert_eq!(
+                v1_write_sorted(&Method::GET, "h", "/", &raw, true),
+                v1_write_sorted(&Method::GET, "h", "/", &decoded, false)
+            );
+        }
     }
 
     proptest::proptest! {

@@ -179,20 +179,10 @@ pub(crate) fn decode_into<'b>(raw: &str, buf: &'b mut [u8]) -> Option<&'b str> {
     let mut len = 0;
     let mut i = 0;
     while i < raw.len() {
-        let b = match raw[i] {
-            b'+' => b' ',
-            b'%' => match (raw.get(i + 1).and_then(|&h| hex_value(h)), raw.get(i + 2).and_then(|&l| hex_value(l))) {
-                (Some(high), Some(low)) => {
-                    i += 2;
-                    high << 4 | low
-                }
-                _ => b'%',
-            },
-            b => b,
-        };
+        let (b, width) = decode_step(raw, i);
         *buf.get_mut(len)? = b;
         len += 1;
-        i += 1;
+        i += width;
     }
     std::str::from_utf8(&buf[..len]).ok()
 }
@@ -314,18 +304,9 @@ fn decode_bytes(raw: &[u8]) -> Cow<'_, str> {
     let mut bytes = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {
-        match raw[i] {
-            b'+' => bytes.push(b' '),
-            b'%' => match (raw.get(i + 1).and_then(|&h| hex_value(h)), raw.get(i + 2).and_then(|&l| hex_value(l))) {
-                (Some(high), Some(low)) => {
-                    bytes.push(high << 4 | low);
-                    i += 2;
-                }
-                _ => bytes.push(b'%'),
-            },
-            b => bytes.push(b),
-        }
-        i += 1;
+        let (b, width) = decode_step(raw, i);
+        bytes.push(b);
+        i += width;
     }
     match String::from_utf8(bytes) {
         Ok(text) => Cow::Owned(text),
@@ -333,12 +314,21 @@ fn decode_bytes(raw: &[u8]) -> Cow<'_, str> {
     }
 }
 
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
+/// One step of form decoding at `bytes[at]` (which must exist): the byte it stands for and
+/// how many bytes it took. `+` is a space, a valid `%XX` its byte (three bytes taken), and
+/// anything else itself, a lone `%` included.
+#[inline]
+pub(crate) fn decode_step(bytes: &[u8], at: usize) -> (u8, usize) {
+    match bytes[at] {
+        b'+' => (b' ', 1),
+        b'%' => {
+            let digit = |i: usize| bytes.get(i).map(|&d| HEX_VALUE[usize::from(d)]).filter(|&v| v < 16);
+            match (digit(at + 1), digit(at + 2)) {
+                (Some(high), Some(low)) => (high << 4 | low, 3),
+                _ => (b'%', 1),
+            }
+        }
+        b => (b, 1),
     }
 }
 
