@@ -348,7 +348,11 @@ pub fn v1_string_to_sign<K: AsRef<str>, V: AsRef<str>>(
 /// first bytes that differ involve a `_`.
 fn cmp_v1(a: &str, b: &str) -> std::cmp::Ordering {
     let (a, b) = (a.as_bytes(), b.as_bytes());
-    let at = first_difference(a, b);
+    // most names differ in their first byte
+    let at = match (a.first(), b.first()) {
+        (Some(x), Some(y)) if x != y => 0,
+        _ => first_difference(a, b),
+    };
     match (a.get(at), b.get(at)) {
         (Some(&x), Some(&y)) if x != b'_' && y != b'_' => x.cmp(&y),
         (Some(_), Some(_)) => {

@@ -502,6 +502,12 @@ pub(crate) fn first_difference(a: &[u8], b: &[u8]) -> usize {
 #[inline]
 pub(crate) fn cmp_text(a: &str, b: &str) -> std::cmp::Ordering {
     let (a, b) = (a.as_bytes(), b.as_bytes());
+    // most names differ in their first byte
+    if let (Some(x), Some(y)) = (a.first(), b.first()) {
+        if x != y {
+            return x.cmp(y);
+        }
+    }
     let mut ca = a.chunks_exact(8);
     let mut cb = b.chunks_exact(8);
     for (x, y) in ca.by_ref().zip(cb.by_ref()) {
