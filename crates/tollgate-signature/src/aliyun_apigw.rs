@@ -486,18 +486,13 @@ impl Scheme for AliyunApiGateway {
                 None => rest = true,
             }
         }
-        if rest {
-            for (name, value) in req.headers {
-                let wanted = signed
-                    .iter_mut()
-                    .find(|(n, _)| n.len() == name.as_str().len() && n.eq_ignore_ascii_case(name.as_str()));
-                if let Some((_, slot)) = wanted {
-                    slot.get_or_insert(value);
-                }
-            }
-        }
         headers.signed = signed;
         headers.lower_case = lower_case;
+        if rest {
+            for (name, value) in req.headers {
+                headers.note_signed(name.as_str(), value);
+            }
+        }
         Ok(Parsed { key, signature: SignatureBytes::from_base64(signature), alg, headers })
     }
 

@@ -468,7 +468,6 @@ impl AliyunRpc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::util::{query_and_form_params, raw_params};
     use std::time::UNIX_EPOCH;
     use tollgate_core::Ecosystem;
 
@@ -483,14 +482,10 @@ mod tests {
         #[test]
         fn raw_values_sign_as_decoded_ones(
             names in proptest::collection::btree_set("[A-Za-z_.~*]{1,6}", 0..6),
-            values in proptest::collection::vec("([a-z0-9~*/ :=]|%[0-9A-Fa-f]{2}|%|\\+|é)*", 6),
+            values in proptest::collection::vec(crate::util::testing::ESCAPED_VALUE, 6),
         ) {
-            let query: Vec<String> = names.iter().zip(&values).map(|(k, v)| format!("{k}={v}")).collect();
-            let query = query.join("&");
-            let mut raw = raw_params(&query, b"").expect("plain names");
-            raw.sort_by(|a, b| cmp_text(a.0, b.0));
-            let mut decoded = query_and_form_params(&query, b"");
-            decoded.sort_by(|a, b| cmp_text(&a.0, &b.0));
+            let query = crate::util::testing::query_of(&names, &values);
+            let (raw, decoded) = crate::util::testing::raw_and_decoded(&query, cmp_text).expect("plain, distinct names");
             proptest::prop_assert_eq!(write_sorted(&Method::GET, &raw, true), write_sorted(&Method::GET, &decoded, false));
         }
     }

@@ -121,8 +121,8 @@ impl Parsed<'_> {
 /// The `key="value"` parameters of an `Authorization: hmac ...` value, each passed to
 /// `each` as it is read, or why they cannot be read.
 fn parse_params<'a>(rest: &'a str, mut each: impl FnMut(&'a str, &'a str)) -> Result<(), &'static str> {
-    // The value is visible ASCII (the header was read with `to_str`), so ASCII trimming is
-    // whole and byte offsets are character boundaries.
+    // The value is visible ASCII (read with `header_text`), so ASCII trimming is whole and
+    // byte offsets are character boundaries.
     let position = |s: &str, byte: u8| s.bytes().position(|b| b == byte);
     let mut s = rest.trim_ascii();
     while !s.is_empty() {
