@@ -149,20 +149,182 @@ fn push_pairs<'a>(pairs: &mut Vec<(Cow<'a, str>, Cow<'a, str>)>, source: &Source
     scan(source.bytes, |span| pairs.push((span.name(source), span.value(source))));
 }
 
-/// The pairs of a query and then of a form body with their values left as sent (still
-/// percent-encoded), when no name needs decoding and the body is text: what a scheme that
-/// re-encodes values can write from without decoding them. `None` otherwise.
-pub(crate) fn raw_params<'a>(query: &'a str, body: &'a [u8]) -> Option<Vec<(&'a str, &'a str)>> {
-    let mut pairs = Vec::with_capacity(16);
-    let mut plain = true;
-    for source in [Source::text(query), Source::new(body)] {
-        let text = source.text?;
-        scan(source.bytes, |span| {
-            plain &= !span.name_escaped;
-            pairs.push((&text[span.start..span.equals], &text[(span.equals + 1).min(span.end)..span.end]));
-        });
+/// A parameter as sent (still percent-encoded), with what its scheme needs to know to
+/// write it into a string to sign without decoding it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawParam<'r> {
+    /// The name's first 16 bytes as its order reads them, zero-padded, big-endian: most
+    /// comparisons while sorting end at this integer.
+    key: u128,
+    pub(crate) name: &'r str,
+    pub(crate) value: &'r str,
+    /// The name is RFC 3986 unreserved bytes only and the value is RFC 3986 encoded exactly
+    /// as the SDKs encode (unreserved bytes, upper-case escapes of ASCII bytes that are not
+    /// unreserved): encoding it once more only turns each `%` into `%25`.
+    pub(crate) canonical: bool,
+    /// The value holds no `%` or `+`: it is its own decoded text.
+    pub(crate) plain: bool,
+}
+
+/// How a scheme orders parameter names in its string to sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NameOrder {
+    /// Byte order (code-point order).
+    Bytes,
+    /// Byte order with `_` read as `.` (Tencent Cloud v1 signs `_` as `.`).
+    UnderscoreAsDot,
+}
+
+impl NameOrder {
+    #[inline]
+    pub(crate) fn cmp(self, a: &str, b: &str) -> std::cmp::Ordering {
+        match self {
+            NameOrder::Bytes => cmp_text(a, b),
+            NameOrder::UnderscoreAsDot => cmp_underscore_as_dot(a, b),
+        }
     }
-    plain.then_some(pairs)
+
+    /// The sort key of the name `text[start..end]`: names with unequal keys compare as
+    /// their keys do.
+    #[inline]
+    fn key(self, text: &[u8], start: usize, end: usize) -> u128 {
+        let name = &text[start..end];
+        match text.get(start..start + 16) {
+            // sixteen bytes read at once, those past the name masked off: copying a name
+            // of any length into a buffer first cost more than the sort it serves
+            Some(window) if self == NameOrder::Bytes || !name.contains(&b'_') => {
+                let window = u128::from_be_bytes(window.try_into().unwrap_or([0; 16]));
+                let kept = name.len().min(16) as u32;
+                window & u128::MAX.checked_shl(128 - 8 * kept).unwrap_or(0)
+            }
+            _ => {
+                let mut bytes = [0u8; 16];
+                let n = name.len().min(16);
+                bytes[..n].copy_from_slice(&name[..n]);
+                if self == NameOrder::UnderscoreAsDot {
+                    bytes.iter_mut().filter(|b| **b == b'_').for_each(|b| *b = b'.');
+                }
+                u128::from_be_bytes(bytes)
+            }
+        }
+    }
+}
+
+/// Byte order with `_` read as `.`. Byte order, unless the first bytes that differ involve a `_`.
+pub(crate) fn cmp_underscore_as_dot(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let at = first_difference(a, b);
+    match (a.get(at), b.get(at)) {
+        (Some(&x), Some(&y)) if x != b'_' && y != b'_' => x.cmp(&y),
+        (Some(_), Some(_)) => {
+            let signed = |c: &u8| if *c == b'_' { b'.' } else { *c };
+            a[at..].iter().map(signed).cmp(b[at..].iter().map(signed))
+        }
+        _ => a.len().cmp(&b.len()),
+    }
+}
+
+/// What a byte is to [`raw_params`]: most are unreserved and end no component.
+const UNRESERVED_BYTE: u8 = 0;
+const AMPERSAND: u8 = 1;
+const EQUALS: u8 = 2;
+const PERCENT: u8 = 3;
+const PLUS: u8 = 4;
+const RESERVED: u8 = 5;
+
+const CLASS: [u8; 256] = {
+    let mut table = [RESERVED; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'~') {
+            table[b] = UNRESERVED_BYTE;
+        }
+        b += 1;
+    }
+    table[b'&' as usize] = AMPERSAND;
+    table[b'=' as usize] = EQUALS;
+    table[b'%' as usize] = PERCENT;
+    table[b'+' as usize] = PLUS;
+    table
+};
+
+/// Whether `%` at `bytes[at]` begins an escape as the SDKs write one: two upper-case hex
+/// digits, of an ASCII byte that RFC 3986 does not leave unreserved.
+#[inline]
+fn canonical_escape(bytes: &[u8], at: usize) -> bool {
+    let digit = |i: usize| bytes.get(i).copied().filter(|d| matches!(d, b'0'..=b'9' | b'A'..=b'F'));
+    match (digit(at + 1), digit(at + 2)) {
+        (Some(high), Some(low)) => {
+            let byte = HEX_VALUE[usize::from(high)] << 4 | HEX_VALUE[usize::from(low)];
+            byte.is_ascii() && CLASS[usize::from(byte)] != UNRESERVED_BYTE
+        }
+        _ => false,
+    }
+}
+
+/// The parameters of `text` as sent, appended to `params`, in one pass that notes what
+/// each needs; `false` (and `params` left partly filled) when a name needs decoding.
+fn scan_raw<'a>(text: &'a str, order: NameOrder, params: &mut Vec<RawParam<'a>>) -> bool {
+    let bytes = text.as_bytes();
+    let class = |i: usize| bytes.get(i).map(|&b| CLASS[usize::from(b)]);
+    let mut start = 0;
+    while start < bytes.len() {
+        let mut i = start;
+        let mut canonical = true;
+        // the name: up to `=`, `&` or the end
+        loop {
+            // most bytes are unreserved: one table load each
+            while i < bytes.len() && CLASS[usize::from(bytes[i])] == UNRESERVED_BYTE {
+                i += 1;
+            }
+            match class(i) {
+                None | Some(AMPERSAND | EQUALS) => break,
+                Some(PERCENT | PLUS) => return false,
+                Some(_) => {
+                    canonical = false;
+                    i += 1;
+                }
+            }
+        }
+        let equals = i;
+        let mut end = if class(i) == Some(EQUALS) { i + 1 } else { i };
+        let mut plain = true;
+        loop {
+            while end < bytes.len() && CLASS[usize::from(bytes[end])] == UNRESERVED_BYTE {
+                end += 1;
+            }
+            match class(end) {
+                None | Some(AMPERSAND) => break,
+                Some(PERCENT) => {
+                    plain = false;
+                    canonical &= canonical_escape(bytes, end);
+                }
+                Some(PLUS) => {
+                    plain = false;
+                    canonical = false;
+                }
+                Some(_) => canonical = false,
+            }
+            end += 1;
+        }
+        if end > start {
+            let value = &text[(equals + 1).min(end)..end];
+            let name = &text[start..equals];
+            params.push(RawParam { key: order.key(bytes, start, equals), name, value, canonical, plain });
+        }
+        start = end + 1;
+    }
+    true
+}
+
+/// The parameters of a query and then of a form body with their values left as sent
+/// (still percent-encoded), when no name needs decoding and the body is text: what a
+/// scheme that re-encodes values can write from without decoding them. `None` otherwise.
+pub(crate) fn raw_params<'a>(query: &'a str, body: &'a [u8], order: NameOrder) -> Option<Vec<RawParam<'a>>> {
+    let mut params = Vec::with_capacity(16);
+    let body = if body.is_empty() { "" } else { std::str::from_utf8(body).ok()? };
+    (scan_raw(query, order, &mut params) && scan_raw(body, order, &mut params)).then_some(params)
 }
 
 /// Decodes a query or form component as [`params`] does, into `buf`, when it fits and is
@@ -387,17 +549,15 @@ fn split_where(text: &str, is_sep: impl Fn(u8) -> bool) -> impl Iterator<Item = 
     })
 }
 
-/// Where the first pair with each of `names` is in `pairs`: one pass, lengths compared
-/// before text, stopping once every name is found.
-pub(crate) fn first_of_each<K: AsRef<str>, V, const N: usize>(
-    pairs: &[(K, V)],
-    names: [&str; N],
+/// Where the first of `names` (in order) is each of `wanted`.
+pub(crate) fn first_of_each<'n, const N: usize>(
+    names: impl Iterator<Item = &'n str>,
+    wanted: [&str; N],
 ) -> [Option<usize>; N] {
     let mut found = [None; N];
     let mut missing = N;
-    for (i, (name, _)) in pairs.iter().enumerate() {
-        let name = AsRef::<str>::as_ref(name);
-        for (slot, wanted) in found.iter_mut().zip(names) {
+    for (i, name) in names.enumerate() {
+        for (slot, wanted) in found.iter_mut().zip(wanted) {
             if slot.is_none() && name.len() == wanted.len() && name == wanted {
                 *slot = Some(i);
                 missing -= 1;
@@ -416,7 +576,7 @@ pub(crate) fn first_of_each<K: AsRef<str>, V, const N: usize>(
 pub(crate) enum Params<'r> {
     /// Values as sent, still percent-encoded: no name needs decoding, and no two are equal
     /// in the order (a name's several values are ordered by their decoded text).
-    Raw(Vec<(&'r str, &'r str)>),
+    Raw(Vec<RawParam<'r>>),
     /// Decoded (borrowed where they needed no decoding).
     Decoded(Vec<(Cow<'r, str>, Cow<'r, str>)>),
 }
@@ -425,18 +585,22 @@ impl<'r> Params<'r> {
     /// The parameters of `query` and `body` (a form, else empty), sorted by `order`; raw
     /// where that is enough, decoded otherwise.
     #[inline]
-    pub(crate) fn sorted(query: &'r str, body: &'r [u8], order: impl Fn(&str, &str) -> std::cmp::Ordering) -> Self {
-        let raw = raw_params(query, body).and_then(|mut params| {
-            params.sort_by(|a, b| order(a.0, b.0));
-            // names the order holds equal have one length (so far as the schemes' orders go)
-            let distinct = |a: &str, b: &str| a.len() != b.len() || order(a, b).is_ne();
-            params.windows(2).all(|w| distinct(w[0].0, w[1].0)).then_some(params)
+    pub(crate) fn sorted(query: &'r str, body: &'r [u8], order: NameOrder) -> Self {
+        let raw = raw_params(query, body, order).and_then(|mut params| {
+            // distinct names (checked next) make an unstable sort stable
+            params.sort_unstable_by(|a, b| a.key.cmp(&b.key).then_with(|| order.cmp(a.name, b.name)));
+            // names the order holds equal have one key and one length (so far as the
+            // schemes' orders go)
+            let distinct = |a: &RawParam<'_>, b: &RawParam<'_>| {
+                a.key != b.key || a.name.len() != b.name.len() || order.cmp(a.name, b.name).is_ne()
+            };
+            params.windows(2).all(|w| distinct(&w[0], &w[1])).then_some(params)
         });
         match raw {
             Some(params) => Params::Raw(params),
             None => {
                 let mut params = query_and_form_params(query, body);
-                params.sort_by(|a, b| order(&a.0, &b.0));
+                params.sort_by(|a, b| order.cmp(&a.0, &b.0));
                 Params::Decoded(params)
             }
         }
@@ -445,8 +609,8 @@ impl<'r> Params<'r> {
     /// Where the first pair with each of `names` is.
     pub(crate) fn first_of_each<const N: usize>(&self, names: [&str; N]) -> [Option<usize>; N] {
         match self {
-            Params::Raw(params) => first_of_each(params, names),
-            Params::Decoded(params) => first_of_each(params, names),
+            Params::Raw(params) => first_of_each(params.iter().map(|p| p.name), names),
+            Params::Decoded(params) => first_of_each(params.iter().map(|p| p.0.as_ref()), names),
         }
     }
 
@@ -454,9 +618,10 @@ impl<'r> Params<'r> {
     pub(crate) fn read<'b>(&'b self, at: Option<usize>, buf: &'b mut [u8; 128]) -> Option<Cow<'b, str>> {
         let i = at?;
         Some(match self {
-            Params::Raw(params) => match decode_into(params[i].1, buf) {
+            Params::Raw(params) if params[i].plain => Cow::Borrowed(params[i].value),
+            Params::Raw(params) => match decode_into(params[i].value, buf) {
                 Some(text) => Cow::Borrowed(text),
-                None => decode_component(params[i].1),
+                None => decode_component(params[i].value),
             },
             Params::Decoded(params) => Cow::Borrowed(params[i].1.as_ref()),
         })
@@ -466,7 +631,8 @@ impl<'r> Params<'r> {
     pub(crate) fn keep(&self, at: Option<usize>) -> Option<Cow<'r, str>> {
         let i = at?;
         Some(match self {
-            Params::Raw(params) => decode_component(params[i].1),
+            Params::Raw(params) if params[i].plain => Cow::Borrowed(params[i].value),
+            Params::Raw(params) => decode_component(params[i].value),
             Params::Decoded(params) => params[i].1.clone(),
         })
     }
@@ -559,6 +725,16 @@ pub(crate) mod testing {
     /// not UTF-8 on their own.
     pub(crate) const ESCAPED_VALUE: &str = "([a-z0-9~*/ :=]|%[0-9A-Fa-f]{2}|%|\\+|é)*";
 
+    /// Values as the SDKs encode them, give or take an escape of an unreserved or non-ASCII
+    /// byte.
+    pub(crate) const SDK_VALUE: &str =
+        "[a-zA-Z0-9~._-]{0,3}(%[0-9A-F]{2}[a-zA-Z0-9~._-]{0,3}|%[2-7][0-9A-Fa-f][a-zA-Z0-9~._-]{0,3}){0,3}";
+
+    /// Either kind of value.
+    pub(crate) fn any_value() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::prop_oneof![ESCAPED_VALUE, SDK_VALUE]
+    }
+
     /// The query `name=value&...` of `names` with `values`.
     pub(crate) fn query_of<'n>(names: impl IntoIterator<Item = &'n String>, values: &[String]) -> String {
         let pairs: Vec<String> = names.into_iter().zip(values).map(|(k, v)| format!("{k}={v}")).collect();
@@ -570,11 +746,11 @@ pub(crate) mod testing {
     #[allow(clippy::type_complexity)]
     pub(crate) fn raw_and_decoded(
         query: &str,
-        order: fn(&str, &str) -> std::cmp::Ordering,
-    ) -> Option<(Vec<(&str, &str)>, Vec<(Cow<'_, str>, Cow<'_, str>)>)> {
+        order: NameOrder,
+    ) -> Option<(Vec<RawParam<'_>>, Vec<(Cow<'_, str>, Cow<'_, str>)>)> {
         let Params::Raw(raw) = Params::sorted(query, b"", order) else { return None };
         let mut decoded = query_and_form_params(query, b"");
-        decoded.sort_by(|a, b| order(&a.0, &b.0));
+        decoded.sort_by(|a, b| order.cmp(&a.0, &b.0));
         Some((raw, decoded))
     }
 }
@@ -681,9 +857,12 @@ mod tests {
             body in proptest::collection::vec(proptest::sample::select(b"ab=&%+2F\xff".to_vec()), 0..30),
         ) {
             let reference = query_and_form_params(&query, &body);
-            match raw_params(&query, &body) {
+            match raw_params(&query, &body, NameOrder::Bytes) {
                 Some(raw) => {
-                    let decoded: Vec<_> = raw.iter().map(|(k, v)| (Cow::Borrowed(*k), decode_component(v))).collect();
+                    let decoded: Vec<_> = raw.iter().map(|p| (Cow::Borrowed(p.name), decode_component(p.value))).collect();
+                    for p in &raw {
+                        proptest::prop_assert_eq!(p.plain, !p.value.contains(['%', '+']));
+                    }
                     proptest::prop_assert_eq!(decoded, reference);
                 }
                 None => {
@@ -693,6 +872,50 @@ mod tests {
                     proptest::prop_assert!(escaped_name || std::str::from_utf8(&body).is_err());
                 }
             }
+        }
+    }
+
+    proptest::proptest! {
+        /// Sort keys agree with their order wherever they differ, and equal names have
+        /// equal keys, whether a name's sixteen bytes are read at once or copied (near the
+        /// end of the text).
+        #[test]
+        fn sort_keys_agree_with_the_order(
+            names in proptest::collection::vec("[ab_.\\x00]{0,18}", 1..6),
+            underscore_as_dot in proptest::prelude::any::<bool>(),
+        ) {
+            let order = if underscore_as_dot { NameOrder::UnderscoreAsDot } else { NameOrder::Bytes };
+            let query = names.iter().map(|n| format!("{n}=")).collect::<Vec<_>>().join("&");
+            let raw = raw_params(&query, b"", order).expect("no name needs decoding");
+            proptest::prop_assert_eq!(raw.len(), names.len());
+            for a in &raw {
+                for b in &raw {
+                    if a.key != b.key {
+                        proptest::prop_assert_eq!(a.key.cmp(&b.key), order.cmp(a.name, b.name), "{:?} {:?}", a, b);
+                    }
+                    if a.name == b.name {
+                        proptest::prop_assert_eq!(a.key, b.key);
+                    }
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// A parameter is taken as sent the SDKs' way exactly when encoding its decoded
+        /// text per RFC 3986 gives it back and every escape is of an ASCII byte.
+        #[test]
+        fn canonical_is_rfc3986_of_its_decoded_text(
+            name in "[a-zA-Z0-9_~*é]{1,4}",
+            value in proptest::prop_oneof!["[a-z0-9~._-]{0,3}(%[2-7][0-9A-Fa-f][a-z0-9]{0,3}){0,3}", "([a-zA-Z0-9~._*/ -]|%[0-9A-Fa-f]{2}|%|\\+|é)*"],
+        ) {
+            let query = format!("{name}={value}&z");
+            let raw = raw_params(&query, b"", NameOrder::Bytes).expect("no name needs decoding");
+            let decoded = percent_encoding::percent_decode_str(&value.replace('+', " ")).collect::<Vec<u8>>();
+            let reencoded = percent_encoding::percent_encode(&decoded, RFC3986).to_string();
+            let expected = rfc3986_encode(&name) == name && decoded.is_ascii() && !value.contains('+') && reencoded == value;
+            proptest::prop_assert_eq!(raw[0].canonical, expected, "{:?}", raw[0]);
+            proptest::prop_assert!(raw[1].canonical);
         }
     }
 
