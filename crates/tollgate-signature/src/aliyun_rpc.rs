@@ -76,8 +76,8 @@ use tollgate_core::{ErrorStyle, Rejection, time_apart};
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
 use crate::util::{
-    HmacAlg, NameOrder, Params, RawParam, SignatureBytes, base64_encode, cmp_text, decode_component, decode_step,
-    decoded_pairs, form_body, hmac, is_form, rfc3986_encode, split_ascii,
+    HmacAlg, NameOrder, Params, RawParam, SignatureBytes, Sought, base64_encode, cmp_text, decode_component,
+    decode_step, decoded_pairs, form_body, hmac, is_form, rfc3986_encode, split_ascii,
 };
 
 /// The Aliyun RPC signature v1 scheme, verifier and signer.
@@ -307,8 +307,14 @@ impl Scheme for AliyunRpc {
 
     fn parse<'r>(&self, req: &RequestView<'r>) -> Result<Parsed<'r>, Rejection> {
         let params = Params::sorted(req.uri.query().unwrap_or(""), form_body(req), NameOrder::Bytes);
-        let [signature, method, key, timestamp, nonce] =
-            params.first_of_each(["Signature", "SignatureMethod", "AccessKeyId", "Timestamp", "SignatureNonce"]);
+        const SOUGHT: [Sought; 5] = [
+            Sought::new("Signature"),
+            Sought::new("SignatureMethod"),
+            Sought::new("AccessKeyId"),
+            Sought::new("Timestamp"),
+            Sought::new("SignatureNonce"),
+        ];
+        let [signature, method, key, timestamp, nonce] = params.first_of_each(&SOUGHT);
         // a value read once is decoded on the stack; one kept, only if it needs it
         let mut buf = [0u8; 128];
         let signature = match params.read(signature, &mut buf) {

@@ -53,8 +53,8 @@ use tollgate_core::{ErrorStyle, Rejection, time_apart};
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
 use crate::util::{
-    HmacAlg, NameOrder, Params, RawParam, SignatureBytes, base64_encode, decode_component, decode_hex, decode_step,
-    decoded_pairs, form_body, header_str, header_text, hmac, is_form, split_ascii,
+    HmacAlg, NameOrder, Params, RawParam, SignatureBytes, Sought, base64_encode, decode_component, decode_hex,
+    decode_step, decoded_pairs, form_body, header_str, header_text, hmac, is_form, split_ascii,
 };
 
 const ALGORITHM: &str = "TC3-HMAC-SHA256";
@@ -538,8 +538,14 @@ impl Scheme for TencentCloud {
             return parse_tc3(auth.trim_ascii());
         }
         let params = Params::sorted(req.uri.query().unwrap_or(""), form_body(req), NameOrder::UnderscoreAsDot);
-        let [signature, method, key, timestamp, nonce] =
-            params.first_of_each(["Signature", "SignatureMethod", "SecretId", "Timestamp", "Nonce"]);
+        const SOUGHT: [Sought; 5] = [
+            Sought::new("Signature"),
+            Sought::new("SignatureMethod"),
+            Sought::new("SecretId"),
+            Sought::new("Timestamp"),
+            Sought::new("Nonce"),
+        ];
+        let [signature, method, key, timestamp, nonce] = params.first_of_each(&SOUGHT);
         // a value read once is decoded on the stack; one kept, only if it needs it
         let mut buf = [0u8; 128];
         let Some(signature) = params.read(signature, &mut buf).map(|s| SignatureBytes::from_base64(&s)) else {

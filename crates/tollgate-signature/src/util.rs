@@ -570,6 +570,36 @@ pub(crate) fn first_of_each<'n, const N: usize>(
     found
 }
 
+/// A parameter name a scheme reads, with its sort key worked out when the program is
+/// built: comparing keys is cheaper than comparing the text.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sought {
+    name: &'static str,
+    /// The name's key under either order, where equal keys and lengths mean equal names:
+    /// up to sixteen bytes, none of them `_` or `.` (which one order reads alike).
+    key: Option<u128>,
+}
+
+impl Sought {
+    pub(crate) const fn new(name: &'static str) -> Self {
+        let bytes = name.as_bytes();
+        if bytes.len() > 16 {
+            return Self { name, key: None };
+        }
+        let mut key = 0u128;
+        let mut i = 0;
+        while i < 16 {
+            let byte = if i < bytes.len() { bytes[i] } else { 0 };
+            if byte == b'_' || byte == b'.' {
+                return Self { name, key: None };
+            }
+            key = key << 8 | byte as u128;
+            i += 1;
+        }
+        Self { name, key: Some(key) }
+    }
+}
+
 /// A request's query and form parameters, sorted by name (stably: a name's pairs stay in
 /// the order sent), for a scheme whose string to sign lists them in order.
 #[derive(Debug, Clone)]
@@ -607,10 +637,13 @@ impl<'r> Params<'r> {
     }
 
     /// Where the first pair with each of `names` is.
-    pub(crate) fn first_of_each<const N: usize>(&self, names: [&str; N]) -> [Option<usize>; N] {
+    pub(crate) fn first_of_each<const N: usize>(&self, names: &[Sought; N]) -> [Option<usize>; N] {
         match self {
-            Params::Raw(params) => first_of_each(params.iter().map(|p| p.name), names),
-            Params::Decoded(params) => first_of_each(params.iter().map(|p| p.0.as_ref()), names),
+            Params::Raw(params) => names.map(|sought| match sought.key {
+                Some(key) => params.iter().position(|p| p.key == key && p.name.len() == sought.name.len()),
+                None => params.iter().position(|p| p.name == sought.name),
+            }),
+            Params::Decoded(params) => first_of_each(params.iter().map(|p| p.0.as_ref()), names.map(|s| s.name)),
         }
     }
 
@@ -897,6 +930,40 @@ mod tests {
                         proptest::prop_assert_eq!(a.key, b.key);
                     }
                 }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Parameters come out in the order's order, on the raw path exactly when no two
+        /// names are equal in it, however many there are and however long they run alike.
+        #[test]
+        fn params_sort_by_the_order(
+            names in proptest::collection::vec("[ab_.]{0,3}|abababababababa[ab_.]{0,3}", 0..40),
+            underscore_as_dot in proptest::prelude::any::<bool>(),
+        ) {
+            let order = if underscore_as_dot { NameOrder::UnderscoreAsDot } else { NameOrder::Bytes };
+            let query = names.iter().enumerate().map(|(i, n)| format!("{n}={i}")).collect::<Vec<_>>().join("&");
+            let mut expected: Vec<&str> = names.iter().map(String::as_str).collect();
+            expected.sort_by(|a, b| order.cmp(a, b));
+            let distinct = expected.windows(2).all(|w| order.cmp(w[0], w[1]).is_ne());
+            match Params::sorted(&query, b"", order) {
+                Params::Raw(params) => {
+                    proptest::prop_assert!(distinct);
+                    let sorted: Vec<&str> = params.iter().map(|p| p.name).collect();
+                    proptest::prop_assert_eq!(sorted, expected);
+                    for p in &params {
+                        // each value still beside its name
+                        proptest::prop_assert_eq!(&names[p.value.parse::<usize>().unwrap()], p.name);
+                    }
+                    let raw = Params::Raw(params.clone());
+                    for wanted in names.iter().map(String::as_str).chain(["", "a", "ab", "a_", "a.", "b\0"]) {
+                        let expected = params.iter().position(|p| p.name == wanted);
+                        let wanted: &'static str = Box::leak(wanted.to_owned().into_boxed_str());
+                        proptest::prop_assert_eq!(raw.first_of_each(&[Sought::new(wanted)])[0], expected, "{:?}", wanted);
+                    }
+                }
+                Params::Decoded(_) => proptest::prop_assert!(!distinct),
             }
         }
     }
