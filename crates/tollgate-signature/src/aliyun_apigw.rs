@@ -81,7 +81,8 @@ use tollgate_core::{ErrorStyle, Rejection, time_apart};
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
 use crate::util::{
-    HmacAlg, SignatureBytes, base64_encode, cmp_text, each_param, header_text, hmac, is_form, split_ascii,
+    HmacAlg, SignatureBytes, base64_encode, cmp_text, each_param, has_ascii_uppercase, header_text, hmac, is_form,
+    split_ascii,
 };
 
 // Header names as constants: looking one up by `&str` parses and validates it every time.
@@ -478,7 +479,7 @@ impl Scheme for AliyunApiGateway {
         };
         let mut rest = false;
         let list = text(list).unwrap_or("");
-        let lower_case = !list.bytes().any(|b| b.is_ascii_uppercase());
+        let lower_case = !has_ascii_uppercase(list);
         let mut signed = signed_header_names(list, lower_case);
         for (name, value) in &mut signed {
             match kept(name) {

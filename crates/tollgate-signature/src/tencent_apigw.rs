@@ -40,7 +40,9 @@ use tollgate_core::{ErrorStyle, Rejection, time_apart};
 
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
-use crate::util::{HmacAlg, SignatureBytes, ascii_words, base64_encode, header_text, hmac, joined_arc};
+use crate::util::{
+    HmacAlg, SignatureBytes, ascii_words, base64_encode, has_ascii_uppercase, header_text, hmac, joined_arc,
+};
 
 /// The Tencent API Gateway key-pair scheme, verifier and signer.
 #[derive(Debug, Clone)]
@@ -307,7 +309,7 @@ impl Scheme for TencentApiGateway {
                 format!("HMAC signature cannot be verified, a valid {} header is required", name.to_ascii_lowercase()),
             ));
         }
-        let lower_case = !names.bytes().any(|b| b.is_ascii_uppercase());
+        let lower_case = !has_ascii_uppercase(names);
         Ok(Parsed { id, alg, signed, lower_case, signature })
     }
 

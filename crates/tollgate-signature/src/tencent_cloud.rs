@@ -54,7 +54,7 @@ use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
 use crate::util::{
     HmacAlg, NameOrder, Params, RawParam, SignatureBytes, Sought, base64_encode, decode_component, decode_hex,
-    decode_step, decoded_pairs, form_body, header_str, header_text, hmac, is_form, split_ascii,
+    decode_step, decoded_pairs, form_body, has_ascii_uppercase, header_str, header_text, hmac, is_form, split_ascii,
 };
 
 const ALGORITHM: &str = "TC3-HMAC-SHA256";
@@ -207,7 +207,7 @@ fn parse_tc3(value: &str) -> Result<Parsed<'_>, Rejection> {
     if key.is_empty() || service.is_empty() || date.len() != 10 {
         return Err(invalid_authorization("Credential is not SecretId/Date/Service/tc3_request"));
     }
-    let signed_headers = match signed.bytes().any(|b| b.is_ascii_uppercase()) {
+    let signed_headers = match has_ascii_uppercase(signed) {
         true => Cow::Owned(signed.to_ascii_lowercase()),
         false => Cow::Borrowed(signed),
     };
