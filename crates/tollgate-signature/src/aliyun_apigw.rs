@@ -265,6 +265,9 @@ struct Headers<'h, 'n> {
     signed: Vec<(&'n str, Option<&'h HeaderValue>)>,
     /// Whether the signed headers' names are all lower case already.
     lower_case: bool,
+    /// Whether `X-Ca-Timestamp` and `X-Ca-Nonce` are among the signed headers.
+    timestamp_signed: bool,
+    nonce_signed: bool,
 }
 
 impl<'h, 'n> Headers<'h, 'n> {
@@ -274,7 +277,9 @@ impl<'h, 'n> Headers<'h, 'n> {
             timestamp: None,
             nonce: None,
             signed: signed_headers.iter().map(|n| (*n, None)).collect(),
-            lower_case: signed_headers.iter().all(|n| !n.bytes().any(|b| b.is_ascii_uppercase())),
+            lower_case: signed_headers.iter().all(|n| !has_ascii_uppercase(n)),
+            timestamp_signed: signed_headers.iter().any(|n| n.eq_ignore_ascii_case(X_CA_TIMESTAMP.as_str())),
+            nonce_signed: signed_headers.iter().any(|n| n.eq_ignore_ascii_case(X_CA_NONCE.as_str())),
         }
     }
 
@@ -463,11 +468,18 @@ impl Scheme for AliyunApiGateway {
         };
         // The signed headers are nearly always ones the pass above kept; others take a
         // second pass.
-        let kept = |name: &str| {
+        let (mut timestamp_signed, mut nonce_signed) = (false, false);
+        let mut kept = |name: &str| {
             let is = |known: &str| name.eq_ignore_ascii_case(known);
             Some(match name.len() {
-                14 if is("x-ca-timestamp") => headers.timestamp,
-                10 if is("x-ca-nonce") => headers.nonce,
+                14 if is("x-ca-timestamp") => {
+                    timestamp_signed = true;
+                    headers.timestamp
+                }
+                10 if is("x-ca-nonce") => {
+                    nonce_signed = true;
+                    headers.nonce
+                }
                 8 if is("x-ca-key") => key_value,
                 21 if is("x-ca-signature-method") => method_value,
                 6 if is("accept") => headers.fixed[0],
@@ -489,6 +501,8 @@ impl Scheme for AliyunApiGateway {
         }
         headers.signed = signed;
         headers.lower_case = lower_case;
+        headers.timestamp_signed = timestamp_signed;
+        headers.nonce_signed = nonce_signed;
         if rest {
             for (name, value) in req.headers {
                 headers.note_signed(name.as_str(), value);
@@ -533,15 +547,14 @@ impl Scheme for AliyunApiGateway {
             return Err(refusal(StatusCode::BAD_REQUEST, "InvalidNonce", "Invalid Nonce"));
         }
         if self.require_signed_replay_headers {
-            let unsigned = |name: &HeaderName| !seen.signed.iter().any(|(n, _)| n.eq_ignore_ascii_case(name.as_str()));
-            if unsigned(&X_CA_TIMESTAMP) {
+            if !seen.timestamp_signed {
                 return Err(refusal(
                     StatusCode::BAD_REQUEST,
                     "UnsignedTimestamp",
                     "Invalid Signature Headers, X-Ca-Timestamp must be signed",
                 ));
             }
-            if seen.nonce.is_some() && unsigned(&X_CA_NONCE) {
+            if seen.nonce.is_some() && !seen.nonce_signed {
                 return Err(refusal(
                     StatusCode::BAD_REQUEST,
                     "UnsignedNonce",
