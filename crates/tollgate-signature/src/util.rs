@@ -188,23 +188,33 @@ impl NameOrder {
     /// their keys do.
     #[inline]
     fn key(self, text: &[u8], start: usize, end: usize) -> u128 {
-        let name = &text[start..end];
-        match text.get(start..start + 16) {
-            // sixteen bytes read at once, those past the name masked off: copying a name
-            // of any length into a buffer first cost more than the sort it serves
-            Some(window) if self == NameOrder::Bytes || !name.contains(&b'_') => {
-                let window = u128::from_be_bytes(window.try_into().unwrap_or([0; 16]));
-                let kept = name.len().min(16) as u32;
-                window & u128::MAX.checked_shl(128 - 8 * kept).unwrap_or(0)
+        // Sixteen bytes read at once, from the name on (or the text's last sixteen, shifted
+        // up to the name), those past the name masked off: copying a name of any length
+        // into a buffer first cost more than the sort it serves.
+        let window = match (text.get(start..start + 16), text.len().checked_sub(16)) {
+            (Some(window), _) => u128::from_be_bytes(window.try_into().unwrap_or([0; 16])),
+            (None, Some(last)) => {
+                let window = u128::from_be_bytes(text[last..].try_into().unwrap_or([0; 16]));
+                window << (8 * (start - last))
             }
-            _ => {
+            (None, None) => {
                 let mut bytes = [0u8; 16];
-                let n = name.len().min(16);
-                bytes[..n].copy_from_slice(&name[..n]);
-                if self == NameOrder::UnderscoreAsDot {
-                    bytes.iter_mut().filter(|b| **b == b'_').for_each(|b| *b = b'.');
-                }
+                bytes[..text.len() - start].copy_from_slice(&text[start..]);
                 u128::from_be_bytes(bytes)
+            }
+        };
+        let kept = (end - start).min(16) as u32;
+        let key = window & u128::MAX.checked_shl(128 - 8 * kept).unwrap_or(0);
+        match self {
+            NameOrder::Bytes => key,
+            NameOrder::UnderscoreAsDot => {
+                // each `_` byte turned into `.`, all sixteen at once: a byte of `t` is zero
+                // exactly where the key holds `_` (exact, since no sum crosses a byte)
+                const EACH: u128 = u128::MAX / 0xFF;
+                let t = key ^ (EACH * u128::from(b'_'));
+                let low7 = EACH * 0x7F;
+                let underscores = !(((t & low7) + low7) | t) & (EACH << 7);
+                key ^ ((underscores >> 7) * u128::from(b'_' ^ b'.'))
             }
         }
     }
@@ -600,6 +610,57 @@ impl Sought {
     }
 }
 
+/// Sorts `params` by name in `order`, and says whether no two names are equal in it (which
+/// makes the unstable sort a stable one).
+fn sort_distinct(params: &mut [RawParam<'_>], order: NameOrder) -> bool {
+    const SHORT: usize = 32;
+    if params.len() <= SHORT {
+        // Sixteen-byte keys sort faster than the parameters they stand for: each key's
+        // last byte gives way to its parameter's index.
+        let mut keys = [0u128; SHORT];
+        let keys = &mut keys[..params.len()];
+        for (i, (key, p)) in keys.iter_mut().zip(params.iter()).enumerate() {
+            *key = p.key & !0xFF | i as u128;
+        }
+        keys.sort_unstable();
+        // names alike in their first fifteen bytes are left to the full comparison
+        if keys.windows(2).all(|w| w[0] >> 8 != w[1] >> 8) {
+            permute(params, |at| (keys[at] & 0xFF) as usize);
+            return true;
+        }
+    }
+    params.sort_unstable_by(|a, b| a.key.cmp(&b.key).then_with(|| order.cmp(a.name, b.name)));
+    // names the order holds equal have one key and one length (so far as the schemes'
+    // orders go)
+    let distinct = |a: &RawParam<'_>, b: &RawParam<'_>| {
+        a.key != b.key || a.name.len() != b.name.len() || order.cmp(a.name, b.name).is_ne()
+    };
+    params.windows(2).all(|w| distinct(&w[0], &w[1]))
+}
+
+/// Puts `items[from(at)]` at each `at` (`from` a permutation of at most 32), in place, a
+/// cycle at a time.
+fn permute<T: Copy>(items: &mut [T], from: impl Fn(usize) -> usize) {
+    let mut placed = 0u32;
+    for start in 0..items.len() {
+        if placed & 1 << start != 0 {
+            continue;
+        }
+        let first = items[start];
+        let mut at = start;
+        loop {
+            placed |= 1 << at;
+            let source = from(at);
+            if source == start {
+                items[at] = first;
+                break;
+            }
+            items[at] = items[source];
+            at = source;
+        }
+    }
+}
+
 /// A request's query and form parameters, sorted by name (stably: a name's pairs stay in
 /// the order sent), for a scheme whose string to sign lists them in order.
 #[derive(Debug, Clone)]
@@ -616,16 +677,8 @@ impl<'r> Params<'r> {
     /// where that is enough, decoded otherwise.
     #[inline]
     pub(crate) fn sorted(query: &'r str, body: &'r [u8], order: NameOrder) -> Self {
-        let raw = raw_params(query, body, order).and_then(|mut params| {
-            // distinct names (checked next) make an unstable sort stable
-            params.sort_unstable_by(|a, b| a.key.cmp(&b.key).then_with(|| order.cmp(a.name, b.name)));
-            // names the order holds equal have one key and one length (so far as the
-            // schemes' orders go)
-            let distinct = |a: &RawParam<'_>, b: &RawParam<'_>| {
-                a.key != b.key || a.name.len() != b.name.len() || order.cmp(a.name, b.name).is_ne()
-            };
-            params.windows(2).all(|w| distinct(&w[0], &w[1])).then_some(params)
-        });
+        let raw =
+            raw_params(query, body, order).and_then(|mut params| sort_distinct(&mut params, order).then_some(params));
         match raw {
             Some(params) => Params::Raw(params),
             None => {
