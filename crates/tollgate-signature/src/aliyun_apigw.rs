@@ -206,6 +206,9 @@ pub struct Parsed<'r> {
     signature: Option<SignatureBytes>,
     alg: HmacAlg,
     headers: Headers<'r, 'r>,
+    /// Whether `X-Ca-Timestamp` and `X-Ca-Nonce` are among the signed headers.
+    timestamp_signed: bool,
+    nonce_signed: bool,
 }
 
 /// The names in an `X-Ca-Signature-Headers` value: trimmed, sorted and deduplicated as
@@ -265,9 +268,6 @@ struct Headers<'h, 'n> {
     signed: Vec<(&'n str, Option<&'h HeaderValue>)>,
     /// Whether the signed headers' names are all lower case already.
     lower_case: bool,
-    /// Whether `X-Ca-Timestamp` and `X-Ca-Nonce` are among the signed headers.
-    timestamp_signed: bool,
-    nonce_signed: bool,
 }
 
 impl<'h, 'n> Headers<'h, 'n> {
@@ -278,8 +278,6 @@ impl<'h, 'n> Headers<'h, 'n> {
             nonce: None,
             signed: signed_headers.iter().map(|n| (*n, None)).collect(),
             lower_case: signed_headers.iter().all(|n| !has_ascii_uppercase(n)),
-            timestamp_signed: signed_headers.iter().any(|n| n.eq_ignore_ascii_case(X_CA_TIMESTAMP.as_str())),
-            nonce_signed: signed_headers.iter().any(|n| n.eq_ignore_ascii_case(X_CA_NONCE.as_str())),
         }
     }
 
@@ -501,14 +499,13 @@ impl Scheme for AliyunApiGateway {
         }
         headers.signed = signed;
         headers.lower_case = lower_case;
-        headers.timestamp_signed = timestamp_signed;
-        headers.nonce_signed = nonce_signed;
         if rest {
             for (name, value) in req.headers {
                 headers.note_signed(name.as_str(), value);
             }
         }
-        Ok(Parsed { key, signature: SignatureBytes::from_base64(signature), alg, headers })
+        let signature = SignatureBytes::from_base64(signature);
+        Ok(Parsed { key, signature, alg, headers, timestamp_signed, nonce_signed })
     }
 
     fn key_id<'p>(&self, parsed: &'p Parsed<'_>) -> &'p str {
@@ -547,14 +544,14 @@ impl Scheme for AliyunApiGateway {
             return Err(refusal(StatusCode::BAD_REQUEST, "InvalidNonce", "Invalid Nonce"));
         }
         if self.require_signed_replay_headers {
-            if !seen.timestamp_signed {
+            if !parsed.timestamp_signed {
                 return Err(refusal(
                     StatusCode::BAD_REQUEST,
                     "UnsignedTimestamp",
                     "Invalid Signature Headers, X-Ca-Timestamp must be signed",
                 ));
             }
-            if seen.nonce.is_some() && !seen.nonce_signed {
+            if seen.nonce.is_some() && !parsed.nonce_signed {
                 return Err(refusal(
                     StatusCode::BAD_REQUEST,
                     "UnsignedNonce",

@@ -411,6 +411,7 @@ impl Signer for TencentApiGateway {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tollgate_core::Ecosystem;
 
     proptest::proptest! {
         /// The direct reading of a date means what `httpdate` means: on dates `httpdate`
@@ -445,8 +446,6 @@ mod tests {
         // other forms are read by httpdate
         assert!(parse_date("Sunday, 06-Nov-94 08:49:37 GMT").is_some());
     }
-    use std::time::UNIX_EPOCH;
-    use tollgate_core::Ecosystem;
 
     fn now() -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(1_700_000_000)

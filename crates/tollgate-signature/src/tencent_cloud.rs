@@ -306,14 +306,10 @@ fn push_hex_sha256(out: &mut Vec<u8>, data: &[u8]) {
         out.extend_from_slice(EMPTY_SHA256.as_bytes());
         return;
     }
-    push_hex(out, &Sha256::digest(data));
-}
-
-/// `bytes` in lower-case hex, by table (`hex` and `from_utf8` after it were a tenth of a
-/// TC3 verification).
-fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    out.extend(bytes.iter().flat_map(|&b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]]));
+    let mut hex = [0u8; 64];
+    // 32 bytes always fit 64 hex digits; written as bytes, with no `from_utf8` after
+    let _ = hex::encode_to_slice(Sha256::digest(data), &mut hex);
+    out.extend_from_slice(&hex);
 }
 
 /// The TC3 string to sign.

@@ -666,7 +666,8 @@ fn permute<T: Copy>(items: &mut [T], from: impl Fn(usize) -> usize) {
 #[derive(Debug, Clone)]
 pub(crate) enum Params<'r> {
     /// Values as sent, still percent-encoded: no name needs decoding, and no two are equal
-    /// in the order (a name's several values are ordered by their decoded text).
+    /// in the order (a repeated name takes the decoded path, where its values are ordered
+    /// by their decoded text).
     Raw(Vec<RawParam<'r>>),
     /// Decoded (borrowed where they needed no decoding).
     Decoded(Vec<(Cow<'r, str>, Cow<'r, str>)>),
