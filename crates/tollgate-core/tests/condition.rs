@@ -392,6 +392,34 @@ fn nesting_is_bounded() {
     assert_eq!(cond.to_string(), chain);
 }
 
+/// The canonical text puts a negated comparison in parentheses; at the depth limit that
+/// must not make a parsed condition's own text too deep to parse (found by the `condition`
+/// fuzz target).
+#[test]
+fn conditions_at_the_depth_limit_parse_again_once_printed() {
+    let bangs = |n: usize| "!".repeat(n);
+    for text in [
+        format!("{}host<0", bangs(64)),
+        format!("{}(host < 0)", bangs(64)),
+        format!("{}(query.a == 1 || query.b == 2)", bangs(63)),
+        format!("{}!(header.x == 'y'){}", "(".repeat(31), ")".repeat(31)),
+        format!("{}true{}", "(!".repeat(32), ")".repeat(32)),
+    ] {
+        let cond = Condition::parse(&text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        let printed = cond.to_string();
+        let again = Condition::parse(&printed).unwrap_or_else(|e| panic!("{text:?} printed as {printed:?}: {e}"));
+        assert_eq!(again, cond, "{text:?} printed as {printed:?}");
+        assert_eq!(again.to_string(), printed);
+    }
+    // a negated parenthesis is one level, a negation or parenthesis more is still too many
+    for text in
+        [format!("{}host<0", bangs(65)), format!("{}(host < 0)", bangs(65)), format!("({}(host < 0))", bangs(64))]
+    {
+        let err = Condition::parse(&text).unwrap_err();
+        assert!(err.expected().contains("64 levels"), "{text:?}: {err}");
+    }
+}
+
 #[test]
 fn random_is_injectable() {
     let calls = Arc::new(AtomicUsize::new(0));

@@ -10,7 +10,9 @@ use super::error::ConditionError;
 use super::lexer::{Lexer, Symbol, Tok, Token};
 use crate::parse_network;
 
-/// How deeply parentheses and negations may nest.
+/// How deeply parentheses and negations may nest. A negation of a parenthesis (`!(…)`) is
+/// one level: the canonical text writes every negated comparison so, and a condition must
+/// still parse once printed.
 pub(super) const MAX_DEPTH: usize = 64;
 
 const OPERANDS: &str = "an operand (header.NAME, query.NAME, path.NAME, form.NAME, path, method, host, client_ip, \
@@ -140,7 +142,7 @@ impl<'s> Parser<'s> {
         if self.tok.tok == Tok::Bang || is_word(&self.tok.tok, "not") {
             self.descend()?;
             self.advance()?;
-            let inner = self.not()?;
+            let inner = if self.tok.tok == Tok::LParen { self.parenthesized()? } else { self.not()? };
             self.depth -= 1;
             Ok(Expr::Not(Box::new(inner)))
         } else {
@@ -148,13 +150,19 @@ impl<'s> Parser<'s> {
         }
     }
 
+    /// `(…)`, its level already counted.
+    fn parenthesized(&mut self) -> Result<Expr, ConditionError> {
+        self.advance()?;
+        let inner = self.or()?;
+        self.expect(&Tok::RParen, "&&, || or \")\"")?;
+        Ok(inner)
+    }
+
     fn atom(&mut self) -> Result<Expr, ConditionError> {
         match &self.tok.tok {
             Tok::LParen => {
                 self.descend()?;
-                self.advance()?;
-                let inner = self.or()?;
-                self.expect(&Tok::RParen, "&&, || or \")\"")?;
+                let inner = self.parenthesized()?;
                 self.depth -= 1;
                 Ok(inner)
             }
