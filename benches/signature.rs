@@ -165,6 +165,28 @@ fn schemes(c: &mut Criterion) {
         })
     });
 
+    // one endpoint serving two services, their requests alternating: each needs its own
+    // derived key, and the secret keeps both
+    let other = signed(
+        &scheme,
+        Request::get("https://cbs.tencentcloudapi.com/?Limit=10&Offset=0")
+            .header("x-tc-action", "DescribeDisks")
+            .body(())
+            .unwrap(),
+    );
+    let secrets = [Secret::from("benchSecret0000000000000000000001")];
+    let views =
+        [&parts, &other].map(|p| RequestView { method: &p.method, uri: &p.uri, headers: &p.headers, body: None });
+    let mut turn = 0;
+    c.bench_function("signature/tencent_tc3/verify_two_services_alternating", |b| {
+        b.iter(|| {
+            turn ^= 1;
+            let view = &views[turn];
+            let parsed = scheme.parse(black_box(view)).unwrap();
+            black_box(scheme.verify(view, &parsed, &secrets, now()).unwrap())
+        })
+    });
+
     let scheme = TencentCloud::new().sign_v1(HmacAlg::Sha1);
     let parts = signed(
         &scheme,

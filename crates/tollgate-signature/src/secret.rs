@@ -27,9 +27,34 @@ struct Keys {
     plain_sha256: OnceLock<Hmac<Sha256>>,
     amp_sha1: OnceLock<Hmac<Sha1>>,
     amp_sha256: OnceLock<Hmac<Sha256>>,
-    /// The last derived signing key and the context it was derived for (TC3 derives one per
-    /// day and service, so one entry serves nearly every request).
-    derived: Mutex<Option<(String, Hmac<Sha256>)>>,
+    /// The signing keys derived last, with the context each was derived for.
+    derived: Mutex<DerivedKeys>,
+}
+
+/// How many derived keys a secret keeps. TC3 derives one per day and service: an endpoint
+/// that serves a few services, around midnight UTC when clients sign with either date, needs
+/// a few at once, and re-deriving one costs four HMACs (about 1 µs).
+const DERIVED_KEPT: usize = 4;
+
+/// Derived keys by context, the oldest replaced first.
+#[derive(Default)]
+struct DerivedKeys {
+    entries: [Option<(String, Hmac<Sha256>)>; DERIVED_KEPT],
+    next: usize,
+}
+
+impl DerivedKeys {
+    /// The key kept for `context`, or one `derive`d for it and kept.
+    fn get_or_derive(&mut self, context: &[&str], derive: impl FnOnce() -> Hmac<Sha256>) -> Hmac<Sha256> {
+        let kept = self.entries.iter().flatten().find(|(ctx, _)| is_concatenation(ctx, context));
+        if let Some((_, mac)) = kept {
+            return mac.clone();
+        }
+        let mac = derive();
+        self.entries[self.next] = Some((context.concat(), mac.clone()));
+        self.next = (self.next + 1) % DERIVED_KEPT;
+        mac
+    }
 }
 
 /// How a scheme turns the secret into its HMAC key.
@@ -50,7 +75,7 @@ impl Secret {
             plain_sha256: OnceLock::new(),
             amp_sha1: OnceLock::new(),
             amp_sha256: OnceLock::new(),
-            derived: Mutex::new(None),
+            derived: Mutex::new(DerivedKeys::default()),
         }))
     }
 
@@ -104,16 +129,9 @@ impl Secret {
         data: &[u8],
         claimed: &[u8],
     ) -> bool {
-        let mut slot = self.0.derived.lock().unwrap_or_else(|e| e.into_inner());
-        let mut mac = match slot.as_ref() {
-            Some((ctx, mac)) if is_concatenation(ctx, context) => mac.clone(),
-            _ => {
-                let mac = Hmac::<Sha256>::new_from_slice(&derive(&self.0.bytes)).expect("HMAC takes any key length");
-                *slot = Some((context.concat(), mac.clone()));
-                mac
-            }
-        };
-        drop(slot);
+        let mut mac = self.0.derived.lock().unwrap_or_else(|e| e.into_inner()).get_or_derive(context, || {
+            Hmac::<Sha256>::new_from_slice(&derive(&self.0.bytes)).expect("HMAC takes any key length")
+        });
         mac.update(data);
         same_mac(&mac.finalize().into_bytes(), claimed)
     }
@@ -350,6 +368,29 @@ mod tests {
         // parts split differently but written out alike name the same context
         assert!(check(&["2026-11-23/", "cvm"], "2026-11-23/cvm"));
         assert_eq!(derivations.get(), 4);
+        // the contexts kept so far are still read from the cache, a fifth replaces the oldest
+        let derived = derivations.get();
+        for (parts, context) in [
+            (["2026-11-22", "/", "cvm"], "2026-11-22/cvm"),
+            (["2026-11-22", "/", "cvmx"], "2026-11-22/cvmx"),
+            (["2026-11-23", "/", "cvm"], "2026-11-23/cvm"),
+            (["2026-11-22", "/", "cv"], "2026-11-22/cv"),
+        ] {
+            assert!(check(&parts, context));
+        }
+        assert_eq!(derivations.get(), derived, "four contexts are kept");
+        assert!(check(&["2026-11-24", "/", "cvm"], "2026-11-24/cvm"));
+        assert!(check(&["2026-11-24", "/", "cvm"], "2026-11-24/cvm"));
+        assert_eq!(derivations.get(), derived + 1);
+        // the oldest (2026-11-22/cvm) made way; the newer ones stayed
+        assert!(check(&["2026-11-22", "/", "cvmx"], "2026-11-22/cvmx"));
+        assert_eq!(derivations.get(), derived + 1);
+        assert!(check(&["2026-11-22", "/", "cvm"], "2026-11-22/cvm"));
+        assert_eq!(derivations.get(), derived + 2);
+        // a wrong MAC is refused whether the key was kept or derived
+        let wrong = [0u8; 32];
+        assert!(!secret.verify_derived_sha256(&["2026-11-24", "/", "cvm"], |_| unreachable!(), b"data", &wrong));
+        assert!(!secret.verify_derived_sha256(&["2026-11-25", "/", "cvm"], |b| b.to_vec(), b"data", &wrong));
         assert!(
             is_concatenation("ab", &["a", "b"])
                 && !is_concatenation("ab", &["a"])
