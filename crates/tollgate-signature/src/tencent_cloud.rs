@@ -104,7 +104,11 @@ impl TencentCloud {
     }
 
     /// Accepts TC3 credential scopes naming only these services (default: any; the host
-    /// may be an IP, so the scope's service is what the client chose).
+    /// may be an IP, so the scope's service is what the client chose). Naming them also
+    /// bounds the work a caller can cause: each secret keeps the signing keys of its last
+    /// four services and dates, and a request naming another costs a derivation (four
+    /// HMACs): with any service accepted, a caller who cycles service names makes every
+    /// request derive one.
     pub fn services<I: IntoIterator<Item = S>, S: Into<String>>(mut self, services: I) -> Self {
         self.services = services.into_iter().map(Into::into).collect();
         self
