@@ -44,16 +44,16 @@ struct DerivedKeys {
 }
 
 impl DerivedKeys {
-    /// The key kept for `context`, or one `derive`d for it and kept.
-    fn get_or_derive(&mut self, context: &[&str], derive: impl FnOnce() -> Hmac<Sha256>) -> Hmac<Sha256> {
+    /// The key kept for `context`.
+    fn get(&self, context: &[&str]) -> Option<Hmac<Sha256>> {
         let kept = self.entries.iter().flatten().find(|(ctx, _)| is_concatenation(ctx, context));
-        if let Some((_, mac)) = kept {
-            return mac.clone();
-        }
-        let mac = derive();
+        kept.map(|(_, mac)| mac.clone())
+    }
+
+    /// Keeps `mac` for `context`, in place of the oldest.
+    fn keep(&mut self, context: &[&str], mac: &Hmac<Sha256>) {
         self.entries[self.next] = Some((context.concat(), mac.clone()));
         self.next = (self.next + 1) % DERIVED_KEPT;
-        mac
     }
 }
 
@@ -129,9 +129,19 @@ impl Secret {
         data: &[u8],
         claimed: &[u8],
     ) -> bool {
-        let mut mac = self.0.derived.lock().unwrap_or_else(|e| e.into_inner()).get_or_derive(context, || {
-            Hmac::<Sha256>::new_from_slice(&derive(&self.0.bytes)).expect("HMAC takes any key length")
-        });
+        let kept = || self.0.derived.lock().unwrap_or_else(|e| e.into_inner());
+        // bound first: a guard in a `match` scrutinee would be held through the match
+        let found = kept().get(context);
+        let mut mac = match found {
+            Some(mac) => mac,
+            None => {
+                // derived outside the lock, so that other requests for this secret do not
+                // wait on it; two derivations of one key at once are merely redundant
+                let mac = Hmac::<Sha256>::new_from_slice(&derive(&self.0.bytes)).expect("HMAC takes any key length");
+                kept().keep(context, &mac);
+                mac
+            }
+        };
         mac.update(data);
         same_mac(&mac.finalize().into_bytes(), claimed)
     }
@@ -343,6 +353,30 @@ mod tests {
         assert!(!same_mac(&mac[..31], &mac));
         assert!(!same_mac(&mac, &[mac.as_slice(), &[0]].concat()));
         assert!(!same_mac(&mac, &[]));
+    }
+
+    /// Threads racing over more contexts than are kept (derivations outside the lock,
+    /// evictions under it) still get each MAC right.
+    #[test]
+    fn derived_keys_are_right_under_racing_threads() {
+        let secret = Secret::from("key");
+        let services = ["cvm", "cbs", "cdb", "clb", "vpc", "tke"];
+        std::thread::scope(|scope| {
+            for t in 0..8 {
+                let secret = &secret;
+                scope.spawn(move || {
+                    for i in 0..300 {
+                        let service = services[(t + i) % services.len()];
+                        let context = format!("2026-11-22/{service}");
+                        let mac = hmac(HmacAlg::Sha256, &[b"key", context.as_bytes()].concat(), b"data");
+                        let derive = |bytes: &[u8]| [bytes, context.as_bytes()].concat();
+                        assert!(secret.verify_derived_sha256(&["2026-11-22", "/", service], derive, b"data", &mac));
+                        let derive = |bytes: &[u8]| [bytes, context.as_bytes()].concat();
+                        assert!(!secret.verify_derived_sha256(&["2026-11-22", "/", service], derive, b"other", &mac));
+                    }
+                });
+            }
+        });
     }
 
     #[test]
