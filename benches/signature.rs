@@ -1,7 +1,7 @@
 //! Signature verification per scheme, next to the floor: the raw HMAC over the same string
-//! to sign (keyed on every call). Beside it, `floor_hmac_keyed`: the same HMAC from a state
-//! keyed once, which is all the crypto a verifier that caches its keys does (TC3 also hashes
-//! its canonical request: `floor_required_crypto`). Bodiless requests, one secret, the
+//! to sign (keyed on every call). Beside it, `floor_hmac_keyed`: the verifiers' own MAC check
+//! (`Secret::verify_hmac`, its key state made once), which is all the crypto a verifier does
+//! (TC3 also hashes its canonical request: `floor_required_crypto`). Bodiless requests, one secret, the
 //! in-memory secret store not involved (parse + verify only). Also the replay guard's check
 //! with 1,000,000 nonces remembered.
 
@@ -12,14 +12,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use hmac::{Hmac, Mac};
 use http::Request;
 use tollgate::signature::aliyun_apigw::{self, AliyunApiGateway};
 use tollgate::signature::aliyun_rpc::{self, AliyunRpc};
 use tollgate::signature::tencent_apigw::{self, TencentApiGateway};
 use tollgate::signature::tencent_cloud::{self, TencentCloud};
 use tollgate::signature::util::{HmacAlg, hmac};
-use tollgate::signature::{RequestView, Scheme, Secret, Signer};
+use tollgate::signature::{KeyForm, RequestView, Scheme, Secret, Signer};
 
 const NOW: u64 = 1_795_364_129;
 
@@ -33,36 +32,6 @@ fn signed<S: Signer>(signer: &S, req: Request<()>) -> http::request::Parts {
         .sign(&mut parts, &mut Bytes::new(), "AKIDbench", &Secret::from("benchSecret0000000000000000000001"), now())
         .unwrap();
     parts
-}
-
-/// An HMAC keyed once, as the verifiers key each secret once; cloned per message.
-#[derive(Clone)]
-enum Keyed {
-    Sha1(Hmac<sha1::Sha1>),
-    Sha256(Hmac<sha2::Sha256>),
-}
-
-impl Keyed {
-    fn new(alg: HmacAlg, key: &[u8]) -> Self {
-        match alg {
-            HmacAlg::Sha1 => Keyed::Sha1(Hmac::new_from_slice(key).unwrap()),
-            HmacAlg::Sha256 => Keyed::Sha256(Hmac::new_from_slice(key).unwrap()),
-        }
-    }
-
-    /// The MAC of `data` into `out` (no allocation), the key's state reused.
-    fn mac(&self, data: &[u8], out: &mut [u8; 32]) {
-        match self.clone() {
-            Keyed::Sha1(mut m) => {
-                m.update(data);
-                out[..20].copy_from_slice(&m.finalize().into_bytes());
-            }
-            Keyed::Sha256(mut m) => {
-                m.update(data);
-                out.copy_from_slice(&m.finalize().into_bytes());
-            }
-        }
-    }
 }
 
 /// Parse + verify of `parts`, then the floor (`alg` under `key` over `sts`, keyed per call)
@@ -89,13 +58,12 @@ fn verify_cost<Sc: Scheme>(
         })
     });
     group.bench_function("floor_hmac", |b| b.iter(|| black_box(hmac(alg, black_box(key), black_box(sts)))));
-    let keyed = Keyed::new(alg, key);
-    let mut out = [0u8; 32];
+    // the verifiers' own MAC check: a key state made once and cloned per message
+    let keyed = Secret::new(key);
+    let claimed = hmac(alg, key, sts);
+    assert!(keyed.verify_hmac(alg, KeyForm::Plain, sts, &claimed));
     group.bench_function("floor_hmac_keyed", |b| {
-        b.iter(|| {
-            keyed.mac(black_box(sts), &mut out);
-            black_box(&out);
-        })
+        b.iter(|| black_box(keyed.verify_hmac(alg, KeyForm::Plain, black_box(sts), &claimed)))
     });
     group.finish();
 }
@@ -152,16 +120,19 @@ fn schemes(c: &mut Criterion) {
         })
     });
 
-    // what TC3 cannot do without per request, once the signing key is cached and keyed as
-    // the verifier keeps it: hash the canonical request, then one HMAC over the string to sign
-    let keyed = Keyed::new(HmacAlg::Sha256, &k);
-    let mut out = [0u8; 32];
+    // what TC3 cannot do without per request, once its signing key is derived and kept as
+    // the verifier keeps it: hash the canonical request, then check the HMAC over the string
+    // to sign
+    let keyed = Secret::from("benchSecret0000000000000000000001");
+    let claimed = hmac(HmacAlg::Sha256, &k, sts.as_bytes());
+    let derive = |secret: &[u8]| tencent_cloud::tc3_signing_key(secret, "2026-11-22", "cvm");
+    assert!(keyed.verify_derived_sha256(&["2026-11-22", "/", "cvm"], derive, sts.as_bytes(), &claimed));
     c.bench_function("signature/tencent_tc3/floor_required_crypto", |b| {
         b.iter(|| {
             let digest = <sha2::Sha256 as sha2::Digest>::digest(black_box(canonical.as_bytes()));
             black_box(digest);
-            keyed.mac(black_box(sts.as_bytes()), &mut out);
-            black_box(&out);
+            let context = ["2026-11-22", "/", "cvm"];
+            black_box(keyed.verify_derived_sha256(&context, derive, black_box(sts.as_bytes()), &claimed))
         })
     });
 
