@@ -13,8 +13,9 @@ use tollgate_core::{
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    let xff = parse_x_forwarded_for(&text);
-    let fwd = parse_forwarded(&text);
+    // the parsers read the header's bytes as sent, not a lossy copy
+    let xff = parse_x_forwarded_for(data);
+    let fwd = parse_forwarded(data);
 
     if let Ok(value) = HeaderValue::from_bytes(data) {
         for (header, name, hops) in [
@@ -26,9 +27,11 @@ fuzz_target!(|data: &[u8]| {
             req.headers_mut().insert(name, value.clone());
             let peer: SocketAddr = "10.1.1.1:80".parse().unwrap();
             req.extensions_mut().insert(PeerAddr(peer));
+            // the peer is a trusted proxy and a header is present: the client is an address
+            // the chain names, never the proxy by default
             if let Some(client) = layer.resolve(&req) {
                 let ip = client.ip();
-                assert!(ip == peer.ip() || hops.contains(&Some(ip)), "{ip} came from nowhere");
+                assert!(hops.contains(&Some(ip)), "{ip} came from nowhere");
             }
         }
     }

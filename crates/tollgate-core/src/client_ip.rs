@@ -67,10 +67,31 @@ impl ClientIp {
     }
 
     /// The client address for this request: what [`ClientIpLayer`] resolved, else the peer
-    /// address ([`peer_ip`]); `None` when neither is known.
+    /// address ([`peer_ip`]). `None` when neither is known, and when a [`ClientIpLayer`]
+    /// found the client behind a trusted proxy but could not read it ([`UnresolvedClient`]):
+    /// then the peer is that proxy, and answering with its address would let any client
+    /// pass as the proxy.
     pub fn from_extensions(extensions: &Extensions) -> Option<Self> {
-        extensions.get::<Self>().copied().or_else(|| peer_ip(extensions).map(Self::direct))
+        if let Some(ip) = extensions.get::<Self>() {
+            return Some(*ip);
+        }
+        if extensions.get::<UnresolvedClient>().is_some() {
+            return None;
+        }
+        peer_ip(extensions).map(Self::direct)
     }
+}
+
+/// Put in a request's extensions by [`ClientIpLayer`] when the peer is a trusted proxy and
+/// the forwarding hop that would name the client cannot be read (`unknown`, obfuscated, not
+/// an address, not UTF-8, or inside a broken quoted string). [`ClientIp::from_extensions`]
+/// then answers `None`, and every policy that needs the client's address refuses the request
+/// (`IpUnresolved`) instead of reading the proxy's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UnresolvedClient {
+    /// The trusted proxy the request came through.
+    pub peer: IpAddr,
 }
 
 /// A list of proxy networks whose forwarding headers are believed.
@@ -179,21 +200,29 @@ impl ForwardingHeader {
 pub type Hop = Option<IpAddr>;
 
 /// Parses one `X-Forwarded-For` value into its hops, left to right. Entries may carry a
-/// port (`1.2.3.4:80`, `[::1]:80`) or brackets.
-pub fn parse_x_forwarded_for(value: &str) -> Vec<Hop> {
-    value.split(',').map(parse_node).collect()
+/// port (`1.2.3.4:80`, `[::1]:80`) or brackets. The value is read as bytes, hop by hop: a
+/// client's own entry that is not UTF-8 (`\xff`) is one unknown hop and does not hide the
+/// hops a proxy appended after it.
+pub fn parse_x_forwarded_for(value: impl AsRef<[u8]>) -> Vec<Hop> {
+    value.as_ref().split(|&b| b == b',').map(|node| std::str::from_utf8(node).ok().and_then(parse_node)).collect()
 }
 
 /// Parses one RFC 7239 `Forwarded` value into the `for=` hops of its elements, left to right.
 /// An element without `for=`, or with `unknown` or an obfuscated identifier, is an unknown
-/// hop; a malformed element is too.
-pub fn parse_forwarded(value: &str) -> Vec<Hop> {
-    split_outside_quotes(value, b',')
+/// hop; a malformed element is too. A quoted string left open swallows everything after it
+/// (a proxy's appended element included), so such a value is one unknown hop: no address in
+/// it can be told apart from the client's text.
+pub fn parse_forwarded(value: impl AsRef<[u8]>) -> Vec<Hop> {
+    let Some(elements) = split_outside_quotes(value.as_ref(), b',') else { return vec![None] };
+    elements
         .into_iter()
         .map(|element| {
             let mut hop = None;
-            for pair in split_outside_quotes(element, b';') {
-                let Some((key, val)) = pair.split_once('=') else { continue };
+            // an element's own quotes were balanced, or the split above would have failed
+            for pair in split_outside_quotes(element, b';').unwrap_or_default() {
+                let Some((key, val)) = std::str::from_utf8(pair).ok().and_then(|p| p.split_once('=')) else {
+                    continue;
+                };
                 if key.trim().eq_ignore_ascii_case("for") {
                     hop = unquote(val.trim()).and_then(|v| parse_node(&v));
                 }
@@ -203,11 +232,12 @@ pub fn parse_forwarded(value: &str) -> Vec<Hop> {
         .collect()
 }
 
-/// Splits on `sep` where it stands outside a quoted string.
-fn split_outside_quotes(s: &str, sep: u8) -> Vec<&str> {
+/// Splits on `sep` where it stands outside a quoted string; `None` when a quoted string is
+/// never closed.
+fn split_outside_quotes(s: &[u8], sep: u8) -> Option<Vec<&[u8]>> {
     let mut parts = Vec::new();
     let (mut start, mut quoted, mut escaped) = (0, false, false);
-    for (i, b) in s.bytes().enumerate() {
+    for (i, &b) in s.iter().enumerate() {
         if escaped {
             escaped = false;
         } else if quoted && b == b'\\' {
@@ -219,8 +249,29 @@ fn split_outside_quotes(s: &str, sep: u8) -> Vec<&str> {
             start = i + 1;
         }
     }
+    if quoted {
+        return None;
+    }
     parts.push(&s[start..]);
-    parts
+    Some(parts)
+}
+
+/// The hops of every line of `header` in `headers`, left to right, as one chain. A line's
+/// hops keep their places whatever it holds, so an index into the chain (tollgate-ip's
+/// `xff_index`) means the same hop however a client spells its own entries.
+pub fn forwarding_hops(headers: &HeaderMap, header: ForwardingHeader) -> Vec<Hop> {
+    let mut hops = Vec::new();
+    for value in headers.get_all(header.name()) {
+        match header {
+            ForwardingHeader::XForwardedFor => hops.extend(parse_x_forwarded_for(value.as_bytes())),
+            ForwardingHeader::Forwarded => hops.extend(parse_forwarded(value.as_bytes())),
+            // one address, written by the nearest proxy: a second line is a client's
+            ForwardingHeader::XRealIp => {
+                hops = vec![std::str::from_utf8(value.as_bytes()).ok().and_then(parse_node)];
+            }
+        }
+    }
+    hops
 }
 
 /// A token, or a quoted string with its escapes undone; `None` for a broken quote.
@@ -256,34 +307,24 @@ struct Resolver {
 }
 
 impl Resolver {
-    fn resolve(&self, headers: &HeaderMap, peer: IpAddr) -> Option<ClientIp> {
+    /// The client, or `Err(UnresolvedClient)` when the peer is a trusted proxy and the hop
+    /// naming the client cannot be read.
+    fn resolve(&self, headers: &HeaderMap, peer: IpAddr) -> Result<ClientIp, UnresolvedClient> {
         if !self.trusted.contains(peer) {
-            return Some(ClientIp { ip: peer, peer, peer_trusted: false });
+            return Ok(ClientIp { ip: peer, peer, peer_trusted: false });
         }
-        let values = headers.get_all(self.header.name());
-        let mut hops: Vec<Hop> = Vec::new();
-        for value in values {
-            let Ok(text) = value.to_str() else {
-                hops.push(None);
-                continue;
-            };
-            match self.header {
-                ForwardingHeader::XForwardedFor => hops.extend(parse_x_forwarded_for(text)),
-                ForwardingHeader::Forwarded => hops.extend(parse_forwarded(text)),
-                ForwardingHeader::XRealIp => hops = vec![parse_node(text)],
-            }
-        }
+        let hops = forwarding_hops(headers, self.header);
         // Walk from the nearest hop outwards; the first address no trusted proxy owns is the
         // client. Hops further left were written by the client and prove nothing.
         let mut client = peer;
         for hop in hops.iter().rev() {
-            let ip = (*hop)?;
+            let ip = hop.ok_or(UnresolvedClient { peer })?;
             client = ip;
             if !self.trusted.contains(ip) {
                 break;
             }
         }
-        Some(ClientIp { ip: client, peer, peer_trusted: true })
+        Ok(ClientIp { ip: client, peer, peer_trusted: true })
     }
 }
 
@@ -292,8 +333,10 @@ impl Resolver {
 /// The client is the connection's peer ([`peer_ip`]) unless that peer lies in the trusted
 /// proxy networks; only then is the configured forwarding header read, and the client is
 /// the rightmost address in it that is not itself a trusted proxy. An `unknown`, obfuscated
-/// or unparseable hop met on that walk leaves the client unresolved (no `ClientIp` is
-/// inserted) rather than guessing. Forwarding headers are never read by default.
+/// or unparseable hop met on that walk leaves the client unresolved rather than guessing: no
+/// `ClientIp` is inserted but an [`UnresolvedClient`], so [`ClientIp::from_extensions`] answers
+/// `None` (never the proxy's address) and the policies that need the client's address refuse
+/// the request (`IpUnresolved`). Forwarding headers are never read by default.
 ///
 /// Name only the header your proxy writes: a proxy that appends to `X-Forwarded-For` usually
 /// passes a client's own `Forwarded` header through untouched.
@@ -362,10 +405,11 @@ impl ClientIpLayer {
         self
     }
 
-    /// Resolves the client of a request with this layer's rules, without running it.
+    /// Resolves the client of a request with this layer's rules, without running it: `None`
+    /// when the peer is unknown or the client behind a trusted proxy cannot be read.
     pub fn resolve<B>(&self, request: &Request<B>) -> Option<ClientIp> {
         let peer = peer_ip(request.extensions())?;
-        self.resolver.resolve(request.headers(), peer)
+        self.resolver.resolve(request.headers(), peer).ok()
     }
 }
 
@@ -397,14 +441,18 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        match self.layer.resolve(&req) {
-            Some(ip) => {
-                req.extensions_mut().insert(ip);
-            }
-            None => {
-                // A stale value must not survive (a client cannot insert extensions, but an
-                // outer layer might have).
-                req.extensions_mut().remove::<ClientIp>();
+        // A stale value must not survive (a client cannot insert extensions, but an outer
+        // layer might have).
+        req.extensions_mut().remove::<ClientIp>();
+        req.extensions_mut().remove::<UnresolvedClient>();
+        if let Some(peer) = peer_ip(req.extensions()) {
+            match self.layer.resolver.resolve(req.headers(), peer) {
+                Ok(ip) => {
+                    req.extensions_mut().insert(ip);
+                }
+                Err(unresolved) => {
+                    req.extensions_mut().insert(unresolved);
+                }
             }
         }
         self.inner.call(req)
@@ -414,6 +462,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderValue;
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
@@ -539,10 +588,61 @@ mod tests {
     }
 
     #[test]
+    fn hops_are_read_byte_by_byte() {
+        let hops = parse_x_forwarded_for(b"\xff, 6.6.6.6");
+        assert_eq!(hops, vec![None, Some(ip("6.6.6.6"))]);
+        // a broken quote swallows what follows it: the whole value is one unknown hop
+        assert_eq!(parse_forwarded(r#"for="x, for=6.6.6.6"#), vec![None]);
+        assert_eq!(
+            parse_forwarded(b"for=6.6.6.6;by=\xff, for=1.2.3.4"),
+            vec![Some(ip("6.6.6.6")), Some(ip("1.2.3.4"))]
+        );
+        // a hop's place in the chain survives a line that is not UTF-8
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", HeaderValue::from_bytes(b"1.1.1.1, \xff").unwrap());
+        h.append("x-forwarded-for", HeaderValue::from_static("3.3.3.3"));
+        assert_eq!(forwarding_hops(&h, XFF), vec![Some(ip("1.1.1.1")), None, Some(ip("3.3.3.3"))]);
+    }
+
+    /// The answer of a future that awaits nothing.
+    fn ready<T>(f: impl std::future::Future<Output = Result<T, std::convert::Infallible>>) -> T {
+        use futures_util::FutureExt;
+        f.now_or_never().expect("ready at once").unwrap_or_else(|never| match never {})
+    }
+
+    #[test]
+    fn an_unreadable_client_hop_is_unresolved_not_the_proxy() {
+        let layer = ClientIpLayer::new().trust_proxies(["10.0.0.0/8"]).unwrap();
+        let mut svc = layer.layer(tower::service_fn(|req: Request<()>| async move {
+            Ok::<_, std::convert::Infallible>((
+                ClientIp::from_extensions(req.extensions()),
+                req.extensions().get::<UnresolvedClient>().copied(),
+            ))
+        }));
+        for value in [&b"\xff"[..], b"1.2.3.4, nope", b"1.2.3.4,", b"unknown"] {
+            let mut req = Request::new(());
+            req.headers_mut().insert("x-forwarded-for", HeaderValue::from_bytes(value).unwrap());
+            req.extensions_mut().insert(PeerAddr("10.0.0.2:1".parse().unwrap()));
+            let (client, unresolved) = ready(svc.call(req));
+            assert_eq!(client, None, "{value:?}");
+            assert_eq!(unresolved, Some(UnresolvedClient { peer: ip("10.0.0.2") }));
+        }
+        // an untrusted peer is the client whatever it sends
+        let mut req = Request::new(());
+        req.headers_mut().insert("x-forwarded-for", HeaderValue::from_static("nope"));
+        req.extensions_mut().insert(PeerAddr("9.9.9.9:1".parse().unwrap()));
+        let (client, unresolved) = ready(svc.call(req));
+        assert_eq!((client.map(|c| c.ip()), unresolved), (Some(ip("9.9.9.9")), None));
+    }
+
+    #[test]
     fn from_extensions_falls_back_to_peer() {
         let mut ext = Extensions::new();
         assert_eq!(ClientIp::from_extensions(&ext), None);
         ext.insert(PeerAddr("[::ffff:127.0.0.1]:80".parse().unwrap()));
         assert_eq!(ClientIp::from_extensions(&ext).unwrap().ip(), ip("127.0.0.1"));
+        // but never when a ClientIpLayer found the peer to be a proxy it could not see past
+        ext.insert(UnresolvedClient { peer: ip("127.0.0.1") });
+        assert_eq!(ClientIp::from_extensions(&ext), None);
     }
 }

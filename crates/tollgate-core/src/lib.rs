@@ -61,7 +61,8 @@ pub use caller::Caller;
 pub use claims::{ReplayRefusals, SignedClaims};
 pub use client_ip::{
     BadNetwork, ClientIp, ClientIpLayer, ClientIpService, ForwardingHeader, Hop, PeerAddr, TrustedProxies,
-    canonical_network, parse_forwarded, parse_network, parse_x_forwarded_for, peer_ip,
+    UnresolvedClient, canonical_network, forwarding_hops, parse_forwarded, parse_network, parse_x_forwarded_for,
+    peer_ip,
 };
 pub use condition::{Condition, ConditionError};
 pub use config_error::ConfigError;

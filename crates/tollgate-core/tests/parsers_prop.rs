@@ -101,6 +101,52 @@ proptest! {
         prop_assert_eq!(got, Some(expected));
     }
 
+    /// Behind a trusted proxy, whatever bytes the client writes before the hops the proxies
+    /// appended: the client is the rightmost untrusted hop when those hops are readable, and
+    /// never the proxy itself unless the chain names it; a client-written hop that would be
+    /// the client leaves it unresolved.
+    #[test]
+    fn client_written_bytes_never_make_the_proxy_the_client(
+        junk in prop::collection::vec(any::<u8>(), 0..24),
+        appended in prop::collection::vec(any_ip(), 0..3),
+        header in prop_oneof![Just(ForwardingHeader::XForwardedFor), Just(ForwardingHeader::Forwarded)],
+    ) {
+        let peer: IpAddr = "10.0.0.1".parse().unwrap();
+        let is_trusted = |ip: IpAddr| matches!(ip.to_canonical(), IpAddr::V4(v4) if v4.octets()[..3] == [10, 0, 0] && v4.octets()[3] < 8);
+        let (name, hop) = match header {
+            ForwardingHeader::Forwarded => ("forwarded", "for=\""),
+            _ => ("x-forwarded-for", ""),
+        };
+        let mut value = junk.clone();
+        for ip in &appended {
+            value.extend_from_slice(format!(", {hop}{}", match (header, ip) {
+                (ForwardingHeader::Forwarded, IpAddr::V6(v6)) => format!("[{v6}]\""),
+                (ForwardingHeader::Forwarded, ip) => format!("{ip}\""),
+                (_, ip) => ip.to_string(),
+            }).as_bytes());
+        }
+        let Ok(value) = HeaderValue::from_bytes(&value) else { return Ok(()) };
+        let layer = ClientIpLayer::new().trust_proxies(["10.0.0.0/29"]).unwrap().forwarding_header(header);
+        let mut req = Request::new(());
+        req.headers_mut().insert(name, value.clone());
+        req.extensions_mut().insert(PeerAddr(SocketAddr::new(peer, 1)));
+        let got = layer.resolve(&req).map(|c| c.ip());
+        let hops = match header {
+            ForwardingHeader::Forwarded => parse_forwarded(value.as_bytes()),
+            _ => parse_x_forwarded_for(value.as_bytes()),
+        };
+        if let Some(ip) = got {
+            prop_assert!(hops.contains(&Some(ip)), "{} is in no hop of {:?}", ip, value);
+        }
+        // an untrusted address the proxy appended is always found, whatever came before
+        if header == ForwardingHeader::XForwardedFor
+            && let Some(last) = appended.iter().rposition(|ip| !is_trusted(*ip))
+            && appended[last + 1..].iter().all(|ip| is_trusted(*ip))
+        {
+            prop_assert_eq!(got, Some(appended[last].to_canonical()));
+        }
+    }
+
     #[test]
     fn template_binds_what_it_was_given(values in prop::collection::vec("[a-zA-Z0-9 %é/]{1,12}", 1..4)) {
         let names: Vec<String> = (0..values.len()).map(|i| format!("p{i}")).collect();

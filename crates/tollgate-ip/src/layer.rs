@@ -8,7 +8,9 @@ use std::task::{Context, Poll};
 
 use http::{HeaderMap, Request, Response, StatusCode};
 use ipnet::IpNet;
-use tollgate_core::{Caller, ClientIp, ErrorStyle, PolicyFuture, Rejection, ResponseBody, parse_x_forwarded_for};
+use tollgate_core::{
+    Caller, ClientIp, ErrorStyle, ForwardingHeader, PolicyFuture, Rejection, ResponseBody, forwarding_hops,
+};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -112,12 +114,7 @@ impl Settings {
 
 /// The X-Forwarded-For entry at `index`: from 0 at the left, negative from the right.
 fn xff_at(headers: &HeaderMap, index: i64) -> Option<IpAddr> {
-    let hops: Vec<_> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(parse_x_forwarded_for)
-        .collect();
+    let hops = forwarding_hops(headers, ForwardingHeader::XForwardedFor);
     let i = if index < 0 { hops.len().checked_sub(index.unsigned_abs() as usize)? } else { index as usize };
     hops.get(i).copied().flatten()
 }
