@@ -7,6 +7,7 @@
 mod http_support;
 
 mod client_ip;
+mod cors;
 mod flow;
 mod params;
 mod redis;

@@ -149,8 +149,10 @@ impl Subdomains {
 ///   (`*.com` is refused);
 /// - an anchored regular expression `^...$`, matched case-insensitively against the
 ///   normalised origin (`scheme://host[:port]`, lower case, default port omitted), e.g.
-///   `^https://(www|app)\.example\.com$`. A value that looks like a pattern but is not
-///   anchored is refused, so nobody gets substring matching by accident.
+///   `^https://(www|app)\.example\.com$`. The whole origin must match: a top-level `|`
+///   does not loosen the anchors (`^https://a\.com|https://b\.com$` is either origin, never
+///   `https://a.com.evil.net`). A value that looks like a pattern but is not anchored is
+///   refused, so nobody gets substring matching by accident.
 ///
 /// Anything else — a path (even a trailing `/`), a query, user info, a wildcard elsewhere
 /// than the leftmost label, a bad port — is a configuration error. Without a scheme, an
@@ -285,7 +287,11 @@ impl AllowedOrigins {
             if !(entry.starts_with('^') && entry.ends_with('$') && entry.len() >= 2) {
                 return Err("a regular expression must be anchored at both ends: ^...$".into());
             }
-            let regex = RegexBuilder::new(entry)
+            // `^a|b$` anchors `a` at the start and `b` at the end only: a top-level `|` would
+            // let `^https://a\.com|b\.com$` match `https://a.com.evil.net`. Whatever the
+            // pattern, the whole origin must match it.
+            let whole = format!("^(?:{})$", &entry[1..entry.len() - 1]);
+            let regex = RegexBuilder::new(&whole)
                 .case_insensitive(true)
                 .size_limit(REGEX_SIZE_LIMIT)
                 .build()
