@@ -26,9 +26,23 @@ macro_rules! policy_methods {
             self
         }
 
-        /// IP access control, after CORS. Replaces an earlier one.
+        /// IP access control, after CORS. Replaces an earlier one (this one or
+        /// [`app_ip_access`](Self::app_ip_access)). A list with app-bound entries goes to
+        /// [`app_ip_access`](Self::app_ip_access) instead: here, before authentication, no
+        /// app is known and those entries would never apply.
         pub fn ip_access(mut self, layer: impl PolicyLayer) -> Self {
+            self.policies.clear(Slot::AppIpAccess);
             self.policies.set(Slot::IpAccess, Arc::new(layer));
+            self
+        }
+
+        /// IP access control whose entries are bound to apps (Aliyun's `appId` items): it
+        /// reads the `Caller`, so it runs inside the signature and replay guard. Replaces an
+        /// earlier one (this one or [`ip_access`](Self::ip_access)). A configuration file's
+        /// `ip_access` block with app-bound items is placed here by itself.
+        pub fn app_ip_access(mut self, layer: impl PolicyLayer) -> Self {
+            self.policies.clear(Slot::IpAccess);
+            self.policies.set(Slot::AppIpAccess, Arc::new(layer));
             self
         }
 

@@ -643,7 +643,7 @@ fn build_api(raw: RawApi, global_style: Option<StyleName>) -> Result<Api, Config
         if let Some(style) = &style {
             layer = layer.error_style(style.clone());
         }
-        api = api.ip_access(layer);
+        api = if layer.has_app_entries() { api.app_ip_access(layer) } else { api.ip_access(layer) };
     }
 
     #[cfg(feature = "flow")]

@@ -106,6 +106,8 @@ pub(crate) enum Slot {
     Flow,
     Signature,
     Replay,
+    /// IP access control with app-bound entries: they need the `Caller`.
+    AppIpAccess,
     AppFlow,
     ParamValidation,
     ParamInjection,
@@ -129,6 +131,11 @@ impl Policies {
     pub(crate) fn set(&mut self, slot: Slot, layer: Arc<dyn PolicyLayer>) {
         self.layers.retain(|(s, _)| *s != slot);
         self.layers.push((slot, layer));
+    }
+
+    /// Removes what is in `slot`.
+    pub(crate) fn clear(&mut self, slot: Slot) {
+        self.layers.retain(|(s, _)| *s != slot);
     }
 
     /// Adds `layer` to `slot`, after what is there already (it runs inside those).
@@ -157,6 +164,7 @@ impl Slot {
             Self::Flow => "flow",
             Self::Signature => "signature",
             Self::Replay => "replay",
+            Self::AppIpAccess => "ip_by_app",
             Self::AppFlow => "flow_by_app",
             Self::ParamValidation => "param_validation",
             Self::ParamInjection => "param_injection",

@@ -9,6 +9,7 @@ mod http_support;
 mod client_ip;
 mod cors;
 mod flow;
+mod ip;
 mod params;
 mod redis;
 mod replay;

@@ -300,6 +300,13 @@ impl IpAccessLayer {
         self.settings.mode
     }
 
+    /// Whether some entries are bound to an app. Those need the [`Caller`], known only once
+    /// a signature or token was verified: stack this layer inside the authentication layer
+    /// (the `Gateway` does so by itself), or the app-bound entries never apply.
+    pub fn has_app_entries(&self) -> bool {
+        self.settings.apps.values().any(|nets| !nets.is_empty())
+    }
+
     /// Judges `ip` (and the caller, for per-app entries) without a request: `Ok` if it passes.
     pub fn check(&self, ip: IpAddr, caller: Option<&Caller>) -> Result<(), Rejection> {
         let mut req = Request::new(());
