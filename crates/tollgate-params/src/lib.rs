@@ -22,7 +22,7 @@
 //!     &ParamInjectionConfig::new().constant(Position::Header, "x-env", "prod"),
 //! )?;
 //! let svc = ServiceBuilder::new().layer(validation).layer(injection).service(service_fn(
-//!     |req: Request<RequestBody<String>>| async move {
+//!     |req: Request<RequestBody<RequestBody<String>>>| async move {
 //!         // the handler sees the default page and the constant; a caller's x-env is gone
 //!         let env = req.headers()["x-env"].to_str().unwrap().to_owned();
 //!         Ok::<_, Infallible>(Response::new(format!("{} {env}", req.uri())))
@@ -107,6 +107,7 @@
 mod config;
 mod inject;
 mod layer;
+mod names;
 mod report;
 mod rules;
 pub mod urlencoded;
@@ -115,7 +116,7 @@ pub use config::{
     ConfigError, ConstantParam, Limit, Location, Param, ParamInjectionConfig, ParamMapping, ParamType,
     ParamValidationConfig, Position, SystemParam, SystemParamConfig,
 };
-pub use inject::Injection;
+pub use inject::{CODE_UNRESOLVED, Injection};
 pub use layer::{ParamInjection, ParamInjectionLayer, ParamValidation, ParamValidationLayer, ResponseFuture};
 pub use report::{MAX_LISTED_PROBLEMS, Problem, ProblemKind, Report};
 pub use rules::{Fixes, ParamRequest, ParamRules};
