@@ -54,6 +54,7 @@
 //! forwarding_header: x-forwarded-for   # or forwarded, x-real-ip
 //! error_style: problem_json        # aliyun_api_gateway, aliyun_rpc, tencent_cloud, tencent_api_gateway, grpc
 //! unmatched: not_found             # a request no API matches: 404 (405 if only the method differs), or `pass`
+//! allow_encoded_slashes: false     # true lets %2F / %5C in paths through (default: 400 InvalidPath)
 //!
 //! apis:
 //!   - name: health                 # optional; names the API's flow-control keys
