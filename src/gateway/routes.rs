@@ -362,7 +362,8 @@ mod tests {
         )) {
             let path = format!("/{}", parts.join("/"));
             let normal = normalise(&path).unwrap();
-            proptest::prop_assert_eq!(normalise(&normal).as_deref(), Some(normal.as_str()));
+            let again = normalise(&normal);
+            proptest::prop_assert_eq!(again.as_deref(), Some(normal.as_str()));
             proptest::prop_assert_eq!(check_path(&normal, false), Ok(()));
             proptest::prop_assert!(!normal.contains("//") && !normal.contains("/./") && !normal.contains("/../"));
             proptest::prop_assert_eq!(check_path(&path, false).is_ok(), normal == path, "{}", path);
