@@ -1,30 +1,8 @@
 //! [`Injection`]: constants, system parameters and mappings compiled once, and their
 //! application to one request — the injection policy, free of tower types.
 //!
-//! # What a caller cannot smuggle in
-//!
-//! Before an injected value is added, every incoming value a backend could read in its
-//! place goes, or the request is refused:
-//!
-//! - headers: every occurrence of the injected header, and the spellings with `_` for `-`
-//!   (CGI and many frameworks read them as one) are **removed**;
-//! - query (for a name injected into the query): every pair whose name a lenient backend
-//!   reads as the injected one is **removed** — names compared ignoring case, with `-`, `.`,
-//!   `_`, space and `+` as one, percent-escapes decoded, a trailing `[]` or `[key]` (PHP
-//!   arrays), leading spaces and anything after a NUL ignored, and `;` read as a pair
-//!   separator as well as `&` (a segment `a=1;client_ip=x` goes as a whole);
-//! - body (for a name injected into the query, since PHP's `$_REQUEST` and Rails' `params`
-//!   let body fields override query pairs): a form field, a top-level key of a JSON object
-//!   or a multipart part named so is **refused** with 400 `ReservedParameter` — the body is
-//!   never rewritten, and a JSON body that cannot be parsed is refused with
-//!   `InvalidRequestBody`. Other bodies (no `Content-Type`, `text/plain`, ...) are not
-//!   read: the common backends do not take parameters from them. Only then is the body read
-//!   (up to the layer's limit); otherwise it streams through.
-//!
-//! The query is rewritten anyway (the injected value is added to it), so there the stray
-//! pairs are dropped; the body is passed on byte for byte, so there the request is refused.
-//! A client IP the gateway could not determine refuses the request (403 `IpUnresolved`, as
-//! IP access control does) instead of leaving the name absent.
+//! What a caller cannot smuggle in under an injected name, and why the query is cleaned
+//! while a body is refused, is documented on [`Injection`].
 
 use std::borrow::Cow;
 use std::fmt;
@@ -112,6 +90,31 @@ enum Carried<'a> {
 /// assert_eq!(req.uri(), "/?a=1&source=gateway&uid=42");
 /// assert!(!req.headers().contains_key("x-uid"));
 /// ```
+///
+/// # What a caller cannot smuggle in
+///
+/// Before an injected value is added, every incoming value a backend could read in its
+/// place goes, or the request is refused:
+///
+/// - headers: every occurrence of the injected header, and the spellings with `_` for `-`
+///   (CGI and many frameworks read them as one) are **removed**;
+/// - query (for a name injected into the query): every pair whose name a lenient backend
+///   reads as the injected one is **removed** — names compared ignoring case, with `-`, `.`,
+///   `_`, space and `+` as one, percent-escapes decoded, a trailing `[]` or `[key]` (PHP
+///   arrays), leading spaces and anything after a NUL ignored, and `;` read as a pair
+///   separator as well as `&` (a segment `a=1;client_ip=x` goes as a whole);
+/// - body (for a name injected into the query, since PHP's `$_REQUEST` and Rails' `params`
+///   let body fields override query pairs): a form field, a top-level key of a JSON object
+///   or a multipart part named so is **refused** with 400 `ReservedParameter` — the body is
+///   never rewritten, and a JSON body that cannot be parsed is refused with
+///   `InvalidRequestBody`. Other bodies (no `Content-Type`, `text/plain`, ...) are not
+///   read: the common backends do not take parameters from them. Only then is the body read
+///   (up to the layer's limit); otherwise it streams through.
+///
+/// The query is rewritten anyway (the injected value is added to it), so there the stray
+/// pairs are dropped; the body is passed on byte for byte, so there the request is refused.
+/// A client IP the gateway could not determine refuses the request (403 `IpUnresolved`, as
+/// IP access control does) instead of leaving the name absent.
 #[derive(Clone)]
 pub struct Injection {
     template: Option<PathTemplate>,
@@ -339,7 +342,7 @@ impl Injection {
 
     /// Refuses a body that carries a field a backend would read as a parameter injected
     /// into the query (400 `ReservedParameter`), or a JSON body whose keys cannot be read
-    /// (400 `InvalidRequestBody`); see the [module docs](self).
+    /// (400 `InvalidRequestBody`); see [`Injection`].
     pub fn check_body(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), Rejection> {
         let mut problems = Vec::new();
         for kind in names::declared_kinds(headers) {
@@ -377,7 +380,7 @@ impl Injection {
 
     /// Applies the injection to `request`, with the path parameters bound for it (name,
     /// decoded value): first every incoming value a backend could read under an injected
-    /// name goes (see the [module docs](self)), and moved originals; then the constants,
+    /// name goes (see [`Injection`]), and moved originals; then the constants,
     /// system parameters and mapped values are added. A mapped value that cannot be carried
     /// in a header refuses the request (400), and so does an injected client IP that is
     /// unknown (403 [`CODE_UNRESOLVED`]). The body is not looked at: see
