@@ -295,3 +295,27 @@ proptest! {
         only(seen, &name, "gw");
     }
 }
+
+#[tokio::test]
+async fn through_the_gateway_an_unknown_client_is_refused_and_a_known_one_injected() {
+    use tollgate::gateway::{Format, Gateway};
+    let gateway = Gateway::from_config(
+        r#"
+apis:
+  - path: /
+    params:
+      injection:
+        system: [{param: client_ip, name: client_ip, position: query}]
+"#,
+        Format::Yaml,
+    )
+    .unwrap();
+    let svc = gateway.into_layer().layer(service_fn(query_of));
+    // no connection address reached the gateway: nobody knows who is calling
+    let resp = svc.clone().oneshot(http::Request::get("/?client_ip=6.6.6.6").body(Body::empty()).unwrap()).await;
+    assert_eq!(resp.unwrap().status(), StatusCode::FORBIDDEN);
+    let mut req = http::Request::get("/?CLIENT_IP=6.6.6.6").body(Body::empty()).unwrap();
+    req.extensions_mut().insert(tollgate::PeerAddr("192.0.2.7:4000".parse().unwrap()));
+    let resp = svc.oneshot(req).await.unwrap();
+    assert_eq!(resp.into_body().collect().await.unwrap().to_bytes(), "client_ip=192.0.2.7");
+}
