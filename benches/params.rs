@@ -163,8 +163,9 @@ fn params(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
-    let inner =
-        service_fn(|_req: Request<Full<Bytes>>| async { Ok::<_, Infallible>(Response::new(Full::new(Bytes::new()))) });
+    let inner = service_fn(|_req: Request<tollgate::RequestBody<Full<Bytes>>>| async {
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+    });
     let mut svc = ParamInjectionLayer::from_config(&config).unwrap().layer(inner);
     group.bench_function("layer", |b| b.iter_batched(make, |req| now(svc.call(req)).unwrap(), BatchSize::SmallInput));
     group.finish();

@@ -128,6 +128,7 @@ pub struct Gateway {
     pub(crate) apis: Vec<Api>,
     pub(crate) policies: Policies,
     pub(crate) unmatched: Unmatched,
+    pub(crate) encoded_slashes: bool,
 }
 
 impl fmt::Debug for Gateway {
@@ -172,6 +173,7 @@ impl Gateway {
             apis: Vec::new(),
             policies: Policies::default(),
             unmatched: Unmatched::Pass,
+            encoded_slashes: false,
         }
     }
 
@@ -218,6 +220,16 @@ impl Gateway {
         self
     }
 
+    /// Lets paths holding an escaped slash or backslash (`%2F`, `%5C`) through, matched as
+    /// sent (`/admin%2Fusers` is not under `/admin/`). Off by default: such a path is
+    /// refused with 400 `InvalidPath`, as Envoy's `REJECT_REQUEST` does, since backends
+    /// disagree on whether it separates segments. Turn it on only when every backend reads
+    /// it as data.
+    pub fn allow_encoded_slashes(mut self, allow: bool) -> Self {
+        self.encoded_slashes = allow;
+        self
+    }
+
     policy_methods!();
 
     /// The gateway as one tower layer.
@@ -236,6 +248,7 @@ impl Gateway {
                 routes,
                 stacks,
                 fallback,
+                encoded_slashes: self.encoded_slashes,
             }),
         }
     }
@@ -255,6 +268,13 @@ impl Gateway {
 ///
 /// An API with no method takes every method; `HEAD` goes where `GET` does, and a CORS
 /// preflight where the method it asks about does.
+///
+/// Paths are matched byte for byte, case-sensitively (write `~*` for a backend that ignores
+/// case), and only once they are in normal form: a path with an empty or dot segment
+/// (`//`, `/./`, `/../`), an escaped unreserved character (`%61`), an escaped slash or
+/// backslash (see [`Gateway::allow_encoded_slashes`]), a backslash, a `;`, a NUL or a bad
+/// escape is refused with 400 `InvalidPath` before any API is chosen — never routed
+/// elsewhere, never rewritten (the signature and the handler read the path as sent).
 ///
 /// ```
 /// use tollgate::gateway::Api;
@@ -323,6 +343,7 @@ struct Compiled {
     routes: Vec<Route>,
     stacks: Vec<Policies>,
     fallback: Option<Policies>,
+    encoded_slashes: bool,
 }
 
 /// The gateway as one tower layer: use it with axum's `Router::layer` or wrap any service
@@ -420,6 +441,15 @@ impl Service<Request<Body>> for Dispatch {
     }
 
     fn call(&mut self, mut req: Request<Body>) -> GatewayFuture {
+        if let Err(why) = routes::check_path(req.uri().path(), self.shared.encoded_slashes) {
+            let rejection = Rejection::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidPath",
+                format!("the path is not in normal form: it holds {why}"),
+            );
+            let response = self.shared.style.respond(&rejection.with_policy("gateway"), &req).map(Body::new);
+            return Box::pin(std::future::ready(Ok(response)));
+        }
         let method = routes::binding_method(req.method(), req.headers());
         let found = routes::find(&self.shared.routes, &method, req.uri().path());
         let allowed = match found {

@@ -188,6 +188,8 @@ struct RawGateway {
     #[serde(default)]
     unmatched: Option<RawUnmatched>,
     #[serde(default)]
+    allow_encoded_slashes: bool,
+    #[serde(default)]
     apis: Vec<RawApi>,
 }
 
@@ -566,10 +568,12 @@ fn header_name(path: String, name: &str) -> Result<HeaderName, ConfigError> {
 }
 
 fn build(raw: RawGateway) -> Result<Gateway, ConfigError> {
-    let mut gateway = Gateway::new().unmatched(match raw.unmatched {
-        Some(RawUnmatched::Pass) => Unmatched::Pass,
-        None | Some(RawUnmatched::NotFound) => Unmatched::NotFound,
-    });
+    let mut gateway = Gateway::new()
+        .unmatched(match raw.unmatched {
+            Some(RawUnmatched::Pass) => Unmatched::Pass,
+            None | Some(RawUnmatched::NotFound) => Unmatched::NotFound,
+        })
+        .allow_encoded_slashes(raw.allow_encoded_slashes);
     match raw.request_id {
         None | Some(BoolOr::Bool(true)) => {}
         Some(BoolOr::Bool(false)) => gateway = gateway.without_request_id(),

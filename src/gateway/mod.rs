@@ -5,7 +5,9 @@
 //! request belongs to (by method and an nginx-like path pattern), and sends it through that
 //! API's policies in the canonical order — CORS, IP access control, flow control by API and
 //! IP, signature verification, the replay guard, flow control by app or parameter — however
-//! they were declared. It is one [`GatewayLayer`]: `Router::layer` it onto an axum app, or
+//! they were declared. A path that is not in normal form (`//`, `/./`, `/../`, `%61`, `%2F`,
+//! ...) is refused with 400 `InvalidPath` before any API is chosen (see [`Api`]). It is one
+//! [`GatewayLayer`]: `Router::layer` it onto an axum app, or
 //! wrap any tower service.
 //!
 //! ```
@@ -54,6 +56,7 @@
 //! forwarding_header: x-forwarded-for   # or forwarded, x-real-ip
 //! error_style: problem_json        # aliyun_api_gateway, aliyun_rpc, tencent_cloud, tencent_api_gateway, grpc
 //! unmatched: not_found             # a request no API matches: 404 (405 if only the method differs), or `pass`
+//! allow_encoded_slashes: false     # true lets %2F / %5C in paths through (default: 400 InvalidPath)
 //!
 //! apis:
 //!   - name: health                 # optional; names the API's flow-control keys

@@ -122,6 +122,58 @@ pub(crate) fn binding_method<'a>(method: &'a Method, headers: &HeaderMap) -> std
     std::borrow::Cow::Borrowed(method)
 }
 
+/// Why a path is not in normal form: what it holds.
+pub(crate) type NotNormal = &'static str;
+
+/// Checks that `path` is in the one form every reader agrees on, so that the API it is
+/// matched to is the one the handler serves: no `%` that does not start an escape, no NUL,
+/// no escaped unreserved character (`%61` for `a`, `%2E` for `.`), no escaped slash or
+/// backslash (`%2F`, `%5C`; allowed with `encoded_slashes`, and then matched as sent), no
+/// backslash, no `;` (Tomcat and Jetty drop `;...` from a segment), no empty segment (`//`)
+/// and no `.` or `..` segment. A trailing slash is normal. The asterisk-form `*` passes.
+///
+/// Paths are checked, not rewritten: a signature covers the path as sent, and the handler
+/// routes on it too, so matching, signing and serving all read the same bytes.
+pub(crate) fn check_path(path: &str, encoded_slashes: bool) -> Result<(), NotNormal> {
+    if path == "*" {
+        return Ok(());
+    }
+    let bytes = path.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = |b: Option<&u8>| b.and_then(|b| (*b as char).to_digit(16));
+                let (Some(hi), Some(lo)) = (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) else {
+                    return Err("a '%' that does not start an escape");
+                };
+                match (hi * 16 + lo) as u8 {
+                    0 => return Err("an escaped NUL (%00)"),
+                    b'/' | b'\\' if !encoded_slashes => return Err("an escaped slash or backslash (%2F, %5C)"),
+                    b if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') => {
+                        return Err("an escaped unreserved character (send letters, digits and -._~ as they are)");
+                    }
+                    _ => {}
+                }
+                i += 3;
+            }
+            b'\\' => return Err("a backslash"),
+            b';' => return Err("a ';'"),
+            _ => i += 1,
+        }
+    }
+    let Some(rest) = path.strip_prefix('/') else { return Err("no leading '/'") };
+    let segments: Vec<&str> = rest.split('/').collect();
+    for (n, segment) in segments.iter().enumerate() {
+        match *segment {
+            "" if n + 1 < segments.len() => return Err("an empty segment ('//')"),
+            "." | ".." => return Err("a '.' or '..' segment"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Finds the API for `method` and `path` by the priority of [`PathPattern`].
 pub(crate) fn find(routes: &[Route], method: &Method, path: &str) -> Found {
     let mut wrong: Vec<Method> = Vec::new();
@@ -234,6 +286,88 @@ mod tests {
         assert_eq!(at(&routes, "GET", "/users/7"), Some(5));
         assert_eq!(at(&routes, "DELETE", "/users/7/x"), Some(6));
         assert_eq!(at(&routes, "GET", "/users/7/x"), Some(0));
+    }
+
+    /// The normal form as Envoy's `normalize_path` and `merge_slashes` make it: unreserved
+    /// escapes decoded, slashes merged, dot segments removed (RFC 3986 5.2.4; climbing above
+    /// the root stops there). `None` for what cannot be normalised.
+    fn normalise(path: &str) -> Option<String> {
+        let bytes = path.as_bytes();
+        let mut decoded = String::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' {
+                let text = path.get(i + 1..i + 3)?;
+                let b = u8::from_str_radix(text, 16).ok()?;
+                if b == 0 {
+                    return None;
+                }
+                if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                    decoded.push(b as char);
+                } else {
+                    decoded.push_str(&path[i..i + 3]);
+                }
+                i += 3;
+            } else {
+                let c = path[i..].chars().next()?;
+                decoded.push(c);
+                i += c.len_utf8();
+            }
+        }
+        let mut out: Vec<&str> = Vec::new();
+        let parts: Vec<&str> = decoded.split('/').skip(1).collect();
+        for (n, part) in parts.iter().enumerate() {
+            let last = n + 1 == parts.len();
+            match *part {
+                "." | "" if last => out.push(""),
+                "." | "" => {}
+                ".." => {
+                    out.pop();
+                    if last {
+                        out.push("");
+                    }
+                }
+                p => out.push(p),
+            }
+        }
+        Some(format!("/{}", out.join("/")))
+    }
+
+    #[test]
+    fn the_attack_paths_are_not_normal() {
+        for path in ["//admin/users", "/%61dmin/users", "/x/../admin/users", "/./admin/users", "/admin%2Fusers"] {
+            assert!(check_path(path, false).is_err(), "{path}");
+            assert_eq!(normalise(path).as_deref().map(|p| p.replace("%2F", "/")), Some("/admin/users".to_owned()));
+        }
+        for path in
+            ["/admin%5cusers", "/a%2", "/a%zz", "/a%00", "/a\\b", "/admin;x/users", "/a/..", "/a/.", "/%2e%2E/a"]
+        {
+            assert!(check_path(path, false).is_err(), "{path}");
+        }
+        for path in ["/", "/admin/", "/admin/users", "/a%20b/%C3%A9", "/a.b/..c/.d", "*", "/~u/a-b_c"] {
+            assert_eq!(check_path(path, false), Ok(()), "{path}");
+        }
+        assert_eq!(check_path("/admin%2Fusers", true), Ok(()));
+        assert_eq!(check_path("/admin%5Cusers", true), Ok(()));
+        assert!(check_path("/admin%2Fusers/..", true).is_err());
+    }
+
+    proptest::proptest! {
+        /// A path passes the check exactly when it is its own normal form (for paths with
+        /// nothing the check refuses for other reasons), and the normal form is stable.
+        #[test]
+        fn check_agrees_with_normalisation(parts in proptest::collection::vec(
+            proptest::sample::select(vec!["a", "B", ".", "..", "", "%2e", "%2E%2e", "%61", "%20", "~", "%C3%A9", "x.y", "%7E"]),
+            0..8,
+        )) {
+            let path = format!("/{}", parts.join("/"));
+            let normal = normalise(&path).unwrap();
+            let again = normalise(&normal);
+            proptest::prop_assert_eq!(again.as_deref(), Some(normal.as_str()));
+            proptest::prop_assert_eq!(check_path(&normal, false), Ok(()));
+            proptest::prop_assert!(!normal.contains("//") && !normal.contains("/./") && !normal.contains("/../"));
+            proptest::prop_assert_eq!(check_path(&path, false).is_ok(), normal == path, "{}", path);
+        }
     }
 
     #[test]

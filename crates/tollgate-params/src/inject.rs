@@ -1,17 +1,25 @@
 //! [`Injection`]: constants, system parameters and mappings compiled once, and their
 //! application to one request — the injection policy, free of tower types.
+//!
+//! What a caller cannot smuggle in under an injected name, and why the query is cleaned
+//! while a body is refused, is documented on [`Injection`].
 
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
 use http::header::{HOST, USER_AGENT};
-use http::{HeaderMap, HeaderName, HeaderValue, Request};
-use tollgate_core::{Caller, ClientIp, Clock, PathTemplate, RequestId, SharedClock, SystemClock};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode};
+use tollgate_core::{Caller, ClientIp, Clock, PathTemplate, Rejection, RequestId, SharedClock, SystemClock};
 
 use crate::config::{ConfigError, ParamInjectionConfig, Position, SystemParam};
+use crate::names::{self, Declared};
 use crate::report::{Problem, ProblemKind, Report};
 use crate::urlencoded;
+
+/// The refusal code when the client IP to inject cannot be determined (as IP access
+/// control's).
+pub const CODE_UNRESOLVED: &str = "IpUnresolved";
 
 /// Headers that frame or route the message: never injected, and never removed by a mapping.
 const FRAMING: [&str; 9] = [
@@ -29,7 +37,17 @@ const FRAMING: [&str; 9] = [
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Target {
     Header(HeaderName),
-    Query { name: String, encoded: String },
+    Query { name: String, encoded: String, canonical: String },
+}
+
+impl Target {
+    /// Whether a backend would read both as one parameter.
+    fn same_as(&self, other: &Target) -> bool {
+        match (self, other) {
+            (Target::Query { canonical: a, .. }, Target::Query { canonical: b, .. }) => a == b,
+            (a, b) => a == b,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -72,12 +90,39 @@ enum Carried<'a> {
 /// assert_eq!(req.uri(), "/?a=1&source=gateway&uid=42");
 /// assert!(!req.headers().contains_key("x-uid"));
 /// ```
+///
+/// # What a caller cannot smuggle in
+///
+/// Before an injected value is added, every incoming value a backend could read in its
+/// place goes, or the request is refused:
+///
+/// - headers: every occurrence of the injected header, and the spellings with `_` for `-`
+///   (CGI and many frameworks read them as one) are **removed**;
+/// - query (for a name injected into the query): every pair whose name a lenient backend
+///   reads as the injected one is **removed** — names compared ignoring case, with `-`, `.`,
+///   `_`, space and `+` as one, percent-escapes decoded, a trailing `[]` or `[key]` (PHP
+///   arrays), leading spaces and anything after a NUL ignored, and `;` read as a pair
+///   separator as well as `&` (a segment `a=1;client_ip=x` goes as a whole);
+/// - body (for a name injected into the query, since PHP's `$_REQUEST` and Rails' `params`
+///   let body fields override query pairs): a form field, a top-level key of a JSON object
+///   or a multipart part named so is **refused** with 400 `ReservedParameter` — the body is
+///   never rewritten, and a JSON body that cannot be parsed is refused with
+///   `InvalidRequestBody`. Other bodies (no `Content-Type`, `text/plain`, ...) are not
+///   read: the common backends do not take parameters from them. Only then is the body read
+///   (up to the layer's limit); otherwise it streams through.
+///
+/// The query is rewritten anyway (the injected value is added to it), so there the stray
+/// pairs are dropped; the body is passed on byte for byte, so there the request is refused.
+/// A client IP the gateway could not determine refuses the request (403 `IpUnresolved`, as
+/// IP access control does) instead of leaving the name absent.
 #[derive(Clone)]
 pub struct Injection {
     template: Option<PathTemplate>,
     ops: Vec<Op>,
     remove_headers: Vec<HeaderName>,
     remove_query: Vec<String>,
+    /// The canonical names injected into the query: a body field of one is refused.
+    reserved_query: Vec<String>,
     reads_query: bool,
     reads_path: bool,
     api_name: Option<String>,
@@ -110,7 +155,11 @@ fn target(field: &str, position: Position, name: &str) -> Result<Target, ConfigE
             Ok(Target::Header(header))
         }
         Position::Query if name.is_empty() => Err(ConfigError::new(format!("{field}.name"), "must not be empty")),
-        Position::Query => Ok(Target::Query { name: name.to_owned(), encoded: urlencoded::encode_pairs([(name, "")]) }),
+        Position::Query => Ok(Target::Query {
+            name: name.to_owned(),
+            encoded: urlencoded::encode_pairs([(name, "")]),
+            canonical: names::canonical(name),
+        }),
         other => Err(ConfigError::new(
             format!("{field}.position"),
             format!("parameters are injected into a header or the query, not {other}"),
@@ -134,6 +183,7 @@ impl Injection {
         let mut ops = Vec::new();
         let mut remove_headers: Vec<HeaderName> = Vec::new();
         let mut remove_query: Vec<String> = Vec::new();
+        let mut reserved_query: Vec<String> = Vec::new();
         for (i, c) in config.constants.iter().enumerate() {
             let field = format!("constants[{i}]");
             let target = target(&field, c.position, &c.name)?;
@@ -211,16 +261,19 @@ impl Injection {
             ops.push(Op { source, target: target(&format!("{field}.to"), m.to.position, &m.to.name)? });
         }
         for (i, op) in ops.iter().enumerate() {
-            if ops[..i].iter().any(|o| o.target == op.target) {
+            if ops[..i].iter().any(|o| o.target.same_as(&op.target)) {
                 let name = match &op.target {
                     Target::Header(h) => h.as_str(),
                     Target::Query { name, .. } => name,
                 };
-                return Err(ConfigError::new("constants, system, mappings", format!("{name} is injected twice")));
+                return Err(ConfigError::new(
+                    "constants, system, mappings",
+                    format!("{name} is injected twice (names a backend reads as one count as one)"),
+                ));
             }
             match &op.target {
                 Target::Header(h) => remove_headers.push(h.clone()),
-                Target::Query { name, .. } => remove_query.push(name.clone()),
+                Target::Query { canonical, .. } => reserved_query.push(canonical.clone()),
             }
         }
         Ok(Self {
@@ -230,6 +283,7 @@ impl Injection {
             ops,
             remove_headers,
             remove_query,
+            reserved_query,
             api_name: config.api_name.clone(),
             stage: config.stage.clone(),
             default_scheme: config.default_scheme.clone(),
@@ -276,12 +330,62 @@ impl Injection {
         }
     }
 
+    /// Whether the body of a request with these headers must be read before the request
+    /// goes on: a name is injected into the query and the body is a form, JSON or multipart
+    /// (see [`check_body`](Self::check_body)).
+    pub fn inspects_body(&self, headers: &HeaderMap) -> bool {
+        !self.reserved_query.is_empty()
+            && names::declared_kinds(headers)
+                .iter()
+                .any(|k| matches!(k, Declared::Form | Declared::Json | Declared::Multipart))
+    }
+
+    /// Refuses a body that carries a field a backend would read as a parameter injected
+    /// into the query (400 `ReservedParameter`), or a JSON body whose keys cannot be read
+    /// (400 `InvalidRequestBody`); see [`Injection`].
+    pub fn check_body(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), Rejection> {
+        let mut problems = Vec::new();
+        for kind in names::declared_kinds(headers) {
+            let position = match kind {
+                Declared::Json => Position::Json,
+                _ => Position::Form,
+            };
+            match names::body_names(kind, body) {
+                Ok(found) => {
+                    for op in &self.ops {
+                        let Target::Query { name, canonical, .. } = &op.target else { continue };
+                        if found.contains(canonical) {
+                            problems.push(Problem {
+                                kind: ProblemKind::Reserved,
+                                name: name.clone(),
+                                position: Some(position),
+                                rule: "is set by the gateway in the query; the body must not carry it".to_owned(),
+                            });
+                        }
+                    }
+                }
+                Err(names::Unreadable(why)) => problems.push(Problem {
+                    kind: ProblemKind::InvalidBody,
+                    name: "body".to_owned(),
+                    position: None,
+                    rule: why,
+                }),
+            }
+        }
+        match problems.is_empty() {
+            true => Ok(()),
+            false => Err(Report::new(problems).rejection()),
+        }
+    }
+
     /// Applies the injection to `request`, with the path parameters bound for it (name,
-    /// decoded value): first every incoming occurrence of an injected name goes (repeated
-    /// headers and query keys included; for headers, `_` and `-` count as the same), and
-    /// moved originals; then the constants, system parameters and mapped values are added.
-    /// A mapped value that cannot be carried in a header refuses the request.
-    pub fn apply<B>(&self, request: &mut Request<B>, path: &[(String, String)]) -> Result<(), Report> {
+    /// decoded value): first every incoming value a backend could read under an injected
+    /// name goes (see [`Injection`]), and moved originals; then the constants,
+    /// system parameters and mapped values are added. A mapped value that cannot be carried
+    /// in a header refuses the request (400), and so does an injected client IP that is
+    /// unknown (403 [`CODE_UNRESOLVED`]). The body is not looked at: see
+    /// [`check_body`](Self::check_body).
+    pub fn apply<B>(&self, request: &mut Request<B>, path: &[(String, String)]) -> Result<(), Rejection> {
         let mut out = Out { headers: Vec::with_capacity(self.ops.len()), query: String::new(), problems: Vec::new() };
         {
             let request = &*request;
@@ -295,11 +399,13 @@ impl Injection {
                         (Some(h), Target::Header(_)) => out.carry(self, op, Carried::Header(Cow::Borrowed(h))),
                         _ => out.carry(self, op, Carried::Text(Cow::Borrowed(text))),
                     },
-                    Source::System(param) => {
-                        if let Some(value) = self.system(*param, request) {
-                            out.carry(self, op, value);
-                        }
-                    }
+                    Source::System(param) => match self.system(*param, request) {
+                        Some(value) => out.carry(self, op, value),
+                        // behind a proxy whose forwarding header could not be read, the
+                        // peer is the proxy: its address is no answer, nor is none at all
+                        None if *param == SystemParam::ClientIp => return Err(unresolved()),
+                        None => {}
+                    },
                     Source::Header(name) => {
                         for v in request.headers().get_all(name) {
                             out.carry(self, op, Carried::Header(Cow::Borrowed(v)));
@@ -318,7 +424,7 @@ impl Injection {
                 }
             }
             if !out.problems.is_empty() {
-                return Err(Report::new(out.problems));
+                return Err(Report::new(out.problems).rejection());
             }
         }
         let (headers_out, query_out) = (out.headers, out.query);
@@ -328,9 +434,13 @@ impl Injection {
         }
         let query = request.uri().query().unwrap_or("");
         // nothing to take out: the query is not even scanned
-        let kept = match self.remove_query.is_empty() {
+        let kept = match self.remove_query.is_empty() && self.reserved_query.is_empty() {
             true => None,
-            false => urlencoded::remove_keys(query, |k| self.remove_query.iter().any(|n| n == k)),
+            false => urlencoded::remove_segments(query, |segment| {
+                let moved = !self.remove_query.is_empty()
+                    && self.remove_query.iter().any(|n| *n == urlencoded::segment_key(segment));
+                moved || names::segment_names(segment.as_bytes()).any(|n| self.reserved_query.contains(&n))
+            }),
         };
         if kept.is_some() || !query_out.is_empty() {
             let base = kept.as_deref().unwrap_or(query);
@@ -356,6 +466,11 @@ impl Injection {
             rule: format!("the value cannot be carried in header {header}"),
         }
     }
+}
+
+fn unresolved() -> Rejection {
+    Rejection::new(StatusCode::FORBIDDEN, CODE_UNRESOLVED, "the client's IP address could not be determined")
+        .with_policy("params")
 }
 
 /// What an application collects before it touches the request.

@@ -11,8 +11,7 @@ use http_body::Body;
 use http_body_util::Full;
 use pin_project_lite::pin_project;
 use tollgate_core::{
-    Clock, DEFAULT_BODY_LIMIT, ErrorStyle, PathParams, PolicyFuture, RequestBody, RequestId, ResponseBody,
-    buffer_request,
+    Clock, DEFAULT_BODY_LIMIT, ErrorStyle, PathParams, RequestBody, RequestId, ResponseBody, buffer_request,
 };
 use tower_layer::Layer;
 use tower_service::Service;
@@ -248,9 +247,9 @@ pin_project! {
 }
 
 pin_project! {
-    /// Response future of [`ParamValidation`]: a refusal at once, the inner service's
-    /// future at once (no body to read), or the body read and checked first (the only
-    /// boxed step).
+    /// Response future of [`ParamValidation`] and [`ParamInjection`]: a refusal at once,
+    /// the inner service's future at once (no body to read), or the body read and checked
+    /// first (the only boxed step).
     pub struct ResponseFuture<S, B> where S: Service<Request<RequestBody<B>>> {
         #[pin]
         state: State<S, B>,
@@ -317,6 +316,7 @@ where
 struct InjectionSettings {
     injection: Arc<Injection>,
     style: ErrorStyle,
+    body_limit: usize,
 }
 
 /// Adds constant and system parameters and applies parameter mappings before the request
@@ -325,7 +325,13 @@ struct InjectionSettings {
 ///
 /// Path parameters for mappings come from the layer's path template, from core's
 /// [`PathParams`] in the extensions (a [`ParamValidationLayer`] outside this one puts them
-/// there), or (feature `axum`) from the router. The request body is never read.
+/// there), or (feature `axum`) from the router.
+///
+/// The request body is read (up to a limit, 8 MiB by default; 413 beyond) only when a name
+/// is injected into the query and the body is a form, JSON or multipart: a field a backend
+/// would read as the injected parameter refuses the request (see
+/// [`Injection::check_body`]). It is passed on byte for byte; every other body streams
+/// through untouched.
 pub struct ParamInjectionLayer {
     settings: Arc<InjectionSettings>,
 }
@@ -345,7 +351,13 @@ impl std::fmt::Debug for ParamInjectionLayer {
 impl ParamInjectionLayer {
     /// Injects as `injection` says.
     pub fn new(injection: Injection) -> Self {
-        Self { settings: Arc::new(InjectionSettings { injection: Arc::new(injection), style: ErrorStyle::default() }) }
+        Self {
+            settings: Arc::new(InjectionSettings {
+                injection: Arc::new(injection),
+                style: ErrorStyle::default(),
+                body_limit: DEFAULT_BODY_LIMIT,
+            }),
+        }
     }
 
     /// Compiles `config` (see [`Injection::new`]).
@@ -357,6 +369,13 @@ impl ParamInjectionLayer {
     /// default).
     pub fn error_style(mut self, style: ErrorStyle) -> Self {
         Arc::make_mut(&mut self.settings).style = style;
+        self
+    }
+
+    /// The largest body read (default 8 MiB) when one must be checked; larger ones are
+    /// refused with 413.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        Arc::make_mut(&mut self.settings).body_limit = bytes;
         self
     }
 
@@ -396,11 +415,13 @@ impl<S> std::fmt::Debug for ParamInjection<S> {
 
 impl<S, B, ResBody> Service<Request<B>> for ParamInjection<S>
 where
-    S: Service<Request<B>, Response = Response<ResBody>>,
+    S: Service<Request<RequestBody<B>>, Response = Response<ResBody>> + Clone,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
-    type Future = PolicyFuture<S::Future>;
+    type Future = ResponseFuture<S, B>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -416,9 +437,28 @@ where
             None if injection.needs_path_params() => bound_path(req),
             None => (req, Vec::new()),
         };
-        match injection.apply(&mut req, &path) {
-            Ok(()) => PolicyFuture::inner(self.inner.call(req)),
-            Err(report) => PolicyFuture::refused(self.settings.style.respond(&report.rejection(), &req)),
+        if !injection.inspects_body(req.headers()) {
+            return match injection.apply(&mut req, &path) {
+                Ok(()) => ResponseFuture::calling(self.inner.call(req.map(RequestBody::streaming))),
+                Err(rejection) => ResponseFuture::refused(self.settings.style.respond(&rejection, &req)),
+            };
         }
+        // The ready service travels with the request until the body is in.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let settings = self.settings.clone();
+        let buffering: Buffering<B> = Box::pin(async move {
+            let head = head_of(&req);
+            let (mut req, bytes) = match buffer_request(req, settings.body_limit).await {
+                Ok(buffered) => buffered,
+                Err(rejection) => return Err(settings.style.respond(&rejection.with_policy("params"), &head)),
+            };
+            let checked = settings.injection.check_body(req.headers(), &bytes);
+            match checked.and_then(|()| settings.injection.apply(&mut req, &path)) {
+                Ok(()) => Ok(req),
+                Err(rejection) => Err(settings.style.respond(&rejection, &req)),
+            }
+        });
+        ResponseFuture { state: State::Buffering { buffering, inner: Some(inner) } }
     }
 }

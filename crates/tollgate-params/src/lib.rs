@@ -22,7 +22,7 @@
 //!     &ParamInjectionConfig::new().constant(Position::Header, "x-env", "prod"),
 //! )?;
 //! let svc = ServiceBuilder::new().layer(validation).layer(injection).service(service_fn(
-//!     |req: Request<RequestBody<String>>| async move {
+//!     |req: Request<RequestBody<RequestBody<String>>>| async move {
 //!         // the handler sees the default page and the constant; a caller's x-env is gone
 //!         let env = req.headers()["x-env"].to_str().unwrap().to_owned();
 //!         Ok::<_, Infallible>(Response::new(format!("{} {env}", req.uri())))
@@ -93,11 +93,15 @@
 //!   name or position (path to query, header rename, query to header, ...), the original
 //!   removed unless kept.
 //!
-//! Nothing can be smuggled in under an injected name: every incoming occurrence of it
-//! (repeated headers, repeated or differently encoded query keys, and headers spelled with
-//! `_` for `-`) is removed before the injected value is added. A fact that is unknown for a
-//! request (no [`ClientIp`](tollgate_core::ClientIp), no [`Caller`](tollgate_core::Caller))
-//! leaves its name absent, never the caller's value.
+//! Nothing can be smuggled in under an injected name: every incoming value a common backend
+//! would read under it (repeated headers and headers spelled with `_` for `-`; query pairs
+//! whose name differs only in case, separators, encoding, a PHP `[]`, a NUL tail, or hidden
+//! behind a `;`) is removed before the injected value is added, and a form, JSON or
+//! multipart body carrying a field of a name injected into the query is refused (400
+//! `ReservedParameter`); see [`Injection`] for the exact rules. A fact that is
+//! unknown for a request (no [`Caller`](tollgate_core::Caller)) leaves its name absent,
+//! never the caller's value; an unknown [`ClientIp`](tollgate_core::ClientIp) refuses the
+//! request (403 [`CODE_UNRESOLVED`]), since the peer may be a proxy.
 //!
 //! # The policies alone
 //!
@@ -107,6 +111,7 @@
 mod config;
 mod inject;
 mod layer;
+mod names;
 mod report;
 mod rules;
 pub mod urlencoded;
@@ -115,7 +120,7 @@ pub use config::{
     ConfigError, ConstantParam, Limit, Location, Param, ParamInjectionConfig, ParamMapping, ParamType,
     ParamValidationConfig, Position, SystemParam, SystemParamConfig,
 };
-pub use inject::Injection;
+pub use inject::{CODE_UNRESOLVED, Injection};
 pub use layer::{ParamInjection, ParamInjectionLayer, ParamValidation, ParamValidationLayer, ResponseFuture};
 pub use report::{MAX_LISTED_PROBLEMS, Problem, ProblemKind, Report};
 pub use rules::{Fixes, ParamRequest, ParamRules};

@@ -30,6 +30,9 @@ pub enum ProblemKind {
     InvalidLocation,
     /// A multipart body where form fields are defined (`Unsupported Multipart`).
     UnsupportedMultipart,
+    /// The body carries a field a backend would read as a parameter the gateway injects
+    /// into the query (`ReservedParameter`).
+    Reserved,
 }
 
 /// One broken rule: the parameter, where it is, and what it broke.
@@ -59,7 +62,7 @@ fn code_name(name: &str) -> String {
 impl Problem {
     /// The stable machine code: `Missing{Name}`, `Invalid{Name}` (the name with its first
     /// letter in upper case), `EmptyRequestBody`, `InvalidRequestBody`,
-    /// `InvalidParamLocation` or `UnsupportedMultipart`.
+    /// `InvalidParamLocation`, `UnsupportedMultipart` or `ReservedParameter`.
     pub fn code(&self) -> String {
         match self.kind {
             ProblemKind::Missing => format!("Missing{}", code_name(&self.name)),
@@ -68,12 +71,13 @@ impl Problem {
             ProblemKind::InvalidBody => "InvalidRequestBody".to_owned(),
             ProblemKind::InvalidLocation => "InvalidParamLocation".to_owned(),
             ProblemKind::UnsupportedMultipart => "UnsupportedMultipart".to_owned(),
+            ProblemKind::Reserved => "ReservedParameter".to_owned(),
         }
     }
 
     /// The reference wording: `{Name} is mandatory for this action.`, `Specified parameter
     /// {Name} is not valid.`, `Empty Request Body`, `Invalid Request Body`, `Invalid Param
-    /// Location`, `Unsupported Multipart`.
+    /// Location`, `Unsupported Multipart`, `Reserved Parameter`.
     pub fn aliyun_message(&self) -> String {
         match self.kind {
             ProblemKind::Missing => format!("{} is mandatory for this action.", self.name),
@@ -82,6 +86,7 @@ impl Problem {
             ProblemKind::InvalidBody => "Invalid Request Body".to_owned(),
             ProblemKind::InvalidLocation => "Invalid Param Location".to_owned(),
             ProblemKind::UnsupportedMultipart => "Unsupported Multipart".to_owned(),
+            ProblemKind::Reserved => "Reserved Parameter".to_owned(),
         }
     }
 

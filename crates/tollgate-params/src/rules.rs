@@ -12,6 +12,7 @@ use serde_json::Value;
 use tollgate_core::{PathTemplate, parse_urlencoded};
 
 use crate::config::{ConfigError, Limit, Param, ParamType, ParamValidationConfig, Position};
+use crate::names::{self, Declared};
 use crate::report::{Problem, ProblemKind, Report};
 use crate::urlencoded;
 
@@ -331,27 +332,8 @@ enum BodyNeed {
     Either,
 }
 
-/// What the request's `Content-Type` says the body is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Declared {
-    Form,
-    Json,
-    Multipart,
-    Other,
-    Undeclared,
-}
-
 fn declared(headers: &HeaderMap) -> Declared {
-    let Some(value) = headers.get(CONTENT_TYPE) else { return Declared::Undeclared };
-    let Ok(text) = value.to_str() else { return Declared::Other };
-    let essence = text.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    match essence.as_str() {
-        "application/x-www-form-urlencoded" => Declared::Form,
-        "application/json" => Declared::Json,
-        e if e.starts_with("application/") && e.ends_with("+json") => Declared::Json,
-        e if e.starts_with("multipart/") => Declared::Multipart,
-        _ => Declared::Other,
-    }
+    headers.get(CONTENT_TYPE).map_or(Declared::Undeclared, names::declared_by)
 }
 
 /// One request as the check sees it: URI, headers, the path parameters bound for it, and

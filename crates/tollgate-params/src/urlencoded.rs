@@ -51,13 +51,19 @@ where
 }
 
 /// The decoded key of one `&`-separated segment.
-fn segment_key(segment: &str) -> Cow<'_, str> {
+pub(crate) fn segment_key(segment: &str) -> Cow<'_, str> {
     pairs(segment).next().map(|(k, _)| k).unwrap_or_default()
 }
 
 /// `query` without the pairs whose decoded key `remove` selects, the others kept byte for
 /// byte in order; `None` when nothing was removed (the query stays as it is).
 pub fn remove_keys(query: &str, remove: impl Fn(&str) -> bool) -> Option<String> {
+    remove_segments(query, |segment| remove(&segment_key(segment)))
+}
+
+/// `query` without the `&`-separated segments `remove` selects (given each segment as
+/// sent), the others kept byte for byte in order; `None` when nothing was removed.
+pub fn remove_segments(query: &str, remove: impl Fn(&str) -> bool) -> Option<String> {
     let mut kept: Option<String> = None;
     let mut offset = 0;
     for segment in query.split('&') {
@@ -66,7 +72,7 @@ pub fn remove_keys(query: &str, remove: impl Fn(&str) -> bool) -> Option<String>
         if segment.is_empty() {
             continue;
         }
-        let doomed = remove(&segment_key(segment));
+        let doomed = remove(segment);
         match (&mut kept, doomed) {
             (None, false) => {}
             (None, true) => {

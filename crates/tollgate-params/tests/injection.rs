@@ -71,14 +71,20 @@ async fn incoming_values_under_injected_names_are_replaced_never_merged() {
 
 #[tokio::test]
 async fn an_unknown_fact_leaves_the_name_absent_not_the_callers_value() {
-    let l = layer(ParamInjectionConfig::new().system(Position::Header, "x-client-ip", SystemParam::ClientIp).system(
-        Position::Query,
-        "appKey",
-        SystemParam::AppKey,
-    ));
-    let out = inject(&l, request("GET", "/?appKey=forged", &[("x-client-ip", "1.2.3.4")], "")).await;
-    assert!(!out.seen().headers.contains_key("x-client-ip"));
+    let l = layer(ParamInjectionConfig::new().system(Position::Query, "appKey", SystemParam::AppKey));
+    let out = inject(&l, get("/?appKey=forged")).await;
     assert_eq!(out.seen().uri, "/");
+}
+
+#[tokio::test]
+async fn an_unknown_client_ip_refuses_the_request() {
+    // the peer may be a proxy whose forwarding header could not be read: neither its
+    // address nor the caller's header may stand in for the client's
+    let l = layer(ParamInjectionConfig::new().system(Position::Header, "x-client-ip", SystemParam::ClientIp));
+    let out = inject(&l, request("GET", "/", &[("x-client-ip", "1.2.3.4")], "")).await;
+    assert_eq!(out.status, 403);
+    assert_eq!(out.code(), "IpUnresolved");
+    assert!(out.seen.is_none());
 }
 
 #[tokio::test]
@@ -116,11 +122,15 @@ async fn system_parameters() {
     assert_eq!(h["x-time"], "Sun, 06 Nov 1994 08:49:37 GMT");
     assert_eq!(out.seen().uri, "/o?appId=110840611&ua=curl%2F8.0+%28x%26y%29");
     // the URI's own scheme and authority win when it has them (HTTP/2)
-    let out = inject(&l, get("https://h2.example.com/o")).await;
+    let with_ip = |mut req: Request<_>| {
+        req.extensions_mut().insert(ClientIp::direct("192.0.2.1".parse().unwrap()));
+        req
+    };
+    let out = inject(&l, with_ip(get("https://h2.example.com/o"))).await;
     assert_eq!(out.seen().headers["x-scheme"], "https");
     assert_eq!(out.seen().headers["x-host"], "h2.example.com");
     // a caller without an app id: its key
-    let mut req = get("/o");
+    let mut req = with_ip(get("/o"));
     req.extensions_mut().insert(Caller::new("AKID1"));
     assert_eq!(inject(&l, req).await.seen().uri, "/o?appId=AKID1");
     let https = layer(ParamInjectionConfig::new().default_scheme("https").system(
@@ -276,7 +286,7 @@ fn configuration_errors_name_the_field() {
         "x-a",
         SystemParam::Stage,
     ));
-    assert_eq!(err.problem, "x-a is injected twice");
+    assert_eq!(err.problem, "x-a is injected twice (names a backend reads as one count as one)");
     assert!(
         Injection::new(&ParamInjectionConfig::new().mapping(
             ParamMapping::new((Position::Header, "host"), (Position::Header, "x-original-host")).keep_original()

@@ -88,7 +88,7 @@ pub async fn validate(layer: &ParamValidationLayer, req: Request<Full<Bytes>>) -
 
 /// Sends `req` through an injection layer in front of the echo handler.
 pub async fn inject(layer: &ParamInjectionLayer, req: Request<Full<Bytes>>) -> Outcome {
-    let svc = layer.layer(tower::service_fn(echo::<Full<Bytes>>));
+    let svc = layer.layer(tower::service_fn(echo::<RequestBody<Full<Bytes>>>));
     outcome(svc.oneshot(req).await.unwrap()).await
 }
 
@@ -97,7 +97,7 @@ pub async fn both(v: &ParamValidationLayer, i: &ParamInjectionLayer, req: Reques
     let svc = tower::ServiceBuilder::new()
         .layer(v.clone())
         .layer(i.clone())
-        .service(tower::service_fn(echo::<RequestBody<Full<Bytes>>>));
+        .service(tower::service_fn(echo::<RequestBody<RequestBody<Full<Bytes>>>>));
     outcome(svc.oneshot(req).await.unwrap()).await
 }
 
