@@ -324,8 +324,11 @@ fn settle<B>(
     let decisions = match outcome {
         Ok(decisions) => decisions,
         Err(e) => {
-            tracing::warn!(error = %e, "flow control: rate store unavailable");
-            return Settled::Refuse(settings.style().respond(&unavailable(), req));
+            // a full in-memory store says so itself, at most once a minute
+            if e != StoreError::Full {
+                tracing::warn!(error = %e, "flow control: rate store unavailable");
+            }
+            return Settled::Refuse(settings.style().respond(&unavailable(&e), req));
         }
     };
     let Some(at) = decisions.iter().position(|d| !d.allowed) else {

@@ -42,7 +42,7 @@
 //! | `algorithm` | what passes | in any window-long stretch |
 //! |---|---|---|
 //! | `fixed_window` (default for minute, hour, day) | N per calendar window (UTC, or shifted by `utc_offset_hours`), reset at the boundary | up to 2N across a boundary |
-//! | `gcra` (default for a second) | a burst of N, then one more every window/N; in memory by [`governor`](https://docs.rs/governor) | up to 2N after an idle stretch |
+//! | `gcra` (default for a second) | a burst of N, then one more every window/N (the arithmetic of [`governor`](https://docs.rs/governor), tested against it) | up to 2N after an idle stretch |
 //! | `sliding_window` | never more than N; requests are forgotten between 1 and 1.1 windows after they passed | N |
 //!
 //! # Responses
@@ -66,6 +66,11 @@
 //! The in-memory store keeps each key as a 64-bit fingerprint with its state, bounded
 //! (1,000,000 keys by default) and dropped once idle for a window, so memory stays flat
 //! under millions of distinct IPs or parameter values (figures in `benches/README.md`).
+//! A key whose window has not ended is never forgotten: when the store is full of such
+//! keys, a request that needs a new one is refused, 503 `RateStoreFull` (so flooding
+//! distinct values cannot reset a throttled one);
+//! [`MemoryRateStore::evict_when_full`](tollgate_core::MemoryRateStore::evict_when_full)
+//! prefers availability. A store that cannot answer gives 503 `RateStoreUnavailable`.
 
 mod aliyun;
 mod basic;

@@ -1,7 +1,7 @@
 //! How a refusal reads, per tier and per client ecosystem.
 
 use http::StatusCode;
-use tollgate_core::{GrpcCode, Rejection};
+use tollgate_core::{GrpcCode, Rejection, StoreError};
 
 use crate::policy::Tier;
 
@@ -51,9 +51,15 @@ pub(crate) fn refusal(tier: Tier, aliyun_status: StatusCode) -> Rejection {
         .with_grpc_code(GrpcCode::ResourceExhausted)
 }
 
-/// The refusal when the rate store cannot answer.
-pub(crate) fn unavailable() -> Rejection {
-    Rejection::new(StatusCode::SERVICE_UNAVAILABLE, "RateStoreUnavailable", "flow control is unavailable")
+/// The refusal when the rate store cannot answer: 503 `RateStoreFull` when it is full of
+/// live keys (a new key would make it forget a throttled one), else 503
+/// `RateStoreUnavailable`.
+pub(crate) fn unavailable(error: &StoreError) -> Rejection {
+    let (code, message) = match error {
+        StoreError::Full => ("RateStoreFull", "flow control is tracking as many keys as it can; retry later"),
+        _ => ("RateStoreUnavailable", "flow control is unavailable"),
+    };
+    Rejection::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
         .with_policy("flow")
         .with_grpc_code(GrpcCode::Unavailable)
 }

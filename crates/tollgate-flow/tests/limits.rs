@@ -406,10 +406,10 @@ struct Awaited(MemoryRateStore);
 
 type Later<T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, tollgate_core::StoreError>> + Send>>;
 
-fn later<T: Send + 'static>(value: T) -> Later<T> {
+fn later<T: Send + 'static>(value: Result<T, tollgate_core::StoreError>) -> Later<T> {
     Box::pin(async move {
         tokio::task::yield_now().await;
-        Ok(value)
+        value
     })
 }
 

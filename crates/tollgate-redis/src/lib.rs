@@ -277,7 +277,7 @@ impl RedisStore {
                 OnFailure::FallBackToMemory => {
                     tracing::warn!(error = %e, "redis unavailable: limits checked in memory");
                     let local: Vec<RateTake<'_>> = takes.iter().map(|(key, quota)| RateTake { key, quota }).collect();
-                    Ok(self.memory_rates.take_all_now(&local, cost))
+                    self.memory_rates.take_all_now(&local, cost)
                 }
             },
         }
