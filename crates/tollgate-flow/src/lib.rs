@@ -81,7 +81,7 @@ mod policy;
 mod refusal;
 
 pub use aliyun::{AliyunLimits, MAX_API_DEFAULT};
-pub use basic::{BasicLimits, MAX_SPECIALS};
+pub use basic::{BasicLimits, DEFAULT_IPV6_PREFIX, MAX_SPECIALS};
 pub use config::{
     AlgorithmChoice, AliyunFlowControlConfig, AliyunSpecial, AliyunSpecialType, AliyunUnit, BasicFlowControlConfig,
     ConfigError, ParamFlowControlConfig, ParameterConfig, ParameterKind, SpecialApp, SpecialIp, StrategyConfig,
@@ -93,3 +93,4 @@ pub use layer::{
 };
 pub use param::{MAX_NAME_CHARS, MAX_STRATEGIES, ParamLimits};
 pub use policy::{Check, FlowPolicy, FlowRequest, Tier};
+pub use refusal::{CODE_AMBIGUOUS_PARAMETER, CODE_IP_UNRESOLVED, CODE_MALFORMED_PARAMETER};

@@ -1,7 +1,7 @@
 //! How a refusal reads, per tier and per client ecosystem.
 
 use http::StatusCode;
-use tollgate_core::{GrpcCode, Rejection, StoreError};
+use tollgate_core::{GrpcCode, ParamError, Rejection, StoreError};
 
 use crate::policy::Tier;
 
@@ -62,4 +62,30 @@ pub(crate) fn unavailable(error: &StoreError) -> Rejection {
     Rejection::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
         .with_policy("flow")
         .with_grpc_code(GrpcCode::Unavailable)
+}
+
+/// The refusal code when a policy with a per-IP limit cannot tell the client's address.
+pub const CODE_IP_UNRESOLVED: &str = "IpUnresolved";
+/// The refusal code when a rate-key parameter is given more than once.
+pub const CODE_AMBIGUOUS_PARAMETER: &str = "AmbiguousParameter";
+/// The refusal code when a rate-key parameter (or the path) holds a malformed escape.
+pub const CODE_MALFORMED_PARAMETER: &str = "MalformedParameter";
+
+/// 403 `IpUnresolved`: the request would escape the per-IP limit, never be keyed as its
+/// proxy.
+pub(crate) fn ip_unresolved() -> Rejection {
+    Rejection::new(StatusCode::FORBIDDEN, CODE_IP_UNRESOLVED, "the client's IP address could not be determined")
+        .with_policy("flow")
+        .with_grpc_code(GrpcCode::PermissionDenied)
+}
+
+/// 400: a rate key the backend could read another way than flow control would.
+pub(crate) fn bad_parameter(error: &ParamError) -> Rejection {
+    let code = match error {
+        ParamError::Repeated(_) => CODE_AMBIGUOUS_PARAMETER,
+        _ => CODE_MALFORMED_PARAMETER,
+    };
+    Rejection::new(StatusCode::BAD_REQUEST, code, error.to_string())
+        .with_policy("flow")
+        .with_grpc_code(GrpcCode::InvalidArgument)
 }

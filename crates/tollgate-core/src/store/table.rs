@@ -215,7 +215,8 @@ impl<V> Table<V> {
         let total = self.at_bound.fetch_add(1, Ordering::Relaxed) + 1;
         let last = self.reported.load(Ordering::Relaxed);
         let due = last == 0 || now.saturating_sub(last - 1) >= REPORT_EVERY;
-        if due && self.reported.compare_exchange(last, now.saturating_add(1), Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        if due
+            && self.reported.compare_exchange(last, now.saturating_add(1), Ordering::Relaxed, Ordering::Relaxed).is_ok()
         {
             if evicted {
                 tracing::warn!(
