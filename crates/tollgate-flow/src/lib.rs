@@ -61,6 +61,14 @@
 //! | Tencent API Gateway | 429 | `API rate limit exceeded` |
 //! | gRPC | | `RESOURCE_EXHAUSTED` |
 //!
+//! A request whose key cannot be read one way only is refused before any limit is taken:
+//! 403 `IpUnresolved` when a policy limits by client IP and the address is unknown
+//! ([`BasicLimits::pass_unresolved`] to let it past the IP limit); 400 `AmbiguousParameter`
+//! when a rate-key parameter is repeated (`?user=a&user=b`, two header lines); 400
+//! `MalformedParameter` when it (or the path, for a path strategy) holds a malformed
+//! percent-escape. Keys are the values a backend reads: decoded query values, the decoded
+//! and normalised path, an IPv6 client's /64 ([`BasicLimits::ipv6_prefix`]).
+//!
 //! # Memory
 //!
 //! The in-memory store keeps each key as a 64-bit fingerprint with its state, bounded
