@@ -51,14 +51,14 @@ fn measure(kind: &str) {
             let store = MemoryRateStore::new().with_clock(clock.clone());
             let quota = RateQuota::new(NonZeroU32::new(10).unwrap(), Duration::from_secs(1)).unwrap();
             for i in 0..N {
-                store.take_now(&format!("ip:api:{}", ip(i)), &quota, 1);
+                let _ = store.take_now(&format!("ip:api:{}", ip(i)), &quota, 1);
             }
             let full = rss() - base;
             clock.advance(Duration::from_secs(3));
             let idle_len = store.len();
             let idle = rss() - base;
             for i in N..2 * N {
-                store.take_now(&format!("ip:api:{}", ip(i)), &quota, 1);
+                let _ = store.take_now(&format!("ip:api:{}", ip(i)), &quota, 1);
             }
             let again = rss() - base;
             println!(
@@ -174,7 +174,7 @@ fn flow(c: &mut Criterion) {
     let mut group = c.benchmark_group("flow/store_take_1000_keys");
     let store = MemoryRateStore::new();
     for (name, algorithm) in [
-        ("gcra_governor", tollgate::Algorithm::Gcra),
+        ("gcra", tollgate::Algorithm::Gcra),
         ("fixed_window", tollgate::Algorithm::FixedWindow { offset: Duration::ZERO }),
         ("sliding_window", tollgate::Algorithm::SlidingWindow),
     ] {

@@ -45,7 +45,7 @@ fn measure(kind: &str, n: u64) {
             let quota = RateQuota::new(NonZeroU32::new(10).unwrap(), Duration::from_secs(60)).unwrap();
             for i in 0..n {
                 let ip = std::net::Ipv4Addr::from(0x0a00_0000 + i as u32);
-                store.take_now(&format!("ip:{ip}"), &quota, 1);
+                let _ = store.take_now(&format!("ip:{ip}"), &quota, 1);
             }
             let len = store.len();
             std::mem::forget(store);

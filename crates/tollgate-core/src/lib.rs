@@ -67,7 +67,9 @@ pub use client_ip::{
 pub use condition::{Condition, ConditionError};
 pub use config_error::ConfigError;
 pub use future::PolicyFuture;
-pub use param::{ParamLocation, ParamSource, PathParams, PathTemplate, TemplateError, parse_urlencoded};
+pub use param::{
+    ParamError, ParamLocation, ParamSource, PathParams, PathTemplate, TemplateError, normalize_path, parse_urlencoded,
+};
 pub use rejection::{Ecosystem, Rejection, Wording};
 pub use request_id::{RequestId, RequestIdLayer, RequestIdService, ResponseFuture as RequestIdFuture, X_REQUEST_ID};
 pub use store::{

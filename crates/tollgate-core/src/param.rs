@@ -160,6 +160,110 @@ pub fn parse_urlencoded(input: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow
     form_urlencoded::parse(input)
 }
 
+/// Why a parameter cannot be read one way only.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParamError {
+    /// The parameter is given more than once (a repeated query name, a repeated header
+    /// line): frameworks differ on which one a backend reads.
+    #[error("{0} is given more than once")]
+    Repeated(String),
+    /// A `%` not followed by two hex digits: frameworks differ on what it means.
+    #[error("{0} has a malformed percent-escape")]
+    MalformedEscape(String),
+}
+
+/// Whether every `%` in `raw` starts a two-hex-digit escape.
+fn escapes_are_well_formed(raw: &[u8]) -> bool {
+    let mut rest = raw;
+    while let Some(at) = rest.iter().position(|&b| b == b'%') {
+        match rest.get(at + 1..at + 3) {
+            Some([a, b]) if a.is_ascii_hexdigit() && b.is_ascii_hexdigit() => rest = &rest[at + 3..],
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// The only value of `name` in a query string or form body, decoded as frameworks decode it
+/// (`+` a space, percent-escapes, invalid UTF-8 as U+FFFD); `None` when absent.
+fn unique_urlencoded<'a>(
+    input: &'a [u8],
+    name: &str,
+    location: &ParamLocation,
+) -> Result<Option<Cow<'a, str>>, ParamError> {
+    let mut found = None;
+    for pair in input.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        let Some((key, value)) = parse_urlencoded(pair).next() else { continue };
+        if key != name {
+            continue;
+        }
+        if found.is_some() {
+            return Err(ParamError::Repeated(location.to_string()));
+        }
+        if !escapes_are_well_formed(pair) {
+            return Err(ParamError::MalformedEscape(location.to_string()));
+        }
+        found = Some(value.into_owned());
+    }
+    Ok(found.map(Cow::Owned))
+}
+
+/// A request path as a backend routes it: percent-escapes decoded, empty, `.` and `..`
+/// segments resolved (`%2e` is a dot), a trailing slash kept. A slash decoded from `%2F`
+/// stays `%2F` (it is part of a segment, as axum's `Path` reads it) and a decoded `%`
+/// is `%25`. Two paths a backend serves alike give one text, so a limit keyed by the path
+/// cannot be escaped by spelling it another way. A malformed escape is refused.
+///
+/// ```
+/// use tollgate_core::normalize_path;
+///
+/// assert_eq!(normalize_path("/users/42").unwrap(), "/users/42");
+/// assert_eq!(normalize_path("/users/%342").unwrap(), "/users/42");
+/// assert_eq!(normalize_path("//users/./x/../42").unwrap(), "/users/42");
+/// assert_eq!(normalize_path("/users/%2e%2E/a%2Fb/").unwrap(), "/a%2Fb/");
+/// assert!(normalize_path("/users/%zz").is_err());
+/// ```
+pub fn normalize_path(path: &str) -> Result<Cow<'_, str>, ParamError> {
+    let Some(rest) = path.strip_prefix('/') else {
+        return Ok(Cow::Borrowed(path)); // `*`, or an authority-form target
+    };
+    if !escapes_are_well_formed(path.as_bytes()) {
+        return Err(ParamError::MalformedEscape("the path".into()));
+    }
+    let plain = |seg: &str| !seg.is_empty() && seg != "." && seg != ".." && !seg.contains('%');
+    let segments: Vec<&str> = rest.split('/').collect();
+    let last = segments.len() - 1;
+    if segments.iter().enumerate().all(|(i, seg)| plain(seg) || (i == last && seg.is_empty())) {
+        return Ok(Cow::Borrowed(path));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(segments.len());
+    let mut trailing = false;
+    for seg in segments {
+        let decoded = percent_decode_str(seg).decode_utf8_lossy();
+        trailing = true;
+        match &*decoded {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            text => {
+                out.push(text.replace('%', "%25").replace('/', "%2F"));
+                trailing = false;
+            }
+        }
+    }
+    let mut normal = String::with_capacity(path.len());
+    for seg in &out {
+        normal.push('/');
+        normal.push_str(seg);
+    }
+    if trailing || out.is_empty() {
+        normal.push('/');
+    }
+    Ok(Cow::Owned(normal))
+}
+
 /// The one routine every policy uses to read a parameter from a request.
 ///
 /// Built from a request's URI and headers, plus its buffered body and the path parameters
@@ -235,6 +339,34 @@ impl<'a> ParamSource<'a> {
                 let value = self.json()?.pointer(pointer)?;
                 json_text(value).map(Cow::Owned)
             }
+        }
+    }
+
+    /// The parameter's only value, as a backend reads it, or `None` when absent; refused
+    /// when it could be read two ways. A header's value is its bytes as UTF-8 (invalid
+    /// sequences as U+FFFD), refused when the header is repeated; a query or form value is
+    /// decoded (`+` a space, percent-escapes), refused when the name is repeated or the pair
+    /// holds a malformed escape. Path and JSON values are read as [`get`](Self::get) does.
+    pub fn get_unique(&self, location: &ParamLocation) -> Result<Option<Cow<'a, str>>, ParamError> {
+        match location {
+            ParamLocation::Header(name) => {
+                let Ok(name) = HeaderName::try_from(name.as_str()) else { return Ok(None) };
+                let mut values = self.headers.get_all(name).iter();
+                let Some(value) = values.next() else { return Ok(None) };
+                if values.next().is_some() {
+                    return Err(ParamError::Repeated(location.to_string()));
+                }
+                Ok(Some(String::from_utf8_lossy(value.as_bytes())))
+            }
+            ParamLocation::Query(name) => match self.uri.query() {
+                Some(query) => unique_urlencoded(query.as_bytes(), name, location),
+                None => Ok(None),
+            },
+            ParamLocation::Form(name) => match self.form_body() {
+                Some(body) => unique_urlencoded(body, name, location),
+                None => Ok(None),
+            },
+            ParamLocation::Path(_) | ParamLocation::Json(_) => Ok(self.get(location)),
         }
     }
 
@@ -319,6 +451,54 @@ mod tests {
         assert_eq!(src.get(&ParamLocation::Query("empty".into())).as_deref(), Some(""));
         assert_eq!(src.get(&ParamLocation::Query("flag".into())).as_deref(), Some(""));
         assert_eq!(src.get(&ParamLocation::Query("nope".into())), None);
+    }
+
+    #[test]
+    fn unique_values_are_decoded_and_repeats_refused() {
+        let req = Request::get("/x?u%73er=a+b%21&n=%E4%BD%A0&r=1&r=2&bad=%zz&half=%4&ok=100%25")
+            .header("x-a", "1")
+            .header("x-a", "2")
+            .header("x-b", &b"caf\xc3\xa9"[..])
+            .body(())
+            .unwrap();
+        let src = ParamSource::new(req.uri(), req.headers());
+        let get = |l: ParamLocation| src.get_unique(&l).map(|v| v.map(Cow::into_owned));
+        assert_eq!(get(ParamLocation::Query("user".into())), Ok(Some("a b!".into())));
+        assert_eq!(get(ParamLocation::Query("n".into())), Ok(Some("你".into())));
+        assert_eq!(get(ParamLocation::Query("ok".into())), Ok(Some("100%".into())));
+        assert_eq!(get(ParamLocation::Query("none".into())), Ok(None));
+        assert!(matches!(get(ParamLocation::Query("r".into())), Err(ParamError::Repeated(_))));
+        assert!(matches!(get(ParamLocation::Query("bad".into())), Err(ParamError::MalformedEscape(_))));
+        assert!(matches!(get(ParamLocation::Query("half".into())), Err(ParamError::MalformedEscape(_))));
+        assert!(matches!(get(ParamLocation::Header("X-A".into())), Err(ParamError::Repeated(_))));
+        assert_eq!(get(ParamLocation::Header("x-b".into())), Ok(Some("café".into())));
+        assert_eq!(get(ParamLocation::Header("x-c".into())), Ok(None));
+    }
+
+    #[test]
+    fn paths_normalize_as_backends_route_them() {
+        for (raw, normal) in [
+            ("/", "/"),
+            ("/a/b", "/a/b"),
+            ("/a/b/", "/a/b/"),
+            ("/a/%62", "/a/b"),
+            ("//a///b", "/a/b"),
+            ("/a/./b/.", "/a/b/"),
+            ("/a/../../b", "/b"),
+            ("/a/%2e%2E", "/"),
+            ("/a/b/..", "/a/"),
+            ("/a%2Fb/c", "/a%2Fb/c"),
+            ("/a%252F", "/a%252F"),
+            ("/%E4%BD%A0", "/你"),
+            ("*", "*"),
+        ] {
+            assert_eq!(normalize_path(raw).unwrap(), normal, "{raw}");
+            // normal forms are fixed points
+            assert_eq!(normalize_path(normal).unwrap(), normal, "{normal}");
+        }
+        for bad in ["/%", "/a%2", "/%g0"] {
+            assert!(normalize_path(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

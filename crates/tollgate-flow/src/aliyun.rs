@@ -1,6 +1,6 @@
 //! Aliyun's flow control: API, user and app tiers with special users and apps.
 
-use tollgate_core::{Caller, RateQuota};
+use tollgate_core::{Caller, RateQuota, Rejection};
 
 use crate::config::{AliyunFlowControlConfig, AliyunSpecialType, ConfigError, Enforcement};
 use crate::policy::{Check, FlowPolicy, FlowRequest, Keys, Tier};
@@ -70,9 +70,9 @@ impl AliyunLimits {
 }
 
 impl FlowPolicy for AliyunLimits {
-    fn checks<'a>(&'a self, request: &FlowRequest<'_>, out: &mut Vec<Check<'a>>) {
+    fn checks<'a>(&'a self, request: &FlowRequest<'_>, out: &mut Vec<Check<'a>>) -> Result<(), Rejection> {
         out.push(Check { key: self.keys.whole(), quota: self.api, tier: Tier::Api });
-        let Some(caller) = Caller::from_extensions(request.extensions) else { return };
+        let Some(caller) = Caller::from_extensions(request.extensions) else { return Ok(()) };
         if let Some(user) = caller.user() {
             let special = self.special_users.iter().find(|(id, _)| id == user).map(|(_, q)| *q);
             if let Some(quota) = special.or(self.user) {
@@ -83,5 +83,6 @@ impl FlowPolicy for AliyunLimits {
         if let Some(quota) = special.or(self.app) {
             out.push(Check { key: self.keys.keyed_text("app", caller.app_id()), quota, tier: Tier::App });
         }
+        Ok(())
     }
 }

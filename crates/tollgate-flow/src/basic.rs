@@ -1,21 +1,38 @@
 //! Basic flow control: the API, each app, each client IP, with special apps and IPs.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
-use tollgate_core::{Caller, ClientIp, RateQuota};
+use tollgate_core::{Caller, ClientIp, RateQuota, Rejection};
 
 use crate::config::{AlgorithmChoice, BasicFlowControlConfig, ConfigError, Enforcement};
 use crate::policy::{Check, FlowPolicy, FlowRequest, Keys, Tier};
+use crate::refusal::ip_unresolved;
 
 /// At most this many special apps, and as many special IPs (the plugin's bound).
 pub const MAX_SPECIALS: usize = 30;
+
+/// The IPv6 prefix length a client is limited by unless told otherwise: one host (one
+/// customer line) is commonly given a whole /64 and may use any address in it.
+pub const DEFAULT_IPV6_PREFIX: u8 = 64;
+
+/// The longest window a limit may have.
+const MAX_WINDOW: Duration = Duration::from_secs(366 * 86_400);
 
 /// The compiled limits of Tencent's basic flow-control plugin: the API limit always applies;
 /// the app limit per [`Caller`] (not applied to a request without one); the IP limit per
 /// [`ClientIp`]; a special app or IP gets its own limit instead of the general one, the API
 /// limit still applying. Every limit that applies is checked; the smallest decides.
+///
+/// An IPv4 client is limited by its address; an IPv6 client by its /64 network (one host
+/// commonly owns a whole /64; see [`ipv6_prefix`](Self::ipv6_prefix)). A special IP is
+/// matched and limited by its exact address: it names a known host, and no other address in
+/// its network gets its allowance. When the policy has an IP limit or special IPs and the
+/// client's address is unknown (no peer address, or a forwarding header a trusted proxy
+/// sent that could not be read), the request is refused, 403 `IpUnresolved`, rather than
+/// let past the IP limit or keyed as the proxy ([`pass_unresolved`](Self::pass_unresolved)
+/// to let it past).
 #[derive(Debug, Clone)]
 pub struct BasicLimits {
     keys: Keys,
@@ -24,6 +41,8 @@ pub struct BasicLimits {
     ip: Option<RateQuota>,
     special_apps: Vec<(String, RateQuota)>,
     special_ips: HashMap<IpAddr, RateQuota>,
+    ipv6_prefix: u8,
+    pass_unresolved: bool,
 }
 
 impl BasicLimits {
@@ -37,8 +56,10 @@ impl BasicLimits {
         }
         let window = Duration::from_secs(config.expire_type.seconds())
             .checked_mul(u32::try_from(config.expire).unwrap_or(u32::MAX))
-            .filter(|w| *w <= Duration::from_secs(366 * 86_400))
+            .filter(|w| *w <= MAX_WINDOW)
             .ok_or_else(|| ConfigError::new("expire", "the window may be at most a year"))?;
+        let ipv6_prefix = config.ipv6_prefix.unwrap_or(DEFAULT_IPV6_PREFIX);
+        check_prefix(ipv6_prefix)?;
         let how = Enforcement {
             algorithm: config.algorithm,
             per_second: config.expire_type == crate::config::WindowUnit::Second,
@@ -79,12 +100,25 @@ impl BasicLimits {
                 return Err(ConfigError::new(format!("{field}.ip_key"), format!("{ip} is listed twice")));
             }
         }
-        Ok(Self { keys: Keys::new("api", "api".into()), api, app, ip, special_apps, special_ips })
+        Ok(Self {
+            keys: Keys::new("api", "api".into()),
+            api,
+            app,
+            ip,
+            special_apps,
+            special_ips,
+            ipv6_prefix,
+            pass_unresolved: false,
+        })
     }
 
     /// `limit` requests per `window` to the API, enforced as `algorithm` (default: GCRA for
-    /// windows under a minute, a fixed window otherwise).
+    /// windows under a minute, a fixed window otherwise). The window is a microsecond to a
+    /// year (366 days); anything else is an error naming `window`.
     pub fn new(limit: u32, window: Duration, algorithm: Option<AlgorithmChoice>) -> Result<Self, ConfigError> {
+        if !(Duration::from_micros(1)..=MAX_WINDOW).contains(&window) {
+            return Err(ConfigError::new("window", format!("expected a microsecond to a year, got {window:?}")));
+        }
         let how = Enforcement { algorithm, per_second: window < Duration::from_secs(60), ..Enforcement::default() };
         let api = how.quota("api_rate_limit", u64::from(limit), window)?;
         Ok(Self {
@@ -94,7 +128,27 @@ impl BasicLimits {
             ip: None,
             special_apps: Vec::new(),
             special_ips: HashMap::new(),
+            ipv6_prefix: DEFAULT_IPV6_PREFIX,
+            pass_unresolved: false,
         })
+    }
+
+    /// Limits an IPv6 client by its network of this prefix length (1 to 128; 64 by
+    /// default, 128: each address apart). Special IPs are matched by their exact address
+    /// whatever the prefix.
+    pub fn ipv6_prefix(mut self, prefix: u8) -> Result<Self, ConfigError> {
+        check_prefix(prefix)?;
+        self.ipv6_prefix = prefix;
+        Ok(self)
+    }
+
+    /// Lets a request whose client address is unknown past the IP limit (it still counts
+    /// against the API and app limits) instead of refusing it with 403 `IpUnresolved`.
+    /// This weakens the IP limit: behind a proxy that forwards no readable address, every
+    /// client escapes it.
+    pub fn pass_unresolved(mut self, pass: bool) -> Self {
+        self.pass_unresolved = pass;
+        self
     }
 
     /// Also limits each app ([`Caller`]) to `limit` per window.
@@ -157,6 +211,19 @@ impl BasicLimits {
     }
 }
 
+fn check_prefix(prefix: u8) -> Result<(), ConfigError> {
+    if !(1..=128).contains(&prefix) {
+        return Err(ConfigError::new("ipv6_prefix", format!("expected a prefix length of 1 to 128, got {prefix}")));
+    }
+    Ok(())
+}
+
+/// The first `prefix` bits of `ip`, the rest cleared.
+fn network(ip: Ipv6Addr, prefix: u8) -> Ipv6Addr {
+    let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+    Ipv6Addr::from(u128::from(ip) & mask)
+}
+
 /// IPv4-mapped IPv6 addresses are the IPv4 address they carry.
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
@@ -166,7 +233,7 @@ fn canonical(ip: IpAddr) -> IpAddr {
 }
 
 impl FlowPolicy for BasicLimits {
-    fn checks<'a>(&'a self, request: &FlowRequest<'_>, out: &mut Vec<Check<'a>>) {
+    fn checks<'a>(&'a self, request: &FlowRequest<'_>, out: &mut Vec<Check<'a>>) -> Result<(), Rejection> {
         out.push(Check { key: self.keys.whole(), quota: self.api, tier: Tier::Api });
         if let Some(caller) = Caller::from_extensions(request.extensions) {
             let special = self.special_apps.iter().find(|(id, _)| caller.is(id)).map(|(_, q)| *q);
@@ -174,11 +241,40 @@ impl FlowPolicy for BasicLimits {
                 out.push(Check { key: self.keys.keyed_text("app", caller.app_id()), quota, tier: Tier::App });
             }
         }
-        if let Some(client) = ClientIp::from_extensions(request.extensions) {
-            let ip = canonical(client.ip());
-            if let Some(quota) = self.special_ips.get(&ip).copied().or(self.ip) {
-                out.push(Check { key: self.keys.keyed_ip("ip", ip), quota, tier: Tier::Ip });
-            }
+        if self.ip.is_none() && self.special_ips.is_empty() {
+            return Ok(());
         }
+        let Some(client) = ClientIp::from_extensions(request.extensions) else {
+            return if self.pass_unresolved { Ok(()) } else { Err(ip_unresolved()) };
+        };
+        let ip = canonical(client.ip());
+        if let Some(quota) = self.special_ips.get(&ip).copied() {
+            out.push(Check { key: self.keys.keyed_ip("ip", ip), quota, tier: Tier::Ip });
+        } else if let Some(quota) = self.ip {
+            let key = match ip {
+                IpAddr::V6(v6) if self.ipv6_prefix < 128 => {
+                    let net = network(v6, self.ipv6_prefix);
+                    self.keys.keyed_text("ip", &format!("{net}/{}", self.ipv6_prefix))
+                }
+                _ => self.keys.keyed_ip("ip", ip),
+            };
+            out.push(Check { key, quota, tier: Tier::Ip });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_networks() {
+        let ip: Ipv6Addr = "2001:db8:1:2:3:4:5:6".parse().unwrap();
+        assert_eq!(network(ip, 64).to_string(), "2001:db8:1:2::");
+        assert_eq!(network(ip, 48).to_string(), "2001:db8:1::");
+        assert_eq!(network(ip, 128), ip);
+        assert_eq!(network(ip, 1).to_string(), "::");
+        assert_eq!(network(ip, 0).to_string(), "::");
     }
 }

@@ -95,6 +95,10 @@ pub struct BasicFlowControlConfig {
     /// Hours east of UTC where fixed windows start (ours; 8 starts days at Beijing midnight).
     #[serde(default)]
     pub utc_offset_hours: u8,
+    /// The IPv6 prefix length an IPv6 client is limited by, 1 to 128 (ours; default 64: one
+    /// host commonly owns a whole /64). Special IPs match their exact address.
+    #[serde(default)]
+    pub ipv6_prefix: Option<u8>,
 }
 
 /// A special app of the basic plugin.

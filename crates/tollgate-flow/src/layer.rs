@@ -201,7 +201,11 @@ where
         let mut checks = Vec::with_capacity(4);
         let view =
             FlowRequest { method: req.method(), uri: req.uri(), headers: req.headers(), extensions: req.extensions() };
-        settings.policy.checks(&view, &mut checks);
+        if let Err(rejection) = settings.policy.checks(&view, &mut checks) {
+            tracing::debug!(code = rejection.code(), "flow control: refused before any limit was taken");
+            let response = settings.style.respond(&rejection, &req);
+            return ResponseFuture { state: State::Done { response: Some(response) } };
+        }
         let takes: Vec<RateTake<'_>> = checks.iter().map(|c| RateTake { key: &c.key, quota: &c.quota }).collect();
         let state = match settings.store.take_all_at_once(&takes, 1) {
             // an in-memory store has answered: settle here, nothing kept for the future
@@ -324,8 +328,11 @@ fn settle<B>(
     let decisions = match outcome {
         Ok(decisions) => decisions,
         Err(e) => {
-            tracing::warn!(error = %e, "flow control: rate store unavailable");
-            return Settled::Refuse(settings.style().respond(&unavailable(), req));
+            // a full in-memory store says so itself, at most once a minute
+            if e != StoreError::Full {
+                tracing::warn!(error = %e, "flow control: rate store unavailable");
+            }
+            return Settled::Refuse(settings.style().respond(&unavailable(&e), req));
         }
     };
     let Some(at) = decisions.iter().position(|d| !d.allowed) else {

@@ -42,7 +42,7 @@
 //! | `algorithm` | what passes | in any window-long stretch |
 //! |---|---|---|
 //! | `fixed_window` (default for minute, hour, day) | N per calendar window (UTC, or shifted by `utc_offset_hours`), reset at the boundary | up to 2N across a boundary |
-//! | `gcra` (default for a second) | a burst of N, then one more every window/N; in memory by [`governor`](https://docs.rs/governor) | up to 2N after an idle stretch |
+//! | `gcra` (default for a second) | a burst of N, then one more every window/N (the arithmetic of [`governor`](https://docs.rs/governor), tested against it) | up to 2N after an idle stretch |
 //! | `sliding_window` | never more than N; requests are forgotten between 1 and 1.1 windows after they passed | N |
 //!
 //! # Responses
@@ -61,11 +61,24 @@
 //! | Tencent API Gateway | 429 | `API rate limit exceeded` |
 //! | gRPC | | `RESOURCE_EXHAUSTED` |
 //!
+//! A request whose key cannot be read one way only is refused before any limit is taken:
+//! 403 `IpUnresolved` when a policy limits by client IP and the address is unknown
+//! ([`BasicLimits::pass_unresolved`] to let it past the IP limit); 400 `AmbiguousParameter`
+//! when a rate-key parameter is repeated (`?user=a&user=b`, two header lines); 400
+//! `MalformedParameter` when it (or the path, for a path strategy) holds a malformed
+//! percent-escape. Keys are the values a backend reads: decoded query values, the decoded
+//! and normalised path, an IPv6 client's /64 ([`BasicLimits::ipv6_prefix`]).
+//!
 //! # Memory
 //!
 //! The in-memory store keeps each key as a 64-bit fingerprint with its state, bounded
 //! (1,000,000 keys by default) and dropped once idle for a window, so memory stays flat
 //! under millions of distinct IPs or parameter values (figures in `benches/README.md`).
+//! A key whose window has not ended is never forgotten: when the store is full of such
+//! keys, a request that needs a new one is refused, 503 `RateStoreFull` (so flooding
+//! distinct values cannot reset a throttled one);
+//! [`MemoryRateStore::evict_when_full`](tollgate_core::MemoryRateStore::evict_when_full)
+//! prefers availability. A store that cannot answer gives 503 `RateStoreUnavailable`.
 
 mod aliyun;
 mod basic;
@@ -76,7 +89,7 @@ mod policy;
 mod refusal;
 
 pub use aliyun::{AliyunLimits, MAX_API_DEFAULT};
-pub use basic::{BasicLimits, MAX_SPECIALS};
+pub use basic::{BasicLimits, DEFAULT_IPV6_PREFIX, MAX_SPECIALS};
 pub use config::{
     AlgorithmChoice, AliyunFlowControlConfig, AliyunSpecial, AliyunSpecialType, AliyunUnit, BasicFlowControlConfig,
     ConfigError, ParamFlowControlConfig, ParameterConfig, ParameterKind, SpecialApp, SpecialIp, StrategyConfig,
@@ -88,3 +101,4 @@ pub use layer::{
 };
 pub use param::{MAX_NAME_CHARS, MAX_STRATEGIES, ParamLimits};
 pub use policy::{Check, FlowPolicy, FlowRequest, Tier};
+pub use refusal::{CODE_AMBIGUOUS_PARAMETER, CODE_IP_UNRESOLVED, CODE_MALFORMED_PARAMETER};

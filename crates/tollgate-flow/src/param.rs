@@ -1,27 +1,26 @@
 //! Parameter flow control: an API-level default limit, then weighted strategies, each keyed
 //! by the value of one parameter and guarded by a condition.
 
-use std::borrow::Cow;
 use std::collections::HashSet;
 use std::time::Duration;
 
 use http::HeaderName;
 use tollgate_core::condition::RequestView;
-use tollgate_core::{Condition, RateQuota, parse_urlencoded};
+use tollgate_core::{Condition, ParamLocation, ParamSource, RateQuota, Rejection, normalize_path};
 
 use crate::config::{ConfigError, Enforcement, ParamFlowControlConfig, ParameterKind};
 use crate::policy::{Check, FlowPolicy, FlowRequest, Keys, Tier};
+use crate::refusal::bad_parameter;
 
 /// At most this many strategies (the plugin's bound).
 pub const MAX_STRATEGIES: usize = 10;
 /// A strategy name has at most this many characters.
 pub const MAX_NAME_CHARS: usize = 50;
 
-/// Where a strategy reads its rate key.
+/// Where a strategy reads its rate key: a header or query parameter, or the path.
 #[derive(Debug, Clone)]
 enum KeyParam {
-    Header(HeaderName),
-    Query(String),
+    Param(ParamLocation),
     Path,
 }
 
@@ -38,6 +37,13 @@ struct Strategy {
 /// whose key parameter the request carries (a strategy whose parameter is absent does not
 /// apply: ours, the reference is silent). Every distinct value of a strategy's parameter
 /// has its own allowance; the first limit exceeded refuses the request.
+///
+/// A key is the value a backend reads: a query value decoded (`+` a space,
+/// percent-escapes, as axum's `Query` decodes it), a header's bytes, the path decoded and
+/// normalised ([`normalize_path`]: `/users/%342` and `/users/./42` are `/users/42`). Where a
+/// backend could read another value than the key, the request is refused, 400: a key
+/// parameter given twice (`?user=a&user=b`, two header lines), `AmbiguousParameter`; a
+/// malformed percent-escape in it or in the path, `MalformedParameter`.
 #[derive(Debug, Clone)]
 pub struct ParamLimits {
     keys: Keys,
@@ -87,14 +93,15 @@ impl ParamLimits {
                 return Err(ConfigError::new(field("parameters"), "expected exactly one rate-key parameter"));
             };
             let key = match parameter.kind {
-                ParameterKind::Header => KeyParam::Header(
-                    HeaderName::try_from(parameter.name.trim())
-                        .map_err(|_| ConfigError::new(field("parameters[0].name"), "expected a header name"))?,
-                ),
+                ParameterKind::Header => {
+                    let name = HeaderName::try_from(parameter.name.trim())
+                        .map_err(|_| ConfigError::new(field("parameters[0].name"), "expected a header name"))?;
+                    KeyParam::Param(ParamLocation::Header(name.as_str().to_owned()))
+                }
                 ParameterKind::Query if parameter.name.is_empty() => {
                     return Err(ConfigError::new(field("parameters[0].name"), "expected a query parameter name"));
                 }
-                ParameterKind::Query => KeyParam::Query(parameter.name.clone()),
+                ParameterKind::Query => KeyParam::Param(ParamLocation::Query(parameter.name.clone())),
                 ParameterKind::Path => KeyParam::Path,
             };
             let window = seconds(&field("window"), s.window)?;
@@ -144,24 +151,21 @@ fn seconds(field: &str, n: u64) -> Result<Duration, ConfigError> {
 }
 
 impl FlowPolicy for ParamLimits {
-    fn checks<'a>(&'a self, request: &FlowRequest<'_>, out: &mut Vec<Check<'a>>) {
+    fn checks<'a>(&'a self, request: &FlowRequest<'_>, out: &mut Vec<Check<'a>>) -> Result<(), Rejection> {
         if let Some(quota) = self.default {
             out.push(Check { key: self.keys.whole(), quota, tier: Tier::Parameter });
         }
         let view = RequestView::new(request.method, request.uri, request.headers, request.extensions);
+        let source = ParamSource::new(request.uri, request.headers);
         for s in &self.strategies {
             if s.condition.as_ref().is_some_and(|c| !c.evaluate(&view)) {
                 continue;
             }
-            let value: Option<Cow<'_, str>> = match &s.key {
-                KeyParam::Header(name) => request.headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes())),
-                KeyParam::Query(name) => request
-                    .uri
-                    .query()
-                    .and_then(|q| parse_urlencoded(q.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v)),
-                KeyParam::Path => Some(Cow::Borrowed(request.uri.path())),
+            let value = match &s.key {
+                KeyParam::Param(location) => source.get_unique(location),
+                KeyParam::Path => normalize_path(request.uri.path()).map(Some),
             };
-            if let Some(value) = value {
+            if let Some(value) = value.map_err(|e| bad_parameter(&e))? {
                 out.push(Check {
                     key: self.keys.keyed("param", &[&s.name, &value]),
                     quota: s.quota,
@@ -169,5 +173,6 @@ impl FlowPolicy for ParamLimits {
                 });
             }
         }
+        Ok(())
     }
 }

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::fmt::Write;
 
 use http::{Extensions, HeaderMap, Method, Uri};
-use tollgate_core::RateQuota;
+use tollgate_core::{RateQuota, Rejection};
 
 /// The parts of a request a policy reads (the body is never read).
 #[derive(Debug, Clone, Copy)]
@@ -52,8 +52,10 @@ pub struct Check<'a> {
 /// checked. [`BasicLimits`](crate::BasicLimits), [`ParamLimits`](crate::ParamLimits) and
 /// [`AliyunLimits`](crate::AliyunLimits) are the built-in ones.
 pub trait FlowPolicy: Send + Sync + 'static {
-    /// Appends the checks for `request` to `out`.
-    fn checks<'a>(&'a self, request: &FlowRequest<'_>, out: &mut Vec<Check<'a>>);
+    /// Appends the checks for `request` to `out`; or refuses the request when a key cannot
+    /// be read one way only (its client IP unknown, a key parameter repeated): the request
+    /// is then refused before any limit is taken.
+    fn checks<'a>(&'a self, request: &FlowRequest<'_>, out: &mut Vec<Check<'a>>) -> Result<(), Rejection>;
 }
 
 impl Check<'_> {

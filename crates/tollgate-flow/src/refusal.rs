@@ -1,7 +1,7 @@
 //! How a refusal reads, per tier and per client ecosystem.
 
 use http::StatusCode;
-use tollgate_core::{GrpcCode, Rejection};
+use tollgate_core::{GrpcCode, ParamError, Rejection, StoreError};
 
 use crate::policy::Tier;
 
@@ -51,9 +51,41 @@ pub(crate) fn refusal(tier: Tier, aliyun_status: StatusCode) -> Rejection {
         .with_grpc_code(GrpcCode::ResourceExhausted)
 }
 
-/// The refusal when the rate store cannot answer.
-pub(crate) fn unavailable() -> Rejection {
-    Rejection::new(StatusCode::SERVICE_UNAVAILABLE, "RateStoreUnavailable", "flow control is unavailable")
+/// The refusal when the rate store cannot answer: 503 `RateStoreFull` when it is full of
+/// live keys (a new key would make it forget a throttled one), else 503
+/// `RateStoreUnavailable`.
+pub(crate) fn unavailable(error: &StoreError) -> Rejection {
+    let (code, message) = match error {
+        StoreError::Full => ("RateStoreFull", "flow control is tracking as many keys as it can; retry later"),
+        _ => ("RateStoreUnavailable", "flow control is unavailable"),
+    };
+    Rejection::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
         .with_policy("flow")
         .with_grpc_code(GrpcCode::Unavailable)
+}
+
+/// The refusal code when a policy with a per-IP limit cannot tell the client's address.
+pub const CODE_IP_UNRESOLVED: &str = "IpUnresolved";
+/// The refusal code when a rate-key parameter is given more than once.
+pub const CODE_AMBIGUOUS_PARAMETER: &str = "AmbiguousParameter";
+/// The refusal code when a rate-key parameter (or the path) holds a malformed escape.
+pub const CODE_MALFORMED_PARAMETER: &str = "MalformedParameter";
+
+/// 403 `IpUnresolved`: the request would escape the per-IP limit, never be keyed as its
+/// proxy.
+pub(crate) fn ip_unresolved() -> Rejection {
+    Rejection::new(StatusCode::FORBIDDEN, CODE_IP_UNRESOLVED, "the client's IP address could not be determined")
+        .with_policy("flow")
+        .with_grpc_code(GrpcCode::PermissionDenied)
+}
+
+/// 400: a rate key the backend could read another way than flow control would.
+pub(crate) fn bad_parameter(error: &ParamError) -> Rejection {
+    let code = match error {
+        ParamError::Repeated(_) => CODE_AMBIGUOUS_PARAMETER,
+        _ => CODE_MALFORMED_PARAMETER,
+    };
+    Rejection::new(StatusCode::BAD_REQUEST, code, error.to_string())
+        .with_policy("flow")
+        .with_grpc_code(GrpcCode::InvalidArgument)
 }

@@ -116,7 +116,8 @@ async fn special_apps_and_ips_replace_the_general_limits_and_the_api_caps_them()
     let json = r#"{"expire_type": "hour", "api_rate_limit": 12, "app_rate_limit": 1, "ip_rate_limit": 2,
         "spec_app_rate_limits": [{"app_id": "vip", "rate_limit": 5}],
         "spec_ip_rate_limits": [{"ip_key": "172.16.0.1", "rate_limit": 3}]}"#;
-    let mut svc = service(basic(json), &clock, ErrorStyle::default());
+    // requests without a client address count here against the API and app limits alone
+    let mut svc = service(basic(json).pass_unresolved(true), &clock, ErrorStyle::default());
     assert_eq!(passes(&mut svc, Some("plain"), None, 5).await, 1, "general app limit");
     assert_eq!(passes(&mut svc, Some("vip"), None, 9).await, 5, "special app limit instead");
     assert_eq!(passes(&mut svc, None, Some([10, 0, 0, 1]), 5).await, 2, "general IP limit");
@@ -389,7 +390,8 @@ async fn built_from_code_as_from_json() {
         .special_app("vip", 3)
         .unwrap()
         .special_ip(IpAddr::V4(Ipv4Addr::new(172, 16, 0, 1)), 4)
-        .unwrap();
+        .unwrap()
+        .pass_unresolved(true);
     assert!(limits.clone().special_app("vip", 5).unwrap_err().field.starts_with("spec_app_rate_limits[1]"));
     assert_eq!(limits.clone().ip_limit(0).unwrap_err().field, "ip_rate_limit");
     let mut svc = service(limits, &clock, ErrorStyle::default());
@@ -406,10 +408,10 @@ struct Awaited(MemoryRateStore);
 
 type Later<T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, tollgate_core::StoreError>> + Send>>;
 
-fn later<T: Send + 'static>(value: T) -> Later<T> {
+fn later<T: Send + 'static>(value: Result<T, tollgate_core::StoreError>) -> Later<T> {
     Box::pin(async move {
         tokio::task::yield_now().await;
-        Ok(value)
+        value
     })
 }
 

@@ -37,6 +37,12 @@
 //!   persistence: allowances start whole and remembered nonces are forgotten.
 //! - Every call has a timeout (50 ms by default), so a stalled Redis never stalls requests
 //!   beyond it; what happens then is [`OnFailure`].
+//! - A rate key is the policy's key (its tier, name and keyed value: `ip:orders:10.0.0.7`)
+//!   followed by its quota and algorithm (`@gcra:100:1000000:0`: limit, window and
+//!   fixed-window offset in microseconds), so policies that share a Redis and a name but
+//!   not their limits never count together or read each other's state. Policies with the
+//!   same name and the same limits do share their counts: name each API
+//!   (`BasicLimits::named`) or give each service its own [`prefix`](RedisStore::prefix).
 //! - With the `cluster` feature, [`RedisStore::connect_cluster`] talks to a Redis Cluster; the
 //!   keys of one request are hash-tagged into one slot by their policy name (the second
 //!   `:`-separated field of tollgate's keys, `ip:<api>:10.0.0.7`).
@@ -248,8 +254,18 @@ impl RedisStore {
                 Algorithm::SlidingWindow => ("sliding", Duration::ZERO),
                 _ => ("gcra", Duration::ZERO),
             };
+            // The quota and algorithm are part of the key, as they are of the in-memory
+            // store's: two policies sharing a name (two unnamed ones) but not their limits
+            // count apart, and a GCRA never reads a fixed window's state.
+            let key = format!(
+                "{}@{algorithm}:{}:{}:{}",
+                self.key(key, tag),
+                quota.limit(),
+                micros(quota.window()),
+                micros(offset)
+            );
             invocation
-                .key(self.key(key, tag))
+                .key(key)
                 .arg(algorithm)
                 .arg(quota.limit())
                 .arg(micros(quota.window()).max(1))
@@ -277,7 +293,7 @@ impl RedisStore {
                 OnFailure::FallBackToMemory => {
                     tracing::warn!(error = %e, "redis unavailable: limits checked in memory");
                     let local: Vec<RateTake<'_>> = takes.iter().map(|(key, quota)| RateTake { key, quota }).collect();
-                    Ok(self.memory_rates.take_all_now(&local, cost))
+                    self.memory_rates.take_all_now(&local, cost)
                 }
             },
         }

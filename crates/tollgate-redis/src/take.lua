@@ -20,7 +20,8 @@ for i, key in ipairs(KEYS) do
   if algo == 'gcra' then
     local interval = math.max(idiv(window, limit), 1)
     local burst = interval * limit
-    local tat = math.max(tonumber(raw or '0'), now)
+    -- a value that is not a number (another algorithm's state) reads as a fresh key
+    local tat = math.max(tonumber(raw) or 0, now)
     local function remaining_at(x)
       local used = math.max(x - now, 0)
       return math.min(idiv(math.max(burst - used, 0), interval), limit)

@@ -43,13 +43,13 @@ async fn a_burst_gets_exactly_the_limit_with_the_in_memory_stores_answers() {
         for _ in 0..8 {
             let d = store.take(&key, &q, 1).await.unwrap();
             ours.push((d.allowed, d.remaining));
-            let m = memory.take_now(&key, &q, 1);
+            let m = memory.take_now(&key, &q, 1).unwrap();
             theirs.push((m.allowed, m.remaining));
         }
         assert_eq!(ours, theirs, "{algorithm:?}");
         assert_eq!(ours.iter().filter(|(allowed, _)| *allowed).count(), 5, "{algorithm:?}");
         let refused = store.take(&key, &q, 1).await.unwrap();
-        let local = memory.take_now(&key, &q, 1);
+        let local = memory.take_now(&key, &q, 1).unwrap();
         let (retry, local_retry) =
             (refused.retry_after.expect("a retry time"), local.retry_after.expect("a retry time"));
         // the two clocks read a few milliseconds apart (and Redis counts in microseconds)

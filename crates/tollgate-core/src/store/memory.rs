@@ -1,14 +1,9 @@
 //! Bounded in-memory stores over sharded tables of fingerprints: nonces, and rate
-//! allowances (GCRA by `governor`, fixed and sliding windows by core's own arithmetic).
+//! allowances (GCRA, fixed and sliding windows by core's own arithmetic).
 
 use std::future::{Ready, ready};
-use std::num::NonZeroU32;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use governor::middleware::{NoOpMiddleware, StateInformationMiddleware};
-use governor::nanos::Nanos;
-use governor::state::{RateLimiter, StateStore};
 
 use super::nonces::NonceTable;
 use super::rate::{Algorithm, RateDecision, RateQuota, RateState};
@@ -126,58 +121,16 @@ impl NonceStore for MemoryNonceStore {
     }
 }
 
-/// `governor`'s clock, read from ours: time since the Unix epoch, so a [`ManualClock`](crate::ManualClock)
-/// drives the limiter in tests.
-#[derive(Debug, Clone)]
-struct GovernorClock(SharedClock);
-
-thread_local! {
-    /// The time governor last read on this thread, in nanoseconds: it reads the clock just
-    /// before it updates a key's state, and the state's expiry is reckoned from the same
-    /// reading rather than from a second one.
-    static LAST_READING: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-}
-
-impl governor::clock::Clock for GovernorClock {
-    type Instant = Duration;
-
-    fn now(&self) -> Duration {
-        let now = self.0.since_epoch();
-        LAST_READING.with(|last| last.set(nanos(now)));
-        now
-    }
-}
-
-/// `governor`'s keyed state, kept in our bounded table: a key's arrival time lives as long as
-/// it can differ from a fresh key's (one window after its last use), then it is dropped.
-struct GovernorState {
-    table: Arc<Table<RateState>>,
-    idle: u64,
-}
-
-impl StateStore for GovernorState {
-    type Key = u64;
-
-    fn measure_and_replace<T, F, E>(&self, fp: &u64, f: F) -> Result<T, E>
-    where
-        F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
-    {
-        let now = LAST_READING.with(std::cell::Cell::get);
-        let mut slot = self.table.update(*fp, now);
-        let expiry = now.saturating_add(self.idle);
-        let (entry, live) = slot.entry(expiry);
-        let (answer, tat) = f(live.then(|| Nanos::from(entry.value.a)))?;
-        entry.value = RateState { a: tat.into(), ..RateState::default() };
-        entry.expiry = expiry;
-        Ok(answer)
-    }
-}
-
-type Limiter = RateLimiter<u64, GovernorState, GovernorClock, StateInformationMiddleware>;
-type Limiters = Vec<(RateQuota, Limiter)>;
-
 /// An in-memory [`RateStore`], bounded to a maximum number of keys; idle keys are evicted
 /// after their quota's window, so memory stays flat under millions of distinct keys.
+///
+/// Every algorithm runs on core's own arithmetic ([`RateQuota::apply`]), the same the Redis
+/// store runs, so the two answer alike. A key is kept as long as its state can differ from a
+/// fresh key's (a window after its last use). When the table is full of such live keys, a
+/// request with a new key is refused with [`StoreError::Full`] rather than forget a live
+/// counter (forgetting one would hand its key a whole allowance: flooding distinct keys
+/// would reset a throttled one); [`evict_when_full`](Self::evict_when_full) chooses
+/// availability instead.
 ///
 /// ```
 /// use std::num::NonZeroU32;
@@ -199,11 +152,9 @@ type Limiters = Vec<(RateQuota, Limiter)>;
 #[derive(Clone)]
 pub struct MemoryRateStore {
     table: Arc<Table<RateState>>,
+    capacity: u64,
     fingerprints: Fingerprinter,
     clock: SharedClock,
-    /// One `governor` limiter per GCRA quota, all over the one table.
-    /// A policy has a handful of quotas: a short list compares faster than a map hashes.
-    limiters: Arc<RwLock<Limiters>>,
 }
 
 impl std::fmt::Debug for MemoryRateStore {
@@ -224,21 +175,31 @@ impl MemoryRateStore {
         Self::with_capacity(DEFAULT_CAPACITY)
     }
 
-    /// Up to about `capacity` keys (kept per shard), system clock. When full, the keys
-    /// closest to going idle are forgotten first (they start again with a whole allowance).
+    /// Up to about `capacity` keys (kept per shard, so a new key may be refused a little
+    /// before the total is reached when keys spread unevenly), system clock. When full of
+    /// live keys, a new key is refused ([`StoreError::Full`]).
     pub fn with_capacity(capacity: u64) -> Self {
         Self {
-            table: Arc::new(Table::with_capacity(capacity)),
+            table: Arc::new(Table::with_capacity(capacity, false)),
+            capacity,
             fingerprints: Fingerprinter::new(),
             clock: Arc::new(SystemClock),
-            limiters: Arc::default(),
         }
+    }
+
+    /// When full of live keys, forget the one closest to going idle for a new key instead of
+    /// refusing the new key. This weakens the limits: a forgotten key starts again with a
+    /// whole allowance, so a client able to send requests with many distinct keys (client
+    /// IPs, parameter values) can reset a throttled key's counter. Choose it only when
+    /// refusing requests with new keys is worse for you than that. Off by default.
+    pub fn evict_when_full(mut self, evict: bool) -> Self {
+        self.table = Arc::new(Table::with_capacity(self.capacity, evict));
+        self
     }
 
     /// Uses `clock` for time (a [`ManualClock`](crate::ManualClock) in tests).
     pub fn with_clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
-        self.limiters = Arc::default();
         self
     }
 
@@ -253,95 +214,33 @@ impl MemoryRateStore {
         self.len() == 0
     }
 
-    /// Runs `f` on `quota`'s limiter, made on first use. A known quota (every request after
-    /// a policy's first) is used under the read lock, without touching a reference count.
-    fn with_limiter<T>(&self, quota: &RateQuota, f: impl FnOnce(&Limiter) -> T) -> T {
-        let find = |list: &Limiters| list.iter().position(|(q, _)| q == quota);
-        let limiters = self.limiters.read().unwrap_or_else(|e| e.into_inner());
-        if let Some(at) = find(&limiters) {
-            return f(&limiters[at].1);
-        }
-        drop(limiters);
-        let mut limiters = self.limiters.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(at) = find(&limiters) {
-            return f(&limiters[at].1);
-        }
-        // the interval in whole nanoseconds, as core's arithmetic (and Redis) computes it
-        let gov = governor::Quota::with_period(Duration::from_nanos(quota.interval()))
-            .unwrap_or_else(|| governor::Quota::per_second(NonZeroU32::MIN))
-            .allow_burst(NonZeroU32::new(quota.limit()).unwrap_or(NonZeroU32::MIN));
-        let state = GovernorState {
-            table: Arc::clone(&self.table),
-            idle: quota.interval().saturating_mul(u64::from(quota.limit())),
-        };
-        let plain: RateLimiter<u64, GovernorState, GovernorClock, NoOpMiddleware<Duration>> =
-            RateLimiter::new(gov, state, GovernorClock(Arc::clone(&self.clock)));
-        limiters.push((*quota, plain.with_middleware()));
-        f(&limiters[limiters.len() - 1].1)
+    /// How often the bound was reached: new keys refused (or, with
+    /// [`evict_when_full`](Self::evict_when_full), live keys forgotten). Above zero, raise the
+    /// bound or use a shared store. The store also logs a warning, at most once a minute,
+    /// when it happens.
+    pub fn at_bound(&self) -> u64 {
+        self.table.at_bound()
     }
 
     /// The synchronous form of [`RateStore::take`].
-    pub fn take_now(&self, key: &str, quota: &RateQuota, cost: u32) -> RateDecision {
+    pub fn take_now(&self, key: &str, quota: &RateQuota, cost: u32) -> Result<RateDecision, StoreError> {
         let fp = self.fingerprints.of((quota, key));
-        match quota.algorithm() {
-            Algorithm::Gcra => self.take_gcra(fp, quota, cost),
-            _ => {
-                let now = self.clock.since_epoch();
-                let mut slot = self.table.update(fp, nanos(now));
-                // a fixed window's state lapses after one window, a sliding window's after 1.1
-                let expiry = nanos(now).saturating_add(nanos(quota.window()).saturating_mul(11) / 10 + 1);
-                let (entry, live) = slot.entry(expiry);
-                let mut state = if live { std::mem::take(&mut entry.value) } else { RateState::default() };
-                let decision = quota.apply(&mut state, now, cost);
-                entry.value = state;
-                entry.expiry = expiry;
-                decision
-            }
-        }
-    }
-
-    fn take_gcra(&self, fp: u64, quota: &RateQuota, cost: u32) -> RateDecision {
-        let limit = quota.limit();
-        let interval = Duration::from_nanos(quota.interval());
-        let Some(n) = NonZeroU32::new(cost) else {
-            return RateDecision {
-                allowed: true,
-                limit,
-                remaining: limit,
-                reset_after: Duration::ZERO,
-                retry_after: None,
-            };
+        let now = self.clock.since_epoch();
+        let mut slot = self.table.update(fp, nanos(now));
+        // A key's state matters until it is no different from a fresh key's: GCRA's arrival
+        // time is at most a burst (limit intervals) ahead; a fixed window's count lapses
+        // after one window, a sliding window's after 1.1.
+        let keep = match quota.algorithm() {
+            Algorithm::Gcra => quota.interval().saturating_mul(u64::from(quota.limit())),
+            _ => nanos(quota.window()).saturating_mul(11) / 10 + 1,
         };
-        match self.with_limiter(quota, |limiter| limiter.check_key_n(&fp, n)) {
-            Ok(Ok(snapshot)) => {
-                let remaining = snapshot.remaining_burst_capacity().min(limit);
-                RateDecision {
-                    allowed: true,
-                    limit,
-                    remaining,
-                    reset_after: interval * (limit - remaining),
-                    retry_after: None,
-                }
-            }
-            Ok(Err(not_until)) => {
-                // governor tells when `cost` could pass; a single request needs `cost - 1`
-                // intervals less, and the bucket is whole `limit - cost` intervals after that
-                let wait = not_until.wait_time_from(self.clock.since_epoch());
-                let t = quota.interval();
-                let remaining =
-                    (t.saturating_mul(u64::from(cost)).saturating_sub(nanos(wait)) / t).min(u64::from(limit));
-                RateDecision {
-                    allowed: false,
-                    limit,
-                    remaining: remaining as u32,
-                    reset_after: wait + interval * (limit - cost),
-                    retry_after: Some(wait),
-                }
-            }
-            Err(_) => {
-                RateDecision { allowed: false, limit, remaining: 0, reset_after: Duration::ZERO, retry_after: None }
-            }
-        }
+        let expiry = nanos(now).saturating_add(keep);
+        let (entry, live) = slot.entry(expiry).map_err(|_| StoreError::Full)?;
+        let mut state = if live { std::mem::take(&mut entry.value) } else { RateState::default() };
+        let decision = quota.apply(&mut state, now, cost);
+        entry.value = state;
+        entry.expiry = entry.expiry.max(expiry);
+        Ok(decision)
     }
 
     /// Gives back `cost` to `key` under `quota` (see [`RateStore::take_all`]).
@@ -350,29 +249,34 @@ impl MemoryRateStore {
         let now = self.clock.since_epoch();
         let mut slot = self.table.update(fp, nanos(now));
         if let Some(state) = slot.get() {
-            if quota.algorithm() == Algorithm::Gcra {
-                // governor keeps the arrival time relative to the limiter's start
-                state.a = state.a.saturating_sub(quota.interval().saturating_mul(u64::from(cost)));
-            } else {
-                quota.refund(state, now, cost);
-            }
+            quota.refund(state, now, cost);
         }
     }
 
     /// The synchronous form of [`RateStore::take_all`].
-    pub fn take_all_now(&self, takes: &[RateTake<'_>], cost: u32) -> Vec<RateDecision> {
+    pub fn take_all_now(&self, takes: &[RateTake<'_>], cost: u32) -> Result<Vec<RateDecision>, StoreError> {
         let mut decisions = Vec::with_capacity(takes.len());
         for take in takes {
-            let decision = self.take_now(take.key, take.quota, cost);
+            let decision = match self.take_now(take.key, take.quota, cost) {
+                Ok(decision) => decision,
+                Err(e) => {
+                    self.refund_all(&takes[..decisions.len()], cost);
+                    return Err(e);
+                }
+            };
             decisions.push(decision);
             if !decision.allowed {
-                for (earlier, _) in takes.iter().zip(&decisions).take(decisions.len() - 1) {
-                    self.refund(earlier.key, earlier.quota, cost);
-                }
+                self.refund_all(&takes[..decisions.len() - 1], cost);
                 break;
             }
         }
-        decisions
+        Ok(decisions)
+    }
+
+    fn refund_all(&self, takes: &[RateTake<'_>], cost: u32) {
+        for take in takes {
+            self.refund(take.key, take.quota, cost);
+        }
     }
 }
 
@@ -381,15 +285,15 @@ impl RateStore for MemoryRateStore {
     type AllFuture = Ready<Result<Vec<RateDecision>, StoreError>>;
 
     fn take(&self, key: &str, quota: &RateQuota, cost: u32) -> Self::Future {
-        ready(Ok(self.take_now(key, quota, cost)))
+        ready(self.take_now(key, quota, cost))
     }
 
     fn take_all(&self, takes: &[RateTake<'_>], cost: u32) -> Self::AllFuture {
-        ready(Ok(self.take_all_now(takes, cost)))
+        ready(self.take_all_now(takes, cost))
     }
 
     fn take_all_at_once(&self, takes: &[RateTake<'_>], cost: u32) -> Option<Result<Vec<RateDecision>, StoreError>> {
-        Some(Ok(self.take_all_now(takes, cost)))
+        Some(self.take_all_now(takes, cost))
     }
 }
 
@@ -453,14 +357,30 @@ mod tests {
         let clock = crate::ManualClock::at_unix(Duration::from_secs(1_700_000_000));
         let store = MemoryRateStore::with_capacity(640).with_clock(clock);
         let q = RateQuota::new(NonZeroU32::new(1).unwrap(), Duration::from_secs(60)).unwrap();
-        assert!(store.take_now("a", &q, 1).allowed);
-        assert!(!store.take_now("a", &q, 1).allowed);
-        assert!(store.take_now("b", &q, 1).allowed);
+        assert!(store.take_now("a", &q, 1).unwrap().allowed);
+        assert!(!store.take_now("a", &q, 1).unwrap().allowed);
+        assert!(store.take_now("b", &q, 1).unwrap().allowed);
+        let refused = (0..5_000).filter(|i| store.take_now(&format!("k{i}"), &q, 1).is_err()).count();
+        let len = store.len();
+        assert!((600..=640).contains(&len), "{len}");
+        assert_eq!(refused as u64, 5_002 - len, "every key beyond the bound is refused, none forgotten");
+        assert_eq!(store.at_bound(), refused as u64);
+        // the throttled key is still throttled: flooding new keys did not reset it
+        assert!(!store.take_now("a", &q, 1).unwrap().allowed);
+    }
+
+    #[test]
+    fn a_full_rate_store_can_forget_live_keys_when_asked_to() {
+        let clock = crate::ManualClock::at_unix(Duration::from_secs(1_700_000_000));
+        let store = MemoryRateStore::with_capacity(640).evict_when_full(true).with_clock(clock);
+        let q = RateQuota::new(NonZeroU32::new(1).unwrap(), Duration::from_secs(60)).unwrap();
+        assert!(store.take_now("a", &q, 1).unwrap().allowed);
         for i in 0..5_000 {
-            store.take_now(&format!("k{i}"), &q, 1);
+            assert!(store.take_now(&format!("k{i}"), &q, 1).unwrap().allowed);
         }
         let len = store.len();
         assert!((600..=640).contains(&len), "{len}");
+        assert!(store.at_bound() >= 5_000 - 640);
     }
 
     #[test]
@@ -472,11 +392,11 @@ mod tests {
             let q =
                 RateQuota::new(NonZeroU32::new(2).unwrap(), Duration::from_secs(10)).unwrap().with_algorithm(algorithm);
             for i in 0..100 {
-                store.take_now(&format!("k{i}"), &q, 1);
+                store.take_now(&format!("k{i}"), &q, 1).unwrap();
             }
             assert_eq!(store.len(), 100, "{algorithm:?}");
             clock.advance(Duration::from_secs(5));
-            assert!(store.take_now("k0", &q, 1).allowed, "{algorithm:?}"); // still in use
+            assert!(store.take_now("k0", &q, 1).unwrap().allowed, "{algorithm:?}"); // still in use
             // one window (a sliding window: 1.1) after the last use, plus the second's granularity
             clock.advance(Duration::from_secs(8));
             assert_eq!(store.len(), 1, "{algorithm:?}");
@@ -497,17 +417,17 @@ mod tests {
                 RateQuota::new(NonZeroU32::new(1).unwrap(), Duration::from_secs(60)).unwrap().with_algorithm(algorithm);
             let api_key = format!("api:{algorithm:?}");
             let takes = [RateTake { key: &api_key, quota: &api }, RateTake { key: "app:a", quota: &app }];
-            assert!(store.take_all_now(&takes, 1).iter().all(|d| d.allowed));
+            assert!(store.take_all_now(&takes, 1).unwrap().iter().all(|d| d.allowed));
             // app a is over its limit: the API allowance it would have used is given back
             for _ in 0..5 {
-                let decisions = store.take_all_now(&takes, 1);
+                let decisions = store.take_all_now(&takes, 1).unwrap();
                 assert_eq!(decisions.len(), 2);
                 assert!(decisions[0].allowed && !decisions[1].allowed, "{algorithm:?}");
             }
             let others = [RateTake { key: &api_key, quota: &api }];
-            assert!(store.take_all_now(&others, 1)[0].allowed, "{algorithm:?}");
-            assert!(store.take_all_now(&others, 1)[0].allowed, "{algorithm:?}");
-            assert!(!store.take_all_now(&others, 1)[0].allowed, "{algorithm:?}: 3 in all");
+            assert!(store.take_all_now(&others, 1).unwrap()[0].allowed, "{algorithm:?}");
+            assert!(store.take_all_now(&others, 1).unwrap()[0].allowed, "{algorithm:?}");
+            assert!(!store.take_all_now(&others, 1).unwrap()[0].allowed, "{algorithm:?}: 3 in all");
         }
     }
 
@@ -521,7 +441,7 @@ mod tests {
                 .with_algorithm(algorithm);
             let allowed: usize = std::thread::scope(|s| {
                 let handles: Vec<_> = (0..8)
-                    .map(|_| s.spawn(|| (0..100).filter(|_| store.take_now("hot", &q, 1).allowed).count()))
+                    .map(|_| s.spawn(|| (0..100).filter(|_| store.take_now("hot", &q, 1).unwrap().allowed).count()))
                     .collect();
                 handles.into_iter().map(|h| h.join().unwrap()).sum()
             });

@@ -26,6 +26,9 @@ pub enum StoreError {
     /// The backing service did not answer in time.
     #[error("store timed out after {0:?}")]
     Timeout(Duration),
+    /// The store is full of live entries.
+    #[error("the store is full of live entries")]
+    Full,
 }
 
 /// Remembers nonces for a while: "each nonce accepted once".

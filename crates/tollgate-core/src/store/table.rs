@@ -1,10 +1,11 @@
 //! The bounded table under the in-memory rate store (the nonce store has its own, see
 //! `nonces.rs`): 64-bit keyed fingerprints in independently
-//! locked shards, each entry with an expiry, dropped in bulk as time passes and, when a shard
-//! is full, soonest-queued first.
+//! locked shards, each entry with an expiry, dropped in bulk as time passes. A shard full of
+//! live entries refuses a new key (or, when asked to, forgets its soonest-queued live entry).
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 /// Entries are kept in this many independently locked shards, so concurrent requests rarely
@@ -92,46 +93,81 @@ impl<V> Shard<V> {
         }
     }
 
-    /// Forgets the soonest-queued entry, expired or not (the bound is reached).
-    fn evict_one(&mut self) {
+    /// Makes room for one entry at `now`: drops an expired entry queued in the soonest
+    /// second, else (only when `evict_live`) the soonest-queued live one. `false` when every
+    /// entry is live and may not be forgotten.
+    fn make_room(&mut self, now: u64, evict_live: bool) -> bool {
         while let Some(mut slot) = self.queue.first_entry() {
-            match slot.get_mut().pop() {
-                Some(fp) => {
-                    self.entries.remove(&fp);
-                    return;
-                }
-                None => {
-                    slot.remove();
-                }
+            let entries = &self.entries;
+            // an entry gone from the map (replaced, dropped) only left its queue slot behind
+            let stale = slot.get().iter().rposition(|fp| entries.get(fp).is_none_or(|e| e.expiry <= now));
+            let fp = match stale {
+                Some(at) => slot.get_mut().swap_remove(at),
+                None if evict_live => match slot.get_mut().pop() {
+                    Some(fp) => fp,
+                    None => {
+                        slot.remove();
+                        continue;
+                    }
+                },
+                None => return false,
+            };
+            if slot.get().is_empty() {
+                slot.remove();
+            }
+            if self.entries.remove(&fp).is_some() {
+                return true;
             }
         }
+        false
     }
 }
+
+/// The table is full of live entries and may not forget one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Full;
 
 /// A sharded, bounded map from fingerprint to an expiring value.
 pub(super) struct Table<V> {
     shards: Box<[Mutex<Shard<V>>]>,
     capacity_per_shard: usize,
+    /// Whether a full shard forgets a live entry for a new key rather than refuse it.
+    evict_live: bool,
+    /// New keys refused (or live entries forgotten) at the bound, all shards.
+    at_bound: AtomicU64,
+    /// When that was last reported (nanoseconds on the caller's time line, plus one; 0: never).
+    reported: AtomicU64,
 }
+
+/// How often a table at its bound says so.
+const REPORT_EVERY: u64 = 60 * NANOS_PER_SEC;
 
 /// What [`Table::update`] hands the caller: the live entry, if any.
 pub(super) struct Slot<'a, V> {
     shard: MutexGuard<'a, Shard<V>>,
+    table: &'a Table<V>,
     fp: u64,
     now: u64,
-    capacity: usize,
 }
 
 impl<V: Default> Slot<'_, V> {
     /// The entry, and whether it was live: an expired one as it was (the caller decides
     /// what to keep), a missing one created with a default value and `expiry` (room made if
     /// needed). One lookup for a read-modify-write; the caller sets the value and, for an
-    /// entry that was there, the expiry through the reference.
-    pub(super) fn entry(&mut self, expiry: u64) -> (&mut Entry<V>, bool) {
+    /// entry that was there, the expiry through the reference. [`Full`] when the key is new
+    /// and its shard is full of live entries the table may not forget.
+    pub(super) fn entry(&mut self, expiry: u64) -> Result<(&mut Entry<V>, bool), Full> {
         let shard = &mut *self.shard;
-        if shard.entries.len() >= self.capacity && !shard.entries.contains_key(&self.fp) {
-            while shard.entries.len() >= self.capacity && !shard.queue.is_empty() {
-                shard.evict_one();
+        if shard.entries.len() >= self.table.capacity_per_shard && !shard.entries.contains_key(&self.fp) {
+            while shard.entries.len() >= self.table.capacity_per_shard {
+                let evict_live = self.table.evict_live;
+                if !shard.make_room(self.now, evict_live) {
+                    self.table.reached_bound(self.now, evict_live);
+                    return Err(Full);
+                }
+                if evict_live {
+                    self.table.reached_bound(self.now, evict_live);
+                }
             }
         }
         let Shard { entries, queue } = shard;
@@ -140,11 +176,11 @@ impl<V: Default> Slot<'_, V> {
             std::collections::hash_map::Entry::Occupied(e) => {
                 let entry = e.into_mut();
                 let live = entry.expiry > now;
-                (entry, live)
+                Ok((entry, live))
             }
             std::collections::hash_map::Entry::Vacant(v) => {
                 queue.entry(expiry / NANOS_PER_SEC).or_default().push(self.fp);
-                (v.insert(Entry { expiry, value: V::default() }), false)
+                Ok((v.insert(Entry { expiry, value: V::default() }), false))
             }
         }
     }
@@ -159,10 +195,48 @@ impl<V> Slot<'_, V> {
 }
 
 impl<V> Table<V> {
-    /// Holds up to about `capacity` entries (the bound is kept per shard).
-    pub(super) fn with_capacity(capacity: u64) -> Self {
+    /// Holds up to about `capacity` entries (the bound is kept per shard); when full of live
+    /// ones, a new key is refused, or with `evict_live` the soonest-queued live entry is
+    /// forgotten for it.
+    pub(super) fn with_capacity(capacity: u64, evict_live: bool) -> Self {
         let per_shard = usize::try_from(capacity.div_ceil(SHARDS as u64)).unwrap_or(usize::MAX).max(1);
-        Self { shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(), capacity_per_shard: per_shard }
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            capacity_per_shard: per_shard,
+            evict_live,
+            at_bound: AtomicU64::new(0),
+            reported: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts a new key refused (or a live entry forgotten) and says so, at most once a
+    /// minute: the bound is too small for the keys in use.
+    fn reached_bound(&self, now: u64, evicted: bool) {
+        let total = self.at_bound.fetch_add(1, Ordering::Relaxed) + 1;
+        let last = self.reported.load(Ordering::Relaxed);
+        let due = last == 0 || now.saturating_sub(last - 1) >= REPORT_EVERY;
+        if due
+            && self.reported.compare_exchange(last, now.saturating_add(1), Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        {
+            if evicted {
+                tracing::warn!(
+                    at_bound = total,
+                    "rate store at its bound: live keys are forgotten and start again with a whole allowance; \
+                     raise the bound (MemoryRateStore::with_capacity)"
+                );
+            } else {
+                tracing::warn!(
+                    at_bound = total,
+                    "rate store at its bound: requests with new keys are refused (RateStoreFull); \
+                     raise the bound (MemoryRateStore::with_capacity)"
+                );
+            }
+        }
+    }
+
+    /// New keys refused (or live entries forgotten) at the bound so far.
+    pub(super) fn at_bound(&self) -> u64 {
+        self.at_bound.load(Ordering::Relaxed)
     }
 
     fn lock(&self, fp: u64) -> MutexGuard<'_, Shard<V>> {
@@ -175,7 +249,7 @@ impl<V> Table<V> {
     pub(super) fn update(&self, fp: u64, now: u64) -> Slot<'_, V> {
         let mut shard = self.lock(fp);
         shard.expire(now);
-        Slot { shard, fp, now, capacity: self.capacity_per_shard }
+        Slot { shard, table: self, fp, now }
     }
 
     /// Drops what expired by `now` in every shard.
@@ -199,14 +273,14 @@ mod tests {
 
     fn put<V: Default>(table: &Table<V>, fp: u64, now: u64, value: V, expiry: u64) {
         let mut slot = table.update(fp, now);
-        let (entry, _) = slot.entry(expiry);
+        let (entry, _) = slot.entry(expiry).expect("room");
         entry.value = value;
         entry.expiry = expiry;
     }
 
     #[test]
     fn a_hot_key_is_queued_once_and_outlives_its_first_expiry() {
-        let table = Table::<u32>::with_capacity(64 * 4);
+        let table = Table::<u32>::with_capacity(64 * 4, false);
         let fp = 7;
         put(&table, fp, 0, 1, 2 * S);
         for t in 1..100 {
@@ -221,8 +295,27 @@ mod tests {
     }
 
     #[test]
-    fn full_shard_forgets_soonest_queued() {
-        let table = Table::<()>::with_capacity(64 * 2);
+    fn a_full_shard_refuses_a_new_key_until_an_entry_expires() {
+        let table = Table::<()>::with_capacity(64 * 2, false);
+        // fingerprints that land in shard 0
+        put(&table, 0, 0, (), 10 * S);
+        put(&table, 64, 0, (), 20 * S);
+        assert!(table.update(128, 0).entry(30 * S).is_err(), "both entries are live");
+        assert!(table.update(128, 10 * S - 1).entry(30 * S).is_err(), "one nanosecond before the first expires");
+        assert!(table.update(0, 5 * S).get().is_some());
+        assert!(table.update(64, 5 * S).get().is_some());
+        assert_eq!(table.at_bound(), 2);
+        // an entry that expired within the current second makes room (its second has not passed)
+        assert!(table.update(128, 10 * S).entry(30 * S).is_ok());
+        assert!(table.update(0, 10 * S).get().is_none());
+        assert!(table.update(64, 10 * S).get().is_some());
+        // an existing key always gets its entry
+        assert!(table.update(64, 10 * S).entry(30 * S).is_ok());
+    }
+
+    #[test]
+    fn full_shard_forgets_soonest_queued_when_asked_to() {
+        let table = Table::<()>::with_capacity(64 * 2, true);
         // fingerprints that land in shard 0
         put(&table, 0, 0, (), 10 * S);
         put(&table, 64, 0, (), 20 * S);
