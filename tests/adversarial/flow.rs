@@ -115,6 +115,33 @@ async fn a_repeated_query_key_is_refused_not_keyed_by_one_of_its_values() {
     assert_eq!(get_text(addr, "/?tag=a&tag=b&user=someone", &[]).await.0, 200);
 }
 
+/// A strategy's condition read the first of a repeated name (and the raw path) while axum
+/// reads the last: `?tier=gold&tier=free` turned the `free` tier's limit off for a client the
+/// handler served as `free`. A condition the request can make read two ways now refuses it.
+#[tokio::test]
+async fn a_condition_cannot_be_steered_by_a_value_the_handler_never_reads() {
+    let json = r#"{"default_window": 0, "strategies": [{"name": "free-tier", "strategy_weight": 1,
+        "parameters": [{"type": "query", "name": "user"}], "rate_limit": 1, "window": 3600,
+        "condition": "query.tier == \"free\" && path == \"/plans\""}]}"#;
+    let limits = ParamLimits::from_config(&serde_json::from_str::<ParamFlowControlConfig>(json).unwrap()).unwrap();
+    let app = Router::new()
+        .route(
+            "/plans",
+            get(|Query(q): Query<HashMap<String, String>>| async move { q.get("tier").cloned().unwrap_or_default() }),
+        )
+        .layer(ParamFlowControlLayer::new(limits));
+    let addr = serve(app).await;
+    assert_eq!(get_text(addr, "/plans?tier=free&user=u1", &[]).await, (200, "free".into()));
+    assert_eq!(get_text(addr, "/plans?tier=free&user=u1", &[]).await.0, 429);
+    let (status, body) = get_text(addr, "/plans?tier=gold&tier=free&user=u1", &[]).await;
+    assert_eq!((status, code(&body).as_str()), (400, "AmbiguousParameter"), "{body}");
+    // the value and the path as the handler reads them
+    assert_eq!(get_text(addr, "/plans?tier=fr%65e&user=u1", &[]).await.0, 429);
+    let (status, body) = get_text(addr, "/plans?tier=fr%zze&user=u1", &[]).await;
+    assert_eq!((status, code(&body).as_str()), (400, "MalformedParameter"), "{body}");
+    assert_eq!(get_text(addr, "/plans?tier=gold&user=u1", &[]).await, (200, "gold".into()));
+}
+
 /// Two lines of a key header: a backend may read either, or both joined.
 #[tokio::test]
 async fn a_repeated_key_header_is_refused() {

@@ -187,10 +187,11 @@ fn escapes_are_well_formed(raw: &[u8]) -> bool {
 
 /// The only value of `name` in a query string or form body, decoded as frameworks decode it
 /// (`+` a space, percent-escapes, invalid UTF-8 as U+FFFD); `None` when absent.
-fn unique_urlencoded<'a>(
+/// `label` names the parameter in an error.
+pub(crate) fn unique_urlencoded<'a>(
     input: &'a [u8],
     name: &str,
-    location: &ParamLocation,
+    label: &dyn Fn() -> String,
 ) -> Result<Option<Cow<'a, str>>, ParamError> {
     let mut found = None;
     for pair in input.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
@@ -199,10 +200,10 @@ fn unique_urlencoded<'a>(
             continue;
         }
         if found.is_some() {
-            return Err(ParamError::Repeated(location.to_string()));
+            return Err(ParamError::Repeated(label()));
         }
         if !escapes_are_well_formed(pair) {
-            return Err(ParamError::MalformedEscape(location.to_string()));
+            return Err(ParamError::MalformedEscape(label()));
         }
         found = Some(value.into_owned());
     }
@@ -359,11 +360,11 @@ impl<'a> ParamSource<'a> {
                 Ok(Some(String::from_utf8_lossy(value.as_bytes())))
             }
             ParamLocation::Query(name) => match self.uri.query() {
-                Some(query) => unique_urlencoded(query.as_bytes(), name, location),
+                Some(query) => unique_urlencoded(query.as_bytes(), name, &|| location.to_string()),
                 None => Ok(None),
             },
             ParamLocation::Form(name) => match self.form_body() {
-                Some(body) => unique_urlencoded(body, name, location),
+                Some(body) => unique_urlencoded(body, name, &|| location.to_string()),
                 None => Ok(None),
             },
             ParamLocation::Path(_) | ParamLocation::Json(_) => Ok(self.get(location)),

@@ -158,7 +158,11 @@ impl FlowPolicy for ParamLimits {
         let view = RequestView::new(request.method, request.uri, request.headers, request.extensions);
         let source = ParamSource::new(request.uri, request.headers);
         for s in &self.strategies {
-            if s.condition.as_ref().is_some_and(|c| !c.evaluate(&view)) {
+            // a condition the request can make read two ways refuses it: else a client could
+            // turn a strategy off with a value the backend never reads (`?tier=gold&tier=free`)
+            if let Some(condition) = &s.condition
+                && !condition.check(&view).map_err(|e| bad_parameter(&e))?
+            {
                 continue;
             }
             let value = match &s.key {

@@ -1,5 +1,5 @@
 //! Evaluation of a compiled [`Expr`] against a [`RequestView`]. Allocation-free except
-//! where a query or form value must be percent-decoded.
+//! where a query or form value or the path must be read as a backend reads it.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use super::ast::{Expr, Operand, Scalar, ScalarKind, Test};
 use super::number::Decimal;
 use super::request::RequestView;
+use crate::param::{ParamError, normalize_path, unique_urlencoded};
 
 /// An operand's value in one request.
 enum Value<'r> {
@@ -18,40 +19,76 @@ enum Value<'r> {
 
 impl Expr {
     /// Whether the expression holds for `request`; `random` gives each `Random()` its draw.
-    pub(super) fn eval(&self, request: &RequestView<'_>, random: &dyn Fn() -> f64) -> bool {
-        match self {
+    /// An operand the request gives in two readings (a repeated query name or header, a
+    /// malformed escape, a path that cannot be normalised) is an error, not a guess: a
+    /// backend may read the other one.
+    pub(super) fn eval(&self, request: &RequestView<'_>, random: &dyn Fn() -> f64) -> Result<bool, ParamError> {
+        Ok(match self {
             Expr::Bool(b) => *b,
-            Expr::Not(inner) => !inner.eval(request, random),
-            Expr::And(items) => items.iter().all(|e| e.eval(request, random)),
-            Expr::Or(items) => items.iter().any(|e| e.eval(request, random)),
-            Expr::Exists(operand) => value(operand, request, random).is_some(),
-            Expr::Compare(operand, test) => match value(operand, request, random) {
+            Expr::Not(inner) => !inner.eval(request, random)?,
+            Expr::And(items) => {
+                for item in items {
+                    if !item.eval(request, random)? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            Expr::Or(items) => {
+                for item in items {
+                    if item.eval(request, random)? {
+                        return Ok(true);
+                    }
+                }
+                false
+            }
+            Expr::Exists(operand) => value(operand, request, random)?.is_some(),
+            Expr::Compare(operand, test) => match value(operand, request, random)? {
                 None => matches!(test, Test::Ne(_) | Test::NotIn(_)),
                 Some(Value::Text(text)) => text_test(&text, test, operand.folds_case()),
                 Some(Value::Ip(ip)) => ip_test(ip, test),
                 Some(Value::Number(x)) => number_test(x, test),
             },
-        }
+        })
     }
 }
 
-/// The operand's value in `request`, `None` when the request lacks it.
-fn value<'r>(operand: &Operand, request: &RequestView<'r>, random: &dyn Fn() -> f64) -> Option<Value<'r>> {
+/// The operand's value in `request`, `None` when the request lacks it; an error when it has
+/// two readings. Query and form values are decoded as a backend decodes them, the path is
+/// read as a backend routes it ([`normalize_path`]).
+fn value<'r>(
+    operand: &Operand,
+    request: &RequestView<'r>,
+    random: &dyn Fn() -> f64,
+) -> Result<Option<Value<'r>>, ParamError> {
     let text = match operand {
-        Operand::Header(name) => request.headers.get(name).and_then(|v| std::str::from_utf8(v.as_bytes()).ok()),
-        Operand::Query(name) => return find_urlencoded(request.query?.as_bytes(), name).map(Value::Text),
-        Operand::Form(name) => return find_urlencoded(request.form?, name).map(Value::Text),
-        Operand::PathParam(name) => request.path_params?.get(name),
+        Operand::Header(name) => {
+            let mut values = request.headers.get_all(name).iter();
+            let first = values.next();
+            if values.next().is_some() {
+                return Err(ParamError::Repeated(format!("header {name}")));
+            }
+            first.and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
+        }
+        Operand::Query(name) => {
+            let Some(query) = request.query else { return Ok(None) };
+            return Ok(unique_urlencoded(query.as_bytes(), name, &|| format!("query {name}"))?.map(Value::Text));
+        }
+        Operand::Form(name) => {
+            let Some(form) = request.form else { return Ok(None) };
+            return Ok(unique_urlencoded(form, name, &|| format!("form {name}"))?.map(Value::Text));
+        }
+        Operand::PathParam(name) => request.path_params.and_then(|p| p.get(name)),
         Operand::Method => Some(request.method),
-        Operand::Path => Some(request.path),
+        Operand::Path => return Ok(Some(Value::Text(normalize_path(request.path)?))),
         Operand::Host => request.host,
         Operand::Caller => request.caller,
         Operand::Scheme => Some(request.scheme()),
-        Operand::UserAgent => request.user_agent(),
-        Operand::ClientIp => return request.client_ip.map(Value::Ip),
-        Operand::Random => return Some(Value::Number(random())),
+        Operand::UserAgent => request.user_agent()?,
+        Operand::ClientIp => return Ok(request.client_ip.map(Value::Ip)),
+        Operand::Random => return Ok(Some(Value::Number(random()))),
     };
-    text.map(|t| Value::Text(Cow::Borrowed(t)))
+    Ok(text.map(|t| Value::Text(Cow::Borrowed(t))))
 }
 
 fn text_test(value: &str, test: &Test, fold: bool) -> bool {
@@ -144,69 +181,9 @@ impl std::fmt::Write for IpText {
     }
 }
 
-/// The first value of `name` in an `application/x-www-form-urlencoded` string (a query or a
-/// form body), decoded as [`crate::parse_urlencoded`] decodes it. Keys are compared without
-/// decoding them into a buffer; the value is borrowed unless it holds `%` or `+`.
-fn find_urlencoded<'a>(input: &'a [u8], name: &str) -> Option<Cow<'a, str>> {
-    input.split(|&b| b == b'&').filter(|pair| !pair.is_empty()).find_map(|pair| {
-        let (key, value) = match pair.iter().position(|&b| b == b'=') {
-            Some(i) => (&pair[..i], &pair[i + 1..]),
-            None => (pair, &[][..]),
-        };
-        decoded(key).eq(name.bytes()).then(|| decode(value))
-    })
-}
-
-/// The bytes of a urlencoded component after decoding: `+` is a space, `%XX` is a byte, a
-/// `%` not followed by two hex digits stays as written.
-fn decoded(raw: &[u8]) -> impl Iterator<Item = u8> + '_ {
-    let mut i = 0;
-    std::iter::from_fn(move || {
-        let b = *raw.get(i)?;
-        i += 1;
-        Some(match b {
-            b'+' => b' ',
-            b'%' => match (raw.get(i).and_then(hex), raw.get(i + 1).and_then(hex)) {
-                (Some(hi), Some(lo)) => {
-                    i += 2;
-                    hi << 4 | lo
-                }
-                _ => b'%',
-            },
-            b => b,
-        })
-    })
-}
-
-fn hex(b: &u8) -> Option<u8> {
-    (*b as char).to_digit(16).map(|d| d as u8)
-}
-
-/// A urlencoded value, decoded; invalid UTF-8 is replaced as `form_urlencoded` does.
-fn decode(raw: &[u8]) -> Cow<'_, str> {
-    if raw.iter().any(|&b| b == b'%' || b == b'+') {
-        Cow::Owned(String::from_utf8_lossy(&decoded(raw).collect::<Vec<u8>>()).into_owned())
-    } else {
-        String::from_utf8_lossy(raw)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urlencoded_agrees_with_form_urlencoded() {
-        let inputs: [&[u8]; 6] =
-            [b"a=1&b=%E4%BD%A0+%2B&a=2", b"%61=x&a=y", b"a+b=1&a%20b=2", b"x=%zz%4&&=&a", b"a=%FF%FE", b"q=a=b"];
-        for input in inputs {
-            for name in ["a", "b", "a b", "x", "", "q", "nope"] {
-                let want = crate::parse_urlencoded(input).find(|(k, _)| k == name).map(|(_, v)| v);
-                assert_eq!(find_urlencoded(input, name), want, "{:?} {name}", String::from_utf8_lossy(input));
-            }
-        }
-        assert!(matches!(find_urlencoded(b"a=plain", "a"), Some(Cow::Borrowed("plain"))));
-    }
 
     #[test]
     fn ip_text_fits_the_longest_address() {

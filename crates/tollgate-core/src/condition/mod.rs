@@ -163,8 +163,34 @@ impl Condition {
         self
     }
 
-    /// Whether the condition holds for the request.
+    /// Whether the condition holds for the request; `false` when an operand it reads has two
+    /// readings (see [`check`](Self::check)).
     pub fn evaluate(&self, request: &RequestView<'_>) -> bool {
+        self.check(request).unwrap_or(false)
+    }
+
+    /// Whether the condition holds for the request, or why the request cannot be judged: an
+    /// operand it reads is given twice (a repeated query or form name, a repeated header
+    /// line), holds a malformed percent-escape, or is a path that cannot be normalised.
+    /// Frameworks differ on which reading a backend takes, so a policy acting on a condition
+    /// refuses such a request rather than judge one reading ([`evaluate`](Self::evaluate)
+    /// would let it escape a rule whose condition it makes false).
+    ///
+    /// Query and form values are decoded as backends decode them; `path` is the path a
+    /// backend routes (escapes decoded, dot segments and doubled slashes resolved).
+    ///
+    /// ```
+    /// use http::Request;
+    /// use tollgate_core::{Condition, condition::RequestView};
+    ///
+    /// let free = Condition::parse(r#"query.tier == "free""#)?;
+    /// let req = Request::get("/?tier=gold&tier=free").body(()).unwrap();
+    /// assert!(free.check(&RequestView::from_request(&req)).is_err());
+    /// let req = Request::get("/?tier=fr%65e").body(()).unwrap();
+    /// assert_eq!(free.check(&RequestView::from_request(&req)), Ok(true));
+    /// # Ok::<(), tollgate_core::ConditionError>(())
+    /// ```
+    pub fn check(&self, request: &RequestView<'_>) -> Result<bool, crate::ParamError> {
         match &self.random {
             Some(source) => self.expr.eval(request, source.as_ref()),
             None => self.expr.eval(request, &random::thread_random),

@@ -132,9 +132,14 @@ impl<'a> RequestView<'a> {
         self.uri_scheme.unwrap_or(if self.https { "HTTPS" } else { "HTTP" })
     }
 
-    /// The User-Agent header (`sysparam.clientUa`).
-    pub(super) fn user_agent(&self) -> Option<&'a str> {
-        self.headers.get(USER_AGENT).and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
+    /// The User-Agent header (`sysparam.clientUa`); an error when it is sent twice.
+    pub(super) fn user_agent(&self) -> Result<Option<&'a str>, crate::param::ParamError> {
+        let mut values = self.headers.get_all(USER_AGENT).iter();
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(crate::param::ParamError::Repeated("header user-agent".into()));
+        }
+        Ok(first.and_then(|v| std::str::from_utf8(v.as_bytes()).ok()))
     }
 }
 
