@@ -53,8 +53,9 @@ use tollgate_core::{ErrorStyle, Rejection, time_apart};
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
 use crate::util::{
-    HmacAlg, NameOrder, Params, RawParam, SignatureBytes, Sought, base64_encode, decode_component, decode_hex,
-    decode_step, decoded_pairs, form_body, has_ascii_uppercase, header_str, header_text, hmac, is_form, split_ascii,
+    AmbiguousParams, HmacAlg, NameOrder, Params, RawParam, SignatureBytes, Sought, base64_encode, decode_component,
+    decode_hex, decode_step, decoded_pairs, form_body, has_ascii_uppercase, header_str, header_text, hmac, is_form,
+    split_ascii,
 };
 
 const ALGORITHM: &str = "TC3-HMAC-SHA256";
@@ -226,25 +227,52 @@ pub fn tc3_canonical_request(
     signed_headers: &str,
     body: &[u8],
 ) -> String {
-    let (bytes, _) = write_tc3_canonical_request(method, uri, headers, signed_headers, body);
+    let canonical = write_tc3_canonical_request(method, uri, headers, signed_headers, body);
     // written from text only
-    String::from_utf8_lossy(&bytes).into_owned()
+    String::from_utf8_lossy(&canonical.bytes).into_owned()
+}
+
+/// A TC3 canonical request, and what the pass over the headers that wrote it found.
+struct Canonical<'h> {
+    bytes: Vec<u8>,
+    /// The `X-TC-Timestamp` value.
+    timestamp: Option<&'h HeaderValue>,
+    /// A header the verifier reads (a signed one, `X-TC-Timestamp`, `X-TC-Content-SHA256`)
+    /// sent more than once: only one value is signed, and a backend may read another.
+    repeated: Option<&'h str>,
+}
+
+/// The refusal of a request whose header `name` is sent more than once.
+fn repeated_header(name: &str) -> Rejection {
+    // No reference code; `InvalidParameter` is Tencent's for a request it cannot take.
+    refusal("InvalidParameter", format!("The header `{name}` is sent more than once."))
+}
+
+/// The refusal of v1 parameters that can be read more than one way.
+fn ambiguous_params(ambiguity: AmbiguousParams) -> Rejection {
+    let message = match ambiguity {
+        AmbiguousParams::QueryAndForm => "A parameter is in both the query and the form body.",
+        AmbiguousParams::Repeated => "A parameter is given more than once (`_` in a name is signed as `.`).",
+        AmbiguousParams::NotUtf8 => "A parameter is not UTF-8 once percent-decoded.",
+    };
+    refusal("InvalidParameter", message)
 }
 
 /// The signed headers a TC3 request is read for in one pass, with room for this many
 /// before a vector is needed.
 const SIGNED_ON_STACK: usize = 8;
 
-/// The canonical request as bytes, and the first `X-TC-Timestamp` met on the way: one pass
-/// over the request's headers finds the signed ones, the payload flag and the time, rather
-/// than a hashed lookup by text each (a name given as `&str` is parsed on every lookup).
+/// The canonical request as bytes, with the `X-TC-Timestamp` and any repeated header met
+/// on the way: one pass over the request's headers finds the signed ones, the payload flag
+/// and the time, rather than a hashed lookup by text each (a name given as `&str` is
+/// parsed on every lookup).
 fn write_tc3_canonical_request<'h>(
     method: &Method,
     uri: &Uri,
     headers: &'h HeaderMap,
     signed_headers: &str,
     body: &[u8],
-) -> (Vec<u8>, Option<&'h HeaderValue>) {
+) -> Canonical<'h> {
     let query = if method == Method::GET { uri.query().unwrap_or("") } else { "" };
     let mut out = Vec::with_capacity(256);
     for part in [method.as_str(), "\n", uri.path(), "\n", query, "\n"] {
@@ -262,17 +290,22 @@ fn write_tc3_canonical_request<'h>(
     for (slot, name) in signed.iter_mut().zip(split_ascii(signed_headers, b';')) {
         slot.0 = name;
     }
-    let (mut content_sha256, mut timestamp) = (None, None);
+    let (mut content_sha256, mut timestamp, mut repeated) = (None, None, None);
+    let mut keep = |slot: &mut Option<&'h HeaderValue>, name: &'h str, value: &'h HeaderValue| match slot {
+        Some(_) => _ = repeated.get_or_insert(name),
+        None => *slot = Some(value),
+    };
     for (name, value) in headers {
         let name = name.as_str();
         if name == X_TC_CONTENT_SHA256.as_str() {
-            content_sha256.get_or_insert(value);
+            keep(&mut content_sha256, name, value);
         } else if name == X_TC_TIMESTAMP.as_str() {
-            timestamp.get_or_insert(value);
+            keep(&mut timestamp, name, value);
         }
+        // a name listed twice is one header: each of its slots is filled once per value
         for (wanted, slot) in signed.iter_mut() {
             if wanted.len() == name.len() && wanted.eq_ignore_ascii_case(name) {
-                slot.get_or_insert(value);
+                keep(slot, name, value);
             }
         }
     }
@@ -300,7 +333,7 @@ fn write_tc3_canonical_request<'h>(
     out.push(b'\n');
     let unsigned = content_sha256.and_then(header_text).is_some_and(|v| v.trim_ascii() == UNSIGNED);
     push_hex_sha256(&mut out, if unsigned { UNSIGNED.as_bytes() } else { body });
-    (out, timestamp)
+    Canonical { bytes: out, timestamp, repeated }
 }
 
 /// The lower-case hex of the SHA-256 of `data`.
@@ -520,6 +553,13 @@ impl DateText {
     }
 }
 
+/// Whether the request says a body follows (a non-zero `Content-Length`, or any
+/// `Transfer-Encoding`).
+fn announces_body(headers: &HeaderMap) -> bool {
+    headers.contains_key(http::header::TRANSFER_ENCODING)
+        || headers.get_all(http::header::CONTENT_LENGTH).iter().any(|v| v.as_bytes() != b"0")
+}
+
 fn host_of<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> &'a str {
     header_str(headers, HOST).or_else(|| uri.authority().map(|a| a.as_str())).unwrap_or("")
 }
@@ -555,11 +595,13 @@ impl Scheme for TencentCloud {
         self.window
     }
 
-    /// Only what is covered: a TC3 body (not GET / HEAD) unless `UNSIGNED-PAYLOAD`, and — with
-    /// no `Authorization`, so v1 — a form body, which may carry the parameters. A v1 JSON body
-    /// is not covered and streams through.
+    /// Only what is covered: a TC3 body unless `UNSIGNED-PAYLOAD`, and — with no
+    /// `Authorization`, so v1 — a form body, which may carry the parameters. A v1 JSON body
+    /// is not covered and streams through. A GET or HEAD is read only when it announces a
+    /// body (the SDKs send none): TC3 signs an empty one, so the body hash refuses it, and
+    /// the parameters of a v1 form body are signed like the others.
     fn needs_body(&self, method: &Method, headers: &HeaderMap) -> bool {
-        if method == Method::GET || method == Method::HEAD {
+        if (method == Method::GET || method == Method::HEAD) && !announces_body(headers) {
             return false;
         }
         match headers.get(AUTHORIZATION) {
@@ -572,11 +614,22 @@ impl Scheme for TencentCloud {
     }
 
     fn parse<'r>(&self, req: &RequestView<'r>) -> Result<Parsed<'r>, Rejection> {
-        if let Some(auth) = req.headers.get(AUTHORIZATION) {
+        let mut authorization = req.headers.get_all(AUTHORIZATION).iter();
+        if let Some(auth) = authorization.next() {
+            if authorization.next().is_some() {
+                return Err(repeated_header(AUTHORIZATION.as_str()));
+            }
             let auth = header_text(auth).ok_or_else(|| invalid_authorization("not visible ASCII"))?;
             return parse_tc3(auth.trim_ascii());
         }
-        let params = Params::sorted(req.uri.query().unwrap_or(""), form_body(req), NameOrder::UnderscoreAsDot);
+        // v1 signs the host, and the parameters of a body that is a form
+        for name in [HOST, CONTENT_TYPE] {
+            if req.headers.get_all(&name).iter().nth(1).is_some() {
+                return Err(repeated_header(name.as_str()));
+            }
+        }
+        let params = Params::sorted(req.uri.query().unwrap_or(""), form_body(req), NameOrder::UnderscoreAsDot)
+            .map_err(ambiguous_params)?;
         const SOUGHT: [Sought; 5] = [
             Sought::new("Signature"),
             Sought::new("SignatureMethod"),
@@ -631,13 +684,22 @@ impl Scheme for TencentCloud {
         let mismatch = || refusal("AuthFailure.SignatureFailure", "The request signature does not match ours.");
         match parsed {
             Parsed::Tc3 { date, service, signed_headers, signature, .. } => {
-                let (canonical, timestamp) = write_tc3_canonical_request(
+                if req.method != Method::GET && req.uri.query().is_some_and(|q| !q.is_empty()) {
+                    return Err(refusal(
+                        "InvalidParameter",
+                        "A TC3-HMAC-SHA256 request other than GET carries no query string: it would not be signed.",
+                    ));
+                }
+                let Canonical { bytes: canonical, timestamp, repeated } = write_tc3_canonical_request(
                     req.method,
                     req.uri,
                     req.headers,
                     signed_headers,
                     req.body.unwrap_or_default(),
                 );
+                if let Some(name) = repeated {
+                    return Err(repeated_header(name));
+                }
                 let ts = self.check_time(timestamp.and_then(header_text), "X-TC-Timestamp", now)?;
                 if *date != utc_date(ts).as_str() {
                     return Err(refusal(
@@ -751,7 +813,15 @@ impl Signer for TencentCloud {
                 let date = date.as_str();
                 parts.headers.insert("x-tc-timestamp", HeaderValue::from(ts));
                 let signed = "content-type;host";
-                let canonical = tc3_canonical_request(&parts.method, &parts.uri, &parts.headers, signed, body);
+                if parts.method != Method::GET && parts.uri.query().is_some_and(|q| !q.is_empty()) {
+                    return Err(SignError::Invalid("TC3 signs no query string but a GET's".into()));
+                }
+                let canonical = write_tc3_canonical_request(&parts.method, &parts.uri, &parts.headers, signed, body);
+                if let Some(name) = canonical.repeated {
+                    return Err(SignError::Invalid(format!("the header {name} is sent more than once")));
+                }
+                // written from text only
+                let canonical = String::from_utf8_lossy(&canonical.bytes).into_owned();
                 let sts = tc3_string_to_sign(ts, date, &service, &canonical);
                 let signature = hex::encode(hmac(
                     HmacAlg::Sha256,
@@ -770,6 +840,14 @@ impl Signer for TencentCloud {
                 params.retain(|(k, _)| {
                     !matches!(k.as_str(), "Signature" | "SecretId" | "Timestamp" | "Nonce" | "SignatureMethod")
                 });
+                let mut names: Vec<&str> = params.iter().map(|(k, _)| k.as_str()).collect();
+                names.sort_by(|a, b| cmp_v1(a, b));
+                if names.windows(2).any(|w| cmp_v1(w[0], w[1]).is_eq()) {
+                    // the verifier refuses it: which value an application reads is its own choice
+                    return Err(SignError::Invalid(
+                        "a parameter is given more than once (`_` in a name is signed as `.`)".into(),
+                    ));
+                }
                 params.extend([
                     ("SecretId".to_owned(), key_id.to_owned()),
                     ("Timestamp".to_owned(), ts.to_string()),
@@ -876,7 +954,7 @@ mod tests {
     proptest::proptest! {
         /// The canonical request lists each signed header's first value, trimmed and lower
         /// case (empty when absent), however many are signed, and the pass that finds them
-        /// also finds the first `X-TC-Timestamp`.
+        /// also finds the first `X-TC-Timestamp` and any header of these sent twice.
         #[test]
         fn tc3_canonical_request_reads_headers_as_looked_up(
             signed in proptest::collection::vec("x-[a-c]|host|Content-Type|X-TC-Timestamp", 1..14),
@@ -888,7 +966,7 @@ mod tests {
             }
             let list = signed.join(";");
             let uri: Uri = "/p?a=1".parse().unwrap();
-            let (bytes, timestamp) = write_tc3_canonical_request(&Method::GET, &uri, &headers, &list, b"");
+            let Canonical { bytes, timestamp, repeated } = write_tc3_canonical_request(&Method::GET, &uri, &headers, &list, b"");
             let mut expected = String::from("GET\n/p\na=1\n");
             for name in &signed {
                 let value = headers.get(name.to_ascii_lowercase()).map(|v| v.to_str().unwrap().trim().to_ascii_lowercase());
@@ -897,6 +975,10 @@ mod tests {
             expected += &format!("\n{list}\n{EMPTY_SHA256}");
             proptest::prop_assert_eq!(String::from_utf8(bytes).unwrap(), expected);
             proptest::prop_assert_eq!(timestamp, headers.get("x-tc-timestamp"));
+            // a header read (signed, or the timestamp) and sent more than once is named
+            let read = |name: &str| name == "x-tc-timestamp" || signed.iter().any(|s| s.eq_ignore_ascii_case(name));
+            let twice = headers.keys().find(|name| read(name.as_str()) && headers.get_all(*name).iter().count() > 1);
+            proptest::prop_assert_eq!(repeated.is_some(), twice.is_some());
         }
     }
 
