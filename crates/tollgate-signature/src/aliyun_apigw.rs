@@ -1050,6 +1050,41 @@ mod tests {
     }
 
     #[test]
+    fn ambiguous_requests_are_refused_and_not_signed() {
+        let s = AliyunApiGateway::new();
+        let form = "application/x-www-form-urlencoded";
+        let repeated = "Invalid Param, a parameter is given more than once";
+        for (target, body, text, code) in [
+            (
+                "/f?a=1",
+                &b"a=2"[..],
+                "Invalid Param Location, a parameter is in both the query and the form body",
+                "InvalidParamLocation",
+            ),
+            ("/f", b"a=1&a=2", repeated, "RepeatedParameter"),
+            ("/f?a=1&%61=2", b"", repeated, "RepeatedParameter"),
+            ("/f?a=%C3", b"", "Invalid Param, a parameter is not UTF-8 once percent-decoded", "InvalidParamEncoding"),
+            ("/f", b"%FF=1", "Invalid Param, a parameter is not UTF-8 once percent-decoded", "InvalidParamEncoding"),
+        ] {
+            let (mut parts, ()) =
+                http::Request::post(target).header("content-type", form).body(()).unwrap().into_parts();
+            assert!(
+                s.sign(&mut parts, &mut Bytes::copy_from_slice(body), "app", &SECRET.into(), now()).is_err(),
+                "{target}"
+            );
+            // signed without the ambiguity, sent with it
+            let (parts, _) = signed(Method::POST, "/f", Some(form), b"b=1");
+            let mut p = parts.clone();
+            p.uri = target.parse().unwrap();
+            expect(check(&p, body, SECRET, now()), 400, text, code);
+        }
+        // a header of the string sent twice
+        let (mut parts, ()) =
+            http::Request::get("/").header("date", "a").header("date", "b").body(()).unwrap().into_parts();
+        assert!(s.sign(&mut parts, &mut Bytes::new(), "app", &SECRET.into(), now()).is_err());
+    }
+
+    #[test]
     fn form_body_is_signed() {
         let (parts, body) = signed(Method::POST, "/f", Some("application/x-www-form-urlencoded"), b"a=1&b=x+y");
         assert!(!parts.headers.contains_key("content-md5"));

@@ -82,7 +82,7 @@ use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
 use crate::util::{
     AmbiguousParams, HmacAlg, NameOrder, Params, RawParam, SignatureBytes, Sought, base64_encode, cmp_text,
-    decode_component, decode_step, decoded_pairs, form_body, hmac, is_form, rfc3986_encode, split_ascii,
+    decode_component, decode_step, decoded_pairs, each_param, form_body, hmac, is_form, rfc3986_encode, split_ascii,
 };
 
 /// The Aliyun RPC signature v1 scheme, verifier and signer.
@@ -486,6 +486,14 @@ impl AliyunRpc {
         now: SystemTime,
         nonce: &str,
     ) -> Result<(), SignError> {
+        // what the verifier refuses as readable more than one way is not signed
+        if parts.headers.get_all(CONTENT_TYPE).iter().nth(1).is_some() {
+            return Err(SignError::Invalid("the Content-Type header is sent more than once".into()));
+        }
+        let form = if is_form(&parts.headers) { body } else { b"" };
+        for part in [parts.uri.query().unwrap_or("").as_bytes(), form] {
+            each_param(part, |_, _| {}).map_err(|ambiguity| SignError::Invalid(ambiguity.to_string()))?;
+        }
         let mut query = decoded_pairs(parts.uri.query().unwrap_or("").as_bytes());
         query.retain(|(k, _)| k != "Signature");
         let method = if self.alg == HmacAlg::Sha1 { "HMAC-SHA1" } else { "HMAC-SHA256" };
@@ -499,10 +507,7 @@ impl AliyunRpc {
             query.push(("Format".into(), "JSON".into()));
         }
         let mut all = query.clone();
-        if is_form(&parts.headers) {
-            all.extend(decoded_pairs(body));
-        }
-        // what the verifier refuses as readable more than one way is not signed
+        all.extend(decoded_pairs(form));
         let mut names: Vec<&str> = all.iter().map(|(k, _)| k.as_str()).collect();
         names.sort_unstable();
         if names.windows(2).any(|w| w[0] == w[1]) {
@@ -616,6 +621,40 @@ mod tests {
         let mut p = parts.clone();
         p.uri = format!("{}?{}", parts.uri.path(), kept.join("&")).parse().unwrap();
         p
+    }
+
+    #[test]
+    fn ambiguous_requests_are_refused_and_not_signed() {
+        let parts = signed("/?Action=Pay");
+        assert!(check(&parts, SECRET, now()).is_ok());
+        // a repeated Content-Type decides whether the body's parameters are signed
+        let mut p = parts.clone();
+        p.headers.append(CONTENT_TYPE, http::HeaderValue::from_static("application/x-www-form-urlencoded"));
+        p.headers.append(CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+        let message = "Specified header Content-Type is sent more than once.";
+        expect(check_body(&p, Some(b"Action=Refund"), SECRET, now()), 400, "InvalidParameter", message);
+        // a name repeated in the form, or in both places
+        let mut p = parts.clone();
+        p.headers.insert(CONTENT_TYPE, http::HeaderValue::from_static("application/x-www-form-urlencoded"));
+        let repeated = "Specified parameter is given more than once.";
+        expect(check_body(&p, Some(b"a=1&a=2"), SECRET, now()), 400, "InvalidParameter", repeated);
+        let both = "Specified parameter is in both the query and the form body.";
+        expect(check_body(&p, Some(b"Action=Refund"), SECRET, now()), 400, "InvalidParameter", both);
+        // names that decode alike are one name
+        let p = replace(&parts, "Action", "Action=Pay&Actio%6E=Refund");
+        expect(check(&p, SECRET, now()), 400, "InvalidParameter", repeated);
+        // the signer refuses what the verifier would
+        for (target, content_type, body) in [
+            ("/?a=%FF", "text/plain", &b""[..]),
+            ("/?a=1&a=2", "text/plain", b""),
+            ("/?a=1", "application/x-www-form-urlencoded", b"a=2"),
+            ("/?b=1", "application/x-www-form-urlencoded", b"a=%FE"),
+        ] {
+            let (mut parts, ()) =
+                http::Request::post(target).header("content-type", content_type).body(()).unwrap().into_parts();
+            let signed = AliyunRpc::new().sign_with_nonce(&mut parts, body, "ak", &SECRET.into(), now(), "n");
+            assert!(signed.is_err(), "{target} {body:?}");
+        }
     }
 
     #[test]

@@ -10,6 +10,16 @@
 //! request replayed inside the 5-minute window is refused; v1's `Nonce` is remembered per
 //! key.
 //!
+//! What a request signs must be all a backend can read of it, one way. Refused with
+//! `InvalidParameter` (the reference's code for a request it cannot take; the messages are
+//! ours): a TC3 request other than GET with a query string (TC3 signs none; the SDKs send
+//! none); a header the verifier reads sent more than once (`Authorization`, a signed
+//! header, `X-TC-Timestamp`, `X-TC-Content-SHA256`; for v1 `Host` and `Content-Type`); v1
+//! parameters given more than once, in both query and form, or as names signed alike
+//! (`a_b` and `a.b`: `_` is signed as `.`), or not UTF-8 once percent-decoded. A TC3 GET
+//! that announces a body has it read, so that its hash (the SDKs sign an empty one)
+//! refuses it.
+//!
 //! ```
 //! use std::time::SystemTime;
 //! use bytes::Bytes;
@@ -54,8 +64,8 @@ use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
 use crate::util::{
     AmbiguousParams, HmacAlg, NameOrder, Params, RawParam, SignatureBytes, Sought, base64_encode, decode_component,
-    decode_hex, decode_step, decoded_pairs, form_body, has_ascii_uppercase, header_str, header_text, hmac, is_form,
-    split_ascii,
+    decode_hex, decode_step, decoded_pairs, each_param, form_body, has_ascii_uppercase, header_str, header_text, hmac,
+    is_form, split_ascii,
 };
 
 const ALGORITHM: &str = "TC3-HMAC-SHA256";
@@ -835,8 +845,10 @@ impl Signer for TencentCloud {
             }
             SignWith::V1(alg) => {
                 let form = parts.method != Method::GET;
-                let mut params =
-                    if form { decoded_pairs(body) } else { decoded_pairs(parts.uri.query().unwrap_or("").as_bytes()) };
+                let source = if form { &body[..] } else { parts.uri.query().unwrap_or("").as_bytes() };
+                // what the verifier refuses as readable more than one way is not signed
+                each_param(source, |_, _| {}).map_err(|ambiguity| SignError::Invalid(ambiguity.to_string()))?;
+                let mut params = decoded_pairs(source);
                 params.retain(|(k, _)| {
                     !matches!(k.as_str(), "Signature" | "SecretId" | "Timestamp" | "Nonce" | "SignatureMethod")
                 });
@@ -904,6 +916,66 @@ mod tests {
     fn underscores_are_signed_as_dots() {
         let params = vec![("Filters_0_Name".to_owned(), "zone".to_owned()), ("A".to_owned(), "1".to_owned())];
         assert_eq!(v1_string_to_sign(&Method::POST, "h", "/", &params), "POSTh/?A=1&Filters.0.Name=zone");
+    }
+
+    /// Parses and verifies `parts` with `body`, as the layer does.
+    fn check(parts: &http::request::Parts, body: &[u8]) -> Result<Verified, Rejection> {
+        let scheme = TencentCloud::new();
+        let body = Scheme::needs_body(&scheme, &parts.method, &parts.headers).then_some(body);
+        let view = RequestView { method: &parts.method, uri: &parts.uri, headers: &parts.headers, body };
+        let parsed = scheme.parse(&view)?;
+        let now = UNIX_EPOCH + Duration::from_secs(1_795_364_129);
+        scheme.verify(&view, &parsed, &[Secret::from("s")], now)
+    }
+
+    fn signed(signer: &TencentCloud, method: Method, target: &str, body: &'static [u8]) -> http::request::Parts {
+        let (mut parts, ()) = http::Request::builder().method(method).uri(target).body(()).unwrap().into_parts();
+        let now = UNIX_EPOCH + Duration::from_secs(1_795_364_129);
+        signer.sign(&mut parts, &mut Bytes::from_static(body), "AKID", &Secret::from("s"), now).unwrap();
+        parts
+    }
+
+    #[test]
+    fn headers_read_more_than_once_are_refused() {
+        let code = |r: Result<Verified, Rejection>| r.unwrap_err().code_for(Ecosystem::TencentCloud).to_owned();
+        let v1 = signed(&TencentCloud::new().sign_v1(HmacAlg::Sha1), Method::GET, "http://cvm.example/?Action=A", b"");
+        assert!(check(&v1, b"").is_ok());
+        for name in [HOST, CONTENT_TYPE] {
+            let mut p = v1.clone();
+            p.headers.append(name.clone(), HeaderValue::from_static("application/x-www-form-urlencoded"));
+            p.headers.append(name.clone(), HeaderValue::from_static("other"));
+            assert_eq!(code(check(&p, b"")), "InvalidParameter", "{name}");
+        }
+        let tc3 = signed(&TencentCloud::new(), Method::POST, "http://cvm.example/", b"{}");
+        assert!(check(&tc3, b"{}").is_ok());
+        for name in ["x-tc-content-sha256", "x-tc-timestamp", "host"] {
+            let mut p = tc3.clone();
+            p.headers.append(name, HeaderValue::from_static("UNSIGNED-PAYLOAD"));
+            if name == "x-tc-content-sha256" {
+                p.headers.append(name, HeaderValue::from_static("UNSIGNED-PAYLOAD"));
+            }
+            assert_eq!(code(check(&p, b"{}")), "InvalidParameter", "{name}");
+        }
+    }
+
+    #[test]
+    fn signers_refuse_what_the_verifier_refuses() {
+        let at = UNIX_EPOCH + Duration::from_secs(1_795_364_129);
+        let sign = |signer: TencentCloud, method: Method, target: &str, headers: &[(&str, &str)]| {
+            let mut b = http::Request::builder().method(method).uri(target);
+            for (k, v) in headers {
+                b = b.header(*k, *v);
+            }
+            let (mut parts, ()) = b.body(()).unwrap().into_parts();
+            signer.sign(&mut parts, &mut Bytes::new(), "AKID", &Secret::from("s"), at)
+        };
+        let v1 = || TencentCloud::new().sign_v1(HmacAlg::Sha1);
+        assert!(sign(v1(), Method::GET, "http://cvm.example/?a=%FF", &[]).is_err());
+        assert!(sign(v1(), Method::GET, "http://cvm.example/?a_b=1&a.b=2", &[]).is_err());
+        assert!(sign(TencentCloud::new(), Method::POST, "http://cvm.example/?a=1", &[]).is_err());
+        let twice = [("content-type", "application/json"), ("content-type", "text/plain")];
+        assert!(sign(TencentCloud::new(), Method::POST, "http://cvm.example/", &twice).is_err());
+        assert!(sign(TencentCloud::new(), Method::GET, "http://cvm.example/?a=1&a=2", &[]).is_ok());
     }
 
     #[test]
