@@ -378,6 +378,45 @@ async fn tencent_tc3_repeated_signed_header_or_authorization_is_refused() {
     }
 }
 
+/// A TC3 signature over `host` only: Content-Type unsigned, so the signed body could be
+/// handed to the application as another kind. Tencent requires both signed; so do we now.
+#[tokio::test]
+async fn tencent_tc3_unsigned_content_type_is_refused() {
+    let addr = serve(TencentCloud::new()).await;
+    let uri = format!("http://{addr}/pay");
+    let mut wire = signed(&tc3(), request(Method::POST, &uri, Some("text/plain"), "amount=10"));
+    // signed again by hand, over `host` only
+    let auth = wire.header("authorization").to_owned();
+    let scope = auth.split("Credential=").nth(1).unwrap().split(',').next().unwrap().to_owned();
+    let date = scope.split('/').nth(1).unwrap().to_owned();
+    let ts: u64 = wire.header("x-tc-timestamp").parse().unwrap();
+    let canonical = tencent_cloud::tc3_canonical_request(
+        &wire.method,
+        &wire.target.parse().unwrap(),
+        &wire.header_map(),
+        "host",
+        &wire.body,
+    );
+    let sts = tencent_cloud::tc3_string_to_sign(ts, &date, "cvm", &canonical);
+    let signature = hex_of(&hmac(
+        HmacAlg::Sha256,
+        &tencent_cloud::tc3_signing_key(SECRET.as_bytes(), &date, "cvm"),
+        sts.as_bytes(),
+    ));
+    wire.set_header(
+        "authorization",
+        &format!("TC3-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature={signature}"),
+    );
+    wire.set_header("content-type", FORM);
+    let answer = send(addr, &wire).await;
+    assert!(!answer.handled(), "the handler read the form {}", answer.json["form"]);
+    assert_eq!(answer.tencent_code(), "AuthFailure.InvalidAuthorization");
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// `wire`'s v1 query, less `Signature`, plus `extra`, signed again by hand for `host`.
 fn v1_resign(wire: &Wire, host: &str, extra: &str) -> Wire {
     let (path, query) = wire.target.split_once('?').unwrap();

@@ -226,6 +226,12 @@ fn parse_tc3(value: &str) -> Result<Parsed<'_>, Rejection> {
         true => Cow::Owned(signed.to_ascii_lowercase()),
         false => Cow::Borrowed(signed),
     };
+    // Tencent requires both (every SDK signs them): an unsigned Content-Type would let the
+    // signed body be read as another kind, an unsigned Host let it go to another service.
+    let listed = |name: &str| split_ascii(&signed_headers, b';').any(|n| n == name);
+    if !listed("content-type") || !listed("host") {
+        return Err(invalid_authorization("SignedHeaders must include content-type and host"));
+    }
     Ok(Parsed::Tc3 { key, date, service, signed_headers, signature: digest })
 }
 
@@ -990,6 +996,18 @@ mod tests {
         ] {
             let err = parse_tc3(bad).unwrap_err();
             assert_eq!(err.code_for(Ecosystem::TencentCloud), "AuthFailure.InvalidAuthorization", "{bad}");
+        }
+        // content-type and host must be signed (Tencent requires both)
+        for signed in ["host", "content-type;x-host", "x-tc-timestamp"] {
+            let auth = format!(
+                "TC3-HMAC-SHA256 Credential=a/2026-01-01/cvm/tc3_request, SignedHeaders={signed}, Signature={}",
+                "ab".repeat(32)
+            );
+            let err = parse_tc3(&auth).unwrap_err();
+            assert_eq!(
+                err.message_for(Ecosystem::TencentCloud),
+                "The Authorization header is malformed: SignedHeaders must include content-type and host."
+            );
         }
         let ok = format!(
             "TC3-HMAC-SHA256 Credential=AKID/2026-11-22/cvm/tc3_request, SignedHeaders=content-type;host, Signature={}",
