@@ -18,7 +18,8 @@
 //! parameters given more than once, in both query and form, or as names signed alike
 //! (`a_b` and `a.b`: `_` is signed as `.`), or not UTF-8 once percent-decoded. A TC3 GET
 //! that announces a body has it read, so that its hash (the SDKs sign an empty one)
-//! refuses it.
+//! refuses it. TC3's `SignedHeaders` must list `content-type` and `host`, as Tencent
+//! requires (`AuthFailure.InvalidAuthorization` otherwise).
 //!
 //! ```
 //! use std::time::SystemTime;
