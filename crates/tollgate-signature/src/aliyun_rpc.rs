@@ -508,7 +508,7 @@ impl AliyunRpc {
         }
         let mut all = query.clone();
         all.extend(decoded_pairs(form));
-        let mut names: Vec<&str> = all.iter().map(|(k, _)| k.as_str()).collect();
+        let mut names: Vec<&str> = all.iter().map(|(k, _)| k.as_str()).chain(["Signature"]).collect();
         names.sort_unstable();
         if names.windows(2).any(|w| w[0] == w[1]) {
             return Err(SignError::Invalid(
@@ -649,6 +649,7 @@ mod tests {
             ("/?a=1&a=2", "text/plain", b""),
             ("/?a=1", "application/x-www-form-urlencoded", b"a=2"),
             ("/?b=1", "application/x-www-form-urlencoded", b"a=%FE"),
+            ("/?b=1", "application/x-www-form-urlencoded", b"Signature=x"),
         ] {
             let (mut parts, ()) =
                 http::Request::post(target).header("content-type", content_type).body(()).unwrap().into_parts();
