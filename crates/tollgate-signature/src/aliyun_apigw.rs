@@ -18,13 +18,21 @@
 //!
 //! Choices where the gateway's documentation and its clients leave room:
 //!
-//! - **Repeated and shadowed parameters** are signed as the official Node.js client (and the
-//!   Java SDK) builds its string: parameter names are sorted in UTF-16 order (JavaScript's
-//!   `sort`, Java's `TreeMap`); a name given several times in the query (or in the form) is
-//!   signed once, its values joined by commas (`a=1&a=2` is signed `a=1,2`); a name given both
-//!   in the query and in a form body is signed with the form's values only. Such a query
-//!   value is therefore not covered by the signature: an application that reads a name from
-//!   both places should read the form's.
+//! - **Parameters are signed as the official Node.js client (and the Java SDK) builds its
+//!   string**: names sorted in UTF-16 order (JavaScript's `sort`, Java's `TreeMap`), values
+//!   decoded. Where that string leaves a request readable more than one way, the request is
+//!   refused (400) before its signature is checked, since the application might read a value
+//!   nobody signed: a name given both in the query and in a form body (the client signs the
+//!   form's value only; `Invalid Param Location, ...`, the gateway's wording for a parameter
+//!   in the wrong place), a name given several times (the client signs `a=1&a=2` as `a=1,2`,
+//!   as it signs `a=1,2`; `Invalid Param, a parameter is given more than once`), and a name
+//!   or value that is not UTF-8 once percent-decoded (the client signs U+FFFD for any such
+//!   bytes, `%FF` as `%FE`; `Invalid Param, a parameter is not UTF-8 once percent-decoded`).
+//!   The SDKs send each name once, from a map.
+//! - **A header the verifier reads sent more than once** (`X-Ca-*`, `Accept`, `Content-MD5`,
+//!   `Content-Type`, `Date`, a header listed in `X-Ca-Signature-Headers`) is refused with
+//!   `Invalid Header, NAME is sent more than once` (400, our wording): one value would be
+//!   signed, and a backend may read another.
 //! - **`X-Ca-Nonce` is optional**, as the gateway documents it: a request without one is
 //!   accepted (only the timestamp window limits its replay). Every official client sends one;
 //!   [`require_nonce`](AliyunApiGateway::require_nonce) refuses requests without it
@@ -81,8 +89,8 @@ use tollgate_core::{ErrorStyle, Rejection, time_apart};
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
 use crate::util::{
-    HmacAlg, SignatureBytes, base64_encode, cmp_text, each_param, has_ascii_uppercase, header_text, hmac, is_form,
-    split_ascii,
+    AmbiguousParams, HmacAlg, SignatureBytes, base64_encode, cmp_text, each_param, has_ascii_uppercase, header_text,
+    hmac, is_form, split_ascii,
 };
 
 // Header names as constants: looking one up by `&str` parses and validates it every time.
@@ -198,6 +206,27 @@ fn refusal(status: StatusCode, code: &'static str, text: impl Into<String>) -> R
     Rejection::new(status, code, text.clone()).with_policy("signature").with_aliyun_api_gateway(status, text)
 }
 
+/// A header the verifier reads, sent more than once: one value would be checked, and a
+/// backend may read another. Not in the gateway's table; our wording.
+fn repeated_header(name: &str) -> Rejection {
+    refusal(StatusCode::BAD_REQUEST, "RepeatedHeader", format!("Invalid Header, {name} is sent more than once"))
+}
+
+/// Parameters that can be read more than one way. The gateway's `Invalid Param Location`
+/// for a name in both places; otherwise our wording after its `Invalid ...` pattern.
+fn ambiguous_params(ambiguity: AmbiguousParams) -> Rejection {
+    let (code, text) = match ambiguity {
+        AmbiguousParams::QueryAndForm => {
+            ("InvalidParamLocation", "Invalid Param Location, a parameter is in both the query and the form body")
+        }
+        AmbiguousParams::Repeated => ("RepeatedParameter", "Invalid Param, a parameter is given more than once"),
+        AmbiguousParams::NotUtf8 => {
+            ("InvalidParamEncoding", "Invalid Param, a parameter is not UTF-8 once percent-decoded")
+        }
+    };
+    refusal(StatusCode::BAD_REQUEST, code, text)
+}
+
 /// What an `X-Ca-*` request claims, and every header its string to sign reads, found in
 /// one pass over the request's headers.
 #[derive(Debug, Clone)]
@@ -238,11 +267,16 @@ fn signed_header_names<V>(list: &str, lower_case: bool) -> Vec<(&str, Option<V>)
 ///
 /// `signed_headers` must be lower-case and sorted. Parameters are the query's and, for a
 /// form body, the form's, decoded (`+` is a space) and sorted by name in UTF-16 order, as the
-/// official Node.js client builds them: a name given several times in one place is signed
-/// once with its values joined by commas, and a form field overrides a query parameter of
-/// the same name (whose value is then not covered by the signature). A name whose only
-/// value is empty is written without `=`. Header values are written as received; an absent
-/// signed header gives `name:` and an empty value.
+/// official Node.js client builds them. A name whose only value is empty is written without
+/// `=`. Header values are written as received; an absent signed header gives `name:` and an
+/// empty value.
+///
+/// A request the verifier refuses as readable more than one way is refused here too (the
+/// string is still written, as the Node.js client would write it): a header of the string
+/// sent more than once, a parameter name given more than once (the client would sign its
+/// values joined by commas, `a=1&a=2` as `a=1,2`, which is also how `a=1,2` is signed) or
+/// in both the query and the form (the client would sign the form's value only), a name or
+/// value that is not UTF-8 once percent-decoded (it would sign U+FFFD for any such bytes).
 pub fn write_string_to_sign(
     out: &mut Vec<u8>,
     method: &Method,
@@ -250,10 +284,14 @@ pub fn write_string_to_sign(
     headers: &HeaderMap,
     body: Option<&[u8]>,
     signed_headers: &[&str],
-) {
+) -> Result<(), SignError> {
     let mut seen = Headers::new(signed_headers);
-    seen.collect(headers);
-    write_from(out, method, uri, &seen, body);
+    let repeated = seen.collect(headers);
+    let params = write_from(out, method, uri, &seen, body);
+    if let Err(name) = repeated {
+        return Err(SignError::Invalid(format!("the header {name} is sent more than once")));
+    }
+    params.map_err(|ambiguity| SignError::Invalid(ambiguity.to_string()))
 }
 
 /// The headers the string to sign and the checks read, found in one pass over the request's
@@ -281,14 +319,23 @@ impl<'h, 'n> Headers<'h, 'n> {
         }
     }
 
-    /// Keeps the first value of each header of interest, as `HeaderMap::get` would.
-    fn collect(&mut self, headers: &'h HeaderMap) {
+    /// Keeps the value of each header of interest; the name of one sent more than once
+    /// (the first value kept) is an error.
+    fn collect(&mut self, headers: &'h HeaderMap) -> Result<(), &'h str> {
+        let mut repeated = None;
         for (name, value) in headers {
-            if let Some(slot) = self.fixed_slot(name.as_str()) {
+            let name = name.as_str();
+            if let Some(slot) = self.fixed_slot(name) {
+                if slot.is_some() {
+                    repeated.get_or_insert(name);
+                }
                 slot.get_or_insert(value);
             }
-            self.note_signed(name.as_str(), value);
+            if let Err(name) = self.note_signed(name, value) {
+                repeated.get_or_insert(name);
+            }
         }
+        repeated.map_or(Ok(()), Err)
     }
 
     /// Where the string to sign or the checks keep the header `name` (lower case).
@@ -305,11 +352,18 @@ impl<'h, 'n> Headers<'h, 'n> {
         }
     }
 
-    fn note_signed(&mut self, name: &str, value: &'h HeaderValue) {
+    /// Keeps the value of `name` if it is signed; a second value of it is an error (the
+    /// first kept).
+    fn note_signed<'a>(&mut self, name: &'a str, value: &'h HeaderValue) -> Result<(), &'a str> {
         // a handful of names: compare lengths before bytes
         let wanted = self.signed.iter_mut().find(|(n, _)| n.len() == name.len() && n.eq_ignore_ascii_case(name));
-        if let Some((_, slot)) = wanted {
-            slot.get_or_insert(value);
+        match wanted {
+            Some((_, Some(_))) => Err(name),
+            Some((_, slot)) => {
+                *slot = Some(value);
+                Ok(())
+            }
+            None => Ok(()),
         }
     }
 
@@ -321,7 +375,15 @@ impl<'h, 'n> Headers<'h, 'n> {
     }
 }
 
-fn write_from(out: &mut Vec<u8>, method: &Method, uri: &Uri, headers: &Headers<'_, '_>, body: Option<&[u8]>) {
+/// Writes the string to sign; refuses (having written it all the same) parameters that can
+/// be read more than one way.
+fn write_from(
+    out: &mut Vec<u8>,
+    method: &Method,
+    uri: &Uri,
+    headers: &Headers<'_, '_>,
+    body: Option<&[u8]>,
+) -> Result<(), AmbiguousParams> {
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b'\n');
     for value in headers.fixed {
@@ -341,18 +403,15 @@ fn write_from(out: &mut Vec<u8>, method: &Method, uri: &Uri, headers: &Headers<'
     let query = uri.query().filter(|q| !q.is_empty());
     let form = body.filter(|b| !b.is_empty() && headers.is_form());
     if query.is_none() && form.is_none() {
-        return;
+        return Ok(());
     }
     // Tagged by source, form first: after a stable sort by name, a name's form values come
     // before its query values, and only the first source's values are signed.
     let mut params: Vec<(Cow<'_, str>, Cow<'_, str>, u8)> = Vec::with_capacity(16);
-    if let Some(form) = form {
-        each_param(form, |k, v| params.push((k, v, 0)));
-    }
-    if let Some(query) = query {
-        each_param(query.as_bytes(), |k, v| params.push((k, v, 1)));
-    }
+    let form = form.map_or(Ok(()), |form| each_param(form, |k, v| params.push((k, v, 0))));
+    let query = query.map_or(Ok(()), |query| each_param(query.as_bytes(), |k, v| params.push((k, v, 1))));
     params.sort_by(|a, b| utf16_order(&a.0, &b.0));
+    let ambiguity = form.and(query).err().or_else(|| AmbiguousParams::among(&params, |a, b| a.0 == b.0, |p| p.2 == 0));
     let mut i = 0;
     while i < params.len() {
         let (name, source) = (&params[i].0, params[i].2);
@@ -373,6 +432,7 @@ fn write_from(out: &mut Vec<u8>, method: &Method, uri: &Uri, headers: &Headers<'
         }
         i += run;
     }
+    ambiguity.map_or(Ok(()), Err)
 }
 
 /// Orders texts as their UTF-16 code units sort (JavaScript's and Java's string order). It
@@ -391,8 +451,8 @@ fn utf16_order(a: &str, b: &str) -> std::cmp::Ordering {
     a.chars().map(unit_rank).cmp(b.chars().map(unit_rank))
 }
 
-/// The string to sign as text (header bytes that are not UTF-8 shown lossily); see
-/// [`write_string_to_sign`].
+/// The string to sign as text (header bytes that are not UTF-8 shown lossily), written
+/// even for a request [`write_string_to_sign`] refuses; see there.
 pub fn string_to_sign(
     method: &Method,
     uri: &Uri,
@@ -402,7 +462,7 @@ pub fn string_to_sign(
 ) -> String {
     let names: Vec<&str> = signed_headers.iter().map(String::as_str).collect();
     let mut out = Vec::with_capacity(256);
-    write_string_to_sign(&mut out, method, uri, headers, body, &names);
+    let _ = write_string_to_sign(&mut out, method, uri, headers, body, &names);
     String::from_utf8_lossy(&out).into_owned()
 }
 
@@ -444,7 +504,9 @@ impl Scheme for AliyunApiGateway {
                     None => continue,
                 },
             };
-            slot.get_or_insert(value);
+            if slot.replace(value).is_some() {
+                return Err(repeated_header(name.as_str()));
+            }
         }
         let text = |v: Option<&'r HeaderValue>| v.and_then(header_text);
         let (key_value, method_value) = (key, method);
@@ -500,8 +562,24 @@ impl Scheme for AliyunApiGateway {
         headers.signed = signed;
         headers.lower_case = lower_case;
         if rest {
-            for (name, value) in req.headers {
-                headers.note_signed(name.as_str(), value);
+            // the headers the pass above read are in already, each checked to come once
+            let read_above = |name: &str| {
+                matches!(
+                    name,
+                    "x-ca-signature"
+                        | "x-ca-key"
+                        | "x-ca-signature-method"
+                        | "x-ca-signature-headers"
+                        | "accept"
+                        | "content-md5"
+                        | "content-type"
+                        | "date"
+                        | "x-ca-timestamp"
+                        | "x-ca-nonce"
+                )
+            };
+            for (name, value) in req.headers.iter().filter(|(name, _)| !read_above(name.as_str())) {
+                headers.note_signed(name.as_str(), value).map_err(repeated_header)?;
             }
         }
         let signature = SignatureBytes::from_base64(signature);
@@ -560,7 +638,7 @@ impl Scheme for AliyunApiGateway {
             }
         }
         let mut sts = Vec::with_capacity(256);
-        write_from(&mut sts, req.method, req.uri, seen, req.body);
+        write_from(&mut sts, req.method, req.uri, seen, req.body).map_err(ambiguous_params)?;
         let matches = parsed.signature.is_some_and(|claimed| {
             secrets.iter().any(|s| s.verify_hmac(parsed.alg, KeyForm::Plain, &sts, claimed.as_bytes()))
         });
@@ -665,7 +743,7 @@ impl AliyunApiGateway {
         );
         let names: Vec<&str> = signed.iter().map(String::as_str).collect();
         let mut sts = Vec::with_capacity(256);
-        write_string_to_sign(&mut sts, &parts.method, &parts.uri, &parts.headers, Some(body), &names);
+        write_string_to_sign(&mut sts, &parts.method, &parts.uri, &parts.headers, Some(body), &names)?;
         let signature = base64_encode(&hmac(self.method, secret.expose(), &sts));
         parts.headers.insert(X_CA_SIGNATURE, HeaderValue::from_str(&signature).map_err(|_| invalid("the signature"))?);
         Ok(())
@@ -889,7 +967,7 @@ mod tests {
         p.uri = "/a?x=2".parse().unwrap();
         assert_eq!(refused(check(&p, &body, SECRET, now())).2, "InvalidSignature");
         let mut p = parts.clone();
-        p.uri = "/a?x=1&x=evil".parse().unwrap();
+        p.uri = "/a?x=1&y=evil".parse().unwrap();
         assert_eq!(refused(check(&p, &body, SECRET, now())).2, "InvalidSignature");
         let mut p = parts.clone();
         p.uri = "/b?x=1".parse().unwrap();
@@ -969,6 +1047,41 @@ mod tests {
         // case and spaces in the list do not matter
         let p = resign("X-Ca-Key, X-Ca-Nonce ,X-CA-TIMESTAMP");
         assert!(check_with(&s, &p, &body, &[SECRET], now()).is_ok());
+    }
+
+    #[test]
+    fn ambiguous_requests_are_refused_and_not_signed() {
+        let s = AliyunApiGateway::new();
+        let form = "application/x-www-form-urlencoded";
+        let repeated = "Invalid Param, a parameter is given more than once";
+        for (target, body, text, code) in [
+            (
+                "/f?a=1",
+                &b"a=2"[..],
+                "Invalid Param Location, a parameter is in both the query and the form body",
+                "InvalidParamLocation",
+            ),
+            ("/f", b"a=1&a=2", repeated, "RepeatedParameter"),
+            ("/f?a=1&%61=2", b"", repeated, "RepeatedParameter"),
+            ("/f?a=%C3", b"", "Invalid Param, a parameter is not UTF-8 once percent-decoded", "InvalidParamEncoding"),
+            ("/f", b"%FF=1", "Invalid Param, a parameter is not UTF-8 once percent-decoded", "InvalidParamEncoding"),
+        ] {
+            let (mut parts, ()) =
+                http::Request::post(target).header("content-type", form).body(()).unwrap().into_parts();
+            assert!(
+                s.sign(&mut parts, &mut Bytes::copy_from_slice(body), "app", &SECRET.into(), now()).is_err(),
+                "{target}"
+            );
+            // signed without the ambiguity, sent with it
+            let (parts, _) = signed(Method::POST, "/f", Some(form), b"b=1");
+            let mut p = parts.clone();
+            p.uri = target.parse().unwrap();
+            expect(check(&p, body, SECRET, now()), 400, text, code);
+        }
+        // a header of the string sent twice
+        let (mut parts, ()) =
+            http::Request::get("/").header("date", "a").header("date", "b").body(()).unwrap().into_parts();
+        assert!(s.sign(&mut parts, &mut Bytes::new(), "app", &SECRET.into(), now()).is_err());
     }
 
     #[test]

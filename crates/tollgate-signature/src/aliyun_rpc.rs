@@ -23,12 +23,16 @@
 //! A `SignatureMethod` other than `HMAC-SHA1` / `HMAC-SHA256` is refused before the key
 //! lookup (`InvalidSignatureMethod`, 400, our wording).
 //!
-//! Choices: every parameter is signed, the query's and a form body's; a name given several
-//! times, or in both places, is signed once per value, so no value reaches the application
-//! unsigned. (The Python SDK would sign only the form's value of a name also in its query,
-//! so such a request of its own is refused; no API call needs one.) A raw non-form body
-//! (JSON) is not covered and passes through. A request without `SignatureNonce` is accepted
-//! (only the window limits its replay); the SDKs always send one.
+//! Choices: every parameter is signed, the query's and a form body's. Parameters that can
+//! be read more than one way are refused before the key lookup (400, `InvalidParameter`,
+//! the reference's code for a parameter it cannot take; the messages are ours): a name
+//! given several times or in both places (which value an application reads would be its
+//! own choice; the SDKs send every name once, lists as `Name.1`, `Name.2`), a name or
+//! value that is not UTF-8 once percent-decoded (`%FF` and `%FE` would both read as
+//! U+FFFD), and a repeated `Content-Type` (it decides whether the body's parameters are
+//! signed). A raw non-form body (JSON) is not covered and passes through. A request
+//! without `SignatureNonce` is accepted (only the window limits its replay); the SDKs
+//! always send one.
 //!
 //! ```
 //! use std::time::SystemTime;
@@ -70,14 +74,15 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
+use http::header::CONTENT_TYPE;
 use http::{HeaderMap, Method, StatusCode};
 use tollgate_core::{ErrorStyle, Rejection, time_apart};
 
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
 use crate::util::{
-    HmacAlg, NameOrder, Params, RawParam, SignatureBytes, Sought, base64_encode, cmp_text, decode_component,
-    decode_step, decoded_pairs, form_body, hmac, is_form, rfc3986_encode, split_ascii,
+    AmbiguousParams, HmacAlg, NameOrder, Params, RawParam, SignatureBytes, Sought, base64_encode, cmp_text,
+    decode_component, decode_step, decoded_pairs, each_param, form_body, hmac, is_form, rfc3986_encode, split_ascii,
 };
 
 /// The Aliyun RPC signature v1 scheme, verifier and signer.
@@ -115,6 +120,20 @@ impl AliyunRpc {
 fn refusal(status: StatusCode, code: &'static str, message: impl Into<String>) -> Rejection {
     let message = message.into();
     Rejection::new(status, code, message.clone()).with_policy("signature").with_aliyun_rpc(status, code, message)
+}
+
+/// A parameter or header that can be read more than one way. The reference has no code
+/// of its own for it; `InvalidParameter` is its code for a parameter it cannot take.
+fn invalid_parameter(message: &'static str) -> Rejection {
+    refusal(StatusCode::BAD_REQUEST, "InvalidParameter", message)
+}
+
+fn ambiguous_message(ambiguity: AmbiguousParams) -> &'static str {
+    match ambiguity {
+        AmbiguousParams::QueryAndForm => "Specified parameter is in both the query and the form body.",
+        AmbiguousParams::Repeated => "Specified parameter is given more than once.",
+        AmbiguousParams::NotUtf8 => "Specified parameter is not UTF-8 once percent-decoded.",
+    }
 }
 
 /// What an RPC request claims.
@@ -306,7 +325,12 @@ impl Scheme for AliyunRpc {
     }
 
     fn parse<'r>(&self, req: &RequestView<'r>) -> Result<Parsed<'r>, Rejection> {
-        let params = Params::sorted(req.uri.query().unwrap_or(""), form_body(req), NameOrder::Bytes);
+        // Which body is a form decides which parameters are signed: one reading only.
+        if req.headers.get_all(CONTENT_TYPE).iter().nth(1).is_some() {
+            return Err(invalid_parameter("Specified header Content-Type is sent more than once."));
+        }
+        let params = Params::sorted(req.uri.query().unwrap_or(""), form_body(req), NameOrder::Bytes)
+            .map_err(|ambiguity| invalid_parameter(ambiguous_message(ambiguity)))?;
         const SOUGHT: [Sought; 5] = [
             Sought::new("Signature"),
             Sought::new("SignatureMethod"),
@@ -462,6 +486,14 @@ impl AliyunRpc {
         now: SystemTime,
         nonce: &str,
     ) -> Result<(), SignError> {
+        // what the verifier refuses as readable more than one way is not signed
+        if parts.headers.get_all(CONTENT_TYPE).iter().nth(1).is_some() {
+            return Err(SignError::Invalid("the Content-Type header is sent more than once".into()));
+        }
+        let form = if is_form(&parts.headers) { body } else { b"" };
+        for part in [parts.uri.query().unwrap_or("").as_bytes(), form] {
+            each_param(part, |_, _| {}).map_err(|ambiguity| SignError::Invalid(ambiguity.to_string()))?;
+        }
         let mut query = decoded_pairs(parts.uri.query().unwrap_or("").as_bytes());
         query.retain(|(k, _)| k != "Signature");
         let method = if self.alg == HmacAlg::Sha1 { "HMAC-SHA1" } else { "HMAC-SHA256" };
@@ -474,13 +506,16 @@ impl AliyunRpc {
         if !query.iter().any(|(k, _)| k == "Format") {
             query.push(("Format".into(), "JSON".into()));
         }
-        let sts = if is_form(&parts.headers) {
-            let mut all = query.clone();
-            all.extend(decoded_pairs(body));
-            string_to_sign(&parts.method, &all)
-        } else {
-            string_to_sign(&parts.method, &query)
-        };
+        let mut all = query.clone();
+        all.extend(decoded_pairs(form));
+        let mut names: Vec<&str> = all.iter().map(|(k, _)| k.as_str()).chain(["Signature"]).collect();
+        names.sort_unstable();
+        if names.windows(2).any(|w| w[0] == w[1]) {
+            return Err(SignError::Invalid(
+                "a parameter is given more than once, or in both the query and the form".into(),
+            ));
+        }
+        let sts = string_to_sign(&parts.method, &all);
         let key = [secret.expose(), b"&"].concat();
         let signature = base64_encode(&hmac(self.alg, &key, sts.as_bytes()));
         query.push(("Signature".into(), signature));
@@ -586,6 +621,41 @@ mod tests {
         let mut p = parts.clone();
         p.uri = format!("{}?{}", parts.uri.path(), kept.join("&")).parse().unwrap();
         p
+    }
+
+    #[test]
+    fn ambiguous_requests_are_refused_and_not_signed() {
+        let parts = signed("/?Action=Pay");
+        assert!(check(&parts, SECRET, now()).is_ok());
+        // a repeated Content-Type decides whether the body's parameters are signed
+        let mut p = parts.clone();
+        p.headers.append(CONTENT_TYPE, http::HeaderValue::from_static("application/x-www-form-urlencoded"));
+        p.headers.append(CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+        let message = "Specified header Content-Type is sent more than once.";
+        expect(check_body(&p, Some(b"Action=Refund"), SECRET, now()), 400, "InvalidParameter", message);
+        // a name repeated in the form, or in both places
+        let mut p = parts.clone();
+        p.headers.insert(CONTENT_TYPE, http::HeaderValue::from_static("application/x-www-form-urlencoded"));
+        let repeated = "Specified parameter is given more than once.";
+        expect(check_body(&p, Some(b"a=1&a=2"), SECRET, now()), 400, "InvalidParameter", repeated);
+        let both = "Specified parameter is in both the query and the form body.";
+        expect(check_body(&p, Some(b"Action=Refund"), SECRET, now()), 400, "InvalidParameter", both);
+        // names that decode alike are one name
+        let p = replace(&parts, "Action", "Action=Pay&Actio%6E=Refund");
+        expect(check(&p, SECRET, now()), 400, "InvalidParameter", repeated);
+        // the signer refuses what the verifier would
+        for (target, content_type, body) in [
+            ("/?a=%FF", "text/plain", &b""[..]),
+            ("/?a=1&a=2", "text/plain", b""),
+            ("/?a=1", "application/x-www-form-urlencoded", b"a=2"),
+            ("/?b=1", "application/x-www-form-urlencoded", b"a=%FE"),
+            ("/?b=1", "application/x-www-form-urlencoded", b"Signature=x"),
+        ] {
+            let (mut parts, ()) =
+                http::Request::post(target).header("content-type", content_type).body(()).unwrap().into_parts();
+            let signed = AliyunRpc::new().sign_with_nonce(&mut parts, body, "ak", &SECRET.into(), now(), "n");
+            assert!(signed.is_err(), "{target} {body:?}");
+        }
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //!
 //! Only the listed headers are covered (never the query or the body); one of `x-date` or
 //! `date` must be among them, and `X-Date` must be within 15 minutes of now. Refusals are
-//! `{"message": "..."}` with the gateway's status and text.
+//! `{"message": "..."}` with the gateway's status and text. A listed header or
+//! `Authorization` sent more than once is refused (400, `HMAC signature cannot be verified,
+//! the NAME header is sent more than once`, our wording): one value would be checked, and a
+//! backend may read another.
 //!
 //! The scheme has no nonce: the replay guard remembers the signature itself, so the same
 //! signed request is accepted once within the window.
@@ -98,6 +101,17 @@ fn refusal(status: StatusCode, code: &'static str, message: impl Into<String>) -
 
 fn forbidden(code: &'static str, message: impl Into<String>) -> Rejection {
     refusal(StatusCode::FORBIDDEN, code, message)
+}
+
+/// A signed header, or `Authorization`, sent more than once: one value would be checked,
+/// and a backend may read another. Not in the gateway's table: 400, as a malformed
+/// request, in its wording.
+fn repeated_header(name: &str) -> Rejection {
+    refusal(
+        StatusCode::BAD_REQUEST,
+        "RepeatedHeader",
+        format!("HMAC signature cannot be verified, the {name} header is sent more than once"),
+    )
 }
 
 /// What a key-pair request claims.
@@ -247,7 +261,8 @@ impl Scheme for TencentApiGateway {
     }
 
     fn parse<'r>(&self, req: &RequestView<'r>) -> Result<Parsed<'r>, Rejection> {
-        let Some(auth) = req.headers.get(AUTHORIZATION) else {
+        let mut authorization = req.headers.get_all(AUTHORIZATION).iter();
+        let Some(auth) = authorization.next() else {
             return Err(refusal(
                 StatusCode::UNAUTHORIZED,
                 "MissingAuthorization",
@@ -255,6 +270,9 @@ impl Scheme for TencentApiGateway {
                 "HMAC signature cannot be verified, a validate authorization header is required",
             ));
         };
+        if authorization.next().is_some() {
+            return Err(repeated_header(AUTHORIZATION.as_str()));
+        }
         let bad = |why: &str| forbidden("InvalidAuthorization", format!("HMAC signature cannot be verified, {why}"));
         let auth = header_text(auth).ok_or_else(|| bad("the authorization header is not visible ASCII"))?.trim_ascii();
         let (scheme, rest) = auth.split_once(' ').unwrap_or((auth, ""));
@@ -297,9 +315,10 @@ impl Scheme for TencentApiGateway {
         // lookup by text each
         for (name, value) in req.headers {
             let name = name.as_str();
+            // a name listed twice is one header: each of its slots is filled once per value
             for (wanted, slot) in &mut signed {
-                if slot.is_none() && wanted.len() == name.len() && wanted.eq_ignore_ascii_case(name) {
-                    *slot = Some(value);
+                if wanted.len() == name.len() && wanted.eq_ignore_ascii_case(name) && slot.replace(value).is_some() {
+                    return Err(repeated_header(name));
                 }
             }
         }

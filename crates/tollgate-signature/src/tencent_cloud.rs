@@ -10,6 +10,17 @@
 //! request replayed inside the 5-minute window is refused; v1's `Nonce` is remembered per
 //! key.
 //!
+//! What a request signs must be all a backend can read of it, one way. Refused with
+//! `InvalidParameter` (the reference's code for a request it cannot take; the messages are
+//! ours): a TC3 request other than GET with a query string (TC3 signs none; the SDKs send
+//! none); a header the verifier reads sent more than once (`Authorization`, a signed
+//! header, `X-TC-Timestamp`, `X-TC-Content-SHA256`; for v1 `Host` and `Content-Type`); v1
+//! parameters given more than once, in both query and form, or as names signed alike
+//! (`a_b` and `a.b`: `_` is signed as `.`), or not UTF-8 once percent-decoded. A TC3 GET
+//! that announces a body has it read, so that its hash (the SDKs sign an empty one)
+//! refuses it. TC3's `SignedHeaders` must list `content-type` and `host`, as Tencent
+//! requires (`AuthFailure.InvalidAuthorization` otherwise).
+//!
 //! ```
 //! use std::time::SystemTime;
 //! use bytes::Bytes;
@@ -53,8 +64,9 @@ use tollgate_core::{ErrorStyle, Rejection, time_apart};
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
 use crate::util::{
-    HmacAlg, NameOrder, Params, RawParam, SignatureBytes, Sought, base64_encode, decode_component, decode_hex,
-    decode_step, decoded_pairs, form_body, has_ascii_uppercase, header_str, header_text, hmac, is_form, split_ascii,
+    AmbiguousParams, HmacAlg, NameOrder, Params, RawParam, SignatureBytes, Sought, base64_encode, decode_component,
+    decode_hex, decode_step, decoded_pairs, each_param, form_body, has_ascii_uppercase, header_str, header_text, hmac,
+    is_form, split_ascii,
 };
 
 const ALGORITHM: &str = "TC3-HMAC-SHA256";
@@ -215,6 +227,12 @@ fn parse_tc3(value: &str) -> Result<Parsed<'_>, Rejection> {
         true => Cow::Owned(signed.to_ascii_lowercase()),
         false => Cow::Borrowed(signed),
     };
+    // Tencent requires both (every SDK signs them): an unsigned Content-Type would let the
+    // signed body be read as another kind, an unsigned Host let it go to another service.
+    let listed = |name: &str| split_ascii(&signed_headers, b';').any(|n| n == name);
+    if !listed("content-type") || !listed("host") {
+        return Err(invalid_authorization("SignedHeaders must include content-type and host"));
+    }
     Ok(Parsed::Tc3 { key, date, service, signed_headers, signature: digest })
 }
 
@@ -226,25 +244,52 @@ pub fn tc3_canonical_request(
     signed_headers: &str,
     body: &[u8],
 ) -> String {
-    let (bytes, _) = write_tc3_canonical_request(method, uri, headers, signed_headers, body);
+    let canonical = write_tc3_canonical_request(method, uri, headers, signed_headers, body);
     // written from text only
-    String::from_utf8_lossy(&bytes).into_owned()
+    String::from_utf8_lossy(&canonical.bytes).into_owned()
+}
+
+/// A TC3 canonical request, and what the pass over the headers that wrote it found.
+struct Canonical<'h> {
+    bytes: Vec<u8>,
+    /// The `X-TC-Timestamp` value.
+    timestamp: Option<&'h HeaderValue>,
+    /// A header the verifier reads (a signed one, `X-TC-Timestamp`, `X-TC-Content-SHA256`)
+    /// sent more than once: only one value is signed, and a backend may read another.
+    repeated: Option<&'h str>,
+}
+
+/// The refusal of a request whose header `name` is sent more than once.
+fn repeated_header(name: &str) -> Rejection {
+    // No reference code; `InvalidParameter` is Tencent's for a request it cannot take.
+    refusal("InvalidParameter", format!("The header `{name}` is sent more than once."))
+}
+
+/// The refusal of v1 parameters that can be read more than one way.
+fn ambiguous_params(ambiguity: AmbiguousParams) -> Rejection {
+    let message = match ambiguity {
+        AmbiguousParams::QueryAndForm => "A parameter is in both the query and the form body.",
+        AmbiguousParams::Repeated => "A parameter is given more than once (`_` in a name is signed as `.`).",
+        AmbiguousParams::NotUtf8 => "A parameter is not UTF-8 once percent-decoded.",
+    };
+    refusal("InvalidParameter", message)
 }
 
 /// The signed headers a TC3 request is read for in one pass, with room for this many
 /// before a vector is needed.
 const SIGNED_ON_STACK: usize = 8;
 
-/// The canonical request as bytes, and the first `X-TC-Timestamp` met on the way: one pass
-/// over the request's headers finds the signed ones, the payload flag and the time, rather
-/// than a hashed lookup by text each (a name given as `&str` is parsed on every lookup).
+/// The canonical request as bytes, with the `X-TC-Timestamp` and any repeated header met
+/// on the way: one pass over the request's headers finds the signed ones, the payload flag
+/// and the time, rather than a hashed lookup by text each (a name given as `&str` is
+/// parsed on every lookup).
 fn write_tc3_canonical_request<'h>(
     method: &Method,
     uri: &Uri,
     headers: &'h HeaderMap,
     signed_headers: &str,
     body: &[u8],
-) -> (Vec<u8>, Option<&'h HeaderValue>) {
+) -> Canonical<'h> {
     let query = if method == Method::GET { uri.query().unwrap_or("") } else { "" };
     let mut out = Vec::with_capacity(256);
     for part in [method.as_str(), "\n", uri.path(), "\n", query, "\n"] {
@@ -262,17 +307,22 @@ fn write_tc3_canonical_request<'h>(
     for (slot, name) in signed.iter_mut().zip(split_ascii(signed_headers, b';')) {
         slot.0 = name;
     }
-    let (mut content_sha256, mut timestamp) = (None, None);
+    let (mut content_sha256, mut timestamp, mut repeated) = (None, None, None);
+    let mut keep = |slot: &mut Option<&'h HeaderValue>, name: &'h str, value: &'h HeaderValue| match slot {
+        Some(_) => _ = repeated.get_or_insert(name),
+        None => *slot = Some(value),
+    };
     for (name, value) in headers {
         let name = name.as_str();
         if name == X_TC_CONTENT_SHA256.as_str() {
-            content_sha256.get_or_insert(value);
+            keep(&mut content_sha256, name, value);
         } else if name == X_TC_TIMESTAMP.as_str() {
-            timestamp.get_or_insert(value);
+            keep(&mut timestamp, name, value);
         }
+        // a name listed twice is one header: each of its slots is filled once per value
         for (wanted, slot) in signed.iter_mut() {
             if wanted.len() == name.len() && wanted.eq_ignore_ascii_case(name) {
-                slot.get_or_insert(value);
+                keep(slot, name, value);
             }
         }
     }
@@ -300,7 +350,7 @@ fn write_tc3_canonical_request<'h>(
     out.push(b'\n');
     let unsigned = content_sha256.and_then(header_text).is_some_and(|v| v.trim_ascii() == UNSIGNED);
     push_hex_sha256(&mut out, if unsigned { UNSIGNED.as_bytes() } else { body });
-    (out, timestamp)
+    Canonical { bytes: out, timestamp, repeated }
 }
 
 /// The lower-case hex of the SHA-256 of `data`.
@@ -520,6 +570,13 @@ impl DateText {
     }
 }
 
+/// Whether the request says a body follows (a non-zero `Content-Length`, or any
+/// `Transfer-Encoding`).
+fn announces_body(headers: &HeaderMap) -> bool {
+    headers.contains_key(http::header::TRANSFER_ENCODING)
+        || headers.get_all(http::header::CONTENT_LENGTH).iter().any(|v| v.as_bytes() != b"0")
+}
+
 fn host_of<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> &'a str {
     header_str(headers, HOST).or_else(|| uri.authority().map(|a| a.as_str())).unwrap_or("")
 }
@@ -555,11 +612,13 @@ impl Scheme for TencentCloud {
         self.window
     }
 
-    /// Only what is covered: a TC3 body (not GET / HEAD) unless `UNSIGNED-PAYLOAD`, and — with
-    /// no `Authorization`, so v1 — a form body, which may carry the parameters. A v1 JSON body
-    /// is not covered and streams through.
+    /// Only what is covered: a TC3 body unless `UNSIGNED-PAYLOAD`, and — with no
+    /// `Authorization`, so v1 — a form body, which may carry the parameters. A v1 JSON body
+    /// is not covered and streams through. A GET or HEAD is read only when it announces a
+    /// body (the SDKs send none): TC3 signs an empty one, so the body hash refuses it, and
+    /// the parameters of a v1 form body are signed like the others.
     fn needs_body(&self, method: &Method, headers: &HeaderMap) -> bool {
-        if method == Method::GET || method == Method::HEAD {
+        if (method == Method::GET || method == Method::HEAD) && !announces_body(headers) {
             return false;
         }
         match headers.get(AUTHORIZATION) {
@@ -572,11 +631,22 @@ impl Scheme for TencentCloud {
     }
 
     fn parse<'r>(&self, req: &RequestView<'r>) -> Result<Parsed<'r>, Rejection> {
-        if let Some(auth) = req.headers.get(AUTHORIZATION) {
+        let mut authorization = req.headers.get_all(AUTHORIZATION).iter();
+        if let Some(auth) = authorization.next() {
+            if authorization.next().is_some() {
+                return Err(repeated_header(AUTHORIZATION.as_str()));
+            }
             let auth = header_text(auth).ok_or_else(|| invalid_authorization("not visible ASCII"))?;
             return parse_tc3(auth.trim_ascii());
         }
-        let params = Params::sorted(req.uri.query().unwrap_or(""), form_body(req), NameOrder::UnderscoreAsDot);
+        // v1 signs the host, and the parameters of a body that is a form
+        for name in [HOST, CONTENT_TYPE] {
+            if req.headers.get_all(&name).iter().nth(1).is_some() {
+                return Err(repeated_header(name.as_str()));
+            }
+        }
+        let params = Params::sorted(req.uri.query().unwrap_or(""), form_body(req), NameOrder::UnderscoreAsDot)
+            .map_err(ambiguous_params)?;
         const SOUGHT: [Sought; 5] = [
             Sought::new("Signature"),
             Sought::new("SignatureMethod"),
@@ -631,13 +701,22 @@ impl Scheme for TencentCloud {
         let mismatch = || refusal("AuthFailure.SignatureFailure", "The request signature does not match ours.");
         match parsed {
             Parsed::Tc3 { date, service, signed_headers, signature, .. } => {
-                let (canonical, timestamp) = write_tc3_canonical_request(
+                if req.method != Method::GET && req.uri.query().is_some_and(|q| !q.is_empty()) {
+                    return Err(refusal(
+                        "InvalidParameter",
+                        "A TC3-HMAC-SHA256 request other than GET carries no query string: it would not be signed.",
+                    ));
+                }
+                let Canonical { bytes: canonical, timestamp, repeated } = write_tc3_canonical_request(
                     req.method,
                     req.uri,
                     req.headers,
                     signed_headers,
                     req.body.unwrap_or_default(),
                 );
+                if let Some(name) = repeated {
+                    return Err(repeated_header(name));
+                }
                 let ts = self.check_time(timestamp.and_then(header_text), "X-TC-Timestamp", now)?;
                 if *date != utc_date(ts).as_str() {
                     return Err(refusal(
@@ -751,7 +830,15 @@ impl Signer for TencentCloud {
                 let date = date.as_str();
                 parts.headers.insert("x-tc-timestamp", HeaderValue::from(ts));
                 let signed = "content-type;host";
-                let canonical = tc3_canonical_request(&parts.method, &parts.uri, &parts.headers, signed, body);
+                if parts.method != Method::GET && parts.uri.query().is_some_and(|q| !q.is_empty()) {
+                    return Err(SignError::Invalid("TC3 signs no query string but a GET's".into()));
+                }
+                let canonical = write_tc3_canonical_request(&parts.method, &parts.uri, &parts.headers, signed, body);
+                if let Some(name) = canonical.repeated {
+                    return Err(SignError::Invalid(format!("the header {name} is sent more than once")));
+                }
+                // written from text only
+                let canonical = String::from_utf8_lossy(&canonical.bytes).into_owned();
                 let sts = tc3_string_to_sign(ts, date, &service, &canonical);
                 let signature = hex::encode(hmac(
                     HmacAlg::Sha256,
@@ -765,11 +852,21 @@ impl Signer for TencentCloud {
             }
             SignWith::V1(alg) => {
                 let form = parts.method != Method::GET;
-                let mut params =
-                    if form { decoded_pairs(body) } else { decoded_pairs(parts.uri.query().unwrap_or("").as_bytes()) };
+                let source = if form { &body[..] } else { parts.uri.query().unwrap_or("").as_bytes() };
+                // what the verifier refuses as readable more than one way is not signed
+                each_param(source, |_, _| {}).map_err(|ambiguity| SignError::Invalid(ambiguity.to_string()))?;
+                let mut params = decoded_pairs(source);
                 params.retain(|(k, _)| {
                     !matches!(k.as_str(), "Signature" | "SecretId" | "Timestamp" | "Nonce" | "SignatureMethod")
                 });
+                let mut names: Vec<&str> = params.iter().map(|(k, _)| k.as_str()).collect();
+                names.sort_by(|a, b| cmp_v1(a, b));
+                if names.windows(2).any(|w| cmp_v1(w[0], w[1]).is_eq()) {
+                    // the verifier refuses it: which value an application reads is its own choice
+                    return Err(SignError::Invalid(
+                        "a parameter is given more than once (`_` in a name is signed as `.`)".into(),
+                    ));
+                }
                 params.extend([
                     ("SecretId".to_owned(), key_id.to_owned()),
                     ("Timestamp".to_owned(), ts.to_string()),
@@ -828,6 +925,66 @@ mod tests {
         assert_eq!(v1_string_to_sign(&Method::POST, "h", "/", &params), "POSTh/?A=1&Filters.0.Name=zone");
     }
 
+    /// Parses and verifies `parts` with `body`, as the layer does.
+    fn check(parts: &http::request::Parts, body: &[u8]) -> Result<Verified, Rejection> {
+        let scheme = TencentCloud::new();
+        let body = Scheme::needs_body(&scheme, &parts.method, &parts.headers).then_some(body);
+        let view = RequestView { method: &parts.method, uri: &parts.uri, headers: &parts.headers, body };
+        let parsed = scheme.parse(&view)?;
+        let now = UNIX_EPOCH + Duration::from_secs(1_795_364_129);
+        scheme.verify(&view, &parsed, &[Secret::from("s")], now)
+    }
+
+    fn signed(signer: &TencentCloud, method: Method, target: &str, body: &'static [u8]) -> http::request::Parts {
+        let (mut parts, ()) = http::Request::builder().method(method).uri(target).body(()).unwrap().into_parts();
+        let now = UNIX_EPOCH + Duration::from_secs(1_795_364_129);
+        signer.sign(&mut parts, &mut Bytes::from_static(body), "AKID", &Secret::from("s"), now).unwrap();
+        parts
+    }
+
+    #[test]
+    fn headers_read_more_than_once_are_refused() {
+        let code = |r: Result<Verified, Rejection>| r.unwrap_err().code_for(Ecosystem::TencentCloud).to_owned();
+        let v1 = signed(&TencentCloud::new().sign_v1(HmacAlg::Sha1), Method::GET, "http://cvm.example/?Action=A", b"");
+        assert!(check(&v1, b"").is_ok());
+        for name in [HOST, CONTENT_TYPE] {
+            let mut p = v1.clone();
+            p.headers.append(name.clone(), HeaderValue::from_static("application/x-www-form-urlencoded"));
+            p.headers.append(name.clone(), HeaderValue::from_static("other"));
+            assert_eq!(code(check(&p, b"")), "InvalidParameter", "{name}");
+        }
+        let tc3 = signed(&TencentCloud::new(), Method::POST, "http://cvm.example/", b"{}");
+        assert!(check(&tc3, b"{}").is_ok());
+        for name in ["x-tc-content-sha256", "x-tc-timestamp", "host"] {
+            let mut p = tc3.clone();
+            p.headers.append(name, HeaderValue::from_static("UNSIGNED-PAYLOAD"));
+            if name == "x-tc-content-sha256" {
+                p.headers.append(name, HeaderValue::from_static("UNSIGNED-PAYLOAD"));
+            }
+            assert_eq!(code(check(&p, b"{}")), "InvalidParameter", "{name}");
+        }
+    }
+
+    #[test]
+    fn signers_refuse_what_the_verifier_refuses() {
+        let at = UNIX_EPOCH + Duration::from_secs(1_795_364_129);
+        let sign = |signer: TencentCloud, method: Method, target: &str, headers: &[(&str, &str)]| {
+            let mut b = http::Request::builder().method(method).uri(target);
+            for (k, v) in headers {
+                b = b.header(*k, *v);
+            }
+            let (mut parts, ()) = b.body(()).unwrap().into_parts();
+            signer.sign(&mut parts, &mut Bytes::new(), "AKID", &Secret::from("s"), at)
+        };
+        let v1 = || TencentCloud::new().sign_v1(HmacAlg::Sha1);
+        assert!(sign(v1(), Method::GET, "http://cvm.example/?a=%FF", &[]).is_err());
+        assert!(sign(v1(), Method::GET, "http://cvm.example/?a_b=1&a.b=2", &[]).is_err());
+        assert!(sign(TencentCloud::new(), Method::POST, "http://cvm.example/?a=1", &[]).is_err());
+        let twice = [("content-type", "application/json"), ("content-type", "text/plain")];
+        assert!(sign(TencentCloud::new(), Method::POST, "http://cvm.example/", &twice).is_err());
+        assert!(sign(TencentCloud::new(), Method::GET, "http://cvm.example/?a=1&a=2", &[]).is_ok());
+    }
+
     #[test]
     fn authorization_parser_refuses_malformed() {
         for bad in [
@@ -840,6 +997,18 @@ mod tests {
         ] {
             let err = parse_tc3(bad).unwrap_err();
             assert_eq!(err.code_for(Ecosystem::TencentCloud), "AuthFailure.InvalidAuthorization", "{bad}");
+        }
+        // content-type and host must be signed (Tencent requires both)
+        for signed in ["host", "content-type;x-host", "x-tc-timestamp"] {
+            let auth = format!(
+                "TC3-HMAC-SHA256 Credential=a/2026-01-01/cvm/tc3_request, SignedHeaders={signed}, Signature={}",
+                "ab".repeat(32)
+            );
+            let err = parse_tc3(&auth).unwrap_err();
+            assert_eq!(
+                err.message_for(Ecosystem::TencentCloud),
+                "The Authorization header is malformed: SignedHeaders must include content-type and host."
+            );
         }
         let ok = format!(
             "TC3-HMAC-SHA256 Credential=AKID/2026-11-22/cvm/tc3_request, SignedHeaders=content-type;host, Signature={}",
@@ -876,7 +1045,7 @@ mod tests {
     proptest::proptest! {
         /// The canonical request lists each signed header's first value, trimmed and lower
         /// case (empty when absent), however many are signed, and the pass that finds them
-        /// also finds the first `X-TC-Timestamp`.
+        /// also finds the first `X-TC-Timestamp` and any header of these sent twice.
         #[test]
         fn tc3_canonical_request_reads_headers_as_looked_up(
             signed in proptest::collection::vec("x-[a-c]|host|Content-Type|X-TC-Timestamp", 1..14),
@@ -888,7 +1057,7 @@ mod tests {
             }
             let list = signed.join(";");
             let uri: Uri = "/p?a=1".parse().unwrap();
-            let (bytes, timestamp) = write_tc3_canonical_request(&Method::GET, &uri, &headers, &list, b"");
+            let Canonical { bytes, timestamp, repeated } = write_tc3_canonical_request(&Method::GET, &uri, &headers, &list, b"");
             let mut expected = String::from("GET\n/p\na=1\n");
             for name in &signed {
                 let value = headers.get(name.to_ascii_lowercase()).map(|v| v.to_str().unwrap().trim().to_ascii_lowercase());
@@ -897,6 +1066,10 @@ mod tests {
             expected += &format!("\n{list}\n{EMPTY_SHA256}");
             proptest::prop_assert_eq!(String::from_utf8(bytes).unwrap(), expected);
             proptest::prop_assert_eq!(timestamp, headers.get("x-tc-timestamp"));
+            // a header read (signed, or the timestamp) and sent more than once is named
+            let read = |name: &str| name == "x-tc-timestamp" || signed.iter().any(|s| s.eq_ignore_ascii_case(name));
+            let twice = headers.keys().find(|name| read(name.as_str()) && headers.get_all(*name).iter().count() > 1);
+            proptest::prop_assert_eq!(repeated.is_some(), twice.is_some());
         }
     }
 

@@ -362,10 +362,54 @@ pub(crate) fn decode_component(raw: &str) -> Cow<'_, str> {
 }
 
 /// Each decoded pair of a query string or form body, as [`params`] gives them, handed to
-/// `each` without being collected first.
-pub(crate) fn each_param<'a>(input: &'a [u8], mut each: impl FnMut(Cow<'a, str>, Cow<'a, str>)) {
+/// `each` without being collected first; refused when a name or value is not UTF-8 once
+/// decoded (each pair is still handed over, such a one decoded lossily, so that a caller
+/// can show the string it would have signed).
+pub(crate) fn each_param<'a>(
+    input: &'a [u8],
+    mut each: impl FnMut(Cow<'a, str>, Cow<'a, str>),
+) -> Result<(), AmbiguousParams> {
     let source = Source::new(input);
-    scan(input, |span| each(span.name(&source), span.value(&source)));
+    let mut result = Ok(());
+    scan(input, |span| match span.text_pair(&source) {
+        Some((name, value)) => each(name, value),
+        None => {
+            result = Err(AmbiguousParams::NotUtf8);
+            each(span.name(&source), span.value(&source));
+        }
+    });
+    result
+}
+
+/// Why a request's parameters can be read more than one way: refused, never resolved,
+/// since the signature would cover one reading and the application might take another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum AmbiguousParams {
+    /// A name or value is not UTF-8 once percent-decoded: decoders replace such bytes
+    /// with U+FFFD, so `%FF` and `%FE` would read alike.
+    #[error("a parameter is not UTF-8 once percent-decoded")]
+    NotUtf8,
+    /// A name is given more than once (in one place, or as names that decode alike or are
+    /// signed alike): which value an application reads is its own choice.
+    #[error("a parameter is given more than once")]
+    Repeated,
+    /// A name is given both in the query and in the form body: an application reading
+    /// one may not read the one a scheme signs.
+    #[error("a parameter is in both the query and the form body")]
+    QueryAndForm,
+}
+
+impl AmbiguousParams {
+    /// The ambiguity, if any, among parameters sorted so that names read alike are
+    /// adjacent (`same`), each tagged with whether it came from the form body.
+    pub(crate) fn among<T>(
+        sorted: &[T],
+        same: impl Fn(&T, &T) -> bool,
+        from_form: impl Fn(&T) -> bool,
+    ) -> Option<Self> {
+        let pair = sorted.windows(2).find(|w| same(&w[0], &w[1]))?;
+        Some(if from_form(&pair[0]) == from_form(&pair[1]) { Self::Repeated } else { Self::QueryAndForm })
+    }
 }
 
 /// The decoded value of the first parameter called `name`, without collecting the others.
@@ -410,6 +454,15 @@ impl<'a> Source<'a> {
             _ => decode_bytes(&self.bytes[start..end]),
         }
     }
+
+    /// [`component`](Self::component), or `None` when it is not UTF-8 once decoded.
+    #[inline]
+    fn text_component(&self, start: usize, end: usize, escaped: bool) -> Option<Cow<'a, str>> {
+        match self.text {
+            Some(text) if !escaped => Some(Cow::Borrowed(&text[start..end])),
+            _ => decode_text(&self.bytes[start..end]),
+        }
+    }
 }
 
 impl Span {
@@ -419,6 +472,13 @@ impl Span {
 
     fn value<'a>(&self, source: &Source<'a>) -> Cow<'a, str> {
         source.component((self.equals + 1).min(self.end), self.end, self.value_escaped)
+    }
+
+    /// The decoded name and value, or `None` when either is not UTF-8.
+    fn text_pair<'a>(&self, source: &Source<'a>) -> Option<(Cow<'a, str>, Cow<'a, str>)> {
+        let name = source.text_component(self.start, self.equals, self.name_escaped)?;
+        let value = source.text_component((self.equals + 1).min(self.end), self.end, self.value_escaped)?;
+        Some((name, value))
     }
 }
 
@@ -466,6 +526,24 @@ fn decode_bytes(raw: &[u8]) -> Cow<'_, str> {
     if !raw.iter().any(|&b| b == b'%' || b == b'+') {
         return String::from_utf8_lossy(raw);
     }
+    match String::from_utf8(decoded_bytes(raw)) {
+        Ok(text) => Cow::Owned(text),
+        Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    }
+}
+
+/// A component decoded as [`decode_bytes`] decodes it, or `None` when the bytes are not
+/// UTF-8: where a lossy decoding would make `%FF` and `%FE` one text (U+FFFD), a signed
+/// value could be sent as another.
+#[inline(never)]
+fn decode_text(raw: &[u8]) -> Option<Cow<'_, str>> {
+    if !raw.iter().any(|&b| b == b'%' || b == b'+') {
+        return std::str::from_utf8(raw).ok().map(Cow::Borrowed);
+    }
+    String::from_utf8(decoded_bytes(raw)).ok().map(Cow::Owned)
+}
+
+fn decoded_bytes(raw: &[u8]) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {
@@ -473,10 +551,7 @@ fn decode_bytes(raw: &[u8]) -> Cow<'_, str> {
         bytes.push(b);
         i += width;
     }
-    match String::from_utf8(bytes) {
-        Ok(text) => Cow::Owned(text),
-        Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
-    }
+    bytes
 }
 
 /// One step of form decoding at `bytes[at]` (which must exist): the byte it stands for and
@@ -668,28 +743,38 @@ fn permute<T: Copy>(items: &mut [T], from: impl Fn(usize) -> usize) {
 #[derive(Debug, Clone)]
 pub(crate) enum Params<'r> {
     /// Values as sent, still percent-encoded: no name needs decoding, and no two are equal
-    /// in the order (a repeated name takes the decoded path, where its values are ordered
-    /// by their decoded text).
+    /// in the order.
     Raw(Vec<RawParam<'r>>),
-    /// Decoded (borrowed where they needed no decoding).
+    /// Decoded (borrowed where they needed no decoding), no two names equal in the order.
     Decoded(Vec<(Cow<'r, str>, Cow<'r, str>)>),
 }
 
 impl<'r> Params<'r> {
     /// The parameters of `query` and `body` (a form, else empty), sorted by `order`; raw
-    /// where that is enough, decoded otherwise.
+    /// where that is enough, decoded otherwise. Refused when they can be read more than
+    /// one way: a name or value not UTF-8 once decoded, or two names equal in `order`
+    /// (after decoding), in one place or across the two.
     #[inline]
-    pub(crate) fn sorted(query: &'r str, body: &'r [u8], order: NameOrder) -> Self {
+    pub(crate) fn sorted(query: &'r str, body: &'r [u8], order: NameOrder) -> Result<Self, AmbiguousParams> {
         let raw =
             raw_params(query, body, order).and_then(|mut params| sort_distinct(&mut params, order).then_some(params));
-        match raw {
-            Some(params) => Params::Raw(params),
-            None => {
-                let mut params = query_and_form_params(query, body);
-                params.sort_by(|a, b| order.cmp(&a.0, &b.0));
-                Params::Decoded(params)
+        if let Some(params) = raw {
+            // Raw names are text (no escapes, from a query or a UTF-8 body); a value is, when
+            // it has no escape or only escapes of ASCII bytes.
+            let undecodable = |p: &RawParam<'_>| !p.plain && !p.canonical && decode_text(p.value.as_bytes()).is_none();
+            if params.iter().any(undecodable) {
+                return Err(AmbiguousParams::NotUtf8);
             }
+            return Ok(Params::Raw(params));
         }
+        let mut params = Vec::with_capacity(16);
+        each_param(query.as_bytes(), |k, v| params.push((k, v, false)))?;
+        each_param(body, |k, v| params.push((k, v, true)))?;
+        params.sort_by(|a, b| order.cmp(&a.0, &b.0));
+        if let Some(ambiguity) = AmbiguousParams::among(&params, |a, b| order.cmp(&a.0, &b.0).is_eq(), |p| p.2) {
+            return Err(ambiguity);
+        }
+        Ok(Params::Decoded(params.into_iter().map(|(k, v, _)| (k, v)).collect()))
     }
 
     /// Where the first pair with each of `names` is.
@@ -839,13 +924,17 @@ pub(crate) mod testing {
     }
 
     /// `query`'s pairs as sent and decoded, each sorted by `order`; `None` if the raw path
-    /// declines them.
+    /// declines them. (Values that are not UTF-8 once decoded are kept: the writers must
+    /// agree on them too, though the verifiers refuse them first.)
     #[allow(clippy::type_complexity)]
     pub(crate) fn raw_and_decoded(
         query: &str,
         order: NameOrder,
     ) -> Option<(Vec<RawParam<'_>>, Vec<(Cow<'_, str>, Cow<'_, str>)>)> {
-        let Params::Raw(raw) = Params::sorted(query, b"", order) else { return None };
+        let mut raw = raw_params(query, b"", order)?;
+        if !sort_distinct(&mut raw, order) {
+            return None;
+        }
         let mut decoded = query_and_form_params(query, b"");
         decoded.sort_by(|a, b| order.cmp(&a.0, &b.0));
         Some((raw, decoded))
@@ -1005,8 +1094,8 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Parameters come out in the order's order, on the raw path exactly when no two
-        /// names are equal in it, however many there are and however long they run alike.
+        /// Parameters come out in the order's order, on the raw path; refused exactly when
+        /// two names are equal in it, however many there are and however long they run alike.
         #[test]
         fn params_sort_by_the_order(
             names in proptest::collection::vec("[ab_.]{0,3}|abababababababa[ab_.]{0,3}", 0..40),
@@ -1017,7 +1106,7 @@ mod tests {
             expected.sort_by(|a, b| order.cmp(a, b));
             let distinct = expected.windows(2).all(|w| order.cmp(w[0], w[1]).is_ne());
             match Params::sorted(&query, b"", order) {
-                Params::Raw(params) => {
+                Ok(Params::Raw(params)) => {
                     proptest::prop_assert!(distinct);
                     let sorted: Vec<&str> = params.iter().map(|p| p.name).collect();
                     proptest::prop_assert_eq!(sorted, expected);
@@ -1032,7 +1121,11 @@ mod tests {
                         proptest::prop_assert_eq!(raw.first_of_each(&[Sought::new(wanted)])[0], expected, "{:?}", wanted);
                     }
                 }
-                Params::Decoded(_) => proptest::prop_assert!(!distinct),
+                Ok(Params::Decoded(_)) => proptest::prop_assert!(false, "names without escapes are read raw"),
+                Err(refused) => {
+                    proptest::prop_assert!(!distinct);
+                    proptest::prop_assert_eq!(refused, AmbiguousParams::Repeated);
+                }
             }
         }
     }

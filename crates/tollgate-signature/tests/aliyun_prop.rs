@@ -135,6 +135,24 @@ fn verify<S: Scheme>(s: &S, parts: &Parts, body: &[u8]) -> Result<Verified, Reje
     s.verify(&view, &parsed, &[Secret::from(SECRET)], now())
 }
 
+/// Whether the case's parameters can be read more than one way: a name repeated in the
+/// query, or in both the query and a form body. The verifiers refuse such requests, so the
+/// signers refuse to sign them.
+fn ambiguous(c: &Case) -> bool {
+    let in_form = |name: &String| matches!(&c.body, Body::Form(f) if f.iter().any(|(k, _)| k == name));
+    (c.repeat.is_some() && !c.query.is_empty()) || c.query.iter().any(|(k, _)| in_form(k))
+}
+
+/// Signing an ambiguous case fails; `true` if it was one.
+fn refuses_ambiguous<S: Signer>(s: &S, c: &Case) -> bool {
+    if !ambiguous(c) {
+        return false;
+    }
+    let (mut parts, mut body) = build(c);
+    assert!(s.sign(&mut parts, &mut body, KEY_ID, &Secret::from(SECRET), now()).is_err(), "signed {c:?}");
+    true
+}
+
 fn sign<S: Signer>(s: &S, c: &Case) -> (Parts, Bytes) {
     let (mut parts, mut body) = build(c);
     s.sign(&mut parts, &mut body, KEY_ID, &Secret::from(SECRET), now()).unwrap();
@@ -165,8 +183,7 @@ fn tampered(parts: &Parts, body: &Bytes, c: &Case, with_path: bool) -> Vec<(Stri
         Body::Form(f) => f.iter().map(|(k, _)| k.clone()).collect(),
         _ => Vec::new(),
     };
-    // A query parameter that a form field of the same name overrides is not signed by the
-    // API Gateway's clients (documented): leave those alone.
+    // (a name in both places is refused before it is signed: see `ambiguous`)
     if let Some((name, _)) = c.query.iter().find(|(k, _)| !form_names.contains(k)) {
         let mut q = wire.clone();
         q.iter_mut().find(|(k, _)| k == name).unwrap().1.push('!');
@@ -258,6 +275,9 @@ proptest! {
     fn aliyun_api_gateway_sign_then_verify(c in case()) {
         let alg = if c.sha1 { HmacAlg::Sha1 } else { HmacAlg::Sha256 };
         let scheme = AliyunApiGateway::new().signature_method(alg).sign_header(HeaderName::from_static("x-custom"));
+        if refuses_ambiguous(&scheme, &c) {
+            return Ok(());
+        }
         let (parts, body) = sign(&scheme, &c);
         let v = verify(&scheme, &parts, &body);
         prop_assert!(v.is_ok(), "{:?}: {:?}", c, v);
@@ -303,6 +323,9 @@ proptest! {
         let c = Case { path: "/".into(), body: match c.body { Body::Json(_) => Body::None, b => b }, ..c };
         let alg = if c.sha1 { HmacAlg::Sha1 } else { HmacAlg::Sha256 };
         let scheme = AliyunRpc::new().signature_method(alg);
+        if refuses_ambiguous(&scheme, &c) {
+            return Ok(());
+        }
         let (parts, body) = sign(&scheme, &c);
         let v = verify(&scheme, &parts, &body);
         prop_assert!(v.is_ok(), "{:?}: {:?}", c, v);

@@ -213,10 +213,38 @@ proptest! {
         path in path(),
         params in params(),
     ) {
-        // The SDK sends v1 parameters in the query (GET) or a form body (POST).
+        // The SDK sends v1 parameters in the query (GET) or a form body (POST), each name
+        // once (names signed alike, `_` as `.`, are refused: see `v1_refuses_names_signed_alike`).
+        let mut seen = std::collections::HashSet::new();
+        let params: Vec<(String, String)> = params.into_iter().filter(|(k, _)| seen.insert(k.replace('_', "."))).collect();
         let shape = if get { Shape::Get } else { Shape::PostForm };
         let alg = if sha256 { HmacAlg::Sha256 } else { HmacAlg::Sha1 };
         check_round_trip(&TencentCloud::new(), &TencentCloud::new().sign_v1(alg), shape, &path, &params, false)?;
+    }
+
+    #[test]
+    fn v1_refuses_names_signed_alike(get in any::<bool>(), path in path(), params in params(), underscore in any::<bool>()) {
+        // a name given twice, or beside its `_`/`.` twin: the signer refuses, and so does the
+        // verifier, the repeated pair added to a request signed without it
+        let (name, value) = params[0].clone();
+        let twin = if underscore { name.replace('_', ".") } else { name.clone() };
+        let mut repeated = params.clone();
+        repeated.push((twin, value));
+        let shape = if get { Shape::Get } else { Shape::PostForm };
+        let signer = TencentCloud::new().sign_v1(HmacAlg::Sha1);
+        let (mut parts, mut body) = request(shape, &path, &repeated);
+        prop_assert!(signer.sign(&mut parts, &mut body, KEY_ID, &Secret::from(SECRET), now()).is_err());
+        let mut seen = std::collections::HashSet::new();
+        let distinct: Vec<(String, String)> = params.into_iter().filter(|(k, _)| seen.insert(k.replace('_', "."))).collect();
+        let (mut parts, mut body) = request(shape, &path, &distinct);
+        sign(&signer, &mut parts, &mut body);
+        let extra = form(&repeated[repeated.len() - 1..]);
+        let (parts, body) = match shape {
+            Shape::Get => (with_target(&parts, &format!("{}&{extra}", parts.uri.path_and_query().unwrap())), body),
+            _ => (parts, Bytes::from(format!("{}&{extra}", String::from_utf8_lossy(&body)))),
+        };
+        let refused = verify(&TencentCloud::new(), &parts, &body, now()).unwrap_err();
+        prop_assert_eq!(refused.code(), "InvalidParameter");
     }
 
     #[test]

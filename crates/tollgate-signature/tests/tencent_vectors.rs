@@ -448,6 +448,10 @@ fn body_is_read_only_when_covered() {
         (Method::POST, vec![form], true),  // v1: parameters may be in the form
         (Method::POST, vec![json], false), // v1: a JSON body is not covered
         (Method::GET, vec![form], false),  // v1 GET: the query
+        // a GET that announces a body: TC3's hash of an empty one refuses it; v1 signs its form
+        (Method::GET, vec![tc3, json, ("content-length", "5")], true),
+        (Method::GET, vec![form, ("transfer-encoding", "chunked")], true),
+        (Method::GET, vec![tc3, json, ("content-length", "0")], false),
         (Method::POST, vec![("authorization", "Bearer x"), form], false), // refused unread
     ] {
         assert_eq!(Scheme::needs_body(&scheme, &method, &headers(&pairs)), needed, "{method} {pairs:?}");
