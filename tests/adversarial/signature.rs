@@ -249,20 +249,22 @@ async fn aliyun_apigw_repeated_signed_header_is_refused() {
     }
 }
 
-/// A name given twice was signed once with its values joined by commas: `?to=a,b` signed
-/// passed as `?to=a&to=b` (and names that decode alike, `a%62` and `ab`, were one name).
+/// A name given twice is how the official clients send a list (`tag=x&tag=y`), signed with
+/// its values joined by commas in the order sent: it passes, and a reordering does not. (The
+/// scheme cannot tell `?to=alice&to=bob` from `?to=alice,bob`: SECURITY.md says so; the
+/// nonce makes a signed request single-use.) Names that decode alike are one name.
 #[tokio::test]
-async fn aliyun_apigw_repeated_parameter_is_refused() {
+async fn aliyun_apigw_repeated_parameter_is_signed_in_order() {
     let addr = serve(AliyunApiGateway::new()).await;
-    let honest = signed(&AliyunApiGateway::new(), request(Method::GET, "/pay?to=alice,bob", None, ""));
+    let honest = signed(&AliyunApiGateway::new(), request(Method::GET, "/pay?to=alice&to=bob", None, ""));
     assert!(send(addr, &honest).await.handled());
-    let attack = honest.clone().with_target("/pay?to=alice&to=bob");
+    let attack = honest.clone().with_target("/pay?to=bob&to=alice");
     let answer = send(addr, &attack).await;
     assert!(!answer.handled(), "the handler read to={}", answer.json["query"]["to"]);
-    assert_eq!(answer.aliyun(), (400, "Invalid Param, a parameter is given more than once"));
+    assert_eq!(answer.aliyun().0, 400);
     for target in ["/pay?ab=1&a%62=2", "/pay?a+b=1&a%20b=2"] {
         let answer = send(addr, &apigw_resign(honest.clone().with_target(target))).await;
-        assert_eq!(answer.aliyun(), (400, "Invalid Param, a parameter is given more than once"), "{target}");
+        assert!(answer.handled(), "{target}: {}", answer.json);
     }
 }
 

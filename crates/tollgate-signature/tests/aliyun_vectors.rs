@@ -235,10 +235,7 @@ async fn apigw_tampered_target_is_invalid_signature() {
         for (from, to) in [("tilde=~home", "tilde=~hame"), ("page=1", "page=2"), ("a=1", "a=2")] {
             if v.target.contains(from) {
                 tampered.push(v.with_target(from, to));
-                // a parameter sent twice is refused before the signature is checked
-                let twice = v.with_target(from, &format!("{from}&{from}"));
-                let answer = send(AliyunApiGateway::new(), &twice, &v.secret, 0).await;
-                assert_eq!(answer.ca(), (400, Some("Invalid Param, a parameter is given more than once")));
+                tampered.push(v.with_target(from, &format!("{from}&{from}")));
             }
         }
         if v.target.contains('?') {
