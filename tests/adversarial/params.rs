@@ -319,3 +319,42 @@ apis:
     let resp = svc.oneshot(req).await.unwrap();
     assert_eq!(resp.into_body().collect().await.unwrap().to_bytes(), "client_ip=192.0.2.7");
 }
+
+// ---------------------------------------------------------------------------------------
+// validation: a checked name sent under another spelling
+
+/// Validation checked `page` by its exact name while a lenient backend also read `Page=`,
+/// `page[]=` (ASP.NET, PHP) or `x=1;page=` (older Python and Go): `?page=1&Page=-5` passed
+/// with `page >= 1` checked and the backend reading -5. A declared name sent under another
+/// spelling a backend reads as it is now refused.
+#[tokio::test]
+async fn a_validated_name_cannot_be_shadowed_by_another_spelling() {
+    use tollgate::params::{Param, ParamValidationConfig, ParamValidationLayer};
+    let config =
+        ParamValidationConfig::new().param(Param::query("page").int().min(1)).param(Param::form("amount").int().min(1));
+    let validation = ParamValidationLayer::from_config(&config).unwrap();
+    let app = Router::new()
+        .route("/", axum::routing::any(|req: Request| async move { req.uri().query().unwrap_or("").to_owned() }))
+        .layer(validation);
+    let addr = serve(app).await;
+    let client = reqwest::Client::new();
+    let get = |q: &'static str| client.get(format!("http://{addr}/?{q}")).send();
+    assert_eq!(get("page=2").await.unwrap().status(), 200);
+    for q in ["page=2&Page=-5", "page=2&page[]=-5", "page=2&x=1;page=-5", "PAGE=-5", "page=2&pa%67e%5B%5D=-5"] {
+        let resp = get(q).await.unwrap();
+        assert_eq!(resp.status(), 400, "{q} reached the handler");
+    }
+    let post = |body: &'static str| {
+        client
+            .post(format!("http://{addr}/?page=2"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    assert_eq!(post("amount=10").await.unwrap().status(), 200);
+    for body in ["amount=10&Amount=-1", "amount=10&amount[x]=-1", "note=a;amount=-1&amount=10"] {
+        assert_eq!(post(body).await.unwrap().status(), 400, "{body} reached the handler");
+    }
+    // other names may look alike without being read as a declared one
+    assert_eq!(get("page=2&pages=-5&page_size=3").await.unwrap().status(), 200);
+}

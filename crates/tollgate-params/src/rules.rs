@@ -803,6 +803,9 @@ impl ParamRules {
                 }
             }
         }
+        if let Some(q) = request.uri.query().filter(|_| self.reads_query) {
+            respelled(q.as_bytes(), &self.query_names, Position::Query, &mut problems);
+        }
         if let Some(need) = self.body {
             self.check_body(need, request, &mut problems, &mut fixes);
         }
@@ -853,6 +856,7 @@ impl ParamRules {
     }
 
     fn check_form(&self, body: &[u8], problems: &mut Vec<Problem>, fixes: &mut Fixes) {
+        respelled(body, &self.form_names, Position::Form, problems);
         let pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> = parse_urlencoded(body).collect();
         let mut appended = String::new();
         for p in self.body_params() {
@@ -920,6 +924,39 @@ impl ParamRules {
         }
         if changed {
             fixes.body = serde_json::to_vec(&value).ok().map(Bytes::from);
+        }
+    }
+}
+
+/// Refuses a declared name sent under another spelling that a lenient backend reads as it
+/// (`Page=` or `page[]=` for `page`, ASP.NET and PHP; `x=1;page=` for `page`, older Python
+/// and Go, which also split on `;`): validation checks the exact name, and the backend would
+/// read the unchecked value.
+fn respelled(encoded: &[u8], declared: &[String], position: Position, problems: &mut Vec<Problem>) {
+    if declared.is_empty() {
+        return;
+    }
+    let canonical: Vec<String> = declared.iter().map(|n| names::canonical(n)).collect();
+    for segment in encoded.split(|&b| b == b'&').filter(|s| !s.is_empty()) {
+        for (i, part) in segment.split(|&b| b == b';').filter(|p| !p.is_empty()).enumerate() {
+            let Some((name, _)) = parse_urlencoded(part).next() else { continue };
+            let Some(at) = canonical.iter().position(|c| *c == names::canonical(&name)) else { continue };
+            // the exact name as a pair of its own is what validation read
+            if i == 0 && name == declared[at] {
+                continue;
+            }
+            if problems.iter().any(|p| p.name == declared[at] && p.kind == ProblemKind::Invalid) {
+                continue;
+            }
+            problems.push(Problem {
+                kind: ProblemKind::Invalid,
+                name: declared[at].clone(),
+                position: Some(position),
+                // the spelling the client sent is not echoed
+                rule: "is also sent under a spelling some backends read as it (another case, a `[]` suffix, \
+                       after a `;`): send it once, under its own name"
+                    .to_owned(),
+            });
         }
     }
 }
