@@ -139,9 +139,10 @@ impl AliyunApiGateway {
         }
     }
 
-    /// How far `X-Ca-Timestamp` may be from now, either way (default 15 minutes).
+    /// How far `X-Ca-Timestamp` may be from now, either way (default 15 minutes; at most a
+    /// day, [`MAX_WINDOW`](tollgate_core::MAX_WINDOW): a longer one is clamped to it).
     pub fn window(mut self, window: Duration) -> Self {
-        self.window = window;
+        self.window = window.min(tollgate_core::MAX_WINDOW);
         self
     }
 
@@ -582,6 +583,12 @@ impl Scheme for AliyunApiGateway {
 
     fn replayed(&self) -> Rejection {
         refusal(StatusCode::BAD_REQUEST, "NonceUsed", "Nonce Used")
+    }
+
+    /// The official clients always send `X-Ca-Nonce`: a replay guard refuses a request
+    /// without one, as [`require_nonce`](AliyunApiGateway::require_nonce) does.
+    fn missing_nonce(&self) -> Option<Rejection> {
+        Some(refusal(StatusCode::BAD_REQUEST, "InvalidNonce", "Invalid Nonce"))
     }
 
     fn expired(&self) -> Rejection {

@@ -99,9 +99,10 @@ impl AliyunRpc {
         Self { window: Duration::from_secs(15 * 60), alg: HmacAlg::Sha1 }
     }
 
-    /// How far `Timestamp` may be from now, either way (default 15 minutes).
+    /// How far `Timestamp` may be from now, either way (default 15 minutes; at most a day,
+    /// [`MAX_WINDOW`](tollgate_core::MAX_WINDOW): a longer one is clamped to it).
     pub fn window(mut self, window: Duration) -> Self {
-        self.window = window;
+        self.window = window.min(tollgate_core::MAX_WINDOW);
         self
     }
 
@@ -395,6 +396,12 @@ impl Scheme for AliyunRpc {
 
     fn replayed(&self) -> Rejection {
         refusal(StatusCode::BAD_REQUEST, "SignatureNonceUsed", "Specified signature nonce was used already.")
+    }
+
+    /// The SDKs always send `SignatureNonce`: a replay guard refuses a request without one
+    /// (worded as the API's other `Missing*` answers).
+    fn missing_nonce(&self) -> Option<Rejection> {
+        Some(refusal(StatusCode::BAD_REQUEST, "MissingSignatureNonce", "SignatureNonce is mandatory for this action."))
     }
 
     fn expired(&self) -> Rejection {
