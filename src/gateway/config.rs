@@ -812,6 +812,13 @@ fn signature(api: Api, block: SignatureBlock, style: Option<ErrorStyle>) -> Resu
                 if entry.id.trim().is_empty() {
                     return Err(ConfigError::new(format!("keys[{i}].id"), "expected a key id"));
                 }
+                if entry.secret.as_deref() == Some("") {
+                    return Err(ConfigError::new(format!("keys[{i}].secret"), "expected a secret, got an empty one"));
+                }
+                if let Some(j) = entry.secrets.iter().position(String::is_empty) {
+                    let path = format!("keys[{i}].secrets[{j}]");
+                    return Err(ConfigError::new(path, "expected a secret, got an empty one"));
+                }
                 let secrets = entry.secret.into_iter().chain(entry.secrets).collect();
                 let mut record = record(format!("keys[{i}].secrets"), secrets)?.disabled(entry.disabled);
                 if let Some(app) = entry.app_id {

@@ -99,7 +99,8 @@
 //!   capacity: 1000000   # live nonces kept (default); when full, signed requests get 503
 //!                       # NonceStoreFull. Size it as peak signed requests per second times
 //!                       # twice the window plus a second (1,801 s for 15 minutes).
-//!   max_share: 0.1      # the most one key may hold (default 0.1), so one key cannot fill it
+//!   max_share: 0.1      # the most one key may hold (default 0.1), so one key cannot fill it;
+//!                       # a service with a single client key sets 1
 //! ```
 //!
 //! Errors name the file, the field and what was expected:

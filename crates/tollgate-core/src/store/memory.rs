@@ -45,6 +45,8 @@ fn nanos(d: Duration) -> u64 {
 /// of now, and its nonce is kept until the timestamp leaves the window). So the bound is the
 /// peak signed requests per second times that: the default 1,000,000 holds about 550 requests
 /// per second with the 15-minute window (1,801 s), 1,660 with Tencent Cloud's 5 minutes (601 s).
+/// And the busiest key's peak rate times that must fit in its share: a service with one
+/// client key sets the share to 1, or that key is refused at a tenth of the bound.
 ///
 /// Why not `moka` or a hash map: a nonce check is an insert into a table of up to millions
 /// of keys on every signed request. moka's general machinery (access order, admission,
