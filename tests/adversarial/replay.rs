@@ -282,7 +282,8 @@ fn an_empty_secret_is_refused_at_load() {
     assert_eq!(err, "apis[0].signature.keys.app[1]: expected a secret, got an empty one");
     let err = config_error(r#"apis: [{path: /, signature: {scheme: tencent-apigw, keys: [{id: app, secret: ""}]}}]"#);
     assert_eq!(err, "apis[0].signature.keys[0].secret: expected a secret, got an empty one");
-    let err = config_error(r#"apis: [{path: /, signature: {scheme: aliyun-rpc, keys: [{id: app, secrets: [a, ""]}]}}]"#);
+    let err =
+        config_error(r#"apis: [{path: /, signature: {scheme: aliyun-rpc, keys: [{id: app, secrets: [a, ""]}]}}]"#);
     assert_eq!(err, "apis[0].signature.keys[0].secrets[1]: expected a secret, got an empty one");
 }
 
