@@ -25,10 +25,10 @@
 //!   in the query and in a form body is signed with the form's values only. Such a query
 //!   value is therefore not covered by the signature: an application that reads a name from
 //!   both places should read the form's.
-//! - **`X-Ca-Nonce` is optional**, as the gateway documents it: a request without one is
-//!   accepted (only the timestamp window limits its replay). Every official client sends one;
-//!   [`require_nonce`](AliyunApiGateway::require_nonce) refuses requests without it
-//!   (`Invalid Nonce`, 400, our wording).
+//! - **`X-Ca-Nonce` is optional** to the verifier, as the gateway documents it. Every official
+//!   client sends one, so a replay guard behind the verifier refuses a request without it
+//!   (`Invalid Nonce`, 400, our wording) unless told otherwise;
+//!   [`require_nonce`](AliyunApiGateway::require_nonce) refuses it here already, guard or not.
 //! - **The timestamp and the nonce must be signed** (listed in `X-Ca-Signature-Headers`, as
 //!   every official client lists them): otherwise anyone could refresh them and replay the
 //!   request. Refused with `Invalid Signature Headers, ... must be signed` (400, our wording);
@@ -155,8 +155,9 @@ impl AliyunApiGateway {
     }
 
     /// Refuses requests without `X-Ca-Nonce` (`Invalid Nonce`, 400). Off by default: the
-    /// gateway documents the nonce as optional, though every official client sends one. Turn
-    /// it on when a replay guard must see a nonce on every request.
+    /// gateway documents the nonce as optional, though every official client sends one. A
+    /// replay guard refuses such requests anyway (unless its `require_nonce` is off); turn
+    /// this on to refuse them without one.
     pub fn require_nonce(mut self, on: bool) -> Self {
         self.require_nonce = on;
         self

@@ -27,8 +27,9 @@
 //! times, or in both places, is signed once per value, so no value reaches the application
 //! unsigned. (The Python SDK would sign only the form's value of a name also in its query,
 //! so such a request of its own is refused; no API call needs one.) A raw non-form body
-//! (JSON) is not covered and passes through. A request without `SignatureNonce` is accepted
-//! (only the window limits its replay); the SDKs always send one.
+//! (JSON) is not covered and passes through. A request without `SignatureNonce` is verified,
+//! but the SDKs always send one, so a replay guard behind the verifier refuses it
+//! (`MissingSignatureNonce`) unless told otherwise.
 //!
 //! ```
 //! use std::time::SystemTime;
