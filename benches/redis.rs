@@ -41,13 +41,13 @@ fn redis(c: &mut Criterion) {
     group.bench_function("nonce/redis", |b| {
         b.iter(|| {
             n += 1;
-            rt.block_on(store.insert_nonce(&format!("nonce-{n}"), Duration::from_secs(60))).unwrap()
+            rt.block_on(store.insert_nonce("app", &format!("nonce-{n}"), Duration::from_secs(60))).unwrap()
         })
     });
     group.bench_function("nonce/memory", |b| {
         b.iter(|| {
             n += 1;
-            nonces.insert_if_absent_now(&format!("nonce-{n}"), Duration::from_secs(60))
+            nonces.insert_if_absent_now("app", &format!("nonce-{n}"), Duration::from_secs(60))
         })
     });
     group.finish();

@@ -12,7 +12,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use tollgate::{MemoryNonceStore, MemoryRateStore, RateQuota};
+use tollgate::{MemoryNonceStore, MemoryRateStore, RateQuota, StoreError};
 
 #[path = "support/rss.rs"]
 mod support;
@@ -20,9 +20,12 @@ use support::rss;
 
 const TTL: Duration = Duration::from_secs(900);
 
+/// The tenant of every nonce here: a scheme and an app key.
+const TENANT: &str = "aliyun-apigw\u{1f}203753741";
+
 fn nonce_key(i: u64) -> String {
-    // the shape of a real key: app key, then a UUID nonce
-    format!("203753741:{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}", i, i & 0xffff, i & 0xfff, (i >> 3) & 0xfff, i * 7919)
+    // the shape of a real nonce: a UUID
+    format!("{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}", i, i & 0xffff, i & 0xfff, (i >> 3) & 0xfff, i * 7919)
 }
 
 /// Fills one store in this process and prints its resident-memory growth per entry. Run in
@@ -32,9 +35,9 @@ fn measure(kind: &str, n: u64) {
     let before = rss();
     let len = match kind {
         "nonce" => {
-            let store = MemoryNonceStore::with_capacity(n);
+            let store = MemoryNonceStore::with_capacity(n * 2).max_share(1.0);
             for i in 0..n {
-                store.insert_if_absent_now(&nonce_key(i), TTL);
+                store.insert_if_absent_now(TENANT, &nonce_key(i), TTL).unwrap();
             }
             let len = store.len();
             std::mem::forget(store);
@@ -82,18 +85,21 @@ fn stores(c: &mut Criterion) {
     let mut group = c.benchmark_group("nonce");
     group.throughput(Throughput::Elements(1));
     for remembered in [1_000u64, 1_000_000] {
-        // steady (the new nonces leave 1 ms after they come, as old ones leave in a
-        // service whose nonces expire as fast as they arrive, so the table stays at
-        // `remembered`), below its bound (room for every nonce the run adds, so it grows)
-        // and at it (full: each new nonce makes the soonest-expiring ones go)
+        // steady (the new nonces leave within a second or two of coming, their slots reused
+        // in place, as old ones leave in a service whose nonces expire as they arrive),
+        // below its bound (room for every nonce the run adds, so it grows) and at it (full of
+        // live nonces: each new one is refused, none forgotten)
         for (regime, capacity, ttl) in [
-            ("steady", remembered * 2, Duration::from_millis(1)),
-            ("below_bound", remembered * 32, TTL),
+            ("steady", 64_000_000, Duration::from_millis(1)),
+            ("below_bound", 64_000_000, TTL),
             ("at_bound", remembered, TTL),
         ] {
-            let store = MemoryNonceStore::with_capacity(capacity);
-            for i in 0..remembered {
-                store.insert_if_absent_now(&nonce_key(i), TTL);
+            let store = MemoryNonceStore::with_capacity(capacity).max_share(1.0);
+            // at the bound, every shard is filled: a shard that fills before the others
+            // refuses the rest, so it takes more nonces than the bound
+            let prefill = if regime == "at_bound" { remembered * 4 } else { remembered };
+            for i in 0..prefill {
+                let _ = store.insert_if_absent_now(TENANT, &nonce_key(i), TTL);
             }
             if regime == "below_bound" {
                 let keys: Vec<String> = (0..remembered).map(nonce_key).collect();
@@ -101,12 +107,14 @@ fn stores(c: &mut Criterion) {
                 group.bench_with_input(BenchmarkId::new("replay_refused", remembered), &remembered, |b, _| {
                     b.iter(|| {
                         i = (i + 1) % keys.len();
-                        assert!(!store.insert_if_absent_now(black_box(&keys[i]), TTL));
+                        assert_eq!(store.insert_if_absent_now(TENANT, black_box(&keys[i]), TTL), Ok(false));
                     })
                 });
             }
             let mut fresh = u64::MAX / 2;
-            let id = BenchmarkId::new(format!("new_nonce_accepted_{regime}"), remembered);
+            let (verdict, expected) =
+                if regime == "at_bound" { ("refused", Err(StoreError::Full)) } else { ("accepted", Ok(true)) };
+            let id = BenchmarkId::new(format!("new_nonce_{verdict}_{regime}"), remembered);
             group.bench_with_input(id, &remembered, |b, _| {
                 // the key is the request's: made and dropped outside the timing
                 b.iter_batched_ref(
@@ -114,7 +122,7 @@ fn stores(c: &mut Criterion) {
                         fresh += 1;
                         nonce_key(fresh)
                     },
-                    |k| assert!(store.insert_if_absent_now(black_box(k), ttl)),
+                    |k| assert_eq!(store.insert_if_absent_now(TENANT, black_box(k), ttl), expected),
                     criterion::BatchSize::SmallInput,
                 )
             });

@@ -136,8 +136,9 @@ async fn aliyun_rpc() {
 
 #[tokio::test]
 async fn tencent_cloud_tc3_and_v1() {
+    // remembering signatures (opt-in), an identical TC3 request is accepted once
     let (status, first, status2, second) = round_trip(
-        TencentCloud::new(),
+        TencentCloud::new().remember_signatures(true),
         TencentCloud::new().sign_service("cvm"),
         "POST",
         "/",
@@ -164,8 +165,15 @@ async fn tencent_cloud_tc3_and_v1() {
 
 #[tokio::test]
 async fn tencent_api_gateway_key_pair() {
-    let (status, first, status2, second) =
-        round_trip(TencentApiGateway::new(), TencentApiGateway::new(), "GET", "/release/hello?x=1", "", b"").await;
+    let (status, first, status2, second) = round_trip(
+        TencentApiGateway::new().remember_signatures(true),
+        TencentApiGateway::new(),
+        "GET",
+        "/release/hello?x=1",
+        "",
+        b"",
+    )
+    .await;
     assert_eq!((status, &first["key_id"]), (200, &json!(KEY)));
     assert_eq!(status2, 403);
     assert!(second["message"].as_str().unwrap().contains("already used"), "{second}");

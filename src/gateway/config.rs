@@ -190,7 +190,21 @@ struct RawGateway {
     #[serde(default)]
     allow_encoded_slashes: bool,
     #[serde(default)]
+    nonce_store: Option<RawNonceStore>,
+    #[serde(default)]
     apis: Vec<RawApi>,
+}
+
+/// The in-memory nonce store every API's replay guard shares.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNonceStore {
+    /// The most live nonces remembered.
+    #[serde(default)]
+    capacity: Option<u64>,
+    /// The share of them one key may hold, from 0 (exclusive) to 1.
+    #[serde(default)]
+    max_share: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -456,6 +470,9 @@ struct SignatureBlock {
     window: Option<Duration>,
     #[serde(default)]
     body_limit: Option<usize>,
+    /// Tencent schemes: remember each signature as a nonce (accepted once in the window).
+    #[serde(default)]
+    remember_signatures: bool,
 }
 
 #[cfg(feature = "signature")]
@@ -541,6 +558,9 @@ struct ReplayRule {
     nonce: Option<String>,
     #[serde(default)]
     per_key: Option<String>,
+    /// Refuse a signed request without its scheme's nonce (default true).
+    #[serde(default)]
+    require_nonce: Option<bool>,
 }
 
 #[cfg(feature = "replay")]
@@ -606,15 +626,49 @@ fn build(raw: RawGateway) -> Result<Gateway, ConfigError> {
     if let Some(style) = raw.error_style {
         gateway = gateway.error_style(style.style());
     }
+    let nonces = nonce_store(raw.nonce_store).map_err(|e| e.under("nonce_store"))?;
     for (i, api) in raw.apis.into_iter().enumerate() {
-        let api = build_api(api, raw.error_style).map_err(|e| e.under(&format!("apis[{i}]")))?;
+        let api = build_api(api, raw.error_style, &nonces).map_err(|e| e.under(&format!("apis[{i}]")))?;
         gateway = gateway.api(api);
     }
     Ok(gateway)
 }
 
+/// The one nonce store of the gateway's replay guards: its bound holds for the gateway, not
+/// per API.
+fn nonce_store(raw: Option<RawNonceStore>) -> Result<tollgate_core::MemoryNonceStore, ConfigError> {
+    let Some(raw) = raw else { return Ok(tollgate_core::MemoryNonceStore::new()) };
+    let mut store = match raw.capacity {
+        Some(0) => return Err(ConfigError::new("capacity", "expected a positive number of nonces")),
+        Some(capacity) => tollgate_core::MemoryNonceStore::with_capacity(capacity),
+        None => tollgate_core::MemoryNonceStore::new(),
+    };
+    if let Some(share) = raw.max_share {
+        if !(share > 0.0 && share <= 1.0) {
+            return Err(ConfigError::new("max_share", format!("expected a share above 0 and up to 1, got {share}")));
+        }
+        store = store.max_share(share);
+    }
+    Ok(store)
+}
+
+/// Refuses a window past a day: a nonce is kept as long as its timestamp is acceptable.
+fn bounded_window(path: &str, window: Option<Duration>) -> Result<Option<Duration>, ConfigError> {
+    match window {
+        Some(w) if w > tollgate_core::MAX_WINDOW => {
+            Err(ConfigError::new(path, format!("expected a window of at most a day (86400 s), got {} s", w.as_secs())))
+        }
+        Some(w) if w.is_zero() => Err(ConfigError::new(path, "expected a window above zero")),
+        w => Ok(w),
+    }
+}
+
 /// One API; error paths relative to it.
-fn build_api(raw: RawApi, global_style: Option<StyleName>) -> Result<Api, ConfigError> {
+fn build_api(
+    raw: RawApi,
+    global_style: Option<StyleName>,
+    nonces: &tollgate_core::MemoryNonceStore,
+) -> Result<Api, ConfigError> {
     let mut api = Api::new(&raw.path)?;
     for (i, m) in raw.method.map(|m| m.0).unwrap_or_default().iter().enumerate() {
         let method = Method::from_bytes(m.trim().to_ascii_uppercase().as_bytes())
@@ -693,7 +747,7 @@ fn build_api(raw: RawApi, global_style: Option<StyleName>) -> Result<Api, Config
 
     #[cfg(feature = "replay")]
     if let Some(block) = raw.replay
-        && let Some(layer) = replay(block, signed, style.clone()).map_err(|e| e.under("replay"))?
+        && let Some(layer) = replay(block, signed, style.clone(), nonces).map_err(|e| e.under("replay"))?
     {
         api = api.replay(layer);
     }
@@ -738,6 +792,11 @@ fn signature(api: Api, block: SignatureBlock, style: Option<ErrorStyle>) -> Resu
 
     let mut store = MemorySecretStore::new();
     let record = |path: String, secrets: Vec<String>| -> Result<KeyRecord, ConfigError> {
+        if let Some(i) = secrets.iter().position(String::is_empty) {
+            // anyone can sign with an empty secret
+            let at = if secrets.len() > 1 { format!("{path}[{i}]") } else { path };
+            return Err(ConfigError::new(at, "expected a secret, got an empty one"));
+        }
         let mut secrets = secrets.into_iter();
         let first = secrets.next().ok_or_else(|| ConfigError::new(path, "expected at least one secret"))?;
         Ok(secrets.fold(KeyRecord::new(first), KeyRecord::with_secret))
@@ -756,6 +815,13 @@ fn signature(api: Api, block: SignatureBlock, style: Option<ErrorStyle>) -> Resu
             for (i, entry) in list.into_iter().enumerate() {
                 if entry.id.trim().is_empty() {
                     return Err(ConfigError::new(format!("keys[{i}].id"), "expected a key id"));
+                }
+                if entry.secret.as_deref() == Some("") {
+                    return Err(ConfigError::new(format!("keys[{i}].secret"), "expected a secret, got an empty one"));
+                }
+                if let Some(j) = entry.secrets.iter().position(String::is_empty) {
+                    let path = format!("keys[{i}].secrets[{j}]");
+                    return Err(ConfigError::new(path, "expected a secret, got an empty one"));
                 }
                 let secrets = entry.secret.into_iter().chain(entry.secrets).collect();
                 let mut record = record(format!("keys[{i}].secrets"), secrets)?.disabled(entry.disabled);
@@ -785,8 +851,15 @@ fn signature(api: Api, block: SignatureBlock, style: Option<ErrorStyle>) -> Resu
             None => layer,
         }
     }
-    let w = block.window;
+    let w = bounded_window("window", block.window)?;
     let limit = block.body_limit;
+    let remember = block.remember_signatures;
+    if remember && matches!(block.scheme, SchemeName::AliyunApigw | SchemeName::AliyunRpc) {
+        return Err(ConfigError::new(
+            "remember_signatures",
+            "expected it only with tencent-cloud or tencent-apigw: Aliyun's schemes have nonces",
+        ));
+    }
     Ok(match block.scheme {
         SchemeName::AliyunApigw => {
             let scheme = w.map_or_else(AliyunApiGateway::new, |w| AliyunApiGateway::new().window(w));
@@ -798,10 +871,12 @@ fn signature(api: Api, block: SignatureBlock, style: Option<ErrorStyle>) -> Resu
         }
         SchemeName::TencentCloud => {
             let scheme = w.map_or_else(TencentCloud::new, |w| TencentCloud::new().window(w));
+            let scheme = scheme.remember_signatures(remember);
             api.signature(finish(SignatureLayer::new(scheme, store), style, limit))
         }
         SchemeName::TencentApigw => {
             let scheme = w.map_or_else(TencentApiGateway::new, |w| TencentApiGateway::new().window(w));
+            let scheme = scheme.remember_signatures(remember);
             api.signature(finish(SignatureLayer::new(scheme, store), style, limit))
         }
     })
@@ -812,12 +887,18 @@ fn replay(
     block: BoolOr<ReplayRule>,
     signed: bool,
     style: Option<ErrorStyle>,
+    nonces: &tollgate_core::MemoryNonceStore,
 ) -> Result<Option<tollgate_replay::ReplayGuardLayer>, ConfigError> {
     use tollgate_replay::{HeaderRule, ReplayGuardLayer, TimestampFormat};
 
+    let mut require_nonce = true;
     let rule = match block {
         BoolOr::Bool(false) => return Ok(None),
         BoolOr::Bool(true) => None,
+        BoolOr::Table(t) if t.window.is_some() && t.timestamp.is_none() => {
+            // a signed API's window is the signature block's
+            return Err(ConfigError::new("window", "expected it with a timestamp header (timestamp: <header>)"));
+        }
         BoolOr::Table(t) => match (t.headers, t.timestamp) {
             (Some(ReplayPreset::AliyunApigw), None) => Some(HeaderRule::aliyun_api_gateway()),
             (Some(_), Some(_)) => {
@@ -829,7 +910,7 @@ fn replay(
                     TimestampName::EpochSeconds => TimestampFormat::EpochSeconds,
                     TimestampName::HttpDate => TimestampFormat::HttpDate,
                 };
-                let window = t.window.unwrap_or(Duration::from_secs(900));
+                let window = bounded_window("window", t.window)?.unwrap_or(Duration::from_secs(900));
                 let mut rule = HeaderRule::new(header_name("timestamp".into(), &ts)?, format, window);
                 if let Some(n) = &t.nonce {
                     rule = rule.nonce(header_name("nonce".into(), n)?);
@@ -839,7 +920,11 @@ fn replay(
                 }
                 Some(rule)
             }
-            (None, None) => None,
+            (None, None) => {
+                // (a header rule names its nonce header, and requires it)
+                require_nonce = t.require_nonce.unwrap_or(true);
+                None
+            }
         },
     };
     if rule.is_none() && !signed {
@@ -849,7 +934,7 @@ fn replay(
              ({headers: aliyun-apigw} or {timestamp: <header>, nonce: <header>})",
         ));
     }
-    let mut layer = ReplayGuardLayer::new();
+    let mut layer = ReplayGuardLayer::with_store(nonces.clone()).require_nonce(require_nonce);
     if let Some(rule) = rule {
         layer = layer.headers(rule);
     }

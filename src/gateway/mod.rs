@@ -75,9 +75,12 @@
 //!     signature:
 //!       scheme: aliyun-apigw                # aliyun-rpc, tencent-cloud, tencent-apigw
 //!       keys: {"203467890": "app-secret"}   # id: secret, id: [old, new], or [{id, secret(s), app_id, disabled}]
-//!       window: 15m                         # optional: seconds or "5m"
-//!     replay: true                          # or false, or {headers: aliyun-apigw}, or
-//!                                           # {timestamp: x-ts, format: epoch_millis, window: 5m, nonce: x-nonce, per_key: x-key}
+//!                                           # (an empty secret is refused)
+//!       window: 15m                         # optional: seconds or "5m", at most a day
+//!       # remember_signatures: true         # tencent-cloud / tencent-apigw: accept each signature once
+//!     replay: true                          # or false, or {require_nonce: false} (default true: a request
+//!                                           # without its scheme's nonce is refused), or {headers: aliyun-apigw},
+//!                                           # or {timestamp: x-ts, format: epoch_millis, window: 5m, nonce: x-nonce, per_key: x-key}
 //!     param_flow_control:                   # Tencent's parameter plugin
 //!       default_window: 60
 //!       default_rate_limit: 100
@@ -91,7 +94,17 @@
 //! Where each block sits: `cors` 2nd, `ip_access` 3rd, `basic_flow_control` 4th (7th when it
 //! has app limits, which read the caller the signature layer finds), `signature` 5th,
 //! `replay` 6th, `param_flow_control` and `aliyun_flow_control` 7th. Each API has its own
-//! stores: its limits are its own.
+//! rate stores: its limits are its own. The replay guards of all APIs share one nonce store,
+//! set at the top of the file:
+//!
+//! ```yaml
+//! nonce_store:
+//!   capacity: 1000000   # live nonces kept (default); when full, signed requests get 503
+//!                       # NonceStoreFull. Size it as peak signed requests per second times
+//!                       # twice the window plus a second (1,801 s for 15 minutes).
+//!   max_share: 0.5      # the most one key may hold (default 0.5), so one key cannot fill it;
+//!                       # a service with a single client key sets 1
+//! ```
 //!
 //! Errors name the file, the field and what was expected:
 //! `gateway.yaml: apis[2].basic_flow_control.api_rate_limit: expected a positive integer

@@ -26,10 +26,16 @@ pub struct SignedClaims {
     /// The signed timestamp, if the scheme has one.
     pub timestamp: Option<SystemTime>,
     /// How far the timestamp may be from now, either way; also how long a nonce is kept.
+    /// At most [`MAX_WINDOW`]: a replay guard reads a longer one as that.
     pub window: Duration,
     /// The scheme's refusals and style, shared by every request the layer verifies.
     pub refusals: Arc<ReplayRefusals>,
 }
+
+/// The longest replay window anything accepts: a day. A window is how far a timestamp may be
+/// from now and so how long a nonce is kept; a longer one is clamped to it (and refused in a
+/// configuration), so a nonce's keeping time can neither overflow nor grow without bound.
+pub const MAX_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// How a scheme's clients expect to hear that a request was replayed or is stale: built
 /// once per signature layer and shared by the claims of every request it verifies.
@@ -40,14 +46,23 @@ pub struct ReplayRefusals {
     pub replayed: Rejection,
     /// The refusal for a timestamp outside the window.
     pub expired: Rejection,
+    /// The refusal for a request without a nonce, for a scheme that has one (its clients
+    /// always send it); `None` for a scheme without nonces.
+    pub missing_nonce: Option<Rejection>,
     /// The scheme's error style.
     pub style: ErrorStyle,
 }
 
 impl ReplayRefusals {
-    /// A scheme's refusals and style.
+    /// A scheme's refusals and style, for a scheme without nonces.
     pub fn new(replayed: Rejection, expired: Rejection, style: ErrorStyle) -> Self {
-        Self { replayed, expired, style }
+        Self { replayed, expired, missing_nonce: None, style }
+    }
+
+    /// Says the scheme has a nonce, and how a request without one is refused.
+    pub fn with_missing_nonce(mut self, refusal: Rejection) -> Self {
+        self.missing_nonce = Some(refusal);
+        self
     }
 }
 

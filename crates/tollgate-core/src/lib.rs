@@ -58,7 +58,7 @@ mod time;
 
 pub use body::{DEFAULT_BODY_LIMIT, RequestBody, ResponseBody, buffer_request};
 pub use caller::Caller;
-pub use claims::{ReplayRefusals, SignedClaims};
+pub use claims::{MAX_WINDOW, ReplayRefusals, SignedClaims};
 pub use client_ip::{
     BadNetwork, ClientIp, ClientIpLayer, ClientIpService, ForwardingHeader, Hop, PeerAddr, TrustedProxies,
     UnresolvedClient, canonical_network, forwarding_hops, parse_forwarded, parse_network, parse_x_forwarded_for,

@@ -13,7 +13,7 @@
 //!     .prefix("orders-api:")
 //!     .timeout(Duration::from_millis(50))
 //!     .on_failure(OnFailure::FallBackToMemory);
-//! assert!(store.insert_if_absent("app\u{1f}nonce-1", Duration::from_secs(900)).await?);
+//! assert!(store.insert_if_absent("aliyun-apigw\u{1f}app", "nonce-1", Duration::from_secs(900)).await?);
 //! let quota = RateQuota::new(100.try_into()?, Duration::from_secs(1)).unwrap();
 //! let decision = store.take("api:orders", &quota, 1).await?;
 //! println!("{} left", decision.remaining);
@@ -27,7 +27,12 @@
 //!
 //! # How
 //!
-//! - Nonces: `SET key 1 NX PX ttl`, one round trip.
+//! - Nonces: `SET key 1 NX PX ttl`, one round trip. The key is the tenant and the nonce as
+//!   sent when they are short (up to 128 bytes, as every official client's are), else the
+//!   SHA-256 of them: a caller cannot make Redis keep a large key for the window. Nothing
+//!   here caps one tenant's share: run Redis with `maxmemory-policy noeviction` (or a
+//!   `volatile-*` policy over keys other than tollgate's), so that a full Redis refuses new
+//!   nonces (`OnFailure`) rather than evicting live ones, which would let them be replayed.
 //! - Rates: one Lua script (`EVALSHA`, loaded once, reloaded on `NOSCRIPT`) takes every limit
 //!   of a request at once, all or nothing, with the same arithmetic as the in-memory store
 //!   (GCRA, fixed and sliding windows; here in microseconds) on the Redis server's clock
@@ -54,6 +59,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisResult, Script};
+use sha2::{Digest, Sha256};
 use tollgate_core::{
     Algorithm, MemoryNonceStore, MemoryRateStore, NonceStore, RateDecision, RateQuota, RateStore, RateTake, StoreError,
 };
@@ -218,11 +224,11 @@ impl RedisStore {
     }
 
     /// [`NonceStore::insert_if_absent`] as an `async fn`.
-    pub async fn insert_nonce(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
+    pub async fn insert_nonce(&self, tenant: &str, nonce: &str, ttl: Duration) -> Result<bool, StoreError> {
         let mut connection = self.connection.clone();
         let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         let mut cmd = redis::cmd("SET");
-        cmd.arg(self.key(key, None)).arg(1).arg("NX").arg("PX").arg(millis);
+        cmd.arg(self.key(&nonce_key(tenant, nonce), None)).arg(1).arg("NX").arg("PX").arg(millis);
         let set = async { cmd.query_async::<Option<String>>(&mut connection).await };
         match self.timed(set).await {
             Ok(reply) => Ok(reply.is_some()),
@@ -234,7 +240,7 @@ impl RedisStore {
                 }
                 OnFailure::FallBackToMemory => {
                     tracing::warn!(error = %e, "redis unavailable: nonce checked in memory");
-                    Ok(self.memory_nonces.insert_if_absent_now(key, ttl))
+                    self.memory_nonces.insert_if_absent_now(tenant, nonce, ttl)
                 }
             },
         }
@@ -300,6 +306,25 @@ impl RedisStore {
     }
 }
 
+/// The longest nonce key stored as sent.
+const NONCE_KEY_MAX: usize = 128;
+
+/// A nonce's key: `tenant` `\u{1f}` `nonce` as sent when that is short, else `sha256:` and
+/// the SHA-256 of it in hex, so that no caller makes Redis keep a large key for a window.
+/// (A key as sent never starts with `sha256:`: a tenant starts with the scheme's name.)
+fn nonce_key(tenant: &str, nonce: &str) -> String {
+    if tenant.len() + 1 + nonce.len() <= NONCE_KEY_MAX {
+        return format!("{tenant}\u{1f}{nonce}");
+    }
+    let digest = Sha256::new().chain_update(tenant).chain_update("\u{1f}").chain_update(nonce).finalize();
+    let mut key = String::with_capacity(7 + 64);
+    key.push_str("sha256:");
+    for byte in digest {
+        key.push_str(&format!("{byte:02x}"));
+    }
+    key
+}
+
 /// The policy name in tollgate's rate keys (`ip:<policy>:10.0.0.7`), which hash-tags the
 /// keys of one request into one cluster slot.
 fn policy_tag(key: &str) -> &str {
@@ -334,9 +359,9 @@ type Boxed<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'sta
 impl NonceStore for RedisStore {
     type Future = Boxed<bool>;
 
-    fn insert_if_absent(&self, key: &str, ttl: Duration) -> Self::Future {
-        let (store, key) = (self.clone(), key.to_owned());
-        Box::pin(async move { store.insert_nonce(&key, ttl).await })
+    fn insert_if_absent(&self, tenant: &str, nonce: &str, ttl: Duration) -> Self::Future {
+        let (store, tenant, nonce) = (self.clone(), tenant.to_owned(), nonce.to_owned());
+        Box::pin(async move { store.insert_nonce(&tenant, &nonce, ttl).await })
     }
 }
 
@@ -356,5 +381,24 @@ impl RateStore for RedisStore {
         let owned: Vec<(String, RateQuota)> = takes.iter().map(|t| (t.key.to_owned(), *t.quota)).collect();
         let store = self.clone();
         Box::pin(async move { store.take_many(&owned, cost).await })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_nonce_keys_are_hashed_short_ones_kept() {
+        assert_eq!(nonce_key("aliyun-apigw\u{1f}app", "n-1"), "aliyun-apigw\u{1f}app\u{1f}n-1");
+        let big = "x".repeat(200 * 1024);
+        let key = nonce_key("aliyun-apigw\u{1f}app", &big);
+        assert_eq!(key.len(), 7 + 64);
+        assert!(key.starts_with("sha256:"));
+        assert_ne!(key, nonce_key("aliyun-apigw\u{1f}app", &format!("{big}y")));
+        assert_ne!(key, nonce_key("aliyun-apigw\u{1f}other", &big), "the tenant is part of the hash");
+        let edge = "y".repeat(NONCE_KEY_MAX - "t".len() - 1);
+        assert_eq!(nonce_key("t", &edge).len(), NONCE_KEY_MAX);
+        assert!(nonce_key("t", &format!("{edge}y")).starts_with("sha256:"));
     }
 }

@@ -21,13 +21,28 @@ async fn nonces_are_accepted_once_across_instances() {
     let Some(server) = RedisServer::start() else { return };
     let a = RedisStore::connect(&server.url()).await.unwrap();
     let b = RedisStore::connect(&server.url()).await.unwrap();
-    assert!(a.insert_nonce("app\u{1f}n1", Duration::from_secs(60)).await.unwrap());
-    assert!(!b.insert_nonce("app\u{1f}n1", Duration::from_secs(60)).await.unwrap(), "the other instance refuses it");
-    assert!(b.insert_nonce("app\u{1f}n2", Duration::from_secs(60)).await.unwrap());
+    assert!(a.insert_nonce("app", "n1", Duration::from_secs(60)).await.unwrap());
+    assert!(!b.insert_nonce("app", "n1", Duration::from_secs(60)).await.unwrap(), "the other instance refuses it");
+    assert!(b.insert_nonce("app", "n2", Duration::from_secs(60)).await.unwrap());
     // the nonce expires with its ttl
-    assert!(a.insert_nonce("app\u{1f}short", Duration::from_millis(50)).await.unwrap());
+    assert!(a.insert_nonce("app", "short", Duration::from_millis(50)).await.unwrap());
     tokio::time::sleep(Duration::from_millis(120)).await;
-    assert!(b.insert_nonce("app\u{1f}short", Duration::from_millis(50)).await.unwrap());
+    assert!(b.insert_nonce("app", "short", Duration::from_millis(50)).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_huge_nonce_is_kept_as_a_short_key() {
+    let Some(server) = RedisServer::start() else { return };
+    let store = RedisStore::connect(&server.url()).await.unwrap();
+    let huge = "n".repeat(200 * 1024);
+    assert!(store.insert_nonce("app", &huge, Duration::from_secs(60)).await.unwrap());
+    assert!(!store.insert_nonce("app", &huge, Duration::from_secs(60)).await.unwrap(), "still refused when replayed");
+    assert!(store.insert_nonce("app", &format!("{huge}2"), Duration::from_secs(60)).await.unwrap());
+    let mut redis = redis::Client::open(server.url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query_async(&mut redis).await.unwrap();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    // once the key was the 200 KB nonce itself, kept for the whole window
+    assert!(keys.iter().all(|k| k.len() <= 128), "{keys:?}");
 }
 
 #[tokio::test]
@@ -148,7 +163,7 @@ async fn a_stopped_redis_gives_the_configured_answer_within_the_timeout_and_reco
         assert!(matches!(refused, Err(StoreError::Unavailable(_) | StoreError::Timeout(_))), "{refused:?}");
         let started = Instant::now();
         assert!(allow.take("api:fault", &q, 1).await.unwrap().allowed, "fail open");
-        assert!(allow.insert_nonce("n", Duration::from_secs(60)).await.unwrap());
+        assert!(allow.insert_nonce("app", "n", Duration::from_secs(60)).await.unwrap());
         slowest = slowest.max(started.elapsed() / 2);
     }
     // the in-memory fallback enforces the limit on this instance meanwhile
@@ -160,8 +175,8 @@ async fn a_stopped_redis_gives_the_configured_answer_within_the_timeout_and_reco
         v
     };
     assert_eq!(local, [true, true, false]);
-    assert!(memory.insert_nonce("n", Duration::from_secs(60)).await.unwrap());
-    assert!(!memory.insert_nonce("n", Duration::from_secs(60)).await.unwrap());
+    assert!(memory.insert_nonce("app", "n", Duration::from_secs(60)).await.unwrap());
+    assert!(!memory.insert_nonce("app", "n", Duration::from_secs(60)).await.unwrap());
     assert!(slowest < Duration::from_millis(250), "a call took {slowest:?} with a 50 ms timeout");
 
     server.restart().unwrap();
@@ -179,5 +194,5 @@ async fn a_stopped_redis_gives_the_configured_answer_within_the_timeout_and_reco
             Err(e) => panic!("the store did not recover within 10 s: {e}"),
         }
     }
-    assert!(refuse.insert_nonce("after", Duration::from_secs(60)).await.unwrap());
+    assert!(refuse.insert_nonce("app", "after", Duration::from_secs(60)).await.unwrap());
 }

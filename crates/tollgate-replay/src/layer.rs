@@ -10,13 +10,13 @@ use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use pin_project_lite::pin_project;
 use tollgate_core::{
-    Clock, ErrorStyle, MemoryNonceStore, NonceStore, Rejection, ResponseBody, SharedClock, SignedClaims, StoreError,
-    SystemClock,
+    Clock, ErrorStyle, MAX_WINDOW, MemoryNonceStore, NonceStore, Rejection, ResponseBody, SharedClock, SignedClaims,
+    StoreError, SystemClock,
 };
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::rule::{HeaderRule, expired, keep_for, nonce_key, replayed, within};
+use crate::rule::{HeaderRule, expired, keep_for, replayed, tenant, within};
 
 /// The guard's settings, copied on write (the store is shared through its `Arc`): a builder
 /// call on a cloned layer changes that layer only.
@@ -26,6 +26,7 @@ struct Settings<N> {
     headers: Option<HeaderRule>,
     style: Option<ErrorStyle>,
     pass_unsigned: bool,
+    require_nonce: bool,
 }
 
 impl<N> Clone for Settings<N> {
@@ -36,6 +37,7 @@ impl<N> Clone for Settings<N> {
             headers: self.headers.clone(),
             style: self.style.clone(),
             pass_unsigned: self.pass_unsigned,
+            require_nonce: self.require_nonce,
         }
     }
 }
@@ -45,12 +47,17 @@ impl<N> Clone for Settings<N> {
 /// Inside a [`SignatureLayer`](https://docs.rs/tollgate-signature) the guard reads the
 /// [`SignedClaims`] it verified: the nonce is remembered per scheme and key id for as long as
 /// its timestamp stays acceptable, the window is the scheme's (15 minutes for Aliyun and the
-/// Tencent key pair, 5 minutes for Tencent Cloud API) and refusals are worded and rendered as
-/// the scheme's clients expect. Used alone, it reads headers instead ([`HeaderRule`]).
+/// Tencent key pair, 5 minutes for Tencent Cloud API; at most a day, [`MAX_WINDOW`]) and
+/// refusals are worded and rendered as the scheme's clients expect. A request without a nonce
+/// is refused when its scheme has one (Aliyun's `X-Ca-Nonce` and `SignatureNonce`: their
+/// clients always send it), unless [`require_nonce`](Self::require_nonce) is off. Used alone,
+/// it reads headers instead ([`HeaderRule`]).
 ///
 /// Nonces live in a [`NonceStore`]: the bounded in-memory [`MemoryNonceStore`] by default,
 /// or a shared one (Redis) so that a nonce used on one instance is refused on all. Of
-/// several identical requests arriving at once, exactly one passes. A request with neither
+/// several identical requests arriving at once, exactly one passes. A store full of live
+/// nonces refuses new ones rather than forget any: the request is refused with 503
+/// `NonceStoreFull`. A request with neither
 /// claims nor a header rule is refused (`MissingClaims`, 401) unless
 /// [`pass_unsigned`](Self::pass_unsigned) is set, so a guard stacked outside its signature
 /// layer fails loudly instead of guarding nothing.
@@ -122,6 +129,7 @@ impl<N: NonceStore> ReplayGuardLayer<N> {
                 headers: None,
                 style: None,
                 pass_unsigned: false,
+                require_nonce: true,
             }),
         }
     }
@@ -153,6 +161,14 @@ impl<N: NonceStore> ReplayGuardLayer<N> {
     /// Lets requests with no claims and no header rule pass (default: refused).
     pub fn pass_unsigned(mut self, pass: bool) -> Self {
         self.settings_mut().pass_unsigned = pass;
+        self
+    }
+
+    /// Whether a verified request without a nonce is refused when its scheme has one
+    /// (default: on; the scheme's own refusal, such as Aliyun's `Invalid Nonce`). Off, such a
+    /// request passes as often as it is sent within the window.
+    pub fn require_nonce(mut self, on: bool) -> Self {
+        self.settings_mut().require_nonce = on;
         self
     }
 }
@@ -187,7 +203,7 @@ impl<S, N> std::fmt::Debug for ReplayGuard<S, N> {
 enum Plan {
     Pass,
     Refuse(Rejection, ErrorStyle),
-    Remember { key: String, ttl: std::time::Duration },
+    Remember { tenant: String, nonce: Arc<str>, ttl: std::time::Duration },
 }
 
 impl<N: NonceStore> Settings<N> {
@@ -199,15 +215,21 @@ impl<N: NonceStore> Settings<N> {
     fn plan<B>(&self, req: &Request<B>) -> Plan {
         let now = self.clock.now();
         if let Some(c) = SignedClaims::from_extensions(req.extensions()) {
-            if !within(c.timestamp, c.window, now) {
+            // a window past the bound would keep nonces (nearly) forever
+            let window = c.window.min(MAX_WINDOW);
+            if !within(c.timestamp, window, now) {
                 return Plan::Refuse(c.refusals.expired.clone(), self.style_or(&c.refusals.style));
             }
-            return match &c.nonce {
-                Some(nonce) => Plan::Remember {
-                    key: nonce_key(c.scheme, &c.key_id, nonce),
-                    ttl: keep_for(c.timestamp, c.window, now),
+            return match (&c.nonce, &c.refusals.missing_nonce) {
+                (Some(nonce), _) => Plan::Remember {
+                    tenant: tenant(c.scheme, &c.key_id),
+                    nonce: nonce.clone(),
+                    ttl: keep_for(c.timestamp, window, now),
                 },
-                None => Plan::Pass,
+                (None, Some(missing)) if self.require_nonce => {
+                    Plan::Refuse(missing.clone(), self.style_or(&c.refusals.style))
+                }
+                (None, _) => Plan::Pass,
             };
         }
         let Some(rule) = &self.headers else {
@@ -231,7 +253,8 @@ impl<N: NonceStore> Settings<N> {
         }
         match claims.nonce {
             Some(nonce) => Plan::Remember {
-                key: nonce_key("headers", claims.key, nonce),
+                tenant: tenant("headers", claims.key),
+                nonce: Arc::from(nonce),
                 ttl: keep_for(Some(claims.timestamp), rule.window, now),
             },
             None => Plan::Pass,
@@ -261,10 +284,22 @@ fn refusal_for<B>(
     // the scheme's words and style are looked up only for a refusal
     let (replayed, style) = replay_refusal(req, style);
     let rejection = match outcome {
+        Err(StoreError::Full) => full(),
         Err(e) => unavailable(&e),
         Ok(_) => replayed,
     };
     Some(style.respond(&rejection, req))
+}
+
+/// The store is full of live nonces: it refuses rather than forget one a replay could use.
+/// (The store itself warns, at most once a minute: a warning per refusal would be a flood.)
+fn full() -> Rejection {
+    Rejection::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "NonceStoreFull",
+        "replay protection is at capacity: too many recent requests are remembered; retry later",
+    )
+    .with_policy("replay")
 }
 
 fn unavailable(e: &StoreError) -> Rejection {
@@ -293,8 +328,8 @@ where
                 State::Calling { future: self.inner.call(req) }
             }
             Plan::Refuse(rejection, style) => State::Done { response: Some(style.respond(&rejection, &req)) },
-            Plan::Remember { key, ttl } => {
-                if let Some(outcome) = self.settings.store.insert_if_absent_at_once(&key, ttl) {
+            Plan::Remember { tenant, nonce, ttl } => {
+                if let Some(outcome) = self.settings.store.insert_if_absent_at_once(&tenant, &nonce, ttl) {
                     // an in-memory store has answered: settle here
                     let state = match refusal_for(outcome, &req, &self.settings.style) {
                         None => State::Calling { future: self.inner.call(req) },
@@ -306,7 +341,7 @@ where
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
                 State::Checking {
-                    check: self.settings.store.insert_if_absent(&key, ttl),
+                    check: self.settings.store.insert_if_absent(&tenant, &nonce, ttl),
                     pending: Some(Pending { inner, req, style: self.settings.style.clone() }),
                 }
             }

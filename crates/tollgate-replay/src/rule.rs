@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderName, StatusCode};
-use tollgate_core::{Rejection, time_apart};
+use tollgate_core::{MAX_WINDOW, Rejection, time_apart};
 
 /// How a timestamp header is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,9 +29,9 @@ pub struct HeaderRule {
 
 impl HeaderRule {
     /// Reads the timestamp from the `timestamp` header (in `format`), accepted within
-    /// `window` either way.
+    /// `window` either way (at most a day, [`MAX_WINDOW`]: a longer one is clamped to it).
     pub fn new(timestamp: HeaderName, format: TimestampFormat, window: Duration) -> Self {
-        Self { timestamp, format, nonce: None, key: None, window }
+        Self { timestamp, format, nonce: None, key: None, window: window.min(MAX_WINDOW) }
     }
 
     /// Also requires each value of this nonce header to be used once.
@@ -89,23 +89,27 @@ pub(crate) fn within(timestamp: Option<SystemTime>, window: Duration, now: Syste
 }
 
 /// How long to keep a nonce: until its timestamp leaves the window (a second's margin for
-/// clock granularity), or one window when there is no timestamp.
+/// clock granularity), or one window when there is no timestamp. The window is clamped to
+/// [`MAX_WINDOW`]; were the end of the window not representable, the nonce is kept two
+/// windows, the most any accepted timestamp needs.
 pub(crate) fn keep_for(timestamp: Option<SystemTime>, window: Duration, now: SystemTime) -> Duration {
+    let window = window.min(MAX_WINDOW);
     let ttl = match timestamp {
-        Some(ts) => ts.checked_add(window).and_then(|end| end.duration_since(now).ok()).unwrap_or_default(),
+        Some(ts) => match ts.checked_add(window) {
+            Some(end) => end.duration_since(now).unwrap_or_default(),
+            None => window * 2,
+        },
         None => window,
     };
     ttl + Duration::from_secs(1)
 }
 
-/// The store key of a nonce: scheme (or `headers`), key id, nonce.
-pub(crate) fn nonce_key(namespace: &str, key: &str, nonce: &str) -> String {
-    let mut k = String::with_capacity(namespace.len() + key.len() + nonce.len() + 2);
+/// The tenant a nonce belongs to in the store: scheme (or `headers`) and key id.
+pub(crate) fn tenant(namespace: &str, key: &str) -> String {
+    let mut k = String::with_capacity(namespace.len() + key.len() + 1);
     k.push_str(namespace);
     k.push('\u{1f}');
     k.push_str(key);
-    k.push('\u{1f}');
-    k.push_str(nonce);
     k
 }
 
@@ -165,7 +169,7 @@ mod tests {
         assert_eq!(keep_for(Some(at(T - 100)), w, at(T)), Duration::from_secs(801));
         assert_eq!(keep_for(Some(at(T + 100)), w, at(T)), Duration::from_secs(1001));
         assert_eq!(keep_for(None, w, at(T)), Duration::from_secs(901));
-        assert_eq!(nonce_key("s", "k", "n"), "s\u{1f}k\u{1f}n");
+        assert_eq!(tenant("s", "k"), "s\u{1f}k");
     }
 
     #[test]
@@ -194,5 +198,15 @@ mod tests {
         let far = rule.read(&h).unwrap().timestamp;
         assert!(!within(Some(far), Duration::from_secs(900), at(T)));
         let _ = keep_for(Some(far), Duration::MAX, at(T));
+    }
+
+    #[test]
+    fn a_huge_window_is_clamped_not_overflowed() {
+        // Duration::MAX once overflowed the window's end and kept the nonce one second
+        let ts = at(T + 100);
+        assert_eq!(keep_for(Some(ts), Duration::MAX, at(T)), MAX_WINDOW + Duration::from_secs(101));
+        assert_eq!(keep_for(None, Duration::MAX, at(T)), MAX_WINDOW + Duration::from_secs(1));
+        let rule = HeaderRule::new(HeaderName::from_static("x-ts"), TimestampFormat::EpochSeconds, Duration::MAX);
+        assert_eq!(rule.window, MAX_WINDOW);
     }
 }

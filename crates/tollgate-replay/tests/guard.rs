@@ -136,7 +136,7 @@ struct DownStore;
 
 impl NonceStore for DownStore {
     type Future = Ready<Result<bool, StoreError>>;
-    fn insert_if_absent(&self, _key: &str, _ttl: Duration) -> Self::Future {
+    fn insert_if_absent(&self, _tenant: &str, _nonce: &str, _ttl: Duration) -> Self::Future {
         ready(Err(StoreError::Unavailable("connection refused".into())))
     }
 }
@@ -157,4 +157,75 @@ async fn configuring_a_clone_changes_only_the_clone() {
     let lenient = ServiceBuilder::new().layer(lenient).service(service_fn(ok));
     assert_eq!(strict.oneshot(Request::new(())).await.unwrap().status(), StatusCode::UNAUTHORIZED);
     assert_eq!(lenient.oneshot(Request::new(())).await.unwrap().status(), StatusCode::OK);
+}
+
+fn without_nonce(key: &str, missing: Option<Rejection>) -> SignedClaims {
+    let mut refusals = ReplayRefusals::new(
+        Rejection::new(StatusCode::BAD_REQUEST, "NonceUsed", "Nonce Used"),
+        Rejection::new(StatusCode::BAD_REQUEST, "TimestampExpired", "Timestamp Expired"),
+        ErrorStyle::ProblemJson,
+    );
+    if let Some(missing) = missing {
+        refusals = refusals.with_missing_nonce(missing);
+    }
+    SignedClaims::new("aliyun-apigw", key, Duration::from_secs(900), Arc::new(refusals))
+        .with_timestamp(UNIX_EPOCH + Duration::from_secs(NOW))
+}
+
+#[tokio::test]
+async fn a_request_without_the_schemes_nonce_is_refused_unless_told() {
+    let missing = Rejection::new(StatusCode::BAD_REQUEST, "InvalidNonce", "Invalid Nonce");
+    let svc = ServiceBuilder::new().layer(guard()).service(service_fn(ok));
+    for _ in 0..2 {
+        let resp = svc.clone().oneshot(signed(without_nonce("k", Some(missing.clone())))).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(body(resp).await["code"], "InvalidNonce");
+    }
+    // a scheme without nonces (the Tencent key pair, TC3) passes on its timestamp alone
+    let resp = svc.clone().oneshot(signed(without_nonce("k", None))).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let lenient = ServiceBuilder::new().layer(guard().require_nonce(false)).service(service_fn(ok));
+    let resp = lenient.oneshot(signed(without_nonce("k", Some(missing)))).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_full_store_refuses_with_503_and_keeps_what_it_holds() {
+    let store = tollgate_core::MemoryNonceStore::with_capacity(64).max_share(1.0); // one per shard
+    let layer = ReplayGuardLayer::with_store(store).clock(ManualClock::at_unix(Duration::from_secs(NOW)));
+    let svc = ServiceBuilder::new().layer(layer).service(service_fn(ok));
+    let mut accepted = Vec::new();
+    let mut full = 0;
+    for i in 0..2_000 {
+        let nonce = format!("n{i}");
+        let resp = svc.clone().oneshot(signed(claims("k", &nonce, NOW))).await.unwrap();
+        match resp.status() {
+            StatusCode::OK => accepted.push(nonce),
+            StatusCode::SERVICE_UNAVAILABLE => {
+                full += 1;
+                assert_eq!(body(resp).await["Code"], "NonceStoreFull");
+            }
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!(accepted.len(), 64);
+    assert_eq!(full, 2_000 - 64);
+    for nonce in accepted {
+        let resp = svc.clone().oneshot(signed(claims("k", &nonce, NOW))).await.unwrap();
+        assert_eq!(body(resp).await["Code"], "SignatureNonceUsed", "{nonce} was forgotten");
+    }
+}
+
+#[tokio::test]
+async fn a_huge_claimed_window_is_read_as_a_day() {
+    let svc = ServiceBuilder::new().layer(guard()).service(service_fn(ok));
+    let mut c = claims("k", "far", NOW + 2 * 86_400);
+    c.window = Duration::MAX;
+    let resp = svc.clone().oneshot(signed(c)).await.unwrap();
+    assert_eq!(body(resp).await["Code"], "InvalidTimeStamp.Expired");
+    let mut c = claims("k", "near", NOW + 86_400);
+    c.window = Duration::MAX;
+    assert_eq!(svc.clone().oneshot(signed(c.clone())).await.unwrap().status(), StatusCode::OK);
+    // kept, not dropped after a second (the overflow this replaced)
+    assert_eq!(svc.oneshot(signed(c)).await.unwrap().status(), StatusCode::BAD_REQUEST);
 }

@@ -20,23 +20,24 @@
 //!
 //! - **Parameters are signed as the official Node.js client (and the Java SDK) builds its
 //!   string**: names sorted in UTF-16 order (JavaScript's `sort`, Java's `TreeMap`), values
-//!   decoded. Where that string leaves a request readable more than one way, the request is
-//!   refused (400) before its signature is checked, since the application might read a value
-//!   nobody signed: a name given both in the query and in a form body (the client signs the
-//!   form's value only; `Invalid Param Location, ...`, the gateway's wording for a parameter
-//!   in the wrong place), a name given several times (the client signs `a=1&a=2` as `a=1,2`,
-//!   as it signs `a=1,2`; `Invalid Param, a parameter is given more than once`), and a name
-//!   or value that is not UTF-8 once percent-decoded (the client signs U+FFFD for any such
-//!   bytes, `%FF` as `%FE`; `Invalid Param, a parameter is not UTF-8 once percent-decoded`).
-//!   The SDKs send each name once, from a map.
+//!   decoded; a name given several times in one place is signed once, its values joined by
+//!   commas in the order sent (`tag=x&tag=y` is signed `tag=x,y`), which is how the clients
+//!   send a list. Where that string leaves a request readable more than one way, the request
+//!   is refused (400) before its signature is checked, since the application might read a
+//!   value nobody signed: a name given both in the query and in a form body (the client signs
+//!   the form's value only; `Invalid Param Location, ...`, the gateway's wording for a
+//!   parameter in the wrong place), and a name or value that is not UTF-8 once
+//!   percent-decoded (the client signs U+FFFD for any such bytes, `%FF` as `%FE`;
+//!   `Invalid Param, a parameter is not UTF-8 once percent-decoded`). The scheme cannot tell
+//!   `a=1&a=2` from `a=1,2`: the nonce makes each signed request single-use.
 //! - **A header the verifier reads sent more than once** (`X-Ca-*`, `Accept`, `Content-MD5`,
 //!   `Content-Type`, `Date`, a header listed in `X-Ca-Signature-Headers`) is refused with
 //!   `Invalid Header, NAME is sent more than once` (400, our wording): one value would be
 //!   signed, and a backend may read another.
-//! - **`X-Ca-Nonce` is optional**, as the gateway documents it: a request without one is
-//!   accepted (only the timestamp window limits its replay). Every official client sends one;
-//!   [`require_nonce`](AliyunApiGateway::require_nonce) refuses requests without it
-//!   (`Invalid Nonce`, 400, our wording).
+//! - **`X-Ca-Nonce` is optional** to the verifier, as the gateway documents it. Every official
+//!   client sends one, so a replay guard behind the verifier refuses a request without it
+//!   (`Invalid Nonce`, 400, our wording) unless told otherwise;
+//!   [`require_nonce`](AliyunApiGateway::require_nonce) refuses it here already, guard or not.
 //! - **The timestamp and the nonce must be signed** (listed in `X-Ca-Signature-Headers`, as
 //!   every official client lists them): otherwise anyone could refresh them and replay the
 //!   request. Refused with `Invalid Signature Headers, ... must be signed` (400, our wording);
@@ -147,9 +148,10 @@ impl AliyunApiGateway {
         }
     }
 
-    /// How far `X-Ca-Timestamp` may be from now, either way (default 15 minutes).
+    /// How far `X-Ca-Timestamp` may be from now, either way (default 15 minutes; at most a
+    /// day, [`MAX_WINDOW`](tollgate_core::MAX_WINDOW): a longer one is clamped to it).
     pub fn window(mut self, window: Duration) -> Self {
-        self.window = window;
+        self.window = window.min(tollgate_core::MAX_WINDOW);
         self
     }
 
@@ -162,8 +164,9 @@ impl AliyunApiGateway {
     }
 
     /// Refuses requests without `X-Ca-Nonce` (`Invalid Nonce`, 400). Off by default: the
-    /// gateway documents the nonce as optional, though every official client sends one. Turn
-    /// it on when a replay guard must see a nonce on every request.
+    /// gateway documents the nonce as optional, though every official client sends one. A
+    /// replay guard refuses such requests anyway (unless its `require_nonce` is off); turn
+    /// this on to refuse them without one.
     pub fn require_nonce(mut self, on: bool) -> Self {
         self.require_nonce = on;
         self
@@ -666,6 +669,12 @@ impl Scheme for AliyunApiGateway {
 
     fn replayed(&self) -> Rejection {
         refusal(StatusCode::BAD_REQUEST, "NonceUsed", "Nonce Used")
+    }
+
+    /// The official clients always send `X-Ca-Nonce`: a replay guard refuses a request
+    /// without one, as [`require_nonce`](AliyunApiGateway::require_nonce) does.
+    fn missing_nonce(&self) -> Option<Rejection> {
+        Some(refusal(StatusCode::BAD_REQUEST, "InvalidNonce", "Invalid Nonce"))
     }
 
     fn expired(&self) -> Rejection {

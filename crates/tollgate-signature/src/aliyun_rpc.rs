@@ -31,8 +31,8 @@
 //! value that is not UTF-8 once percent-decoded (`%FF` and `%FE` would both read as
 //! U+FFFD), and a repeated `Content-Type` (it decides whether the body's parameters are
 //! signed). A raw non-form body (JSON) is not covered and passes through. A request
-//! without `SignatureNonce` is accepted (only the window limits its replay); the SDKs
-//! always send one.
+//! without `SignatureNonce` is verified, but the SDKs always send one, so a replay guard
+//! behind the verifier refuses it (`MissingSignatureNonce`) unless told otherwise.
 //!
 //! ```
 //! use std::time::SystemTime;
@@ -104,9 +104,10 @@ impl AliyunRpc {
         Self { window: Duration::from_secs(15 * 60), alg: HmacAlg::Sha1 }
     }
 
-    /// How far `Timestamp` may be from now, either way (default 15 minutes).
+    /// How far `Timestamp` may be from now, either way (default 15 minutes; at most a day,
+    /// [`MAX_WINDOW`](tollgate_core::MAX_WINDOW): a longer one is clamped to it).
     pub fn window(mut self, window: Duration) -> Self {
-        self.window = window;
+        self.window = window.min(tollgate_core::MAX_WINDOW);
         self
     }
 
@@ -419,6 +420,12 @@ impl Scheme for AliyunRpc {
 
     fn replayed(&self) -> Rejection {
         refusal(StatusCode::BAD_REQUEST, "SignatureNonceUsed", "Specified signature nonce was used already.")
+    }
+
+    /// The SDKs always send `SignatureNonce`: a replay guard refuses a request without one
+    /// (worded as the API's other `Missing*` answers).
+    fn missing_nonce(&self) -> Option<Rejection> {
+        Some(refusal(StatusCode::BAD_REQUEST, "MissingSignatureNonce", "SignatureNonce is mandatory for this action."))
     }
 
     fn expired(&self) -> Rejection {

@@ -10,8 +10,8 @@ use http::{Request, Response};
 use http_body::Body;
 use pin_project_lite::pin_project;
 use tollgate_core::{
-    Caller, Clock, DEFAULT_BODY_LIMIT, ErrorStyle, PolicyFuture, Rejection, ReplayRefusals, RequestBody, ResponseBody,
-    SharedClock, SignedClaims, StoreError, SystemClock, buffer_request,
+    Caller, Clock, DEFAULT_BODY_LIMIT, ErrorStyle, MAX_WINDOW, PolicyFuture, Rejection, ReplayRefusals, RequestBody,
+    ResponseBody, SharedClock, SignedClaims, StoreError, SystemClock, buffer_request,
 };
 use tower_layer::Layer;
 use tower_service::Service;
@@ -77,11 +77,7 @@ impl<Sc: Scheme, St: SecretStore> SignatureLayer<Sc, St> {
     /// Verifies `scheme` signatures with the secrets in `store`.
     pub fn new(scheme: Sc, store: St) -> Self {
         let style = scheme.error_style();
-        let refusals = Arc::new(ReplayRefusals::new(
-            unauthenticated(scheme.replayed()),
-            unauthenticated(scheme.expired()),
-            style.clone(),
-        ));
+        let refusals = replay_refusals(&scheme, style.clone());
         Self {
             shared: Arc::new(Shared {
                 scheme: Arc::new(scheme),
@@ -107,11 +103,7 @@ impl<Sc: Scheme, St: SecretStore> SignatureLayer<Sc, St> {
     /// Renders refusals in `style` instead of the scheme's own.
     pub fn error_style(mut self, style: ErrorStyle) -> Self {
         let shared = self.shared_mut();
-        shared.refusals = Arc::new(ReplayRefusals::new(
-            unauthenticated(shared.scheme.replayed()),
-            unauthenticated(shared.scheme.expired()),
-            style.clone(),
-        ));
+        shared.refusals = replay_refusals(&*shared.scheme, style.clone());
         shared.style = style;
         self
     }
@@ -226,13 +218,19 @@ impl<Sc: Scheme, St: SecretStore> Shared<Sc, St> {
         if record.is_disabled() {
             return Err(scheme.disabled_key(key_id));
         }
+        if record.secrets().iter().any(|s| s.expose().is_empty()) {
+            // anyone can sign with an empty secret: such a key is a mistake, refused as unknown
+            tracing::warn!(scheme = scheme.name(), key_id, "a key with an empty secret is refused");
+            return Err(scheme.unknown_key(key_id));
+        }
         let verified = scheme.verify(view, parsed, record.secrets(), self.clock.now())?;
         let key_id: Arc<str> = Arc::from(key_id);
         let mut caller = Caller::new(key_id.clone());
         if let Some(app) = record.app_id() {
             caller = caller.with_app_id(app.clone());
         }
-        let mut claims = SignedClaims::new(scheme.name(), key_id, scheme.window(), self.refusals.clone());
+        let window = scheme.window().min(MAX_WINDOW);
+        let mut claims = SignedClaims::new(scheme.name(), key_id, window, self.refusals.clone());
         if let Some(nonce) = verified.nonce {
             claims = claims.with_nonce(nonce);
         }
@@ -241,6 +239,16 @@ impl<Sc: Scheme, St: SecretStore> Shared<Sc, St> {
         }
         Ok((caller, claims))
     }
+}
+
+/// A scheme's replay refusals, rendered in `style`.
+fn replay_refusals<Sc: Scheme + ?Sized>(scheme: &Sc, style: ErrorStyle) -> Arc<ReplayRefusals> {
+    let mut refusals =
+        ReplayRefusals::new(unauthenticated(scheme.replayed()), unauthenticated(scheme.expired()), style);
+    if let Some(missing) = scheme.missing_nonce() {
+        refusals = refusals.with_missing_nonce(missing);
+    }
+    Arc::new(refusals)
 }
 
 /// The request's head without its body, for rendering a refusal.

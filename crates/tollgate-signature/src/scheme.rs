@@ -25,7 +25,8 @@ pub struct RequestView<'a> {
 /// What a verified request proved, for the replay guard.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Verified {
-    /// The signed nonce, if the scheme has one.
+    /// The signed nonce, if the scheme has one (for the Tencent schemes without one, the
+    /// signature when they are told to remember signatures).
     pub nonce: Option<Arc<str>>,
     /// The signed timestamp, if the scheme has one.
     pub timestamp: Option<SystemTime>,
@@ -48,7 +49,8 @@ pub trait Scheme: Send + Sync + 'static {
     /// How refusals are rendered for this scheme's clients.
     fn error_style(&self) -> ErrorStyle;
 
-    /// How far a timestamp may be from now, either way (also how long nonces are kept).
+    /// How far a timestamp may be from now, either way (also how long nonces are kept). The
+    /// layer and the replay guard read at most [`MAX_WINDOW`](tollgate_core::MAX_WINDOW).
     fn window(&self) -> Duration;
 
     /// Whether the body must be read to verify this request (form parameters, a body
@@ -80,6 +82,13 @@ pub trait Scheme: Send + Sync + 'static {
 
     /// The refusal for a reused nonce.
     fn replayed(&self) -> Rejection;
+
+    /// For a scheme with a nonce its clients always send, the refusal a replay guard gives a
+    /// verified request without one; `None` (the default) for a scheme without nonces, whose
+    /// requests the guard passes on their timestamp alone.
+    fn missing_nonce(&self) -> Option<Rejection> {
+        None
+    }
 
     /// The refusal for a timestamp outside the window.
     fn expired(&self) -> Rejection;

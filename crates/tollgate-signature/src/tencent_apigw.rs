@@ -8,8 +8,12 @@
 //! the NAME header is sent more than once`, our wording): one value would be checked, and a
 //! backend may read another.
 //!
-//! The scheme has no nonce: the replay guard remembers the signature itself, so the same
-//! signed request is accepted once within the window.
+//! The scheme has no nonce, and the signature covers only the listed headers (typically
+//! `x-date` and `source`): two different requests sent within the same second carry the same
+//! signature, and Tencent's gateway accepts both. So a replay guard checks only the `X-Date`
+//! window by default. [`remember_signatures`](TencentApiGateway::remember_signatures) makes
+//! the guard accept each signature once within the window instead, for clients that sign a
+//! header unique to each request (with `sign_header`).
 //!
 //! ```
 //! use std::time::SystemTime;
@@ -54,6 +58,7 @@ pub struct TencentApiGateway {
     check_date: bool,
     alg: HmacAlg,
     extra_signed: Vec<HeaderName>,
+    remember_signatures: bool,
 }
 
 impl Default for TencentApiGateway {
@@ -66,12 +71,29 @@ impl TencentApiGateway {
     /// A 900-second clock skew for `X-Date`; a plain `Date` is not time-checked; signs
     /// with hmac-sha1.
     pub fn new() -> Self {
-        Self { window: Duration::from_secs(900), check_date: false, alg: HmacAlg::Sha1, extra_signed: Vec::new() }
+        Self {
+            window: Duration::from_secs(900),
+            check_date: false,
+            alg: HmacAlg::Sha1,
+            extra_signed: Vec::new(),
+            remember_signatures: false,
+        }
     }
 
-    /// How far `X-Date` may be from now, either way (default 900 seconds).
+    /// How far `X-Date` may be from now, either way (default 900 seconds; at most a day,
+    /// [`MAX_WINDOW`](tollgate_core::MAX_WINDOW): a longer one is clamped to it).
     pub fn window(mut self, window: Duration) -> Self {
-        self.window = window;
+        self.window = window.min(tollgate_core::MAX_WINDOW);
+        self
+    }
+
+    /// Gives a replay guard each request's signature to remember as its nonce, so a signature
+    /// is accepted once within the window (default off). Turn it on only when every client
+    /// signs something unique per request: the signature covers only the listed headers, so
+    /// two different requests within one `X-Date` second share it, and the second would be
+    /// refused as a replay (Tencent's gateway accepts both).
+    pub fn remember_signatures(mut self, on: bool) -> Self {
+        self.remember_signatures = on;
         self
     }
 
@@ -376,7 +398,8 @@ impl Scheme for TencentApiGateway {
         if !ok {
             return Err(forbidden("SignatureDoesNotMatch", "HMAC signature does not match"));
         }
-        Ok(Verified { nonce: Some(joined_arc("hmac:", parsed.signature)), timestamp })
+        let nonce = self.remember_signatures.then(|| joined_arc("hmac:", parsed.signature));
+        Ok(Verified { nonce, timestamp })
     }
 
     fn replayed(&self) -> Rejection {

@@ -6,9 +6,10 @@
 //! `{"Response":{"Error":{"Code","Message"},"RequestId"}}`: with any other status the SDK
 //! reports a network error.
 //!
-//! TC3 has no nonce: the replay guard remembers the signature itself, so an identical
-//! request replayed inside the 5-minute window is refused; v1's `Nonce` is remembered per
-//! key.
+//! TC3 has no nonce, and Tencent's endpoint accepts an identical request sent twice (an SDK
+//! retry, a poll), so a replay guard checks only the 5-minute window of a TC3 request by
+//! default; [`remember_signatures`](TencentCloud::remember_signatures) makes it accept each
+//! signature once within the window instead. v1's `Nonce` is required and remembered per key.
 //!
 //! What a request signs must be all a backend can read of it, one way. Refused with
 //! `InvalidParameter` (the reference's code for a request it cannot take; the messages are
@@ -95,6 +96,7 @@ pub struct TencentCloud {
     services: Vec<String>,
     sign_with: SignWith,
     service: Option<String>,
+    remember_signatures: bool,
 }
 
 impl Default for TencentCloud {
@@ -106,12 +108,28 @@ impl Default for TencentCloud {
 impl TencentCloud {
     /// 5-minute window, any service in the credential scope; signs with TC3.
     pub fn new() -> Self {
-        Self { window: Duration::from_secs(5 * 60), services: Vec::new(), sign_with: SignWith::Tc3, service: None }
+        Self {
+            window: Duration::from_secs(5 * 60),
+            services: Vec::new(),
+            sign_with: SignWith::Tc3,
+            service: None,
+            remember_signatures: false,
+        }
     }
 
-    /// How far the timestamp may be from now, either way (default 5 minutes).
+    /// How far the timestamp may be from now, either way (default 5 minutes; at most a day,
+    /// [`MAX_WINDOW`](tollgate_core::MAX_WINDOW): a longer one is clamped to it).
     pub fn window(mut self, window: Duration) -> Self {
-        self.window = window;
+        self.window = window.min(tollgate_core::MAX_WINDOW);
+        self
+    }
+
+    /// Gives a replay guard each TC3 request's signature to remember as its nonce, so an
+    /// identical request is accepted once within the window (default off: Tencent's endpoint
+    /// accepts an SDK's retry or a repeated poll, which send the same signature within a
+    /// second). v1 requests always have their `Nonce` remembered.
+    pub fn remember_signatures(mut self, on: bool) -> Self {
+        self.remember_signatures = on;
         self
     }
 
@@ -741,7 +759,8 @@ impl Scheme for TencentCloud {
                 if !ok {
                     return Err(mismatch());
                 }
-                Ok(Verified { nonce: Some(nonce_of(signature)), timestamp: Some(UNIX_EPOCH + Duration::from_secs(ts)) })
+                let nonce = self.remember_signatures.then(|| nonce_of(signature));
+                Ok(Verified { nonce, timestamp: Some(UNIX_EPOCH + Duration::from_secs(ts)) })
             }
             Parsed::V1 { alg, signature, timestamp, nonce, params, .. } => {
                 let ts = self.check_time(timestamp.as_deref(), "Timestamp", now)?;
@@ -1022,7 +1041,12 @@ mod tests {
         let scheme = TencentCloud::new().window(Duration::MAX);
         let err = scheme.check_time(Some("99999999999999"), "X-TC-Timestamp", SystemTime::now()).unwrap_err();
         assert_eq!(err.code_for(Ecosystem::TencentCloud), "InvalidParameter");
-        assert!(scheme.check_time(Some("253402300799"), "X-TC-Timestamp", SystemTime::now()).is_ok());
+        // well formed, but an endless window is a day: expired
+        let err = scheme.check_time(Some("253402300799"), "X-TC-Timestamp", SystemTime::now()).unwrap_err();
+        assert_eq!(err.code_for(Ecosystem::TencentCloud), "AuthFailure.SignatureExpire");
+        let in_a_day = SystemTime::now() + tollgate_core::MAX_WINDOW - Duration::from_secs(5);
+        let ts = in_a_day.duration_since(UNIX_EPOCH).unwrap().as_secs().to_string();
+        assert!(scheme.check_time(Some(&ts), "X-TC-Timestamp", SystemTime::now()).is_ok());
     }
 
     proptest::proptest! {

@@ -107,11 +107,15 @@ async fn a_signed_request_passes_with_its_nonce_and_timestamp() {
     let expected = signature(HmacAlg::Sha1, SECRET, &format!("x-date: {X_DATE}\nsource: app"));
     assert!(auth.ends_with(&format!(r#"signature="{expected}""#)), "{auth}");
 
-    let a = send(parts).await;
+    let a = send(parts.clone()).await;
     assert_eq!(a.status, StatusCode::OK, "{a:?}");
-    // no nonce in the scheme: the signature stands in for one, for the replay guard
-    assert_eq!(a.nonce, Some(format!("hmac:{expected}")));
+    // no nonce in the scheme, and the signature is not one by default: two different
+    // requests within one X-Date second share it
+    assert_eq!(a.nonce, None);
     assert_eq!(a.timestamp, Some(at(NOW)));
+    // told to, the signature stands in for one, for the replay guard
+    let a = send_with(TencentApiGateway::new().remember_signatures(true), NOW, parts).await;
+    assert_eq!(a.nonce, Some(format!("hmac:{expected}")));
 }
 
 #[tokio::test]

@@ -26,26 +26,33 @@ pub enum StoreError {
     /// The backing service did not answer in time.
     #[error("store timed out after {0:?}")]
     Timeout(Duration),
-    /// The store is full of live entries.
-    #[error("the store is full of live entries")]
+    /// A bounded store is full of live entries (or the caller's share of it is): it refuses
+    /// rather than forget an entry a guarantee depends on.
+    #[error("store full of live entries")]
     Full,
 }
 
 /// Remembers nonces for a while: "each nonce accepted once".
+///
+/// A nonce belongs to a tenant: the scheme and key id that signed it (`aliyun-apigw` and
+/// `203753741`, joined by `\u{1f}`). A nonce is new or used within its tenant only, and a
+/// bounded store may cap what one tenant holds, so that one key cannot fill the store.
 pub trait NonceStore: Send + Sync + 'static {
     /// The future of [`insert_if_absent`](Self::insert_if_absent).
     type Future: Future<Output = Result<bool, StoreError>> + Send + 'static;
 
-    /// Records `key` for `ttl` if it is not already recorded. `Ok(true)`: it was new (accept
-    /// the request); `Ok(false)`: it was seen within its ttl (a replay). Of concurrent calls
-    /// with one key, exactly one sees `true`.
-    fn insert_if_absent(&self, key: &str, ttl: Duration) -> Self::Future;
+    /// Records `nonce` of `tenant` for at least `ttl` if it is not already recorded.
+    /// `Ok(true)`: it was new (accept the request); `Ok(false)`: it was seen within its ttl
+    /// (a replay); [`StoreError::Full`]: the store (or the tenant's share of it) is full of
+    /// live nonces and remembers nothing more until some expire. Of concurrent calls with one
+    /// tenant and nonce, exactly one sees `true`.
+    fn insert_if_absent(&self, tenant: &str, nonce: &str, ttl: Duration) -> Self::Future;
 
     /// [`insert_if_absent`](Self::insert_if_absent) answered at once, for a store that never
     /// waits (the in-memory one), so a policy can settle the request inside its `call`.
     /// `None`, the default, says the store must be awaited.
-    fn insert_if_absent_at_once(&self, key: &str, ttl: Duration) -> Option<Result<bool, StoreError>> {
-        let _ = (key, ttl);
+    fn insert_if_absent_at_once(&self, tenant: &str, nonce: &str, ttl: Duration) -> Option<Result<bool, StoreError>> {
+        let _ = (tenant, nonce, ttl);
         None
     }
 }

@@ -1,14 +1,19 @@
-//! The nonce store's table: 64-bit fingerprints with an expiry, open-addressed in buckets of
-//! one cache line, in independently locked shards.
+//! The nonce store's table: 64-bit fingerprints with an expiry and their tenant, open-addressed
+//! in buckets of one cache line, in independently locked shards.
 //!
 //! Why not the generic [`Table`](super::table::Table) the rate store uses: a nonce check is
 //! one insert into a table of up to millions of keys on every signed request, and there a
 //! hash map's control bytes and its bucket are two dependent cache misses. Here a key's
-//! fingerprint and expiry sit side by side in one 64-byte bucket, so a check usually touches
-//! one cache line. Nothing is removed one by one: an expired slot is reused in place by the
-//! next insert that passes it, and a shard is rebuilt (expired slots dropped, the table
+//! fingerprint and its expiry sit side by side in one 64-byte bucket, so a check usually
+//! touches one cache line. Nothing is removed one by one: an expired slot is reused in place
+//! by the next insert that passes it, and a shard is rebuilt (expired slots dropped, the table
 //! resized) when it runs out of room or reaches its bound.
+//!
+//! A live entry is never dropped: replay protection rests on it. A shard whose live entries
+//! reach its bound, or one tenant's share of it, refuses new entries until some expire.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
@@ -24,26 +29,81 @@ const MIN_BUCKETS: usize = 4;
 /// A free slot's fingerprint (a real fingerprint of 0 is stored as 1).
 const FREE: u64 = 0;
 
+/// What an insert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Inserted {
+    /// The key was new and is now remembered.
+    New,
+    /// The key is remembered and unexpired: a replay.
+    Live,
+    /// The key is new, but its shard holds as many live keys as its bound allows, or its
+    /// tenant holds its whole share: nothing was remembered.
+    Full,
+}
+
+/// A slot's expiry (whole seconds on the store's time line) in the high half and its
+/// tenant's tag in the low half: one word, so a bucket stays one cache line.
+fn meta(expiry: u32, tag: u32) -> u64 {
+    (u64::from(expiry) << 32) | u64::from(tag)
+}
+
+fn expiry_of(meta: u64) -> u32 {
+    (meta >> 32) as u32
+}
+
+fn tag_of(meta: u64) -> u32 {
+    meta as u32
+}
+
 #[derive(Clone, Copy, Default)]
 #[repr(C, align(64))]
 struct Bucket {
     fps: [u64; WAYS],
-    expiries: [u64; WAYS],
+    metas: [u64; WAYS],
 }
+
+/// Hashes a tenant tag, which is already a uniformly random keyed hash: one multiply spreads
+/// it over the bits the map indexes by.
+#[derive(Default)]
+struct TagHasher(u64);
+
+impl Hasher for TagHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // only u32 tags are hashed; fold anything else in for completeness
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// Slots held per tenant tag.
+type TenantCounts = HashMap<u32, u32, BuildHasherDefault<TagHasher>>;
 
 /// One shard: linear probing over buckets. A probe stops at the key or at the first bucket
 /// with a free slot; expired slots along the way are kept as markers (so later keys are
 /// still found) and reused by inserts.
 struct Shard {
     buckets: Vec<Bucket>,
-    /// Slots holding a fingerprint, live or expired: when this passes 7/8 of the slots the
-    /// shard is rebuilt, which keeps probes short.
+    /// Slots holding a fingerprint, live or expired: exactly the live entries after a
+    /// rebuild and while nothing has expired since (see `next_expiry`).
     used: usize,
-    /// An upper bound on the live entries: exact after a rebuild, plus one per insert since.
-    live_bound: usize,
+    /// Slots held per tenant, counted as `used` is.
+    tenants: TenantCounts,
+    /// The earliest expiry of the slots held: before it, every held slot is live, so the
+    /// counts are exact and a rebuild would drop nothing.
+    next_expiry: u32,
+    /// The most live entries this shard holds.
     capacity: usize,
-    /// Live entries dropped at the bound, before their expiry.
-    forgotten: u64,
+    /// The most live entries one tenant holds in this shard.
+    share: u32,
 }
 
 enum Probe {
@@ -56,15 +116,22 @@ enum Probe {
 }
 
 impl Shard {
-    fn new(capacity: usize) -> Self {
-        Self { buckets: vec![Bucket::default(); MIN_BUCKETS], used: 0, live_bound: 0, capacity, forgotten: 0 }
+    fn new(capacity: usize, share: u32) -> Self {
+        Self {
+            buckets: vec![Bucket::default(); MIN_BUCKETS],
+            used: 0,
+            tenants: TenantCounts::default(),
+            next_expiry: u32::MAX,
+            capacity,
+            share,
+        }
     }
 
     fn mask(&self) -> usize {
         self.buckets.len() - 1
     }
 
-    fn probe(&self, fp: u64, now: u64) -> Probe {
+    fn probe(&self, fp: u64, now: u32) -> Probe {
         let mask = self.mask();
         let mut at = home(fp, mask);
         let mut reuse = None;
@@ -73,7 +140,7 @@ impl Shard {
             for way in 0..WAYS {
                 let slot = bucket.fps[way];
                 if slot == fp {
-                    if bucket.expiries[way] > now {
+                    if expiry_of(bucket.metas[way]) > now {
                         return Probe::Live;
                     }
                     return Probe::Vacant { bucket: at, way, free: false };
@@ -85,7 +152,7 @@ impl Shard {
                         None => Probe::Vacant { bucket: at, way, free: true },
                     };
                 }
-                if reuse.is_none() && bucket.expiries[way] <= now {
+                if reuse.is_none() && expiry_of(bucket.metas[way]) <= now {
                     reuse = Some((at, way));
                 }
             }
@@ -97,56 +164,72 @@ impl Shard {
         }
     }
 
-    /// Inserts `fp` unless it is live; returns whether it was inserted.
-    fn insert(&mut self, fp: u64, now: u64, expiry: u64) -> bool {
-        let (bucket, way, free) = match self.probe(fp, now) {
-            Probe::Live => return false,
-            Probe::Vacant { bucket, way, free }
-                if self.live_bound < self.capacity && (!free || self.used < self.max_used()) =>
-            {
-                (bucket, way, free)
-            }
-            _ => {
-                self.rebuild(now);
-                match self.probe(fp, now) {
-                    Probe::Vacant { bucket, way, free } => (bucket, way, free),
-                    // a rebuild leaves at least half the slots free and drops `fp` if it
-                    // was expired, so neither case can come back
-                    Probe::Live | Probe::Full => unreachable!("a rebuilt shard has room"),
+    /// Remembers `fp` of tenant `tag` until `expiry` unless it is live at `now`, or the
+    /// shard (or the tenant's share) is full of live entries.
+    fn insert(&mut self, fp: u64, tag: u32, now: u32, expiry: u32) -> Inserted {
+        let mut rebuilt = false;
+        loop {
+            let growing = match self.probe(fp, now) {
+                Probe::Live => return Inserted::Live,
+                Probe::Vacant { bucket, way, free } => {
+                    let replaced = (!free).then(|| tag_of(self.buckets[bucket].metas[way]));
+                    // reusing one of its own expired slots adds nothing to the tenant's count
+                    let held =
+                        self.tenants.get(&tag).copied().unwrap_or(0).saturating_sub(u32::from(replaced == Some(tag)));
+                    let room = !free || self.used < self.capacity;
+                    let spread = !free || self.used < self.max_used();
+                    if room && spread && held < self.share {
+                        self.write(bucket, way, fp, meta(expiry, tag), replaced);
+                        return Inserted::New;
+                    }
+                    // out of probe room below the bound: grow, whatever has expired
+                    room && !spread
                 }
+                Probe::Full => true,
+            };
+            // Rebuild only when it can help: to grow, or to drop what expired. A shard full
+            // of live entries refuses at once, without a rebuild per refused insert.
+            if rebuilt || !(growing || now >= self.next_expiry) {
+                return Inserted::Full;
             }
-        };
+            self.rebuild(now);
+            rebuilt = true;
+        }
+    }
+
+    fn write(&mut self, bucket: usize, way: usize, fp: u64, meta: u64, replaced: Option<u32>) {
         let slot = &mut self.buckets[bucket];
         slot.fps[way] = fp;
-        slot.expiries[way] = expiry;
-        self.used += usize::from(free);
-        self.live_bound += 1;
-        true
+        slot.metas[way] = meta;
+        match replaced {
+            None => self.used += 1,
+            Some(old) => {
+                if let std::collections::hash_map::Entry::Occupied(mut e) = self.tenants.entry(old) {
+                    *e.get_mut() -= 1;
+                    if *e.get() == 0 {
+                        e.remove();
+                    }
+                }
+            }
+        }
+        *self.tenants.entry(tag_of(meta)).or_default() += 1;
+        self.next_expiry = self.next_expiry.min(expiry_of(meta));
     }
 
     fn max_used(&self) -> usize {
         self.buckets.len() * WAYS / 8 * 7
     }
 
-    /// Drops expired entries and, at the bound, the soonest-expiring live ones, then lays
-    /// the rest out in a table at most half full.
-    fn rebuild(&mut self, now: u64) {
-        let mut live: Vec<(u64, u64)> = self
+    /// Drops expired entries and lays the live ones out in a table at most half full;
+    /// counts them, per tenant too.
+    fn rebuild(&mut self, now: u32) {
+        let live: Vec<(u64, u64)> = self
             .buckets
             .iter()
-            .flat_map(|b| b.fps.iter().zip(&b.expiries))
-            .filter(|&(&fp, &expiry)| fp != FREE && expiry > now)
-            .map(|(&fp, &expiry)| (fp, expiry))
+            .flat_map(|b| b.fps.iter().zip(&b.metas))
+            .filter(|&(&fp, &meta)| fp != FREE && expiry_of(meta) > now)
+            .map(|(&fp, &meta)| (fp, meta))
             .collect();
-        if live.len() >= self.capacity {
-            // make room for an eighth of the bound at once: a full shard is rebuilt once per
-            // that many inserts, not on every one
-            let keep = self.capacity - (self.capacity / 8).max(1);
-            // latest-expiring first; `keep < capacity <= len`, so the index is in range
-            live.select_nth_unstable_by_key(keep, |&(_, expiry)| std::cmp::Reverse(expiry));
-            self.forgotten += (live.len() - keep) as u64;
-            live.truncate(keep);
-        }
         let buckets = (live.len() * 2).div_ceil(WAYS).next_power_of_two().max(MIN_BUCKETS);
         if buckets == self.buckets.len() {
             // a full shard keeps its size: clearing in place spares a fresh allocation's
@@ -155,15 +238,19 @@ impl Shard {
         } else {
             self.buckets = vec![Bucket::default(); buckets];
         }
+        self.tenants.clear();
+        self.next_expiry = u32::MAX;
         let mask = self.mask();
-        for &(fp, expiry) in &live {
+        for &(fp, meta) in &live {
+            *self.tenants.entry(tag_of(meta)).or_default() += 1;
+            self.next_expiry = self.next_expiry.min(expiry_of(meta));
             let mut at = home(fp, mask);
             'place: loop {
                 let bucket = &mut self.buckets[at];
                 for way in 0..WAYS {
                     if bucket.fps[way] == FREE {
                         bucket.fps[way] = fp;
-                        bucket.expiries[way] = expiry;
+                        bucket.metas[way] = meta;
                         break 'place;
                     }
                 }
@@ -171,12 +258,11 @@ impl Shard {
             }
         }
         self.used = live.len();
-        self.live_bound = live.len();
     }
 
-    fn live(&self, now: u64) -> u64 {
-        let live = self.buckets.iter().flat_map(|b| b.fps.iter().zip(&b.expiries));
-        live.filter(|&(&fp, &expiry)| fp != FREE && expiry > now).count() as u64
+    fn live(&self, now: u32) -> u64 {
+        let live = self.buckets.iter().flat_map(|b| b.fps.iter().zip(&b.metas));
+        live.filter(|&(&fp, &meta)| fp != FREE && expiry_of(meta) > now).count() as u64
     }
 }
 
@@ -185,25 +271,28 @@ fn home(fp: u64, mask: usize) -> usize {
     (fp >> 32) as usize & mask
 }
 
-/// A sharded, bounded set of fingerprints, each with an expiry.
+/// A sharded, bounded set of fingerprints, each with an expiry and a tenant.
 pub(super) struct NonceTable {
     shards: Box<[Mutex<Shard>]>,
-    /// Live entries dropped at the bound, all shards.
-    forgotten: AtomicU64,
-    /// When that was last reported (nanoseconds on the caller's time line, plus one; 0: never).
+    /// Inserts refused because a shard or a tenant's share was full, all shards.
+    refused: AtomicU64,
+    /// When that was last reported (seconds on the caller's time line, plus one; 0: never).
     reported: AtomicU64,
 }
 
-/// How often a store at its bound says so.
-const REPORT_EVERY: u64 = 60 * 1_000_000_000;
+/// How often a full store says so, in seconds.
+const REPORT_EVERY: u64 = 60;
 
 impl NonceTable {
-    /// Holds up to about `capacity` live entries (the bound is kept per shard).
-    pub(super) fn with_capacity(capacity: u64) -> Self {
+    /// Holds up to about `capacity` live entries, and up to about `share` of them for one
+    /// tenant (both bounds are kept per shard; a share is at least one entry per shard).
+    pub(super) fn new(capacity: u64, share: f64) -> Self {
         let per_shard = usize::try_from(capacity.div_ceil(SHARDS as u64)).unwrap_or(usize::MAX).max(1);
+        // `as` saturates, and NaN becomes 0: the smallest share
+        let share = ((per_shard as f64 * share).ceil() as u32).clamp(1, u32::try_from(per_shard).unwrap_or(u32::MAX));
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::new(per_shard))).collect(),
-            forgotten: AtomicU64::new(0),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::new(per_shard, share))).collect(),
+            refused: AtomicU64::new(0),
             reported: AtomicU64::new(0),
         }
     }
@@ -213,43 +302,41 @@ impl NonceTable {
         self.shards[fp as usize % SHARDS].lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Remembers `fp` until `expiry` unless it is remembered and unexpired at `now`; returns
-    /// whether it was new.
-    pub(super) fn insert(&self, fp: u64, now: u64, expiry: u64) -> bool {
+    /// Remembers `fp` of tenant `tag` until `expiry` unless it is remembered and unexpired at
+    /// `now` (times in whole seconds).
+    pub(super) fn insert(&self, fp: u64, tag: u32, now: u32, expiry: u32) -> Inserted {
         let fp = if fp == FREE { 1 } else { fp };
-        let mut shard = self.lock(fp);
-        let before = shard.forgotten;
-        let inserted = shard.insert(fp, now, expiry);
-        let forgotten = shard.forgotten - before;
-        drop(shard);
-        if forgotten > 0 {
-            self.forgot(forgotten, now);
+        let inserted = self.lock(fp).insert(fp, tag, now, expiry);
+        if inserted == Inserted::Full {
+            self.full(now);
         }
         inserted
     }
 
-    /// Counts nonces dropped before their time and says so, at most once a minute: replay
-    /// protection is weaker than configured until the bound is raised.
-    fn forgot(&self, count: u64, now: u64) {
-        let total = self.forgotten.fetch_add(count, Ordering::Relaxed) + count;
+    /// Counts a refused insert and says so, at most once a minute: requests are refused until
+    /// nonces expire or the bound is raised.
+    fn full(&self, now: u32) {
+        let total = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = u64::from(now);
         let last = self.reported.load(Ordering::Relaxed);
         let due = last == 0 || now.saturating_sub(last - 1) >= REPORT_EVERY;
         if due && self.reported.compare_exchange(last, now + 1, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
             tracing::warn!(
-                forgotten = total,
-                "nonce store at its bound: nonces are forgotten before their ttl and could be replayed; \
-                 raise the bound (MemoryNonceStore::with_capacity) or share a store (tollgate-redis)"
+                refused = total,
+                "nonce store full of live nonces (or one key holds its whole share): signed requests are refused \
+                 (503 NonceStoreFull) until nonces expire; raise the bound (MemoryNonceStore::with_capacity, \
+                 the gateway's nonce_store.capacity) or share a store (tollgate-redis)"
             );
         }
     }
 
-    /// Live entries dropped at the bound so far.
-    pub(super) fn forgotten(&self) -> u64 {
-        self.forgotten.load(Ordering::Relaxed)
+    /// Inserts refused so far because the table or a tenant's share was full.
+    pub(super) fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
     }
 
     /// Live entries at `now`.
-    pub(super) fn len(&self, now: u64) -> u64 {
+    pub(super) fn len(&self, now: u32) -> u64 {
         self.shards.iter().map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).live(now)).sum()
     }
 }
@@ -258,101 +345,133 @@ impl NonceTable {
 mod tests {
     use super::*;
 
+    const T: u32 = 7;
+
     #[test]
     fn an_expired_slot_is_reused_and_keys_behind_it_stay_found() {
-        let mut shard = Shard::new(1_000);
+        let mut shard = Shard::new(1_000, 1_000);
         // all in bucket 0's probe path: 12 keys fill buckets 0..3
         let keys: Vec<u64> = (1..=12).map(|i| i * SHARDS as u64).collect();
         for (i, &k) in keys.iter().enumerate() {
-            assert!(shard.insert(k, 0, if i < 4 { 10 } else { 100 }));
+            assert_eq!(shard.insert(k, T, 0, if i < 4 { 10 } else { 100 }), Inserted::New);
         }
         // the first four expire at 10; the later ones are still found past them
         for &k in &keys[4..] {
-            assert!(!shard.insert(k, 20, 200), "{k} lost behind expired slots");
+            assert_eq!(shard.insert(k, T, 20, 200), Inserted::Live, "{k} lost behind expired slots");
         }
         let used = shard.used;
-        assert!(shard.insert(keys[0], 20, 200), "an expired key is new again");
-        assert!(shard.insert(99 * SHARDS as u64, 20, 200));
+        assert_eq!(shard.insert(keys[0], T, 20, 200), Inserted::New, "an expired key is new again");
+        assert_eq!(shard.insert(99 * SHARDS as u64, T, 20, 200), Inserted::New);
         assert_eq!(shard.used, used, "expired slots were reused, no free one taken");
-        assert!(!shard.insert(keys[0], 21, 200));
+        assert_eq!(shard.insert(keys[0], T, 21, 200), Inserted::Live);
     }
 
     #[test]
     fn grows_and_shrinks_with_live_entries() {
-        let mut shard = Shard::new(100_000);
+        let mut shard = Shard::new(100_000, 100_000);
         for k in 1..=10_000u64 {
-            assert!(shard.insert(k << 32 | 1, 0, 10));
+            assert_eq!(shard.insert(k << 32 | 1, T, 0, 10), Inserted::New);
         }
         assert!(shard.buckets.len() * WAYS >= 10_000);
         assert_eq!(shard.live(0), 10_000);
         for k in 1..=10_000u64 {
-            assert!(!shard.insert(k << 32 | 1, 5, 10), "{k} lost");
+            assert_eq!(shard.insert(k << 32 | 1, T, 5, 10), Inserted::Live, "{k} lost");
         }
         // all expired: the next rebuild lays out a small table again
         shard.rebuild(10);
         assert_eq!(shard.buckets.len(), MIN_BUCKETS);
-        assert!(shard.insert(1 << 32 | 1, 10, 20));
+        assert_eq!(shard.insert(1 << 32 | 1, T, 10, 20), Inserted::New);
     }
 
     #[test]
-    fn the_bound_forgets_soonest_expiring_first() {
-        let mut shard = Shard::new(32);
-        for k in 1..=24u64 {
-            assert!(shard.insert(k << 32, 0, 1_000));
+    fn at_the_bound_new_keys_are_refused_and_live_ones_kept() {
+        let mut shard = Shard::new(32, 32);
+        for k in 1..=32u64 {
+            assert_eq!(shard.insert(k << 32, T, 0, 1_000), Inserted::New);
         }
-        for k in 25..=1_000u64 {
-            assert!(shard.insert(k << 32, 0, 10));
-            assert!(shard.live(0) <= 32);
+        // the long-lived ones stay whatever comes after them: the newcomers are refused
+        for k in 33..=1_000u64 {
+            assert_eq!(shard.insert(k << 32, T, 0, 10), Inserted::Full);
         }
-        assert!(shard.live(0) >= 30);
-        for k in 1..=24u64 {
-            assert!(!shard.insert(k << 32, 0, 1_000), "long-lived {k} was forgotten");
+        for k in 1..=32u64 {
+            assert_eq!(shard.insert(k << 32, T, 999, 2_000), Inserted::Live, "{k} was forgotten");
         }
+        // once they expire there is room again
+        assert_eq!(shard.insert(2_000 << 32, T, 1_000, 2_000), Inserted::New);
+        assert_eq!(shard.live(1_000), 1);
     }
 
     #[test]
-    fn what_the_bound_forgets_expires_no_later_than_what_it_keeps() {
-        let entries = |shard: &Shard| -> Vec<(u64, u64)> {
-            let slots = shard.buckets.iter().flat_map(|b| b.fps.iter().copied().zip(b.expiries.iter().copied()));
-            slots.filter(|&(fp, _)| fp != FREE).collect()
-        };
-        let mut shard = Shard::new(50);
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        for k in 1..=5_000u64 {
-            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-            let before = entries(&shard);
-            assert!(shard.insert(k << 32, 0, 1 + (seed >> 40)));
-            let after = entries(&shard);
-            assert!(after.len() <= 50);
-            // the new nonce goes in whatever its expiry: it is the one being checked
-            let kept_min = after.iter().filter(|&&(fp, _)| fp != k << 32).map(|&(_, e)| e).min().unwrap_or(u64::MAX);
-            for (fp, expiry) in before.into_iter().filter(|b| !after.contains(b)) {
-                assert!(expiry <= kept_min, "{fp:x} (expiring {expiry}) forgotten before one expiring {kept_min}");
-            }
+    fn a_full_shard_refuses_without_rebuilding_until_something_expires() {
+        let mut shard = Shard::new(8, 8);
+        for k in 1..=8u64 {
+            assert_eq!(shard.insert(k << 32, T, 0, 100 + k as u32), Inserted::New);
         }
+        assert_eq!(shard.next_expiry, 101);
+        let table = shard.buckets.as_ptr();
+        for k in 9..=100u64 {
+            assert_eq!(shard.insert(k << 32, T, 50, 200), Inserted::Full);
+        }
+        assert_eq!(shard.buckets.as_ptr(), table, "no rebuild while nothing expired");
+        // at 101 the first one expires: one rebuild makes room for one
+        assert_eq!(shard.insert(9 << 32, T, 101, 200), Inserted::New);
+        assert_eq!(shard.insert(10 << 32, T, 101, 200), Inserted::Full);
+        assert_eq!(shard.next_expiry, 102);
+    }
+
+    #[test]
+    fn one_tenant_holds_at_most_its_share() {
+        let (a, b) = (1, 2);
+        let mut shard = Shard::new(100, 10);
+        for k in 1..=10u64 {
+            assert_eq!(shard.insert(k << 32, a, 0, 1_000), Inserted::New);
+        }
+        assert_eq!(shard.insert(11 << 32, a, 0, 1_000), Inserted::Full, "a is at its share");
+        for k in 12..=21u64 {
+            assert_eq!(shard.insert(k << 32, b, 0, 1_000), Inserted::New, "b has its own share");
+        }
+        // a's expired slots free its share again, also when another tenant reuses them
+        let mut shard = Shard::new(100, 2);
+        assert_eq!(shard.insert(1 << 32, a, 0, 10), Inserted::New);
+        assert_eq!(shard.insert(2 << 32, a, 0, 10), Inserted::New);
+        assert_eq!(shard.insert(3 << 32, a, 5, 30), Inserted::Full);
+        assert_eq!(shard.insert(3 << 32, a, 10, 30), Inserted::New);
+        assert_eq!(shard.insert(4 << 32, a, 10, 30), Inserted::New);
+        assert_eq!(shard.insert(5 << 32, a, 10, 30), Inserted::Full);
     }
 
     proptest::proptest! {
-        /// Below its bound the table answers exactly as a map of expiries would, through
-        /// growth, reuse of expired slots and rebuilds; keys share probe paths (few home
-        /// buckets) so the paths are long and crowded.
+        /// The table answers exactly as a map of expiries with a bound and a share would,
+        /// through growth, reuse of expired slots, rebuilds and refusals: a live key is never
+        /// forgotten, and a key is refused only when the shard or its tenant is full of live
+        /// keys. Keys share probe paths (few home buckets), so the paths are long and crowded.
         #[test]
-        fn below_the_bound_it_answers_as_a_map_does(
-            ops in proptest::collection::vec((0u64..64, 0u64..3, 1u64..40), 1..600),
+        fn answers_as_a_bounded_map_does(
+            capacity in 1usize..24,
+            share in 1u32..24,
+            ops in proptest::collection::vec((0u64..64, 0u32..3, 0u32..3, 1u32..40), 1..600),
         ) {
-            let mut shard = Shard::new(usize::MAX);
-            let mut model = std::collections::HashMap::new();
+            let mut shard = Shard::new(capacity, share);
+            let mut model: HashMap<u64, (u32, u32)> = HashMap::new();
             let mut now = 0;
-            for (key, step, ttl) in ops {
+            for (key, tenant, step, ttl) in ops {
                 now += step;
                 let fp = (key % 8) << 32 | (key + 1) << 6;
-                let live = model.get(&fp).is_some_and(|&expiry| expiry > now);
-                proptest::prop_assert_eq!(shard.insert(fp, now, now + ttl), !live, "key {} at {}", key, now);
-                if !live {
-                    model.insert(fp, now + ttl);
+                let live = |model: &HashMap<u64, (u32, u32)>, f: &dyn Fn(u64, u32) -> bool| {
+                    model.iter().filter(|&(&k, &(expiry, t))| expiry > now && f(k, t)).count()
+                };
+                let expected = if live(&model, &|k, _| k == fp) == 1 {
+                    Inserted::Live
+                } else if live(&model, &|_, _| true) >= capacity || live(&model, &|_, t| t == tenant) >= share as usize {
+                    Inserted::Full
+                } else {
+                    Inserted::New
+                };
+                proptest::prop_assert_eq!(shard.insert(fp, tenant, now, now + ttl), expected, "key {} at {}", key, now);
+                if expected == Inserted::New {
+                    model.insert(fp, (now + ttl, tenant));
                 }
-                let expected = model.values().filter(|&&expiry| expiry > now).count() as u64;
-                proptest::prop_assert_eq!(shard.live(now), expected);
+                proptest::prop_assert_eq!(shard.live(now), live(&model, &|_, _| true) as u64);
             }
         }
     }
