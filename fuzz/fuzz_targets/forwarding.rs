@@ -1,5 +1,6 @@
-//! Forwarding headers, query strings and path templates: no panic on any input, and a
-//! resolved client is always an address that appeared in the request.
+//! Forwarding headers, query strings, paths and path templates: no panic on any input; a
+//! resolved client is always an address that appeared in the request; a normalised path is
+//! normal (normalising it again changes nothing).
 #![no_main]
 
 use std::net::SocketAddr;
@@ -7,8 +8,8 @@ use std::net::SocketAddr;
 use http::{HeaderValue, Request};
 use libfuzzer_sys::fuzz_target;
 use tollgate_core::{
-    ClientIpLayer, ForwardingHeader, ParamLocation, ParamSource, PathTemplate, PeerAddr, parse_forwarded,
-    parse_x_forwarded_for,
+    ClientIpLayer, ForwardingHeader, ParamLocation, ParamSource, PathTemplate, PeerAddr, normalize_path,
+    parse_forwarded, parse_x_forwarded_for,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -36,6 +37,11 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 
+    if let Ok(path) = normalize_path(&format!("/{text}")) {
+        let again = normalize_path(&path).expect("a normalised path normalises");
+        assert_eq!(again, path, "normalising twice changed the path");
+    }
+
     if let Ok(t) = PathTemplate::parse(&text) {
         let _ = t.matches(&text);
     }
@@ -45,6 +51,8 @@ fuzz_target!(|data: &[u8]| {
         let headers = http::HeaderMap::new();
         let src = ParamSource::new(&uri, &headers).with_body(data);
         let _ = src.get_all(&ParamLocation::Query("a".into()));
+        let _ = src.get_unique(&ParamLocation::Query("a".into()));
+        let _ = src.get_unique(&ParamLocation::Form("a".into()));
         let _ = src.get(&ParamLocation::Json("/a/0".into()));
     }
 });

@@ -1,7 +1,8 @@
 //! Query strings, form bodies and JSON bodies from arbitrary bytes, parsed and validated
 //! against fixed definition sets: no panic; the fast pair parser agrees with core's; key
 //! removal agrees with parsing; and a request that passed, once its defaults are written
-//! in, passes again with nothing left to write.
+//! in, passes again with nothing left to write; an injected query parameter is, after
+//! injection, the only pair of its name, and a body naming it is refused, never a panic.
 #![no_main]
 
 use std::borrow::Cow;
@@ -13,7 +14,16 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::json;
 use tollgate_core::parse_urlencoded;
 use tollgate_params::urlencoded::{pairs, remove_keys};
-use tollgate_params::{Param, ParamRequest, ParamRules, ParamType, ParamValidationConfig};
+use tollgate_params::{
+    Injection, Param, ParamInjectionConfig, ParamRequest, ParamRules, ParamType, ParamValidationConfig, Position,
+};
+
+fn injection() -> &'static Injection {
+    static INJECTION: OnceLock<Injection> = OnceLock::new();
+    INJECTION.get_or_init(|| {
+        Injection::new(&ParamInjectionConfig::new().constant(Position::Query, "client_ip", "gw")).unwrap()
+    })
+}
 
 fn rule_sets() -> &'static [(ParamRules, &'static str)] {
     static RULES: OnceLock<Vec<(ParamRules, &'static str)>> = OnceLock::new();
@@ -63,6 +73,21 @@ fuzz_target!(|data: &[u8]| {
         let encoded: String = form_urlencoded::byte_serialize(query_bytes).collect();
         format!("/p?{encoded}").parse().unwrap()
     });
+    // injection: whatever spelling the client used, the handler's query holds the injected
+    // pair once, under its exact name, and nothing else a backend reads as it
+    let mut req = Request::post(uri.clone()).body(()).unwrap();
+    if injection().apply(&mut req, &[]).is_ok() {
+        let query = req.uri().query().unwrap_or("");
+        let exact: Vec<(String, String)> =
+            owned(parse_urlencoded(query.as_bytes())).into_iter().filter(|(k, _)| k == "client_ip").collect();
+        assert_eq!(exact, vec![("client_ip".to_owned(), "gw".to_owned())], "{query}");
+    }
+    for content_type in ["application/x-www-form-urlencoded", "application/json", "multipart/form-data; boundary=x"] {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("content-type", http::HeaderValue::from_static(content_type));
+        let _ = injection().check_body(&headers, body);
+    }
+
     for (rules, content_type) in rule_sets() {
         let mut req = Request::post(uri.clone()).body(()).unwrap();
         if !content_type.is_empty() {
