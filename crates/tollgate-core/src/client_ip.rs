@@ -635,6 +635,27 @@ mod tests {
         assert_eq!((client.map(|c| c.ip()), unresolved), (Some(ip("9.9.9.9")), None));
     }
 
+    /// The layer is ready when the service it wraps is, not before (backpressure passes
+    /// through it).
+    #[test]
+    fn readiness_is_the_inner_services() {
+        struct Busy;
+        impl Service<Request<()>> for Busy {
+            type Response = ();
+            type Error = std::convert::Infallible;
+            type Future = std::future::Ready<Result<(), Self::Error>>;
+            fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+                Poll::Pending
+            }
+            fn call(&mut self, _: Request<()>) -> Self::Future {
+                std::future::ready(Ok(()))
+            }
+        }
+        let mut svc = ClientIpLayer::new().layer(Busy);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(svc.poll_ready(&mut cx).is_pending());
+    }
+
     #[test]
     fn from_extensions_falls_back_to_peer() {
         let mut ext = Extensions::new();
