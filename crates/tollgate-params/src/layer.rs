@@ -11,7 +11,7 @@ use http_body::Body;
 use http_body_util::Full;
 use pin_project_lite::pin_project;
 use tollgate_core::{
-    Clock, DEFAULT_BODY_LIMIT, ErrorStyle, PathParams, RequestBody, RequestId, ResponseBody, buffer_request,
+    Clock, DEFAULT_BODY_LIMIT, ErrorStyle, PathParams, Rejection, RequestBody, RequestId, ResponseBody, buffer_request,
 };
 use tower_layer::Layer;
 use tower_service::Service;
@@ -212,29 +212,49 @@ where
                 Err(report) => ResponseFuture::refused(self.settings.style.respond(&report.rejection(), &req)),
             };
         }
-        // The ready service travels with the request until the body is in.
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
         let settings = self.settings.clone();
-        let buffering: Buffering<B> = Box::pin(async move {
-            let head = head_of(&req);
-            let (mut req, bytes) = match buffer_request(req, settings.body_limit).await {
-                Ok(buffered) => buffered,
-                Err(rejection) => return Err(settings.style.respond(&rejection.with_policy("params"), &head)),
-            };
-            let view = ParamRequest::new(req.uri(), req.headers()).with_path_params(&path).with_body(&bytes);
-            match settings.rules.check(&view) {
-                Ok(fixes) => {
-                    if let Some(body) = fixes.apply(&mut req) {
-                        *req.body_mut() = RequestBody::buffered(body);
-                    }
-                    Ok(req)
-                }
-                Err(report) => Err(settings.style.respond(&report.rejection(), &req)),
+        let (limit, style) = (settings.body_limit, settings.style.clone());
+        after_body(&mut self.inner, req, limit, style, move |req, bytes| {
+            let view = ParamRequest::new(req.uri(), req.headers()).with_path_params(&path).with_body(bytes);
+            let fixes = settings.rules.check(&view).map_err(|report| report.rejection())?;
+            if let Some(body) = fixes.apply(req) {
+                *req.body_mut() = RequestBody::buffered(body);
             }
-        });
-        ResponseFuture { state: State::Buffering { buffering, inner: Some(inner) } }
+            Ok(())
+        })
     }
+}
+
+/// Reads the body (up to `limit`, 413 beyond it), then lets `check` judge and amend the
+/// request before the inner service sees it; a refusal is rendered in `style`. The ready
+/// inner service travels with the request until the body is in; a fresh clone waits for
+/// the next call.
+fn after_body<S, B>(
+    inner: &mut S,
+    req: Request<B>,
+    limit: usize,
+    style: ErrorStyle,
+    check: impl FnOnce(&mut Request<RequestBody<B>>, &[u8]) -> Result<(), Rejection> + Send + 'static,
+) -> ResponseFuture<S, B>
+where
+    S: Service<Request<RequestBody<B>>> + Clone,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let clone = inner.clone();
+    let inner = std::mem::replace(inner, clone);
+    let buffering: Buffering<B> = Box::pin(async move {
+        let head = head_of(&req);
+        let (mut req, bytes) = match buffer_request(req, limit).await {
+            Ok(buffered) => buffered,
+            Err(rejection) => return Err(style.respond(&rejection.with_policy("params"), &head)),
+        };
+        match check(&mut req, &bytes) {
+            Ok(()) => Ok(req),
+            Err(rejection) => Err(style.respond(&rejection, &req)),
+        }
+    });
+    ResponseFuture { state: State::Buffering { buffering, inner: Some(inner) } }
 }
 
 pin_project! {
@@ -443,22 +463,11 @@ where
                 Err(rejection) => ResponseFuture::refused(self.settings.style.respond(&rejection, &req)),
             };
         }
-        // The ready service travels with the request until the body is in.
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
         let settings = self.settings.clone();
-        let buffering: Buffering<B> = Box::pin(async move {
-            let head = head_of(&req);
-            let (mut req, bytes) = match buffer_request(req, settings.body_limit).await {
-                Ok(buffered) => buffered,
-                Err(rejection) => return Err(settings.style.respond(&rejection.with_policy("params"), &head)),
-            };
-            let checked = settings.injection.check_body(req.headers(), &bytes);
-            match checked.and_then(|()| settings.injection.apply(&mut req, &path)) {
-                Ok(()) => Ok(req),
-                Err(rejection) => Err(settings.style.respond(&rejection, &req)),
-            }
-        });
-        ResponseFuture { state: State::Buffering { buffering, inner: Some(inner) } }
+        let (limit, style) = (settings.body_limit, settings.style.clone());
+        after_body(&mut self.inner, req, limit, style, move |req, bytes| {
+            settings.injection.check_body(req.headers(), bytes)?;
+            settings.injection.apply(req, &path)
+        })
     }
 }
