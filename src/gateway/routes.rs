@@ -163,10 +163,11 @@ pub(crate) fn check_path(path: &str, encoded_slashes: bool) -> Result<(), NotNor
         }
     }
     let Some(rest) = path.strip_prefix('/') else { return Err("no leading '/'") };
-    let segments: Vec<&str> = rest.split('/').collect();
-    for (n, segment) in segments.iter().enumerate() {
-        match *segment {
-            "" if n + 1 < segments.len() => return Err("an empty segment ('//')"),
+    let mut segments = rest.split('/').peekable();
+    while let Some(segment) = segments.next() {
+        match segment {
+            // the last segment may be empty: a trailing slash
+            "" if segments.peek().is_some() => return Err("an empty segment ('//')"),
             "." | ".." => return Err("a '.' or '..' segment"),
             _ => {}
         }
