@@ -142,6 +142,17 @@ async fn send(addr: SocketAddr, wire: &Wire) -> Answer {
     Answer { status, headers, json: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
 }
 
+/// Sends `wire`: its refusal, or `None` when the handler served it, noting in `reached`
+/// what the handler read (so one run lists every attack that got through).
+async fn refusal_of(addr: SocketAddr, wire: &Wire, reached: &mut Vec<String>) -> Option<Answer> {
+    let answer = send(addr, wire).await;
+    if answer.handled() {
+        reached.push(format!("{}: the handler read {}", wire.target, answer.json["query"]));
+        return None;
+    }
+    Some(answer)
+}
+
 fn signed<S: Signer>(signer: &S, req: http::Request<Bytes>) -> Wire {
     Wire::of(&sign_request(signer, req, KEY, &SECRET.into(), SystemTime::now()).unwrap())
 }
@@ -196,11 +207,7 @@ async fn aliyun_apigw_undecodable_escape_is_refused() {
         let honest = apigw_resign(base.clone().with_target(signed_as));
         let attack = honest.clone().with_target(sent_as);
         for wire in [&attack, &honest] {
-            let answer = send(addr, wire).await;
-            if answer.handled() {
-                reached.push(format!("{}: the handler read {}", wire.target, answer.json["query"]));
-                continue;
-            }
+            let Some(answer) = refusal_of(addr, wire, &mut reached).await else { continue };
             assert_eq!(answer.aliyun(), (400, "Invalid Param, a parameter is not UTF-8 once percent-decoded"));
         }
     }
@@ -314,11 +321,7 @@ async fn aliyun_rpc_undecodable_escape_and_repeated_name_are_refused() {
         let honest = rpc_resign(&base, signed_as);
         let attack = honest.clone().with_target(&honest.target.replace(signed_as, sent_as));
         for wire in [&attack, &honest] {
-            let answer = send(addr, wire).await;
-            if answer.handled() {
-                reached.push(format!("{}: the handler read {}", wire.target, answer.json["query"]));
-                continue;
-            }
+            let Some(answer) = refusal_of(addr, wire, &mut reached).await else { continue };
             assert_eq!(
                 (answer.status, &answer.json["Code"], &answer.json["Message"]),
                 (400, &json!("InvalidParameter"), &json!(message))
@@ -446,11 +449,7 @@ async fn tencent_v1_undecodable_escape_and_names_signed_alike_are_refused() {
         let honest = v1_resign(&base, &host, signed_as);
         let attack = honest.clone().with_target(&honest.target.replace(signed_as, sent_as));
         for wire in [&attack, &honest] {
-            let answer = send(addr, wire).await;
-            if answer.handled() {
-                reached.push(format!("{}: the handler read {}", wire.target, answer.json["query"]));
-                continue;
-            }
+            let Some(answer) = refusal_of(addr, wire, &mut reached).await else { continue };
             assert_eq!(answer.tencent_code(), "InvalidParameter", "{}", wire.target);
         }
     }
