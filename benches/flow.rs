@@ -1,5 +1,6 @@
-//! Flow control: the per-IP limit of `BasicFlowControlLayer` next to tower_governor's
-//! `GovernorLayer` (its peer: governor's GCRA keyed by peer IP) for the same rule, as whole
+//! Flow control: a per-IP limit (`FlowControlLayer::per_client_ip`, and Tencent's two-limit
+//! plug-in) next to tower_governor's `GovernorLayer` (its peer: governor's GCRA keyed by peer
+//! IP) for the same rule, at one client and at a million, rate headers off and on, as whole
 //! services polled once; and resident memory after 1,000,000 distinct client IPs, after
 //! they go idle, and after a second million (the in-memory store against governor's
 //! keyed limiter, which grows until `retain_recent` is called).
@@ -17,7 +18,7 @@ use std::time::Duration;
 use axum::extract::ConnectInfo;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use http::{Request, Response};
-use tollgate::flow::{BasicFlowControlConfig, BasicFlowControlLayer};
+use tollgate::flow::{BasicFlowControlConfig, BasicLimits, FlowControlLayer, KeyedLimit};
 use tollgate::{ClientIp, ManualClock, MemoryRateStore, RateQuota};
 use tower::{Layer, Service};
 
@@ -101,6 +102,54 @@ fn memory_report() {
     }
 }
 
+/// Requests from `keys` distinct client IPs in turn, as both stacks read them (the address
+/// is put where each expects it, outside the timed part).
+struct Clients {
+    keys: u32,
+    next: u32,
+}
+
+impl Clients {
+    fn new(keys: u32) -> Self {
+        Self { keys, next: 0 }
+    }
+
+    fn next_ip(&mut self) -> IpAddr {
+        self.next = (self.next + 1) % self.keys;
+        IpAddr::V4(ip(self.next))
+    }
+
+    fn ours(&mut self) -> Request<()> {
+        let mut r = Request::new(());
+        r.extensions_mut().insert(ClientIp::direct(self.next_ip()));
+        r
+    }
+
+    fn theirs(&mut self) -> Request<()> {
+        let mut r = Request::new(());
+        r.extensions_mut().insert(ConnectInfo(SocketAddr::new(self.next_ip(), 40_000)));
+        r
+    }
+}
+
+/// Times one request through `svc` (the response dropped inside the timing, as a server
+/// drops it once written; keeping them would time the page faults of a growing batch).
+fn bench_service<S, B>(b: &mut criterion::Bencher<'_>, svc: &mut S, mut make: impl FnMut() -> Request<()>)
+where
+    S: Service<Request<()>, Response = Response<B>>,
+    S::Error: std::fmt::Debug,
+{
+    b.iter_batched(
+        &mut make,
+        |r| {
+            let resp = now(svc.call(r)).unwrap();
+            assert_eq!(resp.status(), 200);
+            black_box(resp.headers().len());
+        },
+        criterion::BatchSize::SmallInput,
+    )
+}
+
 fn flow(c: &mut Criterion) {
     if let Ok(kind) = std::env::var("TOLLGATE_FLOW_MEASURE") {
         measure(&kind);
@@ -108,68 +157,52 @@ fn flow(c: &mut Criterion) {
     }
     memory_report();
 
-    // one inner service for both: tower_governor renders its refusals as axum bodies
+    // one inner service for all: tower_governor renders its refusals as axum bodies
     let inner =
         tower::service_fn(|_req: Request<()>| async { Ok::<_, Infallible>(Response::new(axum::body::Body::empty())) });
-    let mut group = c.benchmark_group("flow/per_ip_1000_ips");
-    group.throughput(Throughput::Elements(1));
-
-    // the same rule both ways: a GCRA per client IP that never refuses here
-    let config: BasicFlowControlConfig =
+    let second = Duration::from_secs(1);
+    // the same rule every way: a GCRA per client IP that never refuses here
+    let tencent: BasicFlowControlConfig =
         serde_json::from_str(r#"{"expire_type": "second", "api_rate_limit": 4000000000, "ip_rate_limit": 4000000000}"#)
             .unwrap();
-    let mut ours = BasicFlowControlLayer::from_config(&config).unwrap().layer(inner);
-    let requests: Vec<Request<()>> = (0..IPS)
-        .map(|i| {
-            let mut r = Request::new(());
-            r.extensions_mut().insert(ClientIp::direct(IpAddr::V4(ip(i))));
-            r
-        })
-        .collect();
-    let mut i = 0usize;
-    group.bench_function("tollgate_basic", |b| {
-        b.iter_batched(
-            || {
-                i = (i + 1) % requests.len();
-                let mut r = Request::new(());
-                *r.extensions_mut() = requests[i].extensions().clone();
-                r
-            },
-            |r| {
-                // dropped here: a server drops each response once written, and keeping them
-                // would time the page faults of a growing batch instead
-                let resp = now(ours.call(r)).unwrap();
-                assert_eq!(resp.status(), 200);
-                black_box(resp.headers().len());
-            },
-            criterion::BatchSize::SmallInput,
-        )
-    });
+    let governor = |headers: bool| {
+        let mut config = tower_governor::governor::GovernorConfigBuilder::default();
+        config.per_nanosecond(1).burst_size(u32::MAX);
+        if headers {
+            config.use_headers();
+        }
+        tower_governor::GovernorLayer::new(config.finish().unwrap())
+    };
+    for keys in [1, 1_000_000] {
+        let mut group = c.benchmark_group(format!("flow/per_ip_{keys}_keys"));
+        group.throughput(Throughput::Elements(1));
+        // room for every key: a million distinct clients live at once need a store that big
+        let store = || MemoryRateStore::with_capacity(2 * u64::from(keys));
+        let per_ip = || KeyedLimit::per_client_ip(u32::MAX, second).unwrap();
 
-    let governor_config = tower_governor::governor::GovernorConfigBuilder::default()
-        .per_nanosecond(1)
-        .burst_size(u32::MAX)
-        .finish()
-        .unwrap();
-    let mut theirs = tower_governor::GovernorLayer::new(governor_config).layer(inner);
-    let mut j = 0usize;
-    group.bench_function("tower_governor", |b| {
-        b.iter_batched(
-            || {
-                j = (j + 1) % requests.len();
-                let mut r = Request::new(());
-                r.extensions_mut().insert(ConnectInfo(SocketAddr::new(IpAddr::V4(ip(j as u32)), 40_000)));
-                r
-            },
-            |r| {
-                let resp = now(theirs.call(r)).unwrap();
-                assert_eq!(resp.status(), 200);
-                black_box(resp.headers().len());
-            },
-            criterion::BatchSize::SmallInput,
-        )
-    });
-    group.finish();
+        let mut svc = FlowControlLayer::with_store(per_ip(), store()).rate_headers(false).layer(inner);
+        let mut clients = Clients::new(keys);
+        group.bench_function("tollgate", |b| bench_service(b, &mut svc, || clients.ours()));
+
+        let mut svc = governor(false).layer(inner);
+        let mut clients = Clients::new(keys);
+        group.bench_function("tower_governor", |b| bench_service(b, &mut svc, || clients.theirs()));
+
+        let mut svc = FlowControlLayer::with_store(per_ip(), store()).layer(inner);
+        let mut clients = Clients::new(keys);
+        group.bench_function("tollgate_headers", |b| bench_service(b, &mut svc, || clients.ours()));
+
+        let mut svc = governor(true).layer(inner);
+        let mut clients = Clients::new(keys);
+        group.bench_function("tower_governor_headers", |b| bench_service(b, &mut svc, || clients.theirs()));
+
+        // Tencent's plug-in as pasted: an API limit and a per-IP limit, rate headers on
+        let limits = BasicLimits::from_config(&tencent).unwrap();
+        let mut svc = FlowControlLayer::with_store(limits, store()).layer(inner);
+        let mut clients = Clients::new(keys);
+        group.bench_function("tollgate_tencent", |b| bench_service(b, &mut svc, || clients.ours()));
+        group.finish();
+    }
 
     let mut group = c.benchmark_group("flow/store_take_1000_keys");
     let store = MemoryRateStore::new();

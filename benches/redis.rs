@@ -26,7 +26,7 @@ fn redis(c: &mut Criterion) {
     let nonces = MemoryNonceStore::new();
     let quota = RateQuota::new(NonZeroU32::new(u32::MAX).unwrap(), Duration::from_secs(60)).unwrap();
     let keys = ["api:bench", "app:bench:203753741", "ip:bench:10.0.0.7"];
-    let takes: Vec<RateTake<'_>> = keys.iter().map(|key| RateTake { key, quota: &quota }).collect();
+    let takes: Vec<RateTake<'_>> = keys.iter().map(|key| RateTake::new(*key, &quota)).collect();
 
     let mut group = c.benchmark_group("redis_vs_memory");
     group.throughput(Throughput::Elements(1));

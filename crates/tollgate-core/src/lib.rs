@@ -73,8 +73,8 @@ pub use param::{
 pub use rejection::{Ecosystem, Rejection, Wording};
 pub use request_id::{RequestId, RequestIdLayer, RequestIdService, ResponseFuture as RequestIdFuture, X_REQUEST_ID};
 pub use store::{
-    Algorithm, MemoryNonceStore, MemoryRateStore, NonceStore, RateDecision, RateQuota, RateState, RateStore, RateTake,
-    SLIDING_SUBWINDOWS, StoreError,
+    Algorithm, MemoryNonceStore, MemoryRateStore, NonceStore, RateDecision, RateKey, RateQuota, RateState, RateStore,
+    RateTake, SLIDING_SUBWINDOWS, StoreError,
 };
 pub use style::{
     ErrorStyle, GrpcCode, RenderContext, RenderRejection, X_API_REQUEST_ID, X_CA_ERROR_MESSAGE, X_CA_REQUEST_ID,

@@ -3,8 +3,9 @@
 use std::fmt;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -117,6 +118,12 @@ impl<'de> Deserialize<'de> for TimeWindow {
 }
 
 /// What time it is. Policies take time only from a clock, so tests can be exact and instant.
+///
+/// A clock has two readings: the wall-clock time ([`now`](Self::now)), for what is tied to
+/// the calendar (a signature's timestamp, a fixed window that resets at midnight), and a
+/// monotonic time ([`monotonic`](Self::monotonic)), for what measures elapsed time (a GCRA
+/// or sliding-window limiter, how long a nonce is kept), so that a step of the wall clock
+/// (NTP, an operator) neither frees nor blocks a limiter nor forgets a nonce early.
 pub trait Clock: Send + Sync + fmt::Debug + 'static {
     /// The current wall-clock time.
     fn now(&self) -> SystemTime;
@@ -125,15 +132,32 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
     fn since_epoch(&self) -> Duration {
         self.now().duration_since(UNIX_EPOCH).unwrap_or_default()
     }
+
+    /// Time elapsed since an origin fixed for the clock's life, never going back. Readings
+    /// of one clock compare with each other only. The default reads
+    /// [`since_epoch`](Self::since_epoch), which suits a test clock that only moves forward;
+    /// the [`SystemClock`] reads the operating system's monotonic clock.
+    fn monotonic(&self) -> Duration {
+        self.since_epoch()
+    }
 }
 
-/// The system's wall clock.
+/// The system's clocks: `SystemTime` for the wall clock, `Instant` for the monotonic one.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
+
+/// The origin of [`SystemClock::monotonic`]: the first reading in the process, so that every
+/// store of the process shares one time line.
+static ORIGIN: OnceLock<Instant> = OnceLock::new();
 
 impl Clock for SystemClock {
     fn now(&self) -> SystemTime {
         SystemTime::now()
+    }
+
+    fn monotonic(&self) -> Duration {
+        let origin = *ORIGIN.get_or_init(Instant::now);
+        Instant::now().saturating_duration_since(origin)
     }
 }
 
@@ -234,5 +258,22 @@ mod tests {
     #[test]
     fn system_clock_is_recent() {
         assert!(SystemClock.since_epoch() > Duration::from_secs(1_600_000_000));
+    }
+
+    #[test]
+    fn monotonic_readings_never_go_back() {
+        let mut last = SystemClock.monotonic();
+        for _ in 0..1_000 {
+            let next = SystemClock.monotonic();
+            assert!(next >= last);
+            last = next;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(SystemClock.monotonic() >= last + Duration::from_millis(5));
+        // a test clock's monotonic reading moves with it
+        let clock = ManualClock::at_unix(Duration::from_secs(10));
+        let before = clock.monotonic();
+        clock.advance(Duration::from_secs(3));
+        assert_eq!(clock.monotonic() - before, Duration::from_secs(3));
     }
 }

@@ -3,7 +3,7 @@
 use tollgate_core::{Caller, RateQuota, Rejection};
 
 use crate::config::{AliyunFlowControlConfig, AliyunSpecialType, ConfigError, Enforcement};
-use crate::policy::{Check, FlowPolicy, FlowRequest, Keys, Tier};
+use crate::policy::{Check, Checks, FlowPolicy, FlowRequest, Keys, Tier};
 
 /// The largest `ApiDefault` Aliyun accepts.
 pub const MAX_API_DEFAULT: u64 = 100_000_000;
@@ -70,18 +70,18 @@ impl AliyunLimits {
 }
 
 impl FlowPolicy for AliyunLimits {
-    fn checks<'a>(&'a self, request: &FlowRequest<'_>, out: &mut Vec<Check<'a>>) -> Result<(), Rejection> {
+    fn checks<'a>(&'a self, request: &FlowRequest<'a>, out: &mut Checks<'a>) -> Result<(), Rejection> {
         out.push(Check { key: self.keys.whole(), quota: self.api, tier: Tier::Api });
         let Some(caller) = Caller::from_extensions(request.extensions) else { return Ok(()) };
         if let Some(user) = caller.user() {
             let special = self.special_users.iter().find(|(id, _)| id == user).map(|(_, q)| *q);
             if let Some(quota) = special.or(self.user) {
-                out.push(Check { key: self.keys.keyed("user", &[&user]), quota, tier: Tier::User });
+                out.push(Check { key: self.keys.user(user), quota, tier: Tier::User });
             }
         }
         let special = self.special_apps.iter().find(|(id, _)| caller.is(id)).map(|(_, q)| *q);
         if let Some(quota) = special.or(self.app) {
-            out.push(Check { key: self.keys.keyed_text("app", caller.app_id()), quota, tier: Tier::App });
+            out.push(Check { key: self.keys.app(caller.app_id()), quota, tier: Tier::App });
         }
         Ok(())
     }

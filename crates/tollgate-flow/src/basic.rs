@@ -7,7 +7,7 @@ use std::time::Duration;
 use tollgate_core::{Caller, ClientIp, RateQuota, Rejection};
 
 use crate::config::{AlgorithmChoice, BasicFlowControlConfig, ConfigError, Enforcement};
-use crate::policy::{Check, FlowPolicy, FlowRequest, Keys, Tier};
+use crate::policy::{Check, Checks, FlowPolicy, FlowRequest, Keys, Tier};
 use crate::refusal::ip_unresolved;
 
 /// At most this many special apps, and as many special IPs (the plugin's bound).
@@ -211,7 +211,7 @@ impl BasicLimits {
     }
 }
 
-fn check_prefix(prefix: u8) -> Result<(), ConfigError> {
+pub(crate) fn check_prefix(prefix: u8) -> Result<(), ConfigError> {
     if !(1..=128).contains(&prefix) {
         return Err(ConfigError::new("ipv6_prefix", format!("expected a prefix length of 1 to 128, got {prefix}")));
     }
@@ -219,13 +219,13 @@ fn check_prefix(prefix: u8) -> Result<(), ConfigError> {
 }
 
 /// The first `prefix` bits of `ip`, the rest cleared.
-fn network(ip: Ipv6Addr, prefix: u8) -> Ipv6Addr {
+pub(crate) fn network(ip: Ipv6Addr, prefix: u8) -> Ipv6Addr {
     let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
     Ipv6Addr::from(u128::from(ip) & mask)
 }
 
 /// IPv4-mapped IPv6 addresses are the IPv4 address they carry.
-fn canonical(ip: IpAddr) -> IpAddr {
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
@@ -233,12 +233,12 @@ fn canonical(ip: IpAddr) -> IpAddr {
 }
 
 impl FlowPolicy for BasicLimits {
-    fn checks<'a>(&'a self, request: &FlowRequest<'_>, out: &mut Vec<Check<'a>>) -> Result<(), Rejection> {
+    fn checks<'a>(&'a self, request: &FlowRequest<'a>, out: &mut Checks<'a>) -> Result<(), Rejection> {
         out.push(Check { key: self.keys.whole(), quota: self.api, tier: Tier::Api });
         if let Some(caller) = Caller::from_extensions(request.extensions) {
             let special = self.special_apps.iter().find(|(id, _)| caller.is(id)).map(|(_, q)| *q);
             if let Some(quota) = special.or(self.app) {
-                out.push(Check { key: self.keys.keyed_text("app", caller.app_id()), quota, tier: Tier::App });
+                out.push(Check { key: self.keys.app(caller.app_id()), quota, tier: Tier::App });
             }
         }
         if self.ip.is_none() && self.special_ips.is_empty() {
@@ -249,14 +249,14 @@ impl FlowPolicy for BasicLimits {
         };
         let ip = canonical(client.ip());
         if let Some(quota) = self.special_ips.get(&ip).copied() {
-            out.push(Check { key: self.keys.keyed_ip("ip", ip), quota, tier: Tier::Ip });
+            out.push(Check { key: self.keys.ip(ip), quota, tier: Tier::Ip });
         } else if let Some(quota) = self.ip {
             let key = match ip {
                 IpAddr::V6(v6) if self.ipv6_prefix < 128 => {
                     let net = network(v6, self.ipv6_prefix);
-                    self.keys.keyed_text("ip", &format!("{net}/{}", self.ipv6_prefix))
+                    self.keys.ip_text(format!("{net}/{}", self.ipv6_prefix))
                 }
-                _ => self.keys.keyed_ip("ip", ip),
+                _ => self.keys.ip(ip),
             };
             out.push(Check { key, quota, tier: Tier::Ip });
         }

@@ -12,9 +12,8 @@ use http::header::RETRY_AFTER;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body_util::Full;
 use pin_project_lite::pin_project;
-use tollgate_core::{
-    ErrorStyle, MemoryRateStore, RateDecision, RateStore, RateTake, Rejection, ResponseBody, StoreError,
-};
+use smallvec::SmallVec;
+use tollgate_core::{ErrorStyle, MemoryRateStore, RateDecision, RateStore, Rejection, ResponseBody, StoreError};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -22,7 +21,7 @@ use crate::aliyun::AliyunLimits;
 use crate::basic::BasicLimits;
 use crate::config::{AliyunFlowControlConfig, BasicFlowControlConfig, ConfigError, ParamFlowControlConfig};
 use crate::param::ParamLimits;
-use crate::policy::{Check, FlowPolicy, FlowRequest, Tier};
+use crate::policy::{Checks, FlowPolicy, FlowRequest, Tier};
 use crate::refusal::{refusal, unavailable};
 
 /// `X-RateLimit-Limit`: the smallest limit that applied.
@@ -39,6 +38,7 @@ struct Settings<P, St> {
     store: Arc<St>,
     style: ErrorStyle,
     aliyun_status: StatusCode,
+    rate_headers: bool,
     ietf_headers: bool,
 }
 
@@ -49,6 +49,7 @@ impl<P, St> Clone for Settings<P, St> {
             store: self.store.clone(),
             style: self.style.clone(),
             aliyun_status: self.aliyun_status,
+            rate_headers: self.rate_headers,
             ietf_headers: self.ietf_headers,
         }
     }
@@ -68,6 +69,8 @@ pub struct FlowControlLayer<P, St = MemoryRateStore> {
 pub type BasicFlowControlLayer<St = MemoryRateStore> = FlowControlLayer<BasicLimits, St>;
 /// Tencent's parameter flow control (default limit, weighted strategies with conditions).
 pub type ParamFlowControlLayer<St = MemoryRateStore> = FlowControlLayer<ParamLimits, St>;
+/// One limit per client IP, app or header value ([`KeyedLimit`](crate::KeyedLimit)).
+pub type KeyedFlowControlLayer<St = MemoryRateStore> = FlowControlLayer<crate::KeyedLimit, St>;
 /// Aliyun's flow control (API, user and app tiers with specials).
 pub type AliyunFlowControlLayer<St = MemoryRateStore> = FlowControlLayer<AliyunLimits, St>;
 
@@ -127,6 +130,7 @@ impl<P: FlowPolicy, St: RateStore> FlowControlLayer<P, St> {
                 store,
                 style: ErrorStyle::default(),
                 aliyun_status: StatusCode::FORBIDDEN,
+                rate_headers: true,
                 ietf_headers: false,
             }),
         }
@@ -149,7 +153,17 @@ impl<P: FlowPolicy, St: RateStore> FlowControlLayer<P, St> {
         self
     }
 
-    /// Also send the IETF draft's `RateLimit-Policy` and `RateLimit` fields.
+    /// Whether responses carry `X-RateLimit-Limit` and `X-RateLimit-Remaining` (on by
+    /// default, as Tencent's gateway sends its own; tower_governor's are off by default).
+    /// Off, a passing response is left as the handler made it and a refusal carries only
+    /// `Retry-After`; writing the two headers costs about a fifth of a flow check.
+    pub fn rate_headers(mut self, on: bool) -> Self {
+        self.settings_mut().rate_headers = on;
+        self
+    }
+
+    /// Also send the IETF draft's `RateLimit-Policy` and `RateLimit` fields (with
+    /// [`rate_headers`](Self::rate_headers) on).
     pub fn ietf_headers(mut self, on: bool) -> Self {
         self.settings_mut().ietf_headers = on;
         self
@@ -198,40 +212,53 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let settings = &*self.settings;
-        let mut checks = Vec::with_capacity(4);
-        let view =
-            FlowRequest { method: req.method(), uri: req.uri(), headers: req.headers(), extensions: req.extensions() };
-        if let Err(rejection) = settings.policy.checks(&view, &mut checks) {
-            tracing::debug!(code = rejection.code(), "flow control: refused before any limit was taken");
-            let response = settings.style.respond(&rejection, &req);
-            return ResponseFuture { state: State::Done { response: Some(response) } };
-        }
-        let takes: Vec<RateTake<'_>> = checks.iter().map(|c| RateTake { key: &c.key, quota: &c.quota }).collect();
-        let state = match settings.store.take_all_at_once(&takes, 1) {
-            // an in-memory store has answered: settle here, nothing kept for the future
-            Some(outcome) => match settle(settings, &checks, outcome, &req) {
-                Settled::Pass(headers) => State::Calling { future: self.inner.call(req), headers: Some(headers) },
-                Settled::Refuse(response) => State::Done { response: Some(response) },
-            },
-            None => {
+        let taken = {
+            let view = FlowRequest {
+                method: req.method(),
+                uri: req.uri(),
+                headers: req.headers(),
+                extensions: req.extensions(),
+            };
+            let mut checks = Checks::default();
+            if let Err(rejection) = settings.policy.checks(&view, &mut checks) {
+                tracing::debug!(code = rejection.code(), "flow control: refused before any limit was taken");
+                let response = Box::new(settings.style.respond(&rejection, &req));
+                return ResponseFuture { state: State::Done { response: Some(response) } };
+            }
+            let mut decisions: SmallVec<[RateDecision; 4]> = SmallVec::from_buf([RateDecision::default(); 4]);
+            decisions.resize(checks.len(), RateDecision::default());
+            match settings.store.take_all_at_once(checks.takes(), 1, &mut decisions) {
+                // an in-memory store has answered: settle here, nothing kept for the future
+                Some(outcome) => Taken::Settled(settle(settings, &checks, outcome.map(|n| &decisions[..n]), &req)),
+                None => Taken::Waiting(settings.store.take_all(checks.takes(), 1), Box::new(checks.into_owned())),
+            }
+        };
+        let state = match taken {
+            Taken::Settled(Settled::Pass(headers)) => State::Calling { future: self.inner.call(req), headers },
+            Taken::Settled(Settled::Refuse(response)) => State::Done { response: Some(response) },
+            Taken::Waiting(taking, checks) => {
                 // The ready service goes with the request; a fresh clone waits for the next call.
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
-                let taking = settings.store.take_all(&takes, 1);
-                drop(takes);
-                let checks = checks.into_iter().map(Check::into_owned).collect();
                 let settings = Arc::clone(&self.settings) as _;
-                State::Taking { taking, pending: Some(Pending { inner, req, checks, settings }) }
+                State::Taking { taking, pending: Some(Box::new(Pending { inner, req, checks, settings })) }
             }
         };
         ResponseFuture { state }
     }
 }
 
+/// What the store said in `call`: settled, or a future to wait for with the checks.
+enum Taken<T> {
+    Settled(Settled),
+    Waiting(T, Box<Checks<'static>>),
+}
+
 /// What the response future needs of the settings, without their type parameters.
 trait Render: Send + Sync {
     fn style(&self) -> &ErrorStyle;
     fn aliyun_status(&self) -> StatusCode;
+    fn rate_headers(&self) -> bool;
     fn ietf_headers(&self) -> bool;
 }
 
@@ -244,6 +271,10 @@ impl<P: Send + Sync, St: Send + Sync> Render for Settings<P, St> {
         self.aliyun_status
     }
 
+    fn rate_headers(&self) -> bool {
+        self.rate_headers
+    }
+
     fn ietf_headers(&self) -> bool {
         self.ietf_headers
     }
@@ -253,28 +284,33 @@ impl<P: Send + Sync, St: Send + Sync> Render for Settings<P, St> {
 struct Pending<S, B> {
     inner: S,
     req: Request<B>,
-    checks: Vec<Check<'static>>,
+    checks: Box<Checks<'static>>,
     settings: Arc<dyn Render>,
 }
 
-/// The rate headers of a request let through, written into its response.
+/// The rate headers of a request let through, as numbers until they are written into its
+/// response (small, so the response future stays small).
+#[derive(Clone, Copy)]
 struct RateHeaders {
-    /// The smallest limit that applied and the least remaining of any; `None` when no limit
-    /// applied.
-    counts: Option<(u32, u32)>,
-    /// `RateLimit-Policy` and `RateLimit`, when asked for.
-    ietf: Option<(HeaderValue, HeaderValue)>,
+    /// The smallest limit that applied and the least remaining of any.
+    limit: u32,
+    remaining: u32,
+    /// `RateLimit-Policy` and `RateLimit` too: the window and the reset, in whole seconds.
+    ietf: Option<(u64, u64)>,
 }
 
 impl RateHeaders {
     fn write(self, headers: &mut HeaderMap) {
-        if let Some((limit, remaining)) = self.counts {
-            headers.insert(X_RATELIMIT_LIMIT, HeaderValue::from(limit));
-            headers.insert(X_RATELIMIT_REMAINING, HeaderValue::from(remaining));
-        }
-        if let Some((policy, state)) = self.ietf {
-            headers.insert(RATELIMIT_POLICY, policy);
-            headers.insert(RATELIMIT, state);
+        headers.insert(X_RATELIMIT_LIMIT, HeaderValue::from(self.limit));
+        headers.insert(X_RATELIMIT_REMAINING, HeaderValue::from(self.remaining));
+        if let Some((window, reset)) = self.ietf {
+            let policy = format!("\"flow\";q={};w={window}", self.limit);
+            let state = format!("\"flow\";r={};t={reset}", self.remaining);
+            // digits and ASCII punctuation: always a valid header value
+            if let (Ok(policy), Ok(state)) = (HeaderValue::try_from(policy), HeaderValue::try_from(state)) {
+                headers.insert(RATELIMIT_POLICY, policy);
+                headers.insert(RATELIMIT, state);
+            }
         }
     }
 }
@@ -282,9 +318,11 @@ impl RateHeaders {
 pin_project! {
     #[project = StateProj]
     enum State<S, T, B> where S: Service<Request<B>> {
-        Taking { #[pin] taking: T, pending: Option<Pending<S, B>> },
+        // boxed: only a networked store waits, and the future moves on every call
+        Taking { #[pin] taking: T, pending: Option<Box<Pending<S, B>>> },
         Calling { #[pin] future: S::Future, headers: Option<RateHeaders> },
-        Done { response: Option<Response<Full<Bytes>>> },
+        // boxed: a refusal is the rare path, and the future moves on every call
+        Done { response: Option<Box<Response<Full<Bytes>>>> },
     }
 }
 
@@ -300,29 +338,24 @@ fn whole_seconds(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
-fn rate_headers(decisions: &[RateDecision], checks: &[Check<'_>], ietf: bool) -> RateHeaders {
-    let Some((tightest, check)) = decisions.iter().zip(checks).min_by_key(|(d, _)| (d.limit, d.remaining)) else {
-        return RateHeaders { counts: None, ietf: None };
-    };
+/// The headers for `decisions` (`None` when no limit applied).
+fn rate_headers(decisions: &[RateDecision], checks: &Checks<'_>, ietf: bool) -> Option<RateHeaders> {
+    let (tightest, check) = decisions.iter().zip(checks.takes()).min_by_key(|(d, _)| (d.limit, d.remaining))?;
     let remaining = decisions.iter().map(|d| d.remaining).min().unwrap_or(0);
-    let ietf = ietf.then(|| {
-        let policy = format!("\"flow\";q={};w={}", tightest.limit, whole_seconds(check.quota.window()));
-        let state = format!("\"flow\";r={remaining};t={}", whole_seconds(tightest.reset_after));
-        HeaderValue::try_from(policy).ok().zip(HeaderValue::try_from(state).ok())
-    });
-    RateHeaders { counts: Some((tightest.limit, remaining)), ietf: ietf.flatten() }
+    let ietf = ietf.then(|| (whole_seconds(check.quota.window()), whole_seconds(tightest.reset_after)));
+    Some(RateHeaders { limit: tightest.limit, remaining, ietf })
 }
 
 /// What the store's answer means for the request.
 enum Settled {
-    Pass(RateHeaders),
-    Refuse(Response<Full<Bytes>>),
+    Pass(Option<RateHeaders>),
+    Refuse(Box<Response<Full<Bytes>>>),
 }
 
 fn settle<B>(
     settings: &dyn Render,
-    checks: &[Check<'_>],
-    outcome: Result<Vec<RateDecision>, StoreError>,
+    checks: &Checks<'_>,
+    outcome: Result<&[RateDecision], StoreError>,
     req: &Request<B>,
 ) -> Settled {
     let decisions = match outcome {
@@ -332,25 +365,33 @@ fn settle<B>(
             if e != StoreError::Full {
                 tracing::warn!(error = %e, "flow control: rate store unavailable");
             }
-            return Settled::Refuse(settings.style().respond(&unavailable(&e), req));
+            return Settled::Refuse(Box::new(settings.style().respond(&unavailable(&e), req)));
         }
     };
     let Some(at) = decisions.iter().position(|d| !d.allowed) else {
         tollgate_core::observe::accepted("flow");
-        return Settled::Pass(rate_headers(&decisions, checks, settings.ietf_headers()));
+        let headers =
+            if settings.rate_headers() { rate_headers(decisions, checks, settings.ietf_headers()) } else { None };
+        return Settled::Pass(headers);
     };
     let decision = decisions[at];
-    let tier = checks.get(at).map_or(Tier::Api, |c| c.tier);
+    let tier = checks.tier(at).unwrap_or(Tier::Api);
     let wait = decision.retry_after.unwrap_or(decision.reset_after);
     let mut rejection: Rejection =
         refusal(tier, settings.aliyun_status()).with_header(RETRY_AFTER, HeaderValue::from(whole_seconds(wait).max(1)));
-    let mut headers = HeaderMap::new();
-    rate_headers(&decisions, checks, settings.ietf_headers()).write(&mut headers);
-    for (name, value) in &headers {
-        rejection = rejection.with_header(name.clone(), value.clone());
+    if settings.rate_headers() {
+        let mut headers = HeaderMap::new();
+        if let Some(rate) = rate_headers(decisions, checks, settings.ietf_headers()) {
+            rate.write(&mut headers);
+        }
+        for (name, value) in &headers {
+            rejection = rejection.with_header(name.clone(), value.clone());
+        }
     }
-    tracing::debug!(tier = ?tier, key = %checks.get(at).map_or("", |c| &c.key), "flow control: refused");
-    Settled::Refuse(settings.style().respond(&rejection, req))
+    if let Some(take) = checks.takes().get(at) {
+        tracing::debug!(tier = ?tier, key = %take.key, "flow control: refused");
+    }
+    Settled::Refuse(Box::new(settings.style().respond(&rejection, req)))
 }
 
 impl<S, T, B, ResBody> Future for ResponseFuture<S, T, B>
@@ -367,10 +408,13 @@ where
                 StateProj::Taking { taking, pending } => {
                     let outcome = ready!(taking.poll(cx));
                     let mut pending = pending.take().expect("polled after completion");
-                    let next = match settle(&*pending.settings, &pending.checks, outcome, &pending.req) {
-                        Settled::Pass(headers) => {
-                            State::Calling { future: pending.inner.call(pending.req), headers: Some(headers) }
-                        }
+                    let next = match settle(
+                        &*pending.settings,
+                        &pending.checks,
+                        outcome.as_deref().map_err(Clone::clone),
+                        &pending.req,
+                    ) {
+                        Settled::Pass(headers) => State::Calling { future: pending.inner.call(pending.req), headers },
                         Settled::Refuse(response) => State::Done { response: Some(response) },
                     };
                     state.set(next);
@@ -384,7 +428,7 @@ where
                 }
                 StateProj::Done { response } => {
                     let response = response.take().expect("polled after completion");
-                    return Poll::Ready(Ok(ResponseBody::rejection(response)));
+                    return Poll::Ready(Ok(ResponseBody::rejection(*response)));
                 }
             }
         }

@@ -83,6 +83,7 @@
 mod aliyun;
 mod basic;
 mod config;
+mod keyed;
 mod layer;
 mod param;
 mod policy;
@@ -95,10 +96,11 @@ pub use config::{
     ConfigError, ParamFlowControlConfig, ParameterConfig, ParameterKind, SpecialApp, SpecialIp, StrategyConfig,
     WindowUnit,
 };
+pub use keyed::KeyedLimit;
 pub use layer::{
-    AliyunFlowControlLayer, BasicFlowControlLayer, FlowControl, FlowControlLayer, ParamFlowControlLayer, RATELIMIT,
-    RATELIMIT_POLICY, ResponseFuture, X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING,
+    AliyunFlowControlLayer, BasicFlowControlLayer, FlowControl, FlowControlLayer, KeyedFlowControlLayer,
+    ParamFlowControlLayer, RATELIMIT, RATELIMIT_POLICY, ResponseFuture, X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING,
 };
 pub use param::{MAX_NAME_CHARS, MAX_STRATEGIES, ParamLimits};
-pub use policy::{Check, FlowPolicy, FlowRequest, Tier};
+pub use policy::{Check, Checks, FlowPolicy, FlowRequest, Tier};
 pub use refusal::{CODE_AMBIGUOUS_PARAMETER, CODE_IP_UNRESOLVED, CODE_MALFORMED_PARAMETER};

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use http::HeaderName;
 use tollgate_core::condition::RequestView;
-use tollgate_core::{Condition, ParamLocation, ParamSource, RateQuota, Rejection, normalize_path};
+use tollgate_core::{Condition, ParamLocation, ParamSource, RateKey, RateQuota, Rejection, normalize_path};
 
 use crate::config::{ConfigError, Enforcement, ParamFlowControlConfig, ParameterKind};
-use crate::policy::{Check, FlowPolicy, FlowRequest, Keys, Tier};
+use crate::policy::{Check, Checks, FlowPolicy, FlowRequest, Keys, Tier};
 use crate::refusal::bad_parameter;
 
 /// At most this many strategies (the plugin's bound).
@@ -27,6 +27,8 @@ enum KeyParam {
 #[derive(Debug, Clone)]
 struct Strategy {
     name: String,
+    /// `param:{policy}:{strategy}`, the scope of its keys (made again when the policy is named).
+    scope: String,
     key: KeyParam,
     quota: RateQuota,
     condition: Option<Condition>,
@@ -119,21 +121,25 @@ impl ParamLimits {
                     Some(c)
                 }
             };
-            strategies.push(Strategy { name: s.name.clone(), key, quota, condition });
+            strategies.push(Strategy { name: s.name.clone(), scope: String::new(), key, quota, condition });
         }
         // higher weight first; weights are unique, so the order is total
         let mut order: Vec<_> = config.strategies.iter().map(|s| s.strategy_weight).zip(strategies).collect();
         order.sort_by_key(|(weight, _)| std::cmp::Reverse(*weight));
-        Ok(Self {
-            keys: Keys::new("param", "api".into()),
+        let limits = Self {
+            keys: Keys::new("param", String::new()),
             default,
             strategies: order.into_iter().map(|(_, s)| s).collect(),
-        })
+        };
+        Ok(limits.named("api"))
     }
 
     /// Names the API in store keys, so several APIs can share one store.
     pub fn named(mut self, name: impl Into<String>) -> Self {
         self.keys = Keys::new("param", name.into());
+        for s in &mut self.strategies {
+            s.scope = format!("param:{}:{}", self.keys.name(), s.name);
+        }
         self
     }
 
@@ -151,7 +157,7 @@ fn seconds(field: &str, n: u64) -> Result<Duration, ConfigError> {
 }
 
 impl FlowPolicy for ParamLimits {
-    fn checks<'a>(&'a self, request: &FlowRequest<'_>, out: &mut Vec<Check<'a>>) -> Result<(), Rejection> {
+    fn checks<'a>(&'a self, request: &FlowRequest<'a>, out: &mut Checks<'a>) -> Result<(), Rejection> {
         if let Some(quota) = self.default {
             out.push(Check { key: self.keys.whole(), quota, tier: Tier::Parameter });
         }
@@ -170,11 +176,7 @@ impl FlowPolicy for ParamLimits {
                 KeyParam::Path => normalize_path(request.uri.path()).map(Some),
             };
             if let Some(value) = value.map_err(|e| bad_parameter(&e))? {
-                out.push(Check {
-                    key: self.keys.keyed("param", &[&s.name, &value]),
-                    quota: s.quota,
-                    tier: Tier::Parameter,
-                });
+                out.push(Check { key: RateKey::new(&s.scope).with_text(value), quota: s.quota, tier: Tier::Parameter });
             }
         }
         Ok(())

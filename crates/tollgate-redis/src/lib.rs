@@ -298,7 +298,8 @@ impl RedisStore {
                 }
                 OnFailure::FallBackToMemory => {
                     tracing::warn!(error = %e, "redis unavailable: limits checked in memory");
-                    let local: Vec<RateTake<'_>> = takes.iter().map(|(key, quota)| RateTake { key, quota }).collect();
+                    let local: Vec<RateTake<'_>> =
+                        takes.iter().map(|(key, quota)| RateTake::new(key.as_str(), quota)).collect();
                     self.memory_rates.take_all_now(&local, cost)
                 }
             },
@@ -378,7 +379,7 @@ impl RateStore for RedisStore {
     }
 
     fn take_all(&self, takes: &[RateTake<'_>], cost: u32) -> Self::AllFuture {
-        let owned: Vec<(String, RateQuota)> = takes.iter().map(|t| (t.key.to_owned(), *t.quota)).collect();
+        let owned: Vec<(String, RateQuota)> = takes.iter().map(|t| (t.key.to_string(), t.quota)).collect();
         let store = self.clone();
         Box::pin(async move { store.take_many(&owned, cost).await })
     }

@@ -28,16 +28,16 @@ async fn a_cluster_takes_a_requests_limits_in_one_slot_and_shares_nonces() {
             format!("ip:orders-{algorithm:?}:10.0.0.7"),
         );
         let takes = [
-            RateTake { key: &api_key, quota: &api },
-            RateTake { key: &ip_key, quota: &api },
-            RateTake { key: &app_key, quota: &app },
+            RateTake::new(api_key.as_str(), &api),
+            RateTake::new(ip_key.as_str(), &api),
+            RateTake::new(app_key.as_str(), &app),
         ];
         let first = a.take_all(&takes, 1).await.unwrap();
         assert!(first.iter().all(|d| d.allowed), "{algorithm:?}: {first:?}");
         // the other instance sees the same state: the app is spent, and nothing else is taken
         let second = b.take_all(&takes, 1).await.unwrap();
         assert_eq!(second.iter().map(|d| d.allowed).collect::<Vec<_>>(), [true, true, false], "{algorithm:?}");
-        let api_only = [RateTake { key: &api_key, quota: &api }];
+        let api_only = [RateTake::new(api_key.as_str(), &api)];
         let left: Vec<bool> = {
             let mut v = Vec::new();
             for store in [&a, &b, &a] {

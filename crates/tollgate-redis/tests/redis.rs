@@ -98,13 +98,13 @@ async fn take_all_is_all_or_nothing_in_one_round_trip() {
         let app = quota(1, Duration::from_secs(3_600), algorithm);
         let api_key = format!("api:all:{algorithm:?}");
         let app_key = format!("app:all:{algorithm:?}");
-        let takes = [RateTake { key: &api_key, quota: &api }, RateTake { key: &app_key, quota: &app }];
+        let takes = [RateTake::new(api_key.as_str(), &api), RateTake::new(app_key.as_str(), &app)];
         assert!(store.take_all(&takes, 1).await.unwrap().iter().all(|d| d.allowed));
         for _ in 0..5 {
             let d = store.take_all(&takes, 1).await.unwrap();
             assert_eq!((d.len(), d[0].allowed, d[1].allowed), (2, true, false), "{algorithm:?}");
         }
-        let alone = [RateTake { key: &api_key, quota: &api }];
+        let alone = [RateTake::new(api_key.as_str(), &api)];
         let passed = {
             let mut n = 0;
             for _ in 0..5 {

@@ -3,7 +3,7 @@
 
 use std::future::{Ready, ready};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::nonces::{Inserted, NonceTable};
 use super::rate::{Algorithm, RateDecision, RateQuota, RateState};
@@ -65,7 +65,10 @@ pub struct MemoryNonceStore {
     table: Arc<NonceTable>,
     capacity: u64,
     fingerprints: Fingerprinter,
-    epoch: Instant,
+    clock: SharedClock,
+    /// The clock's monotonic reading when the store was made: nonce times are whole seconds
+    /// since then.
+    origin: Duration,
 }
 
 impl std::fmt::Debug for MemoryNonceStore {
@@ -98,7 +101,8 @@ impl MemoryNonceStore {
             table: Arc::new(NonceTable::new(capacity, DEFAULT_NONCE_SHARE)),
             capacity,
             fingerprints: Fingerprinter::new(),
-            epoch: Instant::now(),
+            clock: Arc::new(SystemClock),
+            origin: SystemClock.monotonic(),
         }
     }
 
@@ -108,6 +112,15 @@ impl MemoryNonceStore {
     /// Call it before the store is used: it starts the store empty.
     pub fn max_share(mut self, share: f64) -> Self {
         self.table = Arc::new(NonceTable::new(self.capacity, share));
+        self
+    }
+
+    /// Uses `clock` for time (a [`ManualClock`](crate::ManualClock) in tests): a nonce is
+    /// kept for its ttl on the clock's [`monotonic`](Clock::monotonic) reading, so a step of
+    /// the wall clock does not forget it early. Call it before the store is used.
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.origin = clock.monotonic();
+        self.clock = Arc::new(clock);
         self
     }
 
@@ -130,16 +143,20 @@ impl MemoryNonceStore {
         self.table.refused()
     }
 
+    /// Time since the store was made.
+    fn elapsed(&self) -> Duration {
+        self.clock.monotonic().saturating_sub(self.origin)
+    }
+
     /// Whole seconds since the store was made.
     fn now(&self) -> u32 {
-        u32::try_from(self.epoch.elapsed().as_secs()).unwrap_or(u32::MAX)
+        u32::try_from(self.elapsed().as_secs()).unwrap_or(u32::MAX)
     }
 
     /// The synchronous form of [`NonceStore::insert_if_absent`].
     pub fn insert_if_absent_now(&self, tenant: &str, nonce: &str, ttl: Duration) -> Result<bool, StoreError> {
-        let fp = self.fingerprints.of((tenant, nonce));
-        let tag = self.fingerprints.of(tenant) as u32;
-        let elapsed = self.epoch.elapsed();
+        let (tag, fp) = self.fingerprints.of_nonce(tenant, nonce);
+        let elapsed = self.elapsed();
         let now = u32::try_from(elapsed.as_secs()).unwrap_or(u32::MAX);
         // rounded up to the next whole second: a nonce is never kept shorter than its ttl
         let until = elapsed.saturating_add(ttl);
@@ -241,7 +258,10 @@ impl MemoryRateStore {
         self
     }
 
-    /// Uses `clock` for time (a [`ManualClock`](crate::ManualClock) in tests).
+    /// Uses `clock` for time (a [`ManualClock`](crate::ManualClock) in tests): its
+    /// [`monotonic`](Clock::monotonic) reading for GCRA and for when idle keys go, its
+    /// wall-clock reading for the windows' boundaries (aligned to the calendar, as the Redis
+    /// store aligns them). Call it before the store is used.
     pub fn with_clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
         self
@@ -249,7 +269,7 @@ impl MemoryRateStore {
 
     /// Keys currently tracked (idle ones are dropped once their second has passed).
     pub fn len(&self) -> u64 {
-        self.table.sweep(nanos(self.clock.since_epoch()));
+        self.table.sweep(nanos(self.clock.monotonic()));
         self.table.len()
     }
 
@@ -268,9 +288,53 @@ impl MemoryRateStore {
 
     /// The synchronous form of [`RateStore::take`].
     pub fn take_now(&self, key: &str, quota: &RateQuota, cost: u32) -> Result<RateDecision, StoreError> {
-        let fp = self.fingerprints.of((quota, key));
-        let now = self.clock.since_epoch();
-        let mut slot = self.table.update(fp, nanos(now));
+        let mut decision = [RateDecision::default()];
+        self.take_into(&[RateTake::new(key, quota)], cost, &mut decision)?;
+        Ok(decision[0])
+    }
+
+    /// The synchronous form of [`RateStore::take_all`].
+    pub fn take_all_now(&self, takes: &[RateTake<'_>], cost: u32) -> Result<Vec<RateDecision>, StoreError> {
+        let mut decisions = vec![RateDecision::default(); takes.len()];
+        let taken = self.take_into(takes, cost, &mut decisions)?;
+        decisions.truncate(taken);
+        Ok(decisions)
+    }
+
+    /// Takes `cost` from each of `takes` in order, all or nothing, writing the decisions into
+    /// `decisions` and returning how many were made (up to the first refusal). The clock is
+    /// read once for the whole request.
+    fn take_into(
+        &self,
+        takes: &[RateTake<'_>],
+        cost: u32,
+        decisions: &mut [RateDecision],
+    ) -> Result<usize, StoreError> {
+        if decisions.len() < takes.len() {
+            return Err(StoreError::Unavailable("fewer decision slots than limits to take".into()));
+        }
+        let mut now = Now::read(&*self.clock);
+        for (i, (take, out)) in takes.iter().zip(decisions).enumerate() {
+            let decision = match self.take_one(take, cost, &mut now) {
+                Ok(decision) => decision,
+                Err(e) => {
+                    self.refund_all(&takes[..i], cost, &mut now);
+                    return Err(e);
+                }
+            };
+            *out = decision;
+            if !decision.allowed {
+                self.refund_all(&takes[..i], cost, &mut now);
+                return Ok(i + 1);
+            }
+        }
+        Ok(takes.len())
+    }
+
+    fn take_one(&self, take: &RateTake<'_>, cost: u32, now: &mut Now<'_>) -> Result<RateDecision, StoreError> {
+        let quota = &take.quota;
+        let fp = self.fingerprints.of_take(quota, &take.key);
+        let mut slot = self.table.update(fp, nanos(now.monotonic));
         // A key's state matters until it is no different from a fresh key's: GCRA's arrival
         // time is at most a burst (limit intervals) ahead; a fixed window's count lapses
         // after one window, a sliding window's after 1.1.
@@ -278,48 +342,46 @@ impl MemoryRateStore {
             Algorithm::Gcra => quota.interval().saturating_mul(u64::from(quota.limit())),
             _ => nanos(quota.window()).saturating_mul(11) / 10 + 1,
         };
-        let expiry = nanos(now).saturating_add(keep);
+        let expiry = nanos(now.monotonic).saturating_add(keep);
         let (entry, live) = slot.entry(expiry).map_err(|_| StoreError::Full)?;
         let mut state = if live { std::mem::take(&mut entry.value) } else { RateState::default() };
-        let decision = quota.apply(&mut state, now, cost);
+        let decision = quota.apply(&mut state, now.for_quota(quota), cost);
         entry.value = state;
         entry.expiry = entry.expiry.max(expiry);
         Ok(decision)
     }
 
-    /// Gives back `cost` to `key` under `quota` (see [`RateStore::take_all`]).
-    fn refund(&self, key: &str, quota: &RateQuota, cost: u32) {
-        let fp = self.fingerprints.of((quota, key));
-        let now = self.clock.since_epoch();
-        let mut slot = self.table.update(fp, nanos(now));
-        if let Some(state) = slot.get() {
-            quota.refund(state, now, cost);
-        }
-    }
-
-    /// The synchronous form of [`RateStore::take_all`].
-    pub fn take_all_now(&self, takes: &[RateTake<'_>], cost: u32) -> Result<Vec<RateDecision>, StoreError> {
-        let mut decisions = Vec::with_capacity(takes.len());
+    /// Gives back what `takes` took (see [`RateStore::take_all`]).
+    fn refund_all(&self, takes: &[RateTake<'_>], cost: u32, now: &mut Now<'_>) {
         for take in takes {
-            let decision = match self.take_now(take.key, take.quota, cost) {
-                Ok(decision) => decision,
-                Err(e) => {
-                    self.refund_all(&takes[..decisions.len()], cost);
-                    return Err(e);
-                }
-            };
-            decisions.push(decision);
-            if !decision.allowed {
-                self.refund_all(&takes[..decisions.len() - 1], cost);
-                break;
+            let fp = self.fingerprints.of_take(&take.quota, &take.key);
+            let mut slot = self.table.update(fp, nanos(now.monotonic));
+            if let Some(state) = slot.get() {
+                take.quota.refund(state, now.for_quota(&take.quota), cost);
             }
         }
-        Ok(decisions)
+    }
+}
+
+/// One request's reading of the clock: the monotonic time (the table's time line, and
+/// GCRA's, so that a step of the wall clock neither frees nor blocks a limiter), and the
+/// wall-clock time the windows are aligned to (a fixed window's calendar boundaries, a
+/// sliding window's sub-windows, as the Redis store aligns them), read only if needed.
+struct Now<'c> {
+    clock: &'c dyn Clock,
+    monotonic: Duration,
+    wall: Option<Duration>,
+}
+
+impl<'c> Now<'c> {
+    fn read(clock: &'c dyn Clock) -> Self {
+        Self { clock, monotonic: clock.monotonic(), wall: None }
     }
 
-    fn refund_all(&self, takes: &[RateTake<'_>], cost: u32) {
-        for take in takes {
-            self.refund(take.key, take.quota, cost);
+    fn for_quota(&mut self, quota: &RateQuota) -> Duration {
+        match quota.algorithm() {
+            Algorithm::Gcra => self.monotonic,
+            _ => *self.wall.get_or_insert_with(|| self.clock.since_epoch()),
         }
     }
 }
@@ -336,8 +398,13 @@ impl RateStore for MemoryRateStore {
         ready(self.take_all_now(takes, cost))
     }
 
-    fn take_all_at_once(&self, takes: &[RateTake<'_>], cost: u32) -> Option<Result<Vec<RateDecision>, StoreError>> {
-        Some(self.take_all_now(takes, cost))
+    fn take_all_at_once(
+        &self,
+        takes: &[RateTake<'_>],
+        cost: u32,
+        decisions: &mut [RateDecision],
+    ) -> Option<Result<usize, StoreError>> {
+        Some(self.take_into(takes, cost, decisions))
     }
 }
 
@@ -356,6 +423,64 @@ mod tests {
         std::thread::sleep(Duration::from_millis(2_100));
         assert_eq!(store.insert_if_absent_now("t", "a", ttl), Ok(true));
         assert_eq!(store.refused(), 0);
+    }
+
+    /// A clock whose wall-clock and monotonic readings are set apart, to step the wall clock.
+    #[derive(Debug, Clone, Default)]
+    struct TwoClocks {
+        wall: crate::ManualClock,
+        monotonic: crate::ManualClock,
+    }
+
+    impl Clock for TwoClocks {
+        fn now(&self) -> std::time::SystemTime {
+            self.wall.now()
+        }
+
+        fn monotonic(&self) -> Duration {
+            self.monotonic.since_epoch()
+        }
+    }
+
+    #[test]
+    fn a_nonce_is_kept_for_its_ttl_on_the_given_clock() {
+        let clock = TwoClocks::default();
+        clock.wall.set_unix(Duration::from_secs(1_800_000_000));
+        let store = MemoryNonceStore::new().with_clock(clock.clone());
+        let ttl = Duration::from_secs(900);
+        assert_eq!(store.insert_if_absent_now("t", "a", ttl), Ok(true));
+        // the wall clock jumps a day ahead: the nonce is still remembered
+        clock.wall.advance(Duration::from_secs(86_400));
+        assert_eq!(store.insert_if_absent_now("t", "a", ttl), Ok(false));
+        clock.monotonic.advance(Duration::from_secs(899));
+        assert_eq!(store.insert_if_absent_now("t", "a", ttl), Ok(false), "within its ttl");
+        assert_eq!(store.len(), 1);
+        clock.monotonic.advance(Duration::from_secs(2));
+        assert_eq!(store.len(), 0);
+        assert_eq!(store.insert_if_absent_now("t", "a", ttl), Ok(true), "kept no longer than needed");
+    }
+
+    #[test]
+    fn a_wall_clock_step_moves_no_gcra_limiter() {
+        let clock = TwoClocks::default();
+        clock.wall.set_unix(Duration::from_secs(1_800_000_000));
+        let store = MemoryRateStore::new().with_clock(clock.clone());
+        let q = RateQuota::new(NonZeroU32::new(2).unwrap(), Duration::from_secs(60)).unwrap();
+        assert!(store.take_now("k", &q, 1).unwrap().allowed);
+        assert!(store.take_now("k", &q, 1).unwrap().allowed);
+        assert!(!store.take_now("k", &q, 1).unwrap().allowed);
+        // an hour forward on the wall clock frees nothing; back an hour blocks nothing longer
+        clock.wall.advance(Duration::from_secs(3_600));
+        assert!(!store.take_now("k", &q, 1).unwrap().allowed);
+        clock.wall.set_unix(Duration::from_secs(1_800_000_000 - 3_600));
+        clock.monotonic.advance(Duration::from_secs(30));
+        assert!(store.take_now("k", &q, 1).unwrap().allowed, "one interval later, on the monotonic clock");
+        // a fixed window follows the calendar: the wall clock decides its boundary
+        let fixed = q.with_algorithm(Algorithm::FixedWindow { offset: Duration::ZERO });
+        assert!(store.take_now("f", &fixed, 2).unwrap().allowed);
+        assert!(!store.take_now("f", &fixed, 1).unwrap().allowed);
+        clock.wall.advance(Duration::from_secs(60));
+        assert!(store.take_now("f", &fixed, 1).unwrap().allowed);
     }
 
     #[test]
@@ -484,7 +609,7 @@ mod tests {
             let app =
                 RateQuota::new(NonZeroU32::new(1).unwrap(), Duration::from_secs(60)).unwrap().with_algorithm(algorithm);
             let api_key = format!("api:{algorithm:?}");
-            let takes = [RateTake { key: &api_key, quota: &api }, RateTake { key: "app:a", quota: &app }];
+            let takes = [RateTake::new(api_key.as_str(), &api), RateTake::new("app:a", &app)];
             assert!(store.take_all_now(&takes, 1).unwrap().iter().all(|d| d.allowed));
             // app a is over its limit: the API allowance it would have used is given back
             for _ in 0..5 {
@@ -492,7 +617,7 @@ mod tests {
                 assert_eq!(decisions.len(), 2);
                 assert!(decisions[0].allowed && !decisions[1].allowed, "{algorithm:?}");
             }
-            let others = [RateTake { key: &api_key, quota: &api }];
+            let others = [RateTake::new(api_key.as_str(), &api)];
             assert!(store.take_all_now(&others, 1).unwrap()[0].allowed, "{algorithm:?}");
             assert!(store.take_all_now(&others, 1).unwrap()[0].allowed, "{algorithm:?}");
             assert!(!store.take_all_now(&others, 1).unwrap()[0].allowed, "{algorithm:?}: 3 in all");

@@ -5,6 +5,7 @@
 //! A store's future is an associated type so the in-memory stores answer with a ready value
 //! and no allocation, while a networked store returns its own future.
 
+mod key;
 mod memory;
 mod nonces;
 mod rate;
@@ -13,6 +14,7 @@ mod table;
 use std::future::Future;
 use std::time::Duration;
 
+pub use key::RateKey;
 pub use memory::{MemoryNonceStore, MemoryRateStore};
 pub use rate::{Algorithm, RateDecision, RateQuota, RateState, SLIDING_SUBWINDOWS};
 
@@ -58,12 +60,24 @@ pub trait NonceStore: Send + Sync + 'static {
 }
 
 /// One limit a request must pass: a key and its quota.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RateTake<'a> {
-    /// The key (`api:orders`, `app:203753741`, `ip:10.0.0.7`, ...).
-    pub key: &'a str,
+    /// The key (`api:orders`, `app:orders:203753741`, `ip:orders:10.0.0.7`, ...).
+    pub key: RateKey<'a>,
     /// Its quota.
-    pub quota: &'a RateQuota,
+    pub quota: RateQuota,
+}
+
+impl<'a> RateTake<'a> {
+    /// A take of `key` under `quota`; `key` may be given as text (`"api:orders"`).
+    pub fn new(key: impl Into<RateKey<'a>>, quota: &RateQuota) -> Self {
+        Self { key: key.into(), quota: *quota }
+    }
+
+    /// The take with its key owned, to outlive what it borrowed.
+    pub fn into_owned(self) -> RateTake<'static> {
+        RateTake { key: self.key.into_owned(), quota: self.quota }
+    }
 }
 
 /// Keeps rate allowances: "take `cost` from this key's allowance under this quota".
@@ -87,10 +101,16 @@ pub trait RateStore: Send + Sync + 'static {
 
     /// [`take_all`](Self::take_all) answered at once, for a store that never waits (the
     /// in-memory one), so a policy can settle the request inside its `call` and keep nothing
-    /// for a future. `None`, the default, says the store must be awaited through
-    /// [`take_all`](Self::take_all).
-    fn take_all_at_once(&self, takes: &[RateTake<'_>], cost: u32) -> Option<Result<Vec<RateDecision>, StoreError>> {
-        let _ = (takes, cost);
+    /// for a future: the decisions are written into `decisions` (as long as `takes`, or
+    /// longer), in order, and their number is returned. `None`, the default, says the store
+    /// must be awaited through [`take_all`](Self::take_all).
+    fn take_all_at_once(
+        &self,
+        takes: &[RateTake<'_>],
+        cost: u32,
+        decisions: &mut [RateDecision],
+    ) -> Option<Result<usize, StoreError>> {
+        let _ = (takes, cost, decisions);
         None
     }
 }

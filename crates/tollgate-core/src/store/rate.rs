@@ -64,8 +64,9 @@ impl RateQuota {
     }
 }
 
-/// The answer to one take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The answer to one take. (The default is a refusal of nothing: a placeholder for a
+/// buffer of decisions.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RateDecision {
     /// Whether the take was allowed (and so consumed).
     pub allowed: bool,

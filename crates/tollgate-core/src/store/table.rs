@@ -8,6 +8,9 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
+use super::key::RateKey;
+use super::rate::{Algorithm, RateQuota};
+
 /// Entries are kept in this many independently locked shards, so concurrent requests rarely
 /// wait on each other.
 const SHARDS: usize = 64;
@@ -25,9 +28,31 @@ impl Fingerprinter {
         Self(std::hash::RandomState::new())
     }
 
-    pub(super) fn of(&self, key: impl Hash) -> u64 {
-        self.0.hash_one(key)
+    /// A rate key's fingerprint under its quota: the quota as three words, then the key's
+    /// parts (never its text: writing an address's digits cost more than hashing it).
+    pub(super) fn of_take(&self, quota: &RateQuota, key: &RateKey<'_>) -> u64 {
+        let (tag, offset) = match quota.algorithm() {
+            Algorithm::Gcra => (0u64, 0),
+            Algorithm::SlidingWindow => (1, 0),
+            Algorithm::FixedWindow { offset } => (2, nanos(offset)),
+        };
+        let mut hasher = self.0.build_hasher();
+        key.hash_parts([u64::from(quota.limit()) | tag << 32, nanos(quota.window()), offset], &mut hasher);
+        hasher.finish()
     }
+
+    /// A nonce's tenant tag and fingerprint, from one pass over the tenant.
+    pub(super) fn of_nonce(&self, tenant: &str, nonce: &str) -> (u32, u64) {
+        let mut hasher = self.0.build_hasher();
+        tenant.hash(&mut hasher);
+        let tag = hasher.finish() as u32;
+        nonce.hash(&mut hasher);
+        (tag, hasher.finish())
+    }
+}
+
+fn nanos(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Hashing a fingerprint again would be wasted work: it is already uniformly random.
