@@ -12,7 +12,6 @@ use http::header::RETRY_AFTER;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body_util::Full;
 use pin_project_lite::pin_project;
-use smallvec::SmallVec;
 use tollgate_core::{ErrorStyle, MemoryRateStore, RateDecision, RateStore, Rejection, ResponseBody, StoreError};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -225,9 +224,17 @@ where
                 let response = Box::new(settings.style.respond(&rejection, &req));
                 return ResponseFuture { state: State::Done { response: Some(response) } };
             }
-            let mut decisions: SmallVec<[RateDecision; 4]> = SmallVec::from_buf([RateDecision::default(); 4]);
-            decisions.resize(checks.len(), RateDecision::default());
-            match settings.store.take_all_at_once(checks.takes(), 1, &mut decisions) {
+            // room for the decisions: on the stack for the usual few limits
+            let mut inline = [RateDecision::default(); 4];
+            let mut spilled = Vec::new();
+            let decisions: &mut [RateDecision] = match inline.get_mut(..checks.len()) {
+                Some(room) => room,
+                None => {
+                    spilled.resize(checks.len(), RateDecision::default());
+                    &mut spilled
+                }
+            };
+            match settings.store.take_all_at_once(checks.takes(), 1, decisions) {
                 // an in-memory store has answered: settle here, nothing kept for the future
                 Some(outcome) => Taken::Settled(settle(settings, &checks, outcome.map(|n| &decisions[..n]), &req)),
                 None => Taken::Waiting(settings.store.take_all(checks.takes(), 1), Box::new(checks.into_owned())),
