@@ -8,13 +8,15 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use http::{HeaderName, Method};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, de::value::MapAccessDeserializer};
 use tollgate_core::{ClientIpLayer, ErrorStyle, ForwardingHeader, RequestIdLayer, TrustedProxies};
+
+pub use tollgate_core::ConfigError;
 
 use super::builder::{Api, Gateway, Unmatched};
 
@@ -43,58 +45,21 @@ impl Format {
     }
 }
 
-/// Why a gateway configuration was refused: where (the file, when there is one, and the
-/// path to the field, such as `apis[2].basic_flow_control.api_rate_limit`) and what was
-/// expected.
-///
-/// ```
-/// use tollgate::gateway::{Format, Gateway};
-///
-/// let err = Gateway::from_config(r#"{"apis": [{"path": "/", "basic_flow_control":
-///     {"expire_type": "minute", "api_rate_limit": 0}}]}"#, Format::Json).unwrap_err();
-/// assert_eq!(err.path, "apis[0].basic_flow_control.api_rate_limit");
-/// assert!(err.to_string().starts_with("apis[0].basic_flow_control.api_rate_limit: expected a positive integer"));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// The file read, if the configuration came from one.
-    pub file: Option<PathBuf>,
-    /// The path to the offending field (`apis[1].path`); empty when the text as a whole is
-    /// unreadable (a syntax error).
-    pub path: String,
-    /// What is wrong, and what was expected.
-    pub problem: String,
-}
-
-impl ConfigError {
-    pub(crate) fn new(path: impl Into<String>, problem: impl fmt::Display) -> Self {
-        Self { file: None, path: path.into(), problem: problem.to_string() }
-    }
-
-    /// Puts the error under `prefix` (`apis[2]` + `path` = `apis[2].path`).
-    fn under(mut self, prefix: &str) -> Self {
-        self.path = if self.path.is_empty() { prefix.to_owned() } else { format!("{prefix}.{}", self.path) };
-        self
-    }
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(file) = &self.file {
-            write!(f, "{}: ", file.display())?;
-        }
-        if !self.path.is_empty() {
-            write!(f, "{}: ", self.path)?;
-        }
-        f.write_str(&self.problem)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
 impl Gateway {
     /// Reads a gateway from a configuration text (see [the module docs](crate::gateway) for
     /// its shape). Requests no API matches are refused (404) unless it says `unmatched: pass`.
+    ///
+    /// An error names the path to the field, such as
+    /// `apis[2].basic_flow_control.api_rate_limit`, and what was expected:
+    ///
+    /// ```
+    /// use tollgate::gateway::{Format, Gateway};
+    ///
+    /// let err = Gateway::from_config(r#"{"apis": [{"path": "/", "basic_flow_control":
+    ///     {"expire_type": "minute", "api_rate_limit": 0}}]}"#, Format::Json).unwrap_err();
+    /// assert_eq!(err.field, "apis[0].basic_flow_control.api_rate_limit");
+    /// assert!(err.to_string().starts_with("apis[0].basic_flow_control.api_rate_limit: expected a positive integer"));
+    /// ```
     pub fn from_config(text: &str, format: Format) -> Result<Self, ConfigError> {
         build(parse(text, format)?)
     }
@@ -103,10 +68,7 @@ impl Gateway {
     /// `.yml`, `.toml`). Errors name the file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let path = path.as_ref();
-        let in_file = |mut e: ConfigError| {
-            e.file = Some(path.to_owned());
-            e
-        };
+        let in_file = |e: ConfigError| e.in_file(path);
         let format = Format::from_path(path)
             .ok_or_else(|| in_file(ConfigError::new("", "expected a .json, .yaml, .yml or .toml file")))?;
         let text = std::fs::read_to_string(path).map_err(|e| in_file(ConfigError::new("", e)))?;
@@ -626,9 +588,9 @@ fn build(raw: RawGateway) -> Result<Gateway, ConfigError> {
     if let Some(style) = raw.error_style {
         gateway = gateway.error_style(style.style());
     }
-    let nonces = nonce_store(raw.nonce_store).map_err(|e| e.under("nonce_store"))?;
+    let nonces = nonce_store(raw.nonce_store).map_err(|e| e.within("nonce_store"))?;
     for (i, api) in raw.apis.into_iter().enumerate() {
-        let api = build_api(api, raw.error_style, &nonces).map_err(|e| e.under(&format!("apis[{i}]")))?;
+        let api = build_api(api, raw.error_style, &nonces).map_err(|e| e.within(format_args!("apis[{i}]")))?;
         gateway = gateway.api(api);
     }
     Ok(gateway)
@@ -687,17 +649,16 @@ fn build_api(
         let (layer, prefix) = match block {
             CorsBlock::Switch(true) => (Ok(CorsLayer::switch()), "cors"),
             CorsBlock::Switch(false) => (Ok(CorsLayer::off()), "cors"),
-            CorsBlock::Config(c) => (CorsLayer::from_config(c), "cors.plugin"),
-            CorsBlock::Plugin(p) => (CorsLayer::from_plugin(p), "cors"),
+            CorsBlock::Config(c) => (CorsLayer::from_config(&c), "cors.plugin"),
+            CorsBlock::Plugin(p) => (CorsLayer::from_plugin(&p), "cors"),
         };
-        let layer = layer.map_err(|e| ConfigError::new(format!("{prefix}.{}", e.field), e.problem))?;
+        let layer = layer.map_err(|e| e.within(prefix))?;
         api = api.cors(layer);
     }
 
     #[cfg(feature = "ip")]
     if let Some(config) = raw.ip_access {
-        let mut layer =
-            tollgate_ip::IpAccessLayer::from_config(config).map_err(|e| ConfigError::new("ip_access", e))?;
+        let mut layer = tollgate_ip::IpAccessLayer::from_config(&config).map_err(|e| e.within("ip_access"))?;
         if let Some(style) = &style {
             layer = layer.error_style(style.clone());
         }
@@ -707,8 +668,8 @@ fn build_api(
     #[cfg(feature = "flow")]
     {
         use tollgate_flow::{AliyunLimits, BasicLimits, FlowControlLayer, ParamLimits};
-        fn flow_err(block: &'static str) -> impl Fn(tollgate_flow::ConfigError) -> ConfigError {
-            move |e| ConfigError::new(format!("{block}.{}", e.field), e.problem)
+        fn flow_err(block: &'static str) -> impl Fn(ConfigError) -> ConfigError {
+            move |e| e.within(block)
         }
         if let Some(config) = raw.basic_flow_control {
             // App limits read the `Caller`: they go inside the signature layer.
@@ -742,21 +703,19 @@ fn build_api(
     let signed = false;
     #[cfg(feature = "signature")]
     if let Some(block) = raw.signature {
-        api = signature(api, block, style.clone()).map_err(|e| e.under("signature"))?;
+        api = signature(api, block, style.clone()).map_err(|e| e.within("signature"))?;
     }
 
     #[cfg(feature = "replay")]
     if let Some(block) = raw.replay
-        && let Some(layer) = replay(block, signed, style.clone(), nonces).map_err(|e| e.under("replay"))?
+        && let Some(layer) = replay(block, signed, style.clone(), nonces).map_err(|e| e.within("replay"))?
     {
         api = api.replay(layer);
     }
     #[cfg(feature = "params")]
     if let Some(block) = raw.params {
         use tollgate_params::{ParamInjectionLayer, ParamValidationLayer};
-        let params_err = |block: &'static str| {
-            move |e: tollgate_core::ConfigError| ConfigError::new(format!("params.{block}.{}", e.field), e.problem)
-        };
+        let params_err = |block: &'static str| move |e: ConfigError| e.within(format_args!("params.{block}"));
         if let Some(config) = block.validation {
             let mut layer = ParamValidationLayer::from_config(&config).map_err(params_err("validation"))?;
             if let Some(style) = &style {
