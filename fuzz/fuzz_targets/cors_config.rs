@@ -87,12 +87,12 @@ fuzz_target!(|data: &[u8]| {
     let (config, rest) = data.split_at(split);
     let mut layers = Vec::new();
     if let Ok(plugin) = serde_json::from_slice::<CorsPlugin>(config) {
-        if let Ok(layer) = CorsLayer::from_plugin(plugin) {
+        if let Ok(layer) = CorsLayer::from_plugin(&plugin) {
             layers.push(layer);
         }
     }
     if let Ok(cfg) = serde_json::from_slice::<CorsConfig>(config) {
-        if let Ok(layer) = CorsLayer::from_config(cfg) {
+        if let Ok(layer) = CorsLayer::from_config(&cfg) {
             layers.push(layer);
         }
     }

@@ -59,6 +59,6 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(config) = serde_json::from_slice::<IpAccessConfig>(data) {
         let entries = config.general.len() + config.apps.iter().map(|a| a.nets.len()).sum::<usize>();
         assert!(config.mode == Mode::Deny || entries > 0, "an empty allow list was accepted: {config:?}");
-        let _ = IpAccessLayer::from_config(config);
+        let _ = IpAccessLayer::from_config(&config);
     }
 });

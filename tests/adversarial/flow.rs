@@ -255,7 +255,7 @@ fn the_ipv6_prefix_is_validated_when_the_gateway_is_built() {
     assert!(Gateway::from_config(&config(48), Format::Yaml).is_ok());
     for bad in [0, 129, 300] {
         let err = Gateway::from_config(&config(bad), Format::Yaml).unwrap_err();
-        assert_eq!(err.path, "apis[0].basic_flow_control.ipv6_prefix", "{bad}: {err}");
+        assert_eq!(err.field, "apis[0].basic_flow_control.ipv6_prefix", "{bad}: {err}");
     }
 }
 

@@ -94,7 +94,8 @@ impl Field {
 ///     .unwrap_err();
 /// assert!(err.to_string().starts_with("max_age: missing"), "{err}");
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "RawPlugin")]
 pub struct CorsPlugin {
     /// Allowed origins: `*`, `null`, `scheme://host[:port]`, `scheme://*.host[:port]`, or an
     /// anchored regex `^...$` (see [`AllowedOrigins`](crate::AllowedOrigins)).
@@ -124,11 +125,11 @@ pub struct CorsPlugin {
 /// use tollgate_cors::{CorsConfig, CorsLayer, CorsMode};
 ///
 /// let only_switch: CorsConfig = serde_json::from_str(r#"{"enableCORS": true}"#).unwrap();
-/// assert_eq!(CorsLayer::from_config(only_switch).unwrap().mode(), CorsMode::Switch);
+/// assert_eq!(CorsLayer::from_config(&only_switch).unwrap().mode(), CorsMode::Switch);
 ///
 /// let both: CorsConfig = serde_json::from_str(r#"{"switch": true, "plugin":
 ///     {"allow_origin": ["https://app.example.com"], "allow_methods": ["GET"], "max_age": 600}}"#).unwrap();
-/// assert_eq!(CorsLayer::from_config(both).unwrap().mode(), CorsMode::Rules);
+/// assert_eq!(CorsLayer::from_config(&both).unwrap().mode(), CorsMode::Rules);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -258,13 +259,6 @@ impl TryFrom<RawPlugin> for CorsPlugin {
             max_age: max_age("max_age", Some(age))?,
             dialect: Dialect::Tencent,
         })
-    }
-}
-
-impl<'de> Deserialize<'de> for CorsPlugin {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = RawPlugin::deserialize(d)?;
-        Self::try_from(raw).map_err(de::Error::custom)
     }
 }
 

@@ -136,17 +136,17 @@ impl CorsLayer {
     ///     "allow_headers": ["X-Api-ID"], "expose_headers": ["X-Api-ID"],
     ///     "allow_credentials": true, "max_age": 600
     /// }"#).unwrap();
-    /// let layer = CorsLayer::from_plugin(plugin).unwrap();
+    /// let layer = CorsLayer::from_plugin(&plugin).unwrap();
     /// assert!(layer.allows_origin("http://localhost:8080"));
     ///
     /// let bad: CorsPlugin = serde_json::from_str(
     ///     r#"{"allow_origin": ["https://ok.example.com", "https://app.example.com/index.html"],
     ///         "allow_methods": ["GET"], "max_age": 600}"#,
     /// ).unwrap();
-    /// let err = CorsLayer::from_plugin(bad).unwrap_err();
+    /// let err = CorsLayer::from_plugin(&bad).unwrap_err();
     /// assert_eq!(err.field, "allow_origin[1]");
     /// ```
-    pub fn from_plugin(plugin: CorsPlugin) -> Result<Self, ConfigError> {
+    pub fn from_plugin(plugin: &CorsPlugin) -> Result<Self, ConfigError> {
         let dialect = plugin.dialect;
         let origins = parse_origins(&plugin.allow_origin, dialect)?;
         if origins.is_empty() {
@@ -165,8 +165,8 @@ impl CorsLayer {
 
     /// A layer from an API's CORS settings: the plugin's rules when there is one (the switch
     /// then has no effect), else the switch, else a layer that does nothing.
-    pub fn from_config(config: CorsConfig) -> Result<Self, ConfigError> {
-        match (config.plugin, config.switch) {
+    pub fn from_config(config: &CorsConfig) -> Result<Self, ConfigError> {
+        match (&config.plugin, config.switch) {
             (Some(plugin), _) => Self::from_plugin(plugin),
             (None, true) => Ok(Self::switch()),
             (None, false) => Ok(Self::off()),
@@ -383,7 +383,7 @@ mod tests {
     }
 
     fn build_err(json: &str) -> ConfigError {
-        CorsLayer::from_plugin(plugin(json)).unwrap_err()
+        CorsLayer::from_plugin(&plugin(json)).unwrap_err()
     }
 
     #[test]
@@ -411,7 +411,7 @@ mod tests {
         let e = build_err(&base("allow_origin", r#"["^https://a\\.com"]"#));
         assert!(e.problem.contains("anchored"), "{e}");
         // a hand-written plugin is checked too
-        let e = CorsLayer::from_plugin(CorsPlugin {
+        let e = CorsLayer::from_plugin(&CorsPlugin {
             allow_origin: vec!["*".into()],
             allow_methods: vec!["GET".into()],
             max_age: Some(0),
@@ -462,7 +462,7 @@ mod tests {
         assert!(rule.allows_origin("https://a.test") && !rule.allows_origin("https://b.test"));
         // configuring a clone leaves the original alone
         assert_eq!(switch.mode(), CorsMode::Switch);
-        let cfg = |json: &str| CorsLayer::from_config(serde_json::from_str(json).unwrap()).unwrap().mode();
+        let cfg = |json: &str| CorsLayer::from_config(&serde_json::from_str(json).unwrap()).unwrap().mode();
         assert_eq!(cfg("{}"), CorsMode::Off);
         assert_eq!(cfg(r#"{"switch": true}"#), CorsMode::Switch);
         assert_eq!(

@@ -39,7 +39,7 @@
 //!         "max_age": 600
 //!     }
 //! }"#).unwrap();
-//! let layer = CorsLayer::from_config(config).unwrap();
+//! let layer = CorsLayer::from_config(&config).unwrap();
 //! assert_eq!(layer.mode(), CorsMode::Rules);
 //!
 //! // The switch alone only adds `Access-Control-Allow-Origin: *`.

@@ -41,7 +41,7 @@ fn layer(name: &str) -> CorsLayer {
             .unwrap(),
         // a public API from Tencent's plugin JSON: `*` everywhere, no credentials
         "public" => CorsLayer::from_plugin(
-            serde_json::from_str::<CorsPlugin>(
+            &serde_json::from_str::<CorsPlugin>(
                 r#"{"allow_origin":["*"],"allow_methods":["GET","POST"],"allow_headers":["*"],
                     "expose_headers":["*"],"max_age":60}"#,
             )

@@ -32,21 +32,6 @@ impl Mode {
     }
 }
 
-/// A bad entry in an IP list.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum IpListError {
-    /// The entry is neither an IP address nor a CIDR network.
-    #[error("entry {position} ({entry:?}) is not an IP address or CIDR network: {reason}")]
-    BadEntry {
-        /// The entry as written.
-        entry: String,
-        /// Its 1-based position among the list's entries.
-        position: usize,
-        /// What is wrong with it.
-        reason: String,
-    },
-}
-
 /// Characters that separate entries: `;` (the manual), newlines (the plugin data), commas
 /// and any whitespace.
 fn is_separator(c: char) -> bool {
@@ -63,19 +48,30 @@ fn is_separator(c: char) -> bool {
 /// let nets = parse_ip_list("1.1.1.1;10.0.0.1/8\n2001:db8::/32, ::ffff:192.0.2.1").unwrap();
 /// let text: Vec<String> = nets.iter().map(|n| n.to_string()).collect();
 /// assert_eq!(text, ["1.1.1.1/32", "10.0.0.0/8", "2001:db8::/32", "192.0.2.1/32"]);
-///
-/// let err = parse_ip_list("1.1.1.1; 300.1.1.1").unwrap_err();
-/// assert!(err.to_string().starts_with("entry 2 (\"300.1.1.1\")"));
 /// ```
-pub fn parse_ip_list(text: &str) -> Result<Vec<IpNet>, IpListError> {
+///
+/// A bad entry is named with its 1-based position among the entries; the error's field is
+/// left empty for the caller to place ([`ConfigError::within`]).
+///
+/// ```
+/// # use tollgate_ip::parse_ip_list;
+/// let err = parse_ip_list("1.1.1.1; 300.1.1.1").unwrap_err();
+/// assert!(err.to_string().starts_with("entry 2 (\"300.1.1.1\") is not an IP address"));
+/// assert_eq!(err.within("blocks").field, "blocks");
+/// ```
+pub fn parse_ip_list(text: &str) -> Result<Vec<IpNet>, ConfigError> {
     text.split(is_separator).filter(|e| !e.is_empty()).enumerate().map(|(i, e)| parse_entry(e, i + 1)).collect()
 }
 
-fn parse_entry(entry: &str, position: usize) -> Result<IpNet, IpListError> {
-    parse_network(entry).ok_or_else(|| IpListError::BadEntry {
-        entry: entry.to_owned(),
-        position,
-        reason: "expected an IP address (1.2.3.4, 2001:db8::1) or a CIDR network (10.0.0.0/8)".to_owned(),
+fn parse_entry(entry: &str, position: usize) -> Result<IpNet, ConfigError> {
+    parse_network(entry).ok_or_else(|| {
+        ConfigError::new(
+            "",
+            format!(
+                "entry {position} ({entry:?}) is not an IP address or CIDR network: expected an IP address \
+                 (1.2.3.4, 2001:db8::1) or a CIDR network (10.0.0.0/8)"
+            ),
+        )
     })
 }
 
@@ -112,7 +108,8 @@ pub struct AppRule {
 /// let err = serde_json::from_str::<IpAccessConfig>(r#"{"type": "white_list", "blocks": "1.1.1.1\nnope"}"#).unwrap_err();
 /// assert!(err.to_string().contains("blocks: entry 2 (\"nope\")"), "{err}");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "RawConfig")]
 pub struct IpAccessConfig {
     /// Allow list or deny list.
     pub mode: Mode,
@@ -168,7 +165,7 @@ impl RawList {
             Self::One(s) => s.clone(),
             Self::Many(items) => items.join("\n"),
         };
-        parse_ip_list(&text).map_err(|e| ConfigError::new(field, e))
+        parse_ip_list(&text).map_err(|e| e.within(field))
     }
 }
 
@@ -270,13 +267,6 @@ fn parse_resource(text: &str) -> Option<i64> {
     index.trim().parse().ok()
 }
 
-impl<'de> Deserialize<'de> for IpAccessConfig {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = RawConfig::deserialize(d)?;
-        Self::try_from(raw).map_err(de::Error::custom)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,7 +339,8 @@ mod tests {
         assert_eq!(parse_ip_list("10.1.2.3/8").unwrap(), nets(&["10.0.0.0/8"]));
         for bad in ["1.2.3", "1.2.3.4/", "/8", "1.2.3.4/8/8", "example.com", "1.2.3.4:80", "::g"] {
             let err = parse_ip_list(bad).unwrap_err();
-            assert!(matches!(&err, IpListError::BadEntry { position: 1, .. }), "{bad}: {err}");
+            assert!(err.problem.starts_with(&format!("entry 1 ({bad:?}) is not")), "{bad}: {err}");
+            assert_eq!(err.field, "", "{bad}: {err}");
         }
     }
 }

@@ -14,7 +14,7 @@ use tollgate_core::{
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::config::{IpAccessConfig, IpListError, Mode, parse_ip_list};
+use crate::config::{ConfigError, IpAccessConfig, Mode, parse_ip_list};
 use crate::policy::{Policy, Verdict};
 use crate::ranges::IpRanges;
 
@@ -25,25 +25,14 @@ pub const CODE_UNRESOLVED: &str = "IpUnresolved";
 /// Our Aliyun-style text for an IP refusal (the reference's error table lists none).
 pub const ALIYUN_MESSAGE: &str = "Access denied by IP Control";
 
-/// Why an [`IpAccessLayer`] could not be built.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum IpAccessError {
-    /// An entry of a list is not an IP or CIDR.
-    #[error("{field}: {source}")]
-    List {
-        /// Which list: `ips`, or `apps.<app id>`.
-        field: String,
-        /// The bad entry.
-        #[source]
-        source: IpListError,
-    },
-    /// An allow list with no entries at all would let every address in.
-    #[error("ips: an allow list needs at least one entry (general or per app)")]
-    EmptyAllowList,
-    /// An app id is empty.
-    #[error("apps: an app id must not be empty")]
-    EmptyAppId,
+/// The refusal of an allow list with no entries at all, which would let every address in.
+fn empty_allow_list() -> ConfigError {
+    ConfigError::new("ips", "an allow list needs at least one entry (general or per app)")
+}
+
+/// The refusal of an empty app id.
+fn empty_app_id() -> ConfigError {
+    ConfigError::new("apps", "an app id must not be empty")
 }
 
 #[derive(Debug, Clone)]
@@ -182,24 +171,24 @@ impl IpAccessLayer {
         Self { settings: Arc::new(settings) }
     }
 
-    fn parse(field: &str, entries: impl IntoIterator<Item = impl AsRef<str>>) -> Result<Vec<IpNet>, IpAccessError> {
+    fn parse(field: &str, entries: impl IntoIterator<Item = impl AsRef<str>>) -> Result<Vec<IpNet>, ConfigError> {
         // One text, so an error's position counts entries across every item given.
         let text = entries.into_iter().map(|e| e.as_ref().to_owned()).collect::<Vec<_>>().join("\n");
-        parse_ip_list(&text).map_err(|source| IpAccessError::List { field: field.to_owned(), source })
+        parse_ip_list(&text).map_err(|e| e.within(field))
     }
 
     /// Only these addresses pass (a white list). Entries are IPs or CIDRs, IPv4 and IPv6;
     /// an item may hold several separated by `;`, `,`, whitespace or newlines.
-    pub fn allow(entries: impl IntoIterator<Item = impl AsRef<str>>) -> Result<Self, IpAccessError> {
+    pub fn allow(entries: impl IntoIterator<Item = impl AsRef<str>>) -> Result<Self, ConfigError> {
         let nets = Self::parse("ips", entries)?;
         if nets.is_empty() {
-            return Err(IpAccessError::EmptyAllowList);
+            return Err(empty_allow_list());
         }
         Ok(Self::build(Mode::Allow, nets))
     }
 
     /// These addresses are refused (a black list); everyone else passes.
-    pub fn deny(entries: impl IntoIterator<Item = impl AsRef<str>>) -> Result<Self, IpAccessError> {
+    pub fn deny(entries: impl IntoIterator<Item = impl AsRef<str>>) -> Result<Self, ConfigError> {
         Ok(Self::build(Mode::Deny, Self::parse("ips", entries)?))
     }
 
@@ -210,25 +199,25 @@ impl IpAccessLayer {
     ///
     /// let tencent: IpAccessConfig =
     ///     serde_json::from_str(r#"{"type": "white_list", "blocks": "1.1.1.1\n10.0.0.0/8"}"#).unwrap();
-    /// let layer = IpAccessLayer::from_config(tencent).unwrap();
+    /// let layer = IpAccessLayer::from_config(&tencent).unwrap();
     ///
     /// let aliyun: IpAccessConfig = serde_json::from_str(r#"{
     ///     "type": "ALLOW",
     ///     "items": [{"blocks": ["61.3.0.0/24"], "appId": 219810}, {"blocks": ["79.11.2.3"]}]
     /// }"#).unwrap();
-    /// let layer = IpAccessLayer::from_config(aliyun).unwrap();
+    /// let layer = IpAccessLayer::from_config(&aliyun).unwrap();
     /// ```
-    pub fn from_config(config: IpAccessConfig) -> Result<Self, IpAccessError> {
-        let mut layer = Self::build(config.mode, config.general);
+    pub fn from_config(config: &IpAccessConfig) -> Result<Self, ConfigError> {
+        let mut layer = Self::build(config.mode, config.general.clone());
         {
             let s = Arc::make_mut(&mut layer.settings);
-            for rule in config.apps {
+            for rule in &config.apps {
                 if rule.app_id.is_empty() {
-                    return Err(IpAccessError::EmptyAppId);
+                    return Err(empty_app_id());
                 }
-                s.apps.entry(rule.app_id).or_default().extend(rule.nets);
+                s.apps.entry(rule.app_id.clone()).or_default().extend(&rule.nets);
             }
-            s.descriptions = config.descriptions.into_iter().collect();
+            s.descriptions = config.descriptions.clone();
             s.xff_index = config.xff_index;
             s.compile();
         }
@@ -236,10 +225,10 @@ impl IpAccessLayer {
         Ok(layer)
     }
 
-    fn check_not_empty(&self) -> Result<(), IpAccessError> {
+    fn check_not_empty(&self) -> Result<(), ConfigError> {
         let s = &self.settings;
         if s.mode == Mode::Allow && s.general.is_empty() && s.apps.values().all(Vec::is_empty) {
-            return Err(IpAccessError::EmptyAllowList);
+            return Err(empty_allow_list());
         }
         Ok(())
     }
@@ -254,10 +243,10 @@ impl IpAccessLayer {
         mut self,
         app_id: impl Into<String>,
         entries: impl IntoIterator<Item = impl AsRef<str>>,
-    ) -> Result<Self, IpAccessError> {
+    ) -> Result<Self, ConfigError> {
         let app_id = app_id.into();
         if app_id.is_empty() {
-            return Err(IpAccessError::EmptyAppId);
+            return Err(empty_app_id());
         }
         let nets = Self::parse(&format!("apps.{app_id}"), entries)?;
         let s = Arc::make_mut(&mut self.settings);
@@ -474,7 +463,8 @@ mod tests {
         let err = IpAccessLayer::allow(["10.0.0.1", "10.0.0.0/8;bad"]).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("ips") && text.contains("bad") && text.contains('3'), "{text}");
-        assert_eq!(IpAccessLayer::allow(Vec::<String>::new()).unwrap_err(), IpAccessError::EmptyAllowList);
+        let err = IpAccessLayer::allow(Vec::<String>::new()).unwrap_err();
+        assert_eq!(err.to_string(), "ips: an allow list needs at least one entry (general or per app)");
         let err = IpAccessLayer::deny(["1.1.1.1"]).unwrap().app("a", ["x"]).unwrap_err();
         assert!(err.to_string().contains("apps.a"), "{err}");
     }

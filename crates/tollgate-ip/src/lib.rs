@@ -6,7 +6,7 @@
 //! use axum::{Router, routing::get};
 //! use tollgate_ip::IpAccessLayer;
 //!
-//! # fn main() -> Result<(), tollgate_ip::IpAccessError> {
+//! # fn main() -> Result<(), tollgate_ip::ConfigError> {
 //! let app: Router = Router::new()
 //!     .route("/", get(|| async { "hello" }))
 //!     .layer(IpAccessLayer::allow(["127.0.0.1", "::1", "10.0.0.0/8"])?);
@@ -22,7 +22,7 @@
 //! let config: IpAccessConfig = serde_json::from_str(
 //!     r#"{"type": "black_list", "blocks": "192.0.2.0/24\n2001:db8::/32"}"#,
 //! ).unwrap();
-//! let layer = IpAccessLayer::from_config(config).unwrap();
+//! let layer = IpAccessLayer::from_config(&config).unwrap();
 //! ```
 //!
 //! The client's address is core's [`ClientIp`](tollgate_core::ClientIp): the connection's
@@ -36,6 +36,6 @@ mod layer;
 mod policy;
 pub mod ranges;
 
-pub use config::{AppRule, ConfigError, IpAccessConfig, IpListError, Mode, parse_ip_list};
-pub use layer::{ALIYUN_MESSAGE, CODE_DENIED, CODE_UNRESOLVED, IpAccess, IpAccessError, IpAccessLayer};
+pub use config::{AppRule, ConfigError, IpAccessConfig, Mode, parse_ip_list};
+pub use layer::{ALIYUN_MESSAGE, CODE_DENIED, CODE_UNRESOLVED, IpAccess, IpAccessLayer};
 pub use ranges::IpRanges;

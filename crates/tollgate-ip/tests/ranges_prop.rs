@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use proptest::prelude::*;
-use tollgate_ip::{IpAccessConfig, IpListError, IpRanges, Mode, parse_ip_list};
+use tollgate_ip::{IpAccessConfig, IpRanges, Mode, parse_ip_list};
 
 fn v4_net() -> impl Strategy<Value = IpNet> {
     (any::<u32>(), prop_oneof![Just(0u8), Just(32u8), 8u8..=32])
@@ -142,10 +142,10 @@ proptest! {
         let mut entries: Vec<String> = nets.iter().map(ToString::to_string).collect();
         entries.push(bad.to_owned());
         let err = parse_ip_list(&entries.join(";")).unwrap_err();
-        let named = matches!(&err, IpListError::BadEntry { entry, position, .. } if entry == bad && *position == entries.len());
-        prop_assert!(named, "{:?}", err);
+        // the list's own error names no field: its caller places it (`blocks`, `ips`)
+        prop_assert!(err.field.is_empty() && err.file.is_none(), "{:?}", err);
         let message = err.to_string();
-        let expected = format!("entry {} ({:?})", entries.len(), bad);
+        let expected = format!("entry {} ({:?}) is not an IP address or CIDR network", entries.len(), bad);
         prop_assert!(message.starts_with(&expected), "{}", message);
     }
 

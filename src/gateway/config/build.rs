@@ -1,0 +1,419 @@
+//! Building: the raw shape read from a configuration into a [`Gateway`], each block of an
+//! API into its policy's layer, checking what reading could not.
+
+#[cfg(any(feature = "signature", feature = "replay"))]
+use std::time::Duration;
+
+use http::{HeaderName, Method};
+use tollgate_core::{ClientIpLayer, ErrorStyle, ForwardingHeader, MemoryNonceStore, RequestIdLayer, TrustedProxies};
+
+use super::ConfigError;
+use super::read::{BoolOr, RawApi, RawForwarding, RawGateway, RawNonceStore, RawUnmatched, StyleName};
+use crate::gateway::builder::{Api, Gateway, Unmatched};
+
+/// The gateway: its global blocks, then each API (error paths under `apis[i]`).
+pub(super) fn gateway(raw: RawGateway) -> Result<Gateway, ConfigError> {
+    let mut gateway = Gateway::new()
+        .unmatched(match raw.unmatched {
+            Some(RawUnmatched::Pass) => Unmatched::Pass,
+            None | Some(RawUnmatched::NotFound) => Unmatched::NotFound,
+        })
+        .allow_encoded_slashes(raw.allow_encoded_slashes);
+    match raw.request_id {
+        None | Some(BoolOr::Bool(true)) => {}
+        Some(BoolOr::Bool(false)) => gateway = gateway.without_request_id(),
+        Some(BoolOr::Table(t)) => {
+            let mut layer = RequestIdLayer::new();
+            for (i, name) in t.reuse_incoming.map(|n| n.0).unwrap_or_default().iter().enumerate() {
+                layer = layer.reuse_incoming(header_name(format!("request_id.reuse_incoming[{i}]"), name)?);
+            }
+            if let Some(name) = &t.response_header {
+                layer = layer.response_header(header_name("request_id.response_header".into(), name)?);
+            }
+            gateway = gateway.request_id(layer);
+        }
+    }
+    let proxies = TrustedProxies::new(&raw.trusted_proxies).map_err(|e| {
+        ConfigError::new(
+            format!("trusted_proxies[{}]", e.position - 1),
+            format!("expected an IP address or CIDR network, got {:?}", e.entry),
+        )
+    })?;
+    let mut client_ip = ClientIpLayer::new().trusted_proxies(proxies);
+    if let Some(header) = raw.forwarding_header {
+        client_ip = client_ip.forwarding_header(match header {
+            RawForwarding::XForwardedFor => ForwardingHeader::XForwardedFor,
+            RawForwarding::Forwarded => ForwardingHeader::Forwarded,
+            RawForwarding::XRealIp => ForwardingHeader::XRealIp,
+        });
+    }
+    gateway = gateway.client_ip(client_ip);
+    if let Some(style) = raw.error_style {
+        gateway = gateway.error_style(style.style());
+    }
+    let nonces = nonce_store(raw.nonce_store).map_err(|e| e.within("nonce_store"))?;
+    for (i, api) in raw.apis.into_iter().enumerate() {
+        let api = build_api(api, raw.error_style, &nonces).map_err(|e| e.within(format_args!("apis[{i}]")))?;
+        gateway = gateway.api(api);
+    }
+    Ok(gateway)
+}
+
+/// The one nonce store of the gateway's replay guards: its bound holds for the gateway, not
+/// per API.
+fn nonce_store(raw: Option<RawNonceStore>) -> Result<MemoryNonceStore, ConfigError> {
+    let Some(raw) = raw else { return Ok(MemoryNonceStore::new()) };
+    let mut store = match raw.capacity {
+        Some(0) => return Err(ConfigError::new("capacity", "expected a positive number of nonces")),
+        Some(capacity) => MemoryNonceStore::with_capacity(capacity),
+        None => MemoryNonceStore::new(),
+    };
+    if let Some(share) = raw.max_share {
+        if !(share > 0.0 && share <= 1.0) {
+            return Err(ConfigError::new("max_share", format!("expected a share above 0 and up to 1, got {share}")));
+        }
+        store = store.max_share(share);
+    }
+    Ok(store)
+}
+
+/// Refuses a window past a day: a nonce is kept as long as its timestamp is acceptable.
+#[cfg(any(feature = "signature", feature = "replay"))]
+fn bounded_window(path: &str, window: Option<Duration>) -> Result<Option<Duration>, ConfigError> {
+    match window {
+        Some(w) if w > tollgate_core::MAX_WINDOW => {
+            Err(ConfigError::new(path, format!("expected a window of at most a day (86400 s), got {} s", w.as_secs())))
+        }
+        Some(w) if w.is_zero() => Err(ConfigError::new(path, "expected a window above zero")),
+        w => Ok(w),
+    }
+}
+
+/// A header name the configuration gives at `path`.
+fn header_name(path: String, name: &str) -> Result<HeaderName, ConfigError> {
+    HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| ConfigError::new(path, format!("expected a header name, got {name:?}")))
+}
+
+/// One API; error paths relative to it.
+fn build_api(raw: RawApi, global_style: Option<StyleName>, nonces: &MemoryNonceStore) -> Result<Api, ConfigError> {
+    let mut api = Api::new(&raw.path)?;
+    for (i, m) in raw.method.map(|m| m.0).unwrap_or_default().iter().enumerate() {
+        let method = Method::from_bytes(m.trim().to_ascii_uppercase().as_bytes())
+            .map_err(|_| ConfigError::new(format!("method[{i}]"), format!("expected an HTTP method, got {m:?}")))?;
+        api = api.method(method);
+    }
+    if let Some(name) = raw.name {
+        api = api.named(name);
+    }
+    let cx = Context {
+        name: api.name().to_owned(),
+        style: raw.error_style.or(global_style).map(StyleName::style),
+        signed: raw.signature.is_some(),
+        nonces,
+    };
+    api = add(api, "cors", raw.cors, &cx)?;
+    api = add(api, "ip_access", raw.ip_access, &cx)?;
+    api = add(api, "basic_flow_control", raw.basic_flow_control, &cx)?;
+    api = add(api, "aliyun_flow_control", raw.aliyun_flow_control, &cx)?;
+    api = add(api, "param_flow_control", raw.param_flow_control, &cx)?;
+    api = add(api, "signature", raw.signature, &cx)?;
+    api = add(api, "replay", raw.replay, &cx)?;
+    add(api, "params", raw.params, &cx)
+}
+
+/// What the blocks of one API are built with.
+#[cfg_attr(
+    not(all(feature = "flow", feature = "replay")),
+    allow(dead_code, reason = "each field is read by the blocks of some policies, whose features may be off")
+)]
+pub(super) struct Context<'a> {
+    /// The API's name, which its flow-control keys carry.
+    name: String,
+    /// The API's error style, else the gateway's; `None`: each layer keeps its own default.
+    style: Option<ErrorStyle>,
+    /// Whether the API has a signature block (a replay guard reads what it verified).
+    signed: bool,
+    /// The nonce store every replay guard of the gateway shares.
+    nonces: &'a MemoryNonceStore,
+}
+
+/// A block of an API's configuration: it puts its policy's layers on the API.
+pub(super) trait Block {
+    /// Adds the layers; error paths relative to the block.
+    fn add_to(self, api: Api, cx: &Context<'_>) -> Result<Api, ConfigError>;
+}
+
+/// Adds the block under `key`, if the API has one.
+fn add<B: Block>(api: Api, key: &str, block: Option<B>, cx: &Context<'_>) -> Result<Api, ConfigError> {
+    match block {
+        Some(block) => block.add_to(api, cx).map_err(|e| e.within(key)),
+        None => Ok(api),
+    }
+}
+
+/// The layer in the API's error style, if the configuration names one (else in its own
+/// default). `error_style` is the layer type's builder method of that name.
+#[cfg_attr(
+    not(any(feature = "ip", feature = "flow", feature = "signature", feature = "replay", feature = "params")),
+    allow(dead_code, reason = "only their layers have a style")
+)]
+fn styled<L>(layer: L, cx: &Context<'_>, error_style: fn(L, ErrorStyle) -> L) -> L {
+    match &cx.style {
+        Some(style) => error_style(layer, style.clone()),
+        None => layer,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// One impl of `Block` per block type that a feature turns on (see `read::block!` for off)
+
+#[cfg(feature = "cors")]
+impl Block for super::read::cors::CorsBlock {
+    fn add_to(self, api: Api, _: &Context<'_>) -> Result<Api, ConfigError> {
+        use super::read::cors::CorsBlock;
+        use tollgate_cors::CorsLayer;
+
+        let layer = match self {
+            CorsBlock::Switch(true) => CorsLayer::switch(),
+            CorsBlock::Switch(false) => CorsLayer::off(),
+            CorsBlock::Config(c) => CorsLayer::from_config(&c).map_err(|e| e.within("plugin"))?,
+            CorsBlock::Plugin(p) => CorsLayer::from_plugin(&p)?,
+        };
+        Ok(api.cors(layer))
+    }
+}
+
+#[cfg(feature = "ip")]
+impl Block for tollgate_ip::IpAccessConfig {
+    fn add_to(self, api: Api, cx: &Context<'_>) -> Result<Api, ConfigError> {
+        let layer =
+            styled(tollgate_ip::IpAccessLayer::from_config(&self)?, cx, tollgate_ip::IpAccessLayer::error_style);
+        // Entries bound to an app read the `Caller`: they go inside the signature layer.
+        Ok(if layer.has_app_entries() { api.app_ip_access(layer) } else { api.ip_access(layer) })
+    }
+}
+
+#[cfg(feature = "flow")]
+impl Block for tollgate_flow::BasicFlowControlConfig {
+    fn add_to(self, api: Api, cx: &Context<'_>) -> Result<Api, ConfigError> {
+        use tollgate_flow::{BasicLimits, FlowControlLayer};
+
+        // App limits read the `Caller`: they go inside the signature layer.
+        let by_app = self.app_rate_limit.is_some() || !self.spec_app_rate_limits.is_empty();
+        let limits = BasicLimits::from_config(&self)?.named(&cx.name);
+        let layer = styled(FlowControlLayer::new(limits), cx, FlowControlLayer::error_style);
+        Ok(if by_app { api.app_flow(layer) } else { api.flow(layer) })
+    }
+}
+
+#[cfg(feature = "flow")]
+impl Block for tollgate_flow::AliyunFlowControlConfig {
+    fn add_to(self, api: Api, cx: &Context<'_>) -> Result<Api, ConfigError> {
+        use tollgate_flow::{AliyunLimits, FlowControlLayer};
+
+        let limits = AliyunLimits::from_config(&self)?.named(&cx.name);
+        // Aliyun's own style unless the configuration names one
+        let style = cx.style.clone().unwrap_or(ErrorStyle::AliyunApiGateway);
+        Ok(api.app_flow(FlowControlLayer::new(limits).error_style(style)))
+    }
+}
+
+#[cfg(feature = "flow")]
+impl Block for tollgate_flow::ParamFlowControlConfig {
+    fn add_to(self, api: Api, cx: &Context<'_>) -> Result<Api, ConfigError> {
+        use tollgate_flow::{FlowControlLayer, ParamLimits};
+
+        let limits = ParamLimits::from_config(&self)?.named(&cx.name);
+        Ok(api.param_flow(styled(FlowControlLayer::new(limits), cx, FlowControlLayer::error_style)))
+    }
+}
+
+#[cfg(feature = "params")]
+impl Block for super::read::params::ParamsBlock {
+    fn add_to(self, mut api: Api, cx: &Context<'_>) -> Result<Api, ConfigError> {
+        use tollgate_params::{ParamInjectionLayer, ParamValidationLayer};
+
+        if let Some(config) = self.validation {
+            let layer = ParamValidationLayer::from_config(&config).map_err(|e| e.within("validation"))?;
+            api = api.param_validation(styled(layer, cx, ParamValidationLayer::error_style));
+        }
+        if let Some(config) = self.injection {
+            let layer = ParamInjectionLayer::from_config(&config).map_err(|e| e.within("injection"))?;
+            api = api.param_injection(styled(layer, cx, ParamInjectionLayer::error_style));
+        }
+        Ok(api)
+    }
+}
+
+#[cfg(feature = "signature")]
+impl Block for super::read::signature::SignatureBlock {
+    fn add_to(self, api: Api, cx: &Context<'_>) -> Result<Api, ConfigError> {
+        signature(api, self, cx)
+    }
+}
+
+#[cfg(feature = "signature")]
+fn signature(api: Api, block: super::read::signature::SignatureBlock, cx: &Context<'_>) -> Result<Api, ConfigError> {
+    use super::read::signature::{Keys, SchemeName};
+    use tollgate_signature::{
+        KeyRecord, MemorySecretStore, Scheme, SignatureLayer, aliyun_apigw::AliyunApiGateway, aliyun_rpc::AliyunRpc,
+        tencent_apigw::TencentApiGateway, tencent_cloud::TencentCloud,
+    };
+
+    let mut store = MemorySecretStore::new();
+    let record = |path: String, secrets: Vec<String>| -> Result<KeyRecord, ConfigError> {
+        if let Some(i) = secrets.iter().position(String::is_empty) {
+            // anyone can sign with an empty secret
+            let at = if secrets.len() > 1 { format!("{path}[{i}]") } else { path };
+            return Err(ConfigError::new(at, "expected a secret, got an empty one"));
+        }
+        let mut secrets = secrets.into_iter();
+        let first = secrets.next().ok_or_else(|| ConfigError::new(path, "expected at least one secret"))?;
+        Ok(secrets.fold(KeyRecord::new(first), KeyRecord::with_secret))
+    };
+    let count = match block.keys {
+        Keys::Map(map) => {
+            let count = map.len();
+            for (id, secrets) in map {
+                let record = record(format!("keys.{id}"), secrets)?;
+                store = store.with_record(id, record);
+            }
+            count
+        }
+        Keys::List(list) => {
+            let count = list.len();
+            for (i, entry) in list.into_iter().enumerate() {
+                if entry.id.trim().is_empty() {
+                    return Err(ConfigError::new(format!("keys[{i}].id"), "expected a key id"));
+                }
+                if entry.secret.as_deref() == Some("") {
+                    return Err(ConfigError::new(format!("keys[{i}].secret"), "expected a secret, got an empty one"));
+                }
+                if let Some(j) = entry.secrets.iter().position(String::is_empty) {
+                    let path = format!("keys[{i}].secrets[{j}]");
+                    return Err(ConfigError::new(path, "expected a secret, got an empty one"));
+                }
+                let secrets = entry.secret.into_iter().chain(entry.secrets).collect();
+                let mut record = record(format!("keys[{i}].secrets"), secrets)?.disabled(entry.disabled);
+                if let Some(app) = entry.app_id {
+                    record = record.with_app_id(app);
+                }
+                store = store.with_record(entry.id, record);
+            }
+            count
+        }
+    };
+    if count == 0 {
+        return Err(ConfigError::new("keys", "expected at least one key"));
+    }
+
+    fn finish<Sc: Scheme>(
+        layer: SignatureLayer<Sc, MemorySecretStore>,
+        cx: &Context<'_>,
+        body_limit: Option<usize>,
+    ) -> SignatureLayer<Sc, MemorySecretStore> {
+        let layer = styled(layer, cx, SignatureLayer::error_style);
+        match body_limit {
+            Some(limit) => layer.body_limit(limit),
+            None => layer,
+        }
+    }
+    let w = bounded_window("window", block.window)?;
+    let limit = block.body_limit;
+    let remember = block.remember_signatures;
+    if remember && matches!(block.scheme, SchemeName::AliyunApigw | SchemeName::AliyunRpc) {
+        return Err(ConfigError::new(
+            "remember_signatures",
+            "expected it only with tencent-cloud or tencent-apigw: Aliyun's schemes have nonces",
+        ));
+    }
+    Ok(match block.scheme {
+        SchemeName::AliyunApigw => {
+            let scheme = w.map_or_else(AliyunApiGateway::new, |w| AliyunApiGateway::new().window(w));
+            api.signature(finish(SignatureLayer::new(scheme, store), cx, limit))
+        }
+        SchemeName::AliyunRpc => {
+            let scheme = w.map_or_else(AliyunRpc::new, |w| AliyunRpc::new().window(w));
+            api.signature(finish(SignatureLayer::new(scheme, store), cx, limit))
+        }
+        SchemeName::TencentCloud => {
+            let scheme = w.map_or_else(TencentCloud::new, |w| TencentCloud::new().window(w));
+            let scheme = scheme.remember_signatures(remember);
+            api.signature(finish(SignatureLayer::new(scheme, store), cx, limit))
+        }
+        SchemeName::TencentApigw => {
+            let scheme = w.map_or_else(TencentApiGateway::new, |w| TencentApiGateway::new().window(w));
+            let scheme = scheme.remember_signatures(remember);
+            api.signature(finish(SignatureLayer::new(scheme, store), cx, limit))
+        }
+    })
+}
+
+#[cfg(feature = "replay")]
+impl Block for BoolOr<super::read::replay::ReplayRule> {
+    fn add_to(self, api: Api, cx: &Context<'_>) -> Result<Api, ConfigError> {
+        Ok(match replay(self, cx)? {
+            Some(layer) => api.replay(layer),
+            None => api,
+        })
+    }
+}
+
+#[cfg(feature = "replay")]
+fn replay(
+    block: BoolOr<super::read::replay::ReplayRule>,
+    cx: &Context<'_>,
+) -> Result<Option<tollgate_replay::ReplayGuardLayer>, ConfigError> {
+    use super::read::replay::{ReplayPreset, TimestampName};
+    use tollgate_replay::{HeaderRule, ReplayGuardLayer, TimestampFormat};
+
+    let mut require_nonce = true;
+    let rule = match block {
+        BoolOr::Bool(false) => return Ok(None),
+        BoolOr::Bool(true) => None,
+        BoolOr::Table(t) if t.window.is_some() && t.timestamp.is_none() => {
+            // a signed API's window is the signature block's
+            return Err(ConfigError::new("window", "expected it with a timestamp header (timestamp: <header>)"));
+        }
+        BoolOr::Table(t) => match (t.headers, t.timestamp) {
+            (Some(ReplayPreset::AliyunApigw), None) => Some(HeaderRule::aliyun_api_gateway()),
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new("timestamp", "expected either a preset (headers) or a timestamp header"));
+            }
+            (None, Some(ts)) => {
+                let format = match t.format.unwrap_or(TimestampName::EpochMillis) {
+                    TimestampName::EpochMillis => TimestampFormat::EpochMillis,
+                    TimestampName::EpochSeconds => TimestampFormat::EpochSeconds,
+                    TimestampName::HttpDate => TimestampFormat::HttpDate,
+                };
+                let window = bounded_window("window", t.window)?.unwrap_or(Duration::from_secs(900));
+                let mut rule = HeaderRule::new(header_name("timestamp".into(), &ts)?, format, window);
+                if let Some(n) = &t.nonce {
+                    rule = rule.nonce(header_name("nonce".into(), n)?);
+                }
+                if let Some(k) = &t.per_key {
+                    rule = rule.per_key(header_name("per_key".into(), k)?);
+                }
+                Some(rule)
+            }
+            (None, None) => {
+                // (a header rule names its nonce header, and requires it)
+                require_nonce = t.require_nonce.unwrap_or(true);
+                None
+            }
+        },
+    };
+    if rule.is_none() && !cx.signed {
+        return Err(ConfigError::new(
+            "",
+            "expected a signature block on this API (the guard reads what it verified), or a header rule \
+             ({headers: aliyun-apigw} or {timestamp: <header>, nonce: <header>})",
+        ));
+    }
+    let mut layer = ReplayGuardLayer::with_store(cx.nonces.clone()).require_nonce(require_nonce);
+    if let Some(rule) = rule {
+        layer = layer.headers(rule);
+    }
+    Ok(Some(styled(layer, cx, ReplayGuardLayer::error_style)))
+}

@@ -1,0 +1,73 @@
+//! The declarative configuration: JSON, YAML or TOML read into a [`Gateway`], every error
+//! naming the file, the path to the field and what was expected.
+//!
+//! Two steps: `read` turns the text into its raw shape (one struct per block, the policy
+//! crates' own configuration types where they have one), with the field path of any error;
+//! `build` turns that shape into layers, checking what serde cannot (a window past a day,
+//! a replay guard with nothing to read). A block whose cargo feature is off is read only to
+//! be refused, naming the feature.
+
+mod build;
+mod read;
+
+use std::path::Path;
+
+pub use tollgate_core::ConfigError;
+
+use super::builder::Gateway;
+
+/// The format of a configuration text. [`Gateway::from_file`] picks it from the file's
+/// extension: `.json`, `.yaml` / `.yml`, `.toml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Format {
+    /// JSON.
+    Json,
+    /// YAML (feature `yaml`, read with `serde_norway`).
+    Yaml,
+    /// TOML (feature `toml`).
+    Toml,
+}
+
+impl Format {
+    /// The format a file name's extension names, if any.
+    pub fn from_path(path: &Path) -> Option<Self> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "json" => Some(Self::Json),
+            "yaml" | "yml" => Some(Self::Yaml),
+            "toml" => Some(Self::Toml),
+            _ => None,
+        }
+    }
+}
+
+impl Gateway {
+    /// Reads a gateway from a configuration text (see [the module docs](crate::gateway) for
+    /// its shape). Requests no API matches are refused (404) unless it says `unmatched: pass`.
+    ///
+    /// An error names the path to the field, such as
+    /// `apis[2].basic_flow_control.api_rate_limit`, and what was expected:
+    ///
+    /// ```
+    /// use tollgate::gateway::{Format, Gateway};
+    ///
+    /// let err = Gateway::from_config(r#"{"apis": [{"path": "/", "basic_flow_control":
+    ///     {"expire_type": "minute", "api_rate_limit": 0}}]}"#, Format::Json).unwrap_err();
+    /// assert_eq!(err.field, "apis[0].basic_flow_control.api_rate_limit");
+    /// assert!(err.to_string().starts_with("apis[0].basic_flow_control.api_rate_limit: expected a positive integer"));
+    /// ```
+    pub fn from_config(text: &str, format: Format) -> Result<Self, ConfigError> {
+        build::gateway(read::parse(text, format)?)
+    }
+
+    /// Reads a gateway from a file, the format named by its extension (`.json`, `.yaml`,
+    /// `.yml`, `.toml`). Errors name the file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let in_file = |e: ConfigError| e.in_file(path);
+        let format = Format::from_path(path)
+            .ok_or_else(|| in_file(ConfigError::new("", "expected a .json, .yaml, .yml or .toml file")))?;
+        let text = std::fs::read_to_string(path).map_err(|e| in_file(ConfigError::new("", e)))?;
+        Self::from_config(&text, format).map_err(in_file)
+    }
+}
