@@ -350,3 +350,45 @@ proptest! {
         }
     }
 }
+
+/// The one-line per-key limits read their key as the handler would: a repeated key header
+/// is refused (a backend may read either line), leaving the header out shares one allowance
+/// (so it escapes nothing), and an unknown client address is refused, never keyed as the
+/// proxy.
+#[tokio::test]
+async fn a_per_key_limit_cannot_be_escaped_by_repeating_or_dropping_its_key() {
+    let app = Router::new().route("/", get(|| async { "ok" })).layer(
+        FlowControlLayer::per_header("x-api-key", 1, Duration::from_secs(3_600)).unwrap().rate_headers(false),
+    );
+    let addr = serve(app).await;
+    assert_eq!(get_text(addr, "/", &[("x-api-key", "victim")]).await.0, 200);
+    assert_eq!(get_text(addr, "/", &[("x-api-key", "victim")]).await.0, 429);
+    let (status, body) = get_text(addr, "/", &[("x-api-key", "fresh"), ("x-api-key", "victim")]).await;
+    assert_eq!((status, code(&body).as_str()), (400, "AmbiguousParameter"));
+    assert_eq!(get_text(addr, "/", &[]).await.0, 200, "no header: the shared allowance");
+    assert_eq!(get_text(addr, "/", &[]).await.0, 429, "no header twice: the same allowance");
+
+    let per_ip = FlowControlLayer::per_client_ip(1, Duration::from_secs(3_600)).unwrap();
+    assert_eq!(status_from(&per_ip, None).await, (StatusCode::FORBIDDEN, "IpUnresolved".into()));
+    assert_eq!(status_from(&per_ip, Some("10.9.9.9")).await.0, StatusCode::OK);
+    assert_eq!(status_from(&per_ip, Some("::ffff:10.9.9.9")).await.0, StatusCode::TOO_MANY_REQUESTS, "mapped");
+    assert_eq!(status_from(&per_ip, Some("2001:db8::1")).await.0, StatusCode::OK);
+    assert_eq!(status_from(&per_ip, Some("2001:db8::2")).await.0, StatusCode::TOO_MANY_REQUESTS, "same /64");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
+    /// Any limit and window for a per-key limit: a layer or an error naming the argument.
+    #[test]
+    fn no_per_key_limit_or_window_panics(limit in limit(), window in window()) {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        match FlowControlLayer::per_client_ip(limit, window) {
+            Err(e) => prop_assert!(e.field == "window" || e.field == "limit", "{e}"),
+            Ok(layer) => {
+                let status = rt.block_on(status_from(&layer, Some("10.0.0.1"))).0;
+                prop_assert!(status == StatusCode::OK || status == StatusCode::TOO_MANY_REQUESTS, "{status}");
+            }
+        }
+    }
+}

@@ -32,6 +32,7 @@
 //! | [`BasicFlowControlLayer`] | [`BasicLimits`]: the API; each app ([`Caller`](tollgate_core::Caller)); each client IP ([`ClientIp`](tollgate_core::ClientIp)); special apps and IPs instead of the general app / IP limits | [`BasicFlowControlConfig`] |
 //! | [`ParamFlowControlLayer`] | [`ParamLimits`]: a default API limit, then up to 10 strategies by descending weight, each keyed by a header, query parameter or the path, guarded by a [`Condition`](tollgate_core::Condition) | [`ParamFlowControlConfig`] |
 //! | [`AliyunFlowControlLayer`] | [`AliyunLimits`]: API, user and app tiers, app <= user <= API, special users and apps | [`AliyunFlowControlConfig`] |
+//! | [`KeyedFlowControlLayer`] | [`KeyedLimit`]: one limit per client IP, per app or per value of a header, nothing else: `FlowControlLayer::per_client_ip(100, Duration::from_secs(60))?` | (code only) |
 //!
 //! All limits that apply to a request are taken from the [`RateStore`](tollgate_core::RateStore)
 //! at once, all or nothing: the smallest decides, and a request refused by one limit uses
@@ -50,7 +51,9 @@
 //! A passing response carries `X-RateLimit-Limit` (the smallest limit that applied) and
 //! `X-RateLimit-Remaining`; [`FlowControlLayer::ietf_headers`] adds the IETF draft's
 //! `RateLimit-Policy` and `RateLimit`. A refusal carries them too, and `Retry-After` in
-//! whole seconds, rounded up.
+//! whole seconds, rounded up. [`FlowControlLayer::rate_headers`]`(false)` leaves passing
+//! responses as the handler made them (tower_governor's default), and refusals with
+//! `Retry-After` alone.
 //!
 //! | style | status | words |
 //! |---|---|---|
