@@ -13,7 +13,7 @@
 //! | [`Caller`], [`SignedClaims`] | the authenticated key id / app, and the verified nonce and timestamp, set by a signature verifier |
 //! | [`TimeWindow`], [`Clock`] | "per minute", and what time it is (a [`ManualClock`] for tests) |
 //! | [`ParamLocation`], [`ParamSource`] | where a parameter lives and the one routine that reads it |
-//! | [`Condition`] | a compiled condition expression (`header.x-level == "vip" && client_ip in ["10.0.0.0/8"]`), see [`condition`] |
+//! | [`Condition`] | a compiled condition expression (`header.x-level == "vip" && client_ip in ["10.0.0.0/8"]`), see [`condition`] (feature `condition`) |
 //! | [`NonceStore`], [`RateStore`] | where nonces and rate allowances live; bounded in-memory defaults |
 //! | [`buffer_request`], [`ResponseBody`], [`PolicyFuture`] | body and future plumbing shared by the policies |
 //!
@@ -40,11 +40,30 @@
 //! assert!(resp.headers().contains_key("x-request-id"));
 //! # }
 //! ```
+//!
+//! # Cargo features
+//!
+//! Every policy crate depends on this one with `default-features = false` and names the
+//! features it uses, so each compiles only what it needs: tollgate-ip compiles neither `regex`
+//! nor `metrics`. `serde_json` and `uuid` are always here: every refusal is rendered by an
+//! [`ErrorStyle`], most of them as JSON, with a request id generated when no
+//! [`RequestIdLayer`] ran.
+//!
+//! | feature | default | what it adds | enabled by |
+//! |---|---|---|---|
+//! | `metrics` | yes | decisions counted through the `metrics` facade ([`observe`]); without it the counts do nothing | the `tollgate` facade, always |
+//! | `condition` | no | [`Condition`] and the [`condition`] module (brings `regex`) | tollgate-flow |
+//! | `axum` | no | the peer address read from axum's `ConnectInfo<SocketAddr>` | the facade's `axum` feature |
+//! | `tonic` | no | the peer address read from tonic's `TcpConnectInfo` | the facade's `tonic` feature |
+//!
+//! A program that uses a policy crate alone and wants its decisions counted enables
+//! `tollgate-core/metrics`; feature unification turns it on for every policy.
 
 mod body;
 mod caller;
 mod claims;
 mod client_ip;
+#[cfg(feature = "condition")]
 pub mod condition;
 mod config_error;
 mod future;
@@ -64,6 +83,7 @@ pub use client_ip::{
     UnresolvedClient, canonical_network, forwarding_hops, parse_forwarded, parse_network, parse_x_forwarded_for,
     peer_ip,
 };
+#[cfg(feature = "condition")]
 pub use condition::{Condition, ConditionError};
 pub use config_error::ConfigError;
 pub use future::PolicyFuture;
