@@ -53,7 +53,7 @@
 //! |---|---|---|---|
 //! | `metrics` | yes | decisions counted through the `metrics` facade ([`observe`]); without it the counts do nothing | the `tollgate` facade, always |
 //! | `condition` | no | [`Condition`] and the [`condition`] module (brings `regex`) | tollgate-flow |
-//! | `axum` | no | the peer address read from axum's `ConnectInfo<SocketAddr>` | the facade's `axum` feature |
+//! | `axum` | no | the peer address read from axum's `ConnectInfo<SocketAddr>`; [`Caller`], [`ClientIp`] and [`RequestId`] as axum extractors, refused with an [`ExtractRejection`] | the facade's `axum` feature |
 //! | `tonic` | no | the peer address read from tonic's `TcpConnectInfo` | the facade's `tonic` feature |
 //!
 //! A program that uses a policy crate alone and wants its decisions counted enables
@@ -66,6 +66,8 @@ mod client_ip;
 #[cfg(feature = "condition")]
 pub mod condition;
 mod config_error;
+#[cfg(feature = "axum")]
+mod extract;
 mod future;
 pub mod observe;
 mod param;
@@ -86,6 +88,8 @@ pub use client_ip::{
 #[cfg(feature = "condition")]
 pub use condition::{Condition, ConditionError};
 pub use config_error::ConfigError;
+#[cfg(feature = "axum")]
+pub use extract::ExtractRejection;
 pub use future::PolicyFuture;
 pub use param::{
     ParamError, ParamLocation, ParamSource, PathParams, PathTemplate, TemplateError, normalize_path, parse_urlencoded,
