@@ -58,6 +58,12 @@
 //!
 //! A program that uses a policy crate alone and wants its decisions counted enables
 //! `tollgate-core/metrics`; feature unification turns it on for every policy.
+//!
+// Without its feature an item is not there to link to: point at the table above instead.
+#![cfg_attr(feature = "condition", doc = "[`Condition`]: crate::Condition\n[`condition`]: crate::condition")]
+#![cfg_attr(not(feature = "condition"), doc = "[`Condition`]: #cargo-features\n[`condition`]: #cargo-features")]
+#![cfg_attr(feature = "axum", doc = "[`ExtractRejection`]: crate::ExtractRejection")]
+#![cfg_attr(not(feature = "axum"), doc = "[`ExtractRejection`]: #cargo-features")]
 
 mod body;
 mod caller;
