@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 
 use std::time::SystemTime;
 
-use axum::{Json, Router, extract::Extension, routing::get};
+use axum::{Json, Router, routing::get};
 use serde_json::{Value, json};
 use tollgate::flow::{BasicFlowControlConfig, BasicLimits, FlowControlLayer};
 use tollgate::params::{Param, ParamInjectionConfig, ParamValidationConfig, Position, SystemParam};
@@ -51,7 +51,9 @@ fn options() -> Result<Options, String> {
     Ok(opts)
 }
 
-async fn signed(Extension(caller): Extension<Caller>) -> Json<Value> {
+// `Caller`, `RequestId` and `ClientIp` are axum extractors: each reads what its layer put in
+// the request, and a missing layer is a 500 naming it.
+async fn signed(caller: Caller) -> Json<Value> {
     Json(json!({"message": "signature verified", "app_key": caller.key_id()}))
 }
 
@@ -68,7 +70,7 @@ fn signed_curl(addr: SocketAddr) -> Result<String, Box<dyn std::error::Error>> {
     Ok(cmd)
 }
 
-async fn hello(Extension(id): Extension<RequestId>, Extension(ip): Extension<ClientIp>) -> Json<Value> {
+async fn hello(id: RequestId, ip: ClientIp) -> Json<Value> {
     Json(json!({"message": "hello from behind tollgate", "request_id": id.as_str(), "client_ip": ip.ip().to_string()}))
 }
 

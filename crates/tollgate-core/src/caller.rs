@@ -21,6 +21,28 @@ use http::Extensions;
 /// assert_eq!(caller.app_id(), "110840611");
 /// assert_eq!(Caller::new("AKID1").app_id(), "AKID1");
 /// ```
+///
+/// With the `axum` feature a handler takes it as an argument. Where no verifier ran the
+/// handler is not called and the answer is a 500 naming the missing layer; `Option<Caller>`
+/// takes the absence instead:
+///
+/// ```
+/// # #[cfg(feature = "axum")] {
+/// use axum::{Router, routing::get};
+/// use tollgate_core::Caller;
+///
+/// async fn whoami(caller: Caller) -> String {
+///     caller.app_id().to_owned()
+/// }
+///
+/// async fn greet(caller: Option<Caller>) -> String {
+///     caller.map_or_else(|| "hello, stranger".to_owned(), |c| format!("hello, {}", c.app_id()))
+/// }
+///
+/// // in front of these routes: a `SignatureLayer`, which puts the `Caller` there
+/// let app: Router = Router::new().route("/whoami", get(whoami)).route("/", get(greet));
+/// # }
+/// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Caller {
     key_id: Arc<str>,

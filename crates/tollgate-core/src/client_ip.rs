@@ -36,6 +36,46 @@ pub fn peer_ip(extensions: &Extensions) -> Option<IpAddr> {
 
 /// The client's address, as resolved by [`ClientIpLayer`] (or taken from the peer when no
 /// such layer ran). Policies read it with [`ClientIp::from_extensions`].
+///
+/// With the `axum` feature a handler takes it as an argument, read as
+/// [`from_extensions`](Self::from_extensions) reads it: a client behind a trusted proxy that
+/// could not be resolved ([`UnresolvedClient`]) is refused with 403, never answered with the
+/// proxy's address; an unknown peer is a 500 naming what to add. `Option<ClientIp>` takes
+/// both as `None`.
+///
+/// ```
+/// # #[cfg(feature = "axum")]
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use axum::{Router, body::Body, routing::get};
+/// use http::{Request, StatusCode};
+/// use tollgate_core::{ClientIp, ClientIpLayer, PeerAddr};
+/// use tower::ServiceExt;
+///
+/// async fn whoami(client: ClientIp) -> String {
+///     client.ip().to_string()
+/// }
+///
+/// let layer = ClientIpLayer::new().trust_proxies(["10.0.0.0/8"]).unwrap();
+/// let app = Router::new().route("/", get(whoami)).layer(layer);
+/// // what `axum::serve` with `into_make_service_with_connect_info::<SocketAddr>()` gives
+/// let from_proxy = |forwarded_for: &str| {
+///     let mut req = Request::get("/").header("x-forwarded-for", forwarded_for).body(Body::empty()).unwrap();
+///     req.extensions_mut().insert(PeerAddr("10.0.0.2:4000".parse().unwrap()));
+///     req
+/// };
+///
+/// let response = app.clone().oneshot(from_proxy("203.0.113.7")).await.unwrap();
+/// let body = axum::body::to_bytes(response.into_body(), 64).await.unwrap();
+/// assert_eq!(body, "203.0.113.7");
+///
+/// // the proxy's hop cannot be read: refused, not answered with the proxy's address
+/// let response = app.oneshot(from_proxy("unknown")).await.unwrap();
+/// assert_eq!(response.status(), StatusCode::FORBIDDEN);
+/// # }
+/// # #[cfg(not(feature = "axum"))]
+/// # fn main() {}
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp {
     ip: IpAddr,

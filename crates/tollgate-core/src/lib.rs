@@ -13,7 +13,7 @@
 //! | [`Caller`], [`SignedClaims`] | the authenticated key id / app, and the verified nonce and timestamp, set by a signature verifier |
 //! | [`TimeWindow`], [`Clock`] | "per minute", and what time it is (a [`ManualClock`] for tests) |
 //! | [`ParamLocation`], [`ParamSource`] | where a parameter lives and the one routine that reads it |
-//! | [`Condition`] | a compiled condition expression (`header.x-level == "vip" && client_ip in ["10.0.0.0/8"]`), see [`condition`] |
+//! | [`Condition`] | a compiled condition expression (`header.x-level == "vip" && client_ip in ["10.0.0.0/8"]`), see [`condition`] (feature `condition`) |
 //! | [`NonceStore`], [`RateStore`] | where nonces and rate allowances live; bounded in-memory defaults |
 //! | [`buffer_request`], [`ResponseBody`], [`PolicyFuture`] | body and future plumbing shared by the policies |
 //!
@@ -40,13 +40,40 @@
 //! assert!(resp.headers().contains_key("x-request-id"));
 //! # }
 //! ```
+//!
+//! # Cargo features
+//!
+//! Every policy crate depends on this one with `default-features = false` and names the
+//! features it uses, so each compiles only what it needs: tollgate-ip compiles neither `regex`
+//! nor `metrics`. `serde_json` and `uuid` are always here: every refusal is rendered by an
+//! [`ErrorStyle`], most of them as JSON, with a request id generated when no
+//! [`RequestIdLayer`] ran.
+//!
+//! | feature | default | what it adds | enabled by |
+//! |---|---|---|---|
+//! | `metrics` | yes | decisions counted through the `metrics` facade ([`observe`]); without it the counts do nothing | the `tollgate` facade, always |
+//! | `condition` | no | [`Condition`] and the [`condition`] module (brings `regex`) | tollgate-flow |
+//! | `axum` | no | the peer address read from axum's `ConnectInfo<SocketAddr>`; [`Caller`], [`ClientIp`] and [`RequestId`] as axum extractors, refused with an [`ExtractRejection`] | the facade's `axum` feature |
+//! | `tonic` | no | the peer address read from tonic's `TcpConnectInfo` | the facade's `tonic` feature |
+//!
+//! A program that uses a policy crate alone and wants its decisions counted enables
+//! `tollgate-core/metrics`; feature unification turns it on for every policy.
+//!
+// Without its feature an item is not there to link to: point at the table above instead.
+#![cfg_attr(feature = "condition", doc = "[`Condition`]: crate::Condition\n[`condition`]: crate::condition")]
+#![cfg_attr(not(feature = "condition"), doc = "[`Condition`]: #cargo-features\n[`condition`]: #cargo-features")]
+#![cfg_attr(feature = "axum", doc = "[`ExtractRejection`]: crate::ExtractRejection")]
+#![cfg_attr(not(feature = "axum"), doc = "[`ExtractRejection`]: #cargo-features")]
 
 mod body;
 mod caller;
 mod claims;
 mod client_ip;
+#[cfg(feature = "condition")]
 pub mod condition;
 mod config_error;
+#[cfg(feature = "axum")]
+mod extract;
 mod future;
 pub mod observe;
 mod param;
@@ -64,8 +91,11 @@ pub use client_ip::{
     UnresolvedClient, canonical_network, forwarding_hops, parse_forwarded, parse_network, parse_x_forwarded_for,
     peer_ip,
 };
+#[cfg(feature = "condition")]
 pub use condition::{Condition, ConditionError};
 pub use config_error::ConfigError;
+#[cfg(feature = "axum")]
+pub use extract::ExtractRejection;
 pub use future::PolicyFuture;
 pub use param::{
     ParamError, ParamLocation, ParamSource, PathParams, PathTemplate, TemplateError, normalize_path, parse_urlencoded,

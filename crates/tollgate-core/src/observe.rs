@@ -1,6 +1,11 @@
-//! What the policies decided, counted through the [`metrics`] facade: the reference's
+//! What the policies decided, counted through the `metrics` facade: the reference's
 //! "front-end errors" figure, per policy and outcome, for whatever recorder the application
 //! installs (Prometheus, StatsD, ...). Without a recorder a count costs an atomic load.
+//!
+//! The counts are made with core's `metrics` feature (a default of `tollgate-core` and always
+//! on in the `tollgate` facade). The policy crates report here without asking for it, so a
+//! program that uses them alone enables `tollgate-core/metrics` to be counted; without the
+//! feature both functions do nothing.
 //!
 //! One counter, [`DECISIONS`], with labels `policy` (`ip`, `signature`, `replay`, `flow`,
 //! ...), `outcome` (`accepted` or `refused`) and, for refusals, `code` (the [`Rejection`]'s
@@ -23,6 +28,7 @@ pub const DECISIONS: &str = "tollgate_decisions_total";
 const _: () = assert!(matches!(DECISIONS.as_bytes(), b"tollgate_decisions_total"));
 
 /// Counts a request `policy` let through.
+#[cfg(feature = "metrics")]
 pub fn accepted(policy: &'static str) {
     // Labels written as literals become one static key; a label from a variable costs an
     // allocation and a free on every call, recorder or not, and this runs for every request
@@ -40,6 +46,7 @@ pub fn accepted(policy: &'static str) {
 }
 
 /// Counts a refusal (called by [`ErrorStyle::respond`](crate::ErrorStyle::respond)).
+#[cfg(feature = "metrics")]
 pub fn refused(rejection: &Rejection) {
     metrics::counter!(
         DECISIONS,
@@ -49,3 +56,13 @@ pub fn refused(rejection: &Rejection) {
     )
     .increment(1);
 }
+
+/// Counts a request `policy` let through (nothing to count with: feature `metrics` is off).
+#[cfg(not(feature = "metrics"))]
+#[inline(always)]
+pub fn accepted(_policy: &'static str) {}
+
+/// Counts a refusal (nothing to count with: feature `metrics` is off).
+#[cfg(not(feature = "metrics"))]
+#[inline(always)]
+pub fn refused(_rejection: &Rejection) {}

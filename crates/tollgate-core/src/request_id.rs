@@ -19,6 +19,32 @@ const MAX_INCOMING_LEN: usize = 128;
 
 /// The id of one request: reused from a trusted incoming header or generated (a UUID v4),
 /// placed in the request's extensions by [`RequestIdLayer`] and echoed on its response.
+///
+/// With the `axum` feature a handler takes it as an argument (a 500 naming
+/// [`RequestIdLayer`] where none ran; `Option<RequestId>` takes the absence):
+///
+/// ```
+/// # #[cfg(feature = "axum")]
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use axum::{Router, body::Body, routing::get};
+/// use http::Request;
+/// use tollgate_core::{RequestId, RequestIdLayer};
+/// use tower::ServiceExt;
+///
+/// async fn handler(id: RequestId) -> String {
+///     format!("your request is {id}")
+/// }
+///
+/// let app = Router::new().route("/", get(handler)).layer(RequestIdLayer::new());
+/// let response = app.oneshot(Request::new(Body::empty())).await.unwrap();
+/// let id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+/// let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+/// assert_eq!(body, format!("your request is {id}"));
+/// # }
+/// # #[cfg(not(feature = "axum"))]
+/// # fn main() {}
+/// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct RequestId(HeaderValue);
 

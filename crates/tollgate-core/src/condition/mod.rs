@@ -1,6 +1,8 @@
 //! [`Condition`]: a small expression language that decides on a request's attributes,
 //! compiled once and evaluated without allocation.
 //!
+//! Feature `condition` of `tollgate-core` (it brings `regex`); tollgate-flow enables it.
+//!
 //! ```
 //! use std::net::{IpAddr, Ipv4Addr};
 //! use http::Request;
