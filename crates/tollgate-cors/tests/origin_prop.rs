@@ -90,7 +90,10 @@ proptest! {
         expect(&list, format!("{scheme}://{base}"), false)?;
         // `https://evil-example.com` for `*.example.com`
         expect(&list, format!("{scheme}://{evil}{glue}{base}"), false)?;
-        expect(&list, format!("{scheme}://{sub}.{base}.{evil}"), false)?;
+        // a longer suffix is refused, unless it happens to end in the base again
+        // (`0.4.4` + `.4` is `0.4.4.4`, a true subdomain of `*.4.4`)
+        let longer = format!("{sub}.{base}.{evil}");
+        expect(&list, format!("{scheme}://{longer}"), longer.ends_with(&format!(".{base}")))?;
         expect(&list, format!("{scheme}://{sub}.{base}{glue}"), false)?;
         expect(&list, format!("{scheme}://{sub}.{base}:8443"), false)?;
         let other = if scheme == "https" { "http" } else { "https" };
