@@ -87,12 +87,13 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use md5::{Digest, Md5};
 use tollgate_core::{ErrorStyle, Rejection, time_apart};
 
+use crate::HmacAlg;
+use crate::byte_search::{cmp_text, has_ascii_uppercase, split_ascii};
+use crate::form::{AmbiguousParams, each_param, is_form};
+use crate::header_text::header_text;
+use crate::mac::{SignatureBytes, base64_encode, hmac};
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
-use crate::util::{
-    AmbiguousParams, HmacAlg, SignatureBytes, base64_encode, cmp_text, each_param, has_ascii_uppercase, header_text,
-    hmac, is_form, split_ascii,
-};
 
 // Header names as constants: looking one up by `&str` parses and validates it every time.
 const X_CA_KEY: HeaderName = HeaderName::from_static("x-ca-key");

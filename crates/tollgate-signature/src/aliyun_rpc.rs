@@ -78,12 +78,17 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderMap, Method, StatusCode};
 use tollgate_core::{ErrorStyle, Rejection, time_apart};
 
+use crate::HmacAlg;
+use crate::byte_search::{cmp_text, split_ascii};
+use crate::form::{
+    AmbiguousParams, decode_component, decode_step, decoded_pairs, each_param, form_body, is_form, rfc3986_encode,
+};
+use crate::mac::{SignatureBytes, base64_encode, hmac};
+use crate::name_order::{NameOrder, Sought};
+use crate::raw_params::RawParam;
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
-use crate::util::{
-    AmbiguousParams, HmacAlg, NameOrder, Params, RawParam, SignatureBytes, Sought, base64_encode, cmp_text,
-    decode_component, decode_step, decoded_pairs, each_param, form_body, hmac, is_form, rfc3986_encode, split_ascii,
-};
+use crate::sorted_params::Params;
 
 /// The Aliyun RPC signature v1 scheme, verifier and signer.
 #[derive(Debug, Clone)]
@@ -563,10 +568,10 @@ mod tests {
         #[test]
         fn raw_values_sign_as_decoded_ones(
             names in proptest::collection::btree_set("[A-Za-z_.~*]{1,6}", 0..6),
-            values in proptest::collection::vec(crate::util::testing::any_value(), 6),
+            values in proptest::collection::vec(crate::testing::any_value(), 6),
         ) {
-            let query = crate::util::testing::query_of(&names, &values);
-            let (raw, decoded) = crate::util::testing::raw_and_decoded(&query, NameOrder::Bytes).expect("plain, distinct names");
+            let query = crate::testing::query_of(&names, &values);
+            let (raw, decoded) = crate::testing::raw_and_decoded(&query, NameOrder::Bytes).expect("plain, distinct names");
             proptest::prop_assert_eq!(write_sorted_raw(&Method::GET, &raw), write_sorted(&Method::GET, &decoded));
         }
     }

@@ -62,13 +62,17 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use sha2::{Digest, Sha256};
 use tollgate_core::{ErrorStyle, Rejection, time_apart};
 
+use crate::HmacAlg;
+use crate::byte_search::{has_ascii_uppercase, split_ascii};
+use crate::form::{AmbiguousParams, decode_component, decode_step, decoded_pairs, each_param, form_body, is_form};
+use crate::header_text::{header_str, header_text};
+use crate::hex::decode_hex;
+use crate::mac::{SignatureBytes, base64_encode, hmac};
+use crate::name_order::{NameOrder, Sought};
+use crate::raw_params::RawParam;
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
-use crate::util::{
-    AmbiguousParams, HmacAlg, NameOrder, Params, RawParam, SignatureBytes, Sought, base64_encode, decode_component,
-    decode_hex, decode_step, decoded_pairs, each_param, form_body, has_ascii_uppercase, header_str, header_text, hmac,
-    is_form, split_ascii,
-};
+use crate::sorted_params::Params;
 
 const ALGORITHM: &str = "TC3-HMAC-SHA256";
 /// 9999-12-31T23:59:59Z: later timestamps are refused as malformed, whatever the window, so
@@ -1055,10 +1059,10 @@ mod tests {
         #[test]
         fn v1_raw_values_sign_as_decoded_ones(
             names in proptest::collection::btree_set("[A-Za-z.~*]{1,6}", 0..6),
-            values in proptest::collection::vec(crate::util::testing::any_value(), 6),
+            values in proptest::collection::vec(crate::testing::any_value(), 6),
         ) {
-            let query = crate::util::testing::query_of(&names, &values);
-            let (raw, decoded) = crate::util::testing::raw_and_decoded(&query, NameOrder::UnderscoreAsDot).expect("plain, distinct names");
+            let query = crate::testing::query_of(&names, &values);
+            let (raw, decoded) = crate::testing::raw_and_decoded(&query, NameOrder::UnderscoreAsDot).expect("plain, distinct names");
             proptest::prop_assert_eq!(
                 v1_write_sorted_raw(&Method::GET, "h", "/", &raw),
                 v1_write_sorted(&Method::GET, "h", "/", &decoded)
