@@ -483,13 +483,8 @@ fn md5_base64(body: &[u8]) -> String {
 impl Scheme for AliyunApiGateway {
     type Parsed<'r> = Parsed<'r>;
 
-    fn name(&self) -> &'static str {
-        "aliyun-apigw"
-    }
-
-    fn error_style(&self) -> ErrorStyle {
-        ErrorStyle::AliyunApiGateway
-    }
+    const NAME: &'static str = "aliyun-apigw";
+    const ERROR_STYLE: ErrorStyle = ErrorStyle::AliyunApiGateway;
 
     fn window(&self) -> Duration {
         self.window

@@ -314,13 +314,8 @@ fn parse_timestamp(text: &str) -> Option<SystemTime> {
 impl Scheme for AliyunRpc {
     type Parsed<'r> = Parsed<'r>;
 
-    fn name(&self) -> &'static str {
-        "aliyun-rpc"
-    }
-
-    fn error_style(&self) -> ErrorStyle {
-        ErrorStyle::AliyunRpc
-    }
+    const NAME: &'static str = "aliyun-rpc";
+    const ERROR_STYLE: ErrorStyle = ErrorStyle::AliyunRpc;
 
     fn window(&self) -> Duration {
         self.window

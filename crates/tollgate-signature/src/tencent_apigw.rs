@@ -267,13 +267,8 @@ impl TencentApiGateway {
 impl Scheme for TencentApiGateway {
     type Parsed<'r> = Parsed<'r>;
 
-    fn name(&self) -> &'static str {
-        "tencent-apigw"
-    }
-
-    fn error_style(&self) -> ErrorStyle {
-        ErrorStyle::TencentApiGateway
-    }
+    const NAME: &'static str = "tencent-apigw";
+    const ERROR_STYLE: ErrorStyle = ErrorStyle::TencentApiGateway;
 
     fn window(&self) -> Duration {
         self.window

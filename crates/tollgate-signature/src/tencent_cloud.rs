@@ -622,13 +622,8 @@ impl TencentCloud {
 impl Scheme for TencentCloud {
     type Parsed<'r> = Parsed<'r>;
 
-    fn name(&self) -> &'static str {
-        "tencent-cloud"
-    }
-
-    fn error_style(&self) -> ErrorStyle {
-        ErrorStyle::TencentCloud
-    }
+    const NAME: &'static str = "tencent-cloud";
+    const ERROR_STYLE: ErrorStyle = ErrorStyle::TencentCloud;
 
     fn window(&self) -> Duration {
         self.window
