@@ -51,8 +51,8 @@ fn push_pairs<'a>(pairs: &mut Vec<(Cow<'a, str>, Cow<'a, str>)>, source: &Source
     scan(source.bytes, |span| pairs.push((span.name(source), span.value(source))));
 }
 
-/// Decodes a query or form component as [`form_urlencoded::parse`] does, into `buf`, when it fits and is
-/// text: for a value read once, with no allocation.
+/// Decodes a query or form component as [`form_urlencoded::parse`] does, into `buf`, when
+/// it fits and is text: for a value read once, with no allocation.
 pub(crate) fn decode_into<'b>(raw: &str, buf: &'b mut [u8]) -> Option<&'b str> {
     let raw = raw.as_bytes();
     let mut len = 0;
@@ -75,10 +75,10 @@ pub(crate) fn decode_component(raw: &str) -> Cow<'_, str> {
     }
 }
 
-/// Each decoded pair of a query string or form body, as [`form_urlencoded::parse`] gives them, handed to
-/// `each` without being collected first; refused when a name or value is not UTF-8 once
-/// decoded (each pair is still handed over, such a one decoded lossily, so that a caller
-/// can show the string it would have signed).
+/// Each decoded pair of a query string or form body, as [`form_urlencoded::parse`] gives
+/// them, handed to `each` without being collected first; refused when a name or value is
+/// not UTF-8 once decoded (each pair is still handed over, such a one decoded lossily, so
+/// that a caller can show the string it would have signed).
 pub(crate) fn each_param<'a>(
     input: &'a [u8],
     mut each: impl FnMut(Cow<'a, str>, Cow<'a, str>),
