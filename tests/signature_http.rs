@@ -152,7 +152,7 @@ async fn tencent_cloud_tc3_and_v1() {
 
     let (status, first, _, second) = round_trip(
         TencentCloud::new(),
-        TencentCloud::new().sign_v1(tollgate::signature::util::HmacAlg::Sha256),
+        TencentCloud::new().sign_v1(tollgate::signature::HmacAlg::Sha256),
         "POST",
         "/",
         "application/x-www-form-urlencoded",

@@ -11,7 +11,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
 use libfuzzer_sys::fuzz_target;
 use tollgate_signature::aliyun_apigw::{self, AliyunApiGateway};
 use tollgate_signature::aliyun_rpc::{self, AliyunRpc};
-use tollgate_signature::util::decoded_pairs;
+use tollgate_signature::fuzzing::decoded_pairs;
 use tollgate_signature::{RequestView, Scheme, Secret};
 
 const HEADERS: [&str; 11] = [

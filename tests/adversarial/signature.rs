@@ -22,8 +22,8 @@ use tollgate::signature::aliyun_apigw::{self, AliyunApiGateway};
 use tollgate::signature::aliyun_rpc::{self, AliyunRpc};
 use tollgate::signature::tencent_apigw::TencentApiGateway;
 use tollgate::signature::tencent_cloud::{self, TencentCloud};
-use tollgate::signature::util::{HmacAlg, base64_encode, decoded_pairs, hmac, rfc3986_encode};
-use tollgate::signature::{MemorySecretStore, Scheme, SignatureLayer, Signer, sign_request};
+use tollgate::signature::{HmacAlg, MemorySecretStore, Scheme, SignatureLayer, Signer, sign_request};
+use tollgate_signature::fuzzing::{base64_encode, decoded_pairs, hmac, rfc3986_encode};
 
 use crate::http_support;
 

@@ -69,14 +69,14 @@ where
     Sc: Scheme,
 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SignatureLayer").field("scheme", &self.shared.scheme.name()).finish_non_exhaustive()
+        f.debug_struct("SignatureLayer").field("scheme", &Sc::NAME).finish_non_exhaustive()
     }
 }
 
 impl<Sc: Scheme, St: SecretStore> SignatureLayer<Sc, St> {
     /// Verifies `scheme` signatures with the secrets in `store`.
     pub fn new(scheme: Sc, store: St) -> Self {
-        let style = scheme.error_style();
+        let style = Sc::ERROR_STYLE;
         let refusals = replay_refusals(&scheme, style.clone());
         Self {
             shared: Arc::new(Shared {
@@ -211,7 +211,7 @@ impl<Sc: Scheme, St: SecretStore> Shared<Sc, St> {
             Ok(Some(record)) => record,
             Ok(None) => return Err(scheme.unknown_key(key_id)),
             Err(e) => {
-                tracing::warn!(scheme = scheme.name(), error = %e, "secret store unavailable");
+                tracing::warn!(scheme = Sc::NAME, error = %e, "secret store unavailable");
                 return Err(scheme.unavailable());
             }
         };
@@ -220,7 +220,7 @@ impl<Sc: Scheme, St: SecretStore> Shared<Sc, St> {
         }
         if record.secrets().iter().any(|s| s.expose().is_empty()) {
             // anyone can sign with an empty secret: such a key is a mistake, refused as unknown
-            tracing::warn!(scheme = scheme.name(), key_id, "a key with an empty secret is refused");
+            tracing::warn!(scheme = Sc::NAME, key_id, "a key with an empty secret is refused");
             return Err(scheme.unknown_key(key_id));
         }
         let verified = scheme.verify(view, parsed, record.secrets(), self.clock.now())?;
@@ -230,7 +230,7 @@ impl<Sc: Scheme, St: SecretStore> Shared<Sc, St> {
             caller = caller.with_app_id(app.clone());
         }
         let window = scheme.window().min(MAX_WINDOW);
-        let mut claims = SignedClaims::new(scheme.name(), key_id, window, self.refusals.clone());
+        let mut claims = SignedClaims::new(Sc::NAME, key_id, window, self.refusals.clone());
         if let Some(nonce) = verified.nonce {
             claims = claims.with_nonce(nonce);
         }

@@ -14,15 +14,39 @@
 
 pub mod aliyun_apigw;
 pub mod aliyun_rpc;
+pub mod tencent_apigw;
+pub mod tencent_cloud;
+
 mod layer;
 mod scheme;
 mod secret;
-pub mod tencent_apigw;
-pub mod tencent_cloud;
-pub mod util;
+
+// What the schemes share, one concern a module.
+mod byte_search;
+mod form;
+mod header_text;
+mod hex;
+mod mac;
+mod name_order;
+mod raw_params;
+mod sorted_params;
+#[cfg(test)]
+mod testing;
+
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 
 pub use layer::{
     BoxResponseFuture, ResponseFuture, SignatureLayer, SignatureService, SigningError, SigningLayer, SigningService,
 };
+pub use mac::{HmacAlg, SignatureBytes};
 pub use scheme::{RequestView, Scheme, SignError, Signer, Verified, sign_request};
 pub use secret::{KeyForm, KeyRecord, MemorySecretStore, Secret, SecretStore};
+
+/// The old home of [`HmacAlg`], kept so that `tollgate_signature::util::HmacAlg` still
+/// compiles; the shared helpers that lived beside it are private now.
+#[doc(hidden)]
+#[deprecated(note = "use `tollgate_signature::HmacAlg`")]
+pub mod util {
+    pub use crate::mac::HmacAlg;
+}

@@ -44,13 +44,15 @@ pub trait Scheme: Send + Sync + 'static {
     type Parsed<'r>: Send;
 
     /// The scheme's name: `aliyun-apigw`, `aliyun-rpc`, `tencent-cloud`, `tencent-apigw`.
-    fn name(&self) -> &'static str;
+    const NAME: &'static str;
 
-    /// How refusals are rendered for this scheme's clients.
-    fn error_style(&self) -> ErrorStyle;
+    /// How refusals are rendered for this scheme's clients, unless the layer is told
+    /// otherwise ([`SignatureLayer::error_style`](crate::SignatureLayer::error_style)).
+    const ERROR_STYLE: ErrorStyle;
 
     /// How far a timestamp may be from now, either way (also how long nonces are kept). The
     /// layer and the replay guard read at most [`MAX_WINDOW`](tollgate_core::MAX_WINDOW).
+    /// A method, not a constant: each scheme's builder sets it (`window(...)`).
     fn window(&self) -> Duration;
 
     /// Whether the body must be read to verify this request (form parameters, a body

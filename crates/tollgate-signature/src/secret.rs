@@ -11,7 +11,7 @@ use sha2::Sha256;
 
 use tollgate_core::StoreError;
 
-use crate::util::HmacAlg;
+use crate::HmacAlg;
 
 /// A signing secret. Never printed: `Debug` shows `Secret(***)`.
 ///
@@ -334,7 +334,8 @@ impl<T: SecretStore> SecretStore for Arc<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::util::{HmacAlg, hmac};
+    use crate::HmacAlg;
+    use crate::mac::hmac;
 
     #[test]
     fn macs_are_the_same_only_byte_for_byte() {

@@ -45,11 +45,12 @@ use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use tollgate_core::{ErrorStyle, Rejection, time_apart};
 
+use crate::HmacAlg;
+use crate::byte_search::{ascii_words, has_ascii_uppercase};
+use crate::header_text::header_text;
+use crate::mac::{SignatureBytes, base64_encode, hmac};
 use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
 use crate::secret::{KeyForm, Secret};
-use crate::util::{
-    HmacAlg, SignatureBytes, ascii_words, base64_encode, has_ascii_uppercase, header_text, hmac, joined_arc,
-};
 
 /// The Tencent API Gateway key-pair scheme, verifier and signer.
 #[derive(Debug, Clone)]
@@ -266,13 +267,8 @@ impl TencentApiGateway {
 impl Scheme for TencentApiGateway {
     type Parsed<'r> = Parsed<'r>;
 
-    fn name(&self) -> &'static str {
-        "tencent-apigw"
-    }
-
-    fn error_style(&self) -> ErrorStyle {
-        ErrorStyle::TencentApiGateway
-    }
+    const NAME: &'static str = "tencent-apigw";
+    const ERROR_STYLE: ErrorStyle = ErrorStyle::TencentApiGateway;
 
     fn window(&self) -> Duration {
         self.window
@@ -448,6 +444,20 @@ impl Signer for TencentApiGateway {
         parts.headers.insert(AUTHORIZATION, value);
         Ok(())
     }
+}
+
+/// `prefix` then `text`, as one shared string made in one allocation (a `String` joined
+/// first would be a second one, per request).
+fn joined_arc(prefix: &str, text: &str) -> std::sync::Arc<str> {
+    let mut buf = [0u8; 128];
+    let len = prefix.len() + text.len();
+    if len > buf.len() {
+        return std::sync::Arc::from([prefix, text].concat());
+    }
+    buf[..prefix.len()].copy_from_slice(prefix.as_bytes());
+    buf[prefix.len()..len].copy_from_slice(text.as_bytes());
+    // two whole texts joined are text
+    std::sync::Arc::from(std::str::from_utf8(&buf[..len]).unwrap_or_default())
 }
 
 #[cfg(test)]

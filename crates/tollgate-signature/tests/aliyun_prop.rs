@@ -11,9 +11,10 @@ use http::request::Parts;
 use http::{HeaderName, HeaderValue, Method, Request};
 use proptest::prelude::*;
 use tollgate_core::Rejection;
+use tollgate_signature::HmacAlg;
 use tollgate_signature::aliyun_apigw::{self, AliyunApiGateway};
 use tollgate_signature::aliyun_rpc::{self, AliyunRpc};
-use tollgate_signature::util::{HmacAlg, decoded_pairs};
+use tollgate_signature::fuzzing::decoded_pairs;
 use tollgate_signature::{RequestView, Scheme, Secret, Signer, Verified};
 
 const KEY_ID: &str = "203999001";

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use tollgate_core::{Caller, ManualClock};
 use tollgate_signature::aliyun_apigw::{self, AliyunApiGateway, Stage};
 use tollgate_signature::aliyun_rpc::{self, AliyunRpc};
-use tollgate_signature::util::decoded_pairs;
+use tollgate_signature::fuzzing::decoded_pairs;
 use tollgate_signature::{KeyRecord, MemorySecretStore, Scheme, SecretStore, SignatureLayer};
 use tower::{ServiceExt, service_fn};
 use tower_layer::Layer;
@@ -345,7 +345,7 @@ fn sdk_string_to_sign(v: &Vector) -> String {
     }
     params.retain(|(k, _)| k != "Signature");
     params.sort();
-    let enc = |s: &str| tollgate_signature::util::rfc3986_encode(s);
+    let enc = |s: &str| tollgate_signature::fuzzing::rfc3986_encode(s);
     let query: Vec<String> = params.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect();
     format!("{}&%2F&{}", v.method, enc(&query.join("&")))
 }

@@ -10,8 +10,9 @@ use http::request::Parts;
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use tollgate_core::{Caller, ManualClock, RequestBody, SignedClaims};
+use tollgate_signature::HmacAlg;
+use tollgate_signature::fuzzing::{base64_encode, hmac};
 use tollgate_signature::tencent_apigw::TencentApiGateway;
-use tollgate_signature::util::{HmacAlg, base64_encode, hmac};
 use tollgate_signature::{MemorySecretStore, Scheme, SignatureLayer, Signer};
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 

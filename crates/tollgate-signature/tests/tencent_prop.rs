@@ -11,9 +11,9 @@ use http::request::Parts;
 use http::{HeaderValue, Method, Request, Uri};
 use proptest::prelude::*;
 use tollgate_core::Rejection;
+use tollgate_signature::HmacAlg;
 use tollgate_signature::tencent_apigw::TencentApiGateway;
 use tollgate_signature::tencent_cloud::TencentCloud;
-use tollgate_signature::util::HmacAlg;
 use tollgate_signature::{RequestView, Scheme, Secret, Signer, Verified};
 
 const KEY_ID: &str = "AKIDprop000000000000000000000000001";

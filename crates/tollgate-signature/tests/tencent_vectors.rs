@@ -11,8 +11,9 @@ use http::{Method, Request, Response};
 use http_body_util::{BodyExt, Full};
 use serde_json::Value;
 use tollgate_core::{Caller, ManualClock, RequestBody, SignedClaims};
+use tollgate_signature::HmacAlg;
+use tollgate_signature::fuzzing::{base64_encode, hmac};
 use tollgate_signature::tencent_cloud::{TencentCloud, v1_string_to_sign};
-use tollgate_signature::util::{HmacAlg, base64_encode, hmac};
 use tollgate_signature::{KeyRecord, MemorySecretStore, SignatureLayer, Signer};
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 

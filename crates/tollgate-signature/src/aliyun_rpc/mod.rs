@@ -69,21 +69,27 @@
 //! # }
 //! ```
 
+mod sign;
+mod string_to_sign;
+
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, Method, StatusCode};
 use tollgate_core::{ErrorStyle, Rejection, time_apart};
 
-use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
+use crate::HmacAlg;
+use crate::form::{AmbiguousParams, form_body, is_form};
+use crate::mac::SignatureBytes;
+use crate::name_order::{NameOrder, Sought};
+use crate::scheme::{RequestView, Scheme, Verified};
 use crate::secret::{KeyForm, Secret};
-use crate::util::{
-    AmbiguousParams, HmacAlg, NameOrder, Params, RawParam, SignatureBytes, Sought, base64_encode, cmp_text,
-    decode_component, decode_step, decoded_pairs, each_param, form_body, hmac, is_form, rfc3986_encode, split_ascii,
-};
+use crate::sorted_params::Params;
+
+pub use string_to_sign::string_to_sign;
+use string_to_sign::{write_sorted, write_sorted_raw};
 
 /// The Aliyun RPC signature v1 scheme, verifier and signer.
 #[derive(Debug, Clone)]
@@ -152,150 +158,6 @@ pub struct Parsed<'r> {
     alg: HmacAlg,
 }
 
-/// RFC 3986's unreserved bytes, `A-Z a-z 0-9 - _ . ~`, as a table: this test runs once per
-/// byte of every parameter.
-const UNRESERVED: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'~');
-        b += 1;
-    }
-    table
-};
-
-const HEX: &[u8; 16] = b"0123456789ABCDEF";
-
-/// `text` percent-encoded per RFC 3986 and then encoded again, as the string to sign holds
-/// each name and value: an escape `%XX` becomes `%25XX`, unreserved bytes stay.
-fn push_twice_encoded(out: &mut Vec<u8>, text: &str) {
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if !UNRESERVED[usize::from(b)] {
-            out.extend_from_slice(&bytes[start..i]);
-            out.extend_from_slice(&[b'%', b'2', b'5', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
-            start = i + 1;
-        }
-    }
-    out.extend_from_slice(&bytes[start..]);
-}
-
-/// The string to sign over decoded parameters (every `Signature` is left out), shared by
-/// verifier and signer: `METHOD&%2F&` + the RFC 3986 encoded `name=value` pairs, sorted by
-/// decoded name (byte order, which is code-point order: the SDKs sort before encoding),
-/// joined by `&`, all encoded once more. A name given several times is signed once per
-/// value, the values in byte order.
-pub fn string_to_sign<K: AsRef<str>, V: AsRef<str>>(method: &Method, params: &[(K, V)]) -> String {
-    String::from_utf8_lossy(&string_to_sign_bytes(method, params)).into_owned()
-}
-
-/// [`string_to_sign`] as bytes (all ASCII), which is what the HMAC reads.
-fn string_to_sign_bytes<K: AsRef<str>, V: AsRef<str>>(method: &Method, params: &[(K, V)]) -> Vec<u8> {
-    let mut pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
-    pairs.sort_by(|a, b| cmp_text(a.0, b.0));
-    write_sorted(method, &pairs)
-}
-
-/// `METHOD&%2F&`, with room for pairs whose names and values add up to `text_len`
-/// bytes: every byte becomes at most five (`%25XX`), so one allocation, never grown.
-fn string_to_sign_start(method: &Method, pairs: usize, text_len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16 + 5 * text_len + 6 * pairs);
-    out.extend_from_slice(method.as_str().as_bytes());
-    out.extend_from_slice(b"&%2F&");
-    out
-}
-
-/// The string to sign over decoded pairs sorted by name; `Signature` is left out and a
-/// name's several values are put in byte order here.
-fn write_sorted<K: AsRef<str>, V: AsRef<str>>(method: &Method, pairs: &[(K, V)]) -> Vec<u8> {
-    let text_len = pairs.iter().map(|(k, v)| k.as_ref().len() + v.as_ref().len()).sum();
-    let mut out = string_to_sign_start(method, pairs.len(), text_len);
-    let start = out.len();
-    let write = |out: &mut Vec<u8>, k: &str, v: &str| {
-        if out.len() > start {
-            out.extend_from_slice(b"%26");
-        }
-        push_twice_encoded(out, k);
-        out.extend_from_slice(b"%3D");
-        push_twice_encoded(out, v);
-    };
-    let mut i = 0;
-    while i < pairs.len() {
-        let name = pairs[i].0.as_ref();
-        let run = 1 + pairs[i + 1..].iter().take_while(|(k, _)| k.as_ref() == name).count();
-        if name != "Signature" {
-            if run == 1 {
-                write(&mut out, name, pairs[i].1.as_ref());
-            } else {
-                let mut values: Vec<&str> = pairs[i..i + run].iter().map(|(_, v)| v.as_ref()).collect();
-                values.sort_unstable();
-                values.into_iter().for_each(|v| write(&mut out, name, v));
-            }
-        }
-        i += run;
-    }
-    out
-}
-
-/// [`write_sorted`] from parameters as sent (sorted, no name twice), without decoding:
-/// the SDKs send each value encoded as the string to sign encodes it, so decoding each
-/// only to encode it again was a third of a verification.
-fn write_sorted_raw(method: &Method, params: &[RawParam<'_>]) -> Vec<u8> {
-    let text_len = params.iter().map(|p| p.name.len() + p.value.len()).sum();
-    let mut out = string_to_sign_start(method, params.len(), text_len);
-    let start = out.len();
-    for p in params.iter().filter(|p| p.name != "Signature") {
-        if out.len() > start {
-            out.extend_from_slice(b"%26");
-        }
-        if p.canonical {
-            // encoded as the string to sign encodes: once more only escapes each `%`
-            out.extend_from_slice(p.name.as_bytes());
-            out.extend_from_slice(b"%3D");
-            for (i, part) in split_ascii(p.value, b'%').enumerate() {
-                if i > 0 {
-                    out.extend_from_slice(b"%25");
-                }
-                out.extend_from_slice(part.as_bytes());
-            }
-            continue;
-        }
-        push_twice_encoded(&mut out, p.name);
-        out.extend_from_slice(b"%3D");
-        if let Err(start) = push_twice_encoded_raw(&mut out, p.value) {
-            // an escape of a non-ASCII byte: the decoded text decides (it may not be UTF-8)
-            out.truncate(start);
-            push_twice_encoded(&mut out, &decode_component(p.value));
-        }
-    }
-    out
-}
-
-/// What [`push_twice_encoded`] writes for `raw` decoded (`+` a space, `%XX` a byte), read
-/// straight from `raw`, for a value not sent as the SDKs encode. An escape of a
-/// byte above ASCII stops it (`Err` with where the value began), since only the whole
-/// decoded text says whether such bytes are UTF-8.
-fn push_twice_encoded_raw(out: &mut Vec<u8>, raw: &str) -> Result<(), usize> {
-    let start = out.len();
-    let bytes = raw.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let (b, width) = decode_step(bytes, i);
-        if width == 3 && !b.is_ascii() {
-            return Err(start);
-        }
-        if UNRESERVED[usize::from(b)] {
-            out.push(b);
-        } else {
-            out.extend_from_slice(&[b'%', b'2', b'5', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
-        }
-        i += width;
-    }
-    Ok(())
-}
-
 /// `YYYY-MM-DDThh:mm:ssZ`, UTC.
 fn parse_timestamp(text: &str) -> Option<SystemTime> {
     let text = text.trim();
@@ -309,13 +171,8 @@ fn parse_timestamp(text: &str) -> Option<SystemTime> {
 impl Scheme for AliyunRpc {
     type Parsed<'r> = Parsed<'r>;
 
-    fn name(&self) -> &'static str {
-        "aliyun-rpc"
-    }
-
-    fn error_style(&self) -> ErrorStyle {
-        ErrorStyle::AliyunRpc
-    }
+    const NAME: &'static str = "aliyun-rpc";
+    const ERROR_STYLE: ErrorStyle = ErrorStyle::AliyunRpc;
 
     fn window(&self) -> Duration {
         self.window
@@ -433,143 +290,20 @@ impl Scheme for AliyunRpc {
     }
 }
 
-impl Signer for AliyunRpc {
-    fn needs_body(&self, _method: &Method, headers: &HeaderMap) -> bool {
-        is_form(headers)
-    }
-
-    /// Sets `Timestamp`, `SignatureMethod`, `SignatureType` (empty), `SignatureVersion`
-    /// (`1.0`), `SignatureNonce` (32 hex digits), `AccessKeyId` and, when absent, `Format`
-    /// (`JSON`) in the query, then appends `Signature`, as `aliyun-python-sdk-core` does; form
-    /// body fields are signed in place. See [`sign_with_nonce`](AliyunRpc::sign_with_nonce).
-    fn sign(
-        &self,
-        parts: &mut http::request::Parts,
-        body: &mut Bytes,
-        key_id: &str,
-        secret: &Secret,
-        now: SystemTime,
-    ) -> Result<(), SignError> {
-        let mut nonce = uuid::Uuid::encode_buffer();
-        let nonce = uuid::Uuid::new_v4().simple().encode_lower(&mut nonce);
-        self.sign_with_nonce(parts, body, key_id, secret, now, nonce)
-    }
-}
-
-/// Sets `name` to `value` as a Python dict would: in place of its first occurrence (later
-/// ones dropped), or at the end.
-fn set_param(params: &mut Vec<(String, String)>, name: &str, value: String) {
-    match params.iter().position(|(k, _)| k == name) {
-        Some(i) => {
-            params[i].1 = value;
-            let mut seen = 0;
-            params.retain(|(k, _)| {
-                if k == name {
-                    seen += 1;
-                }
-                k != name || seen == 1
-            });
-        }
-        None => params.push((name.to_owned(), value)),
-    }
-}
-
-impl AliyunRpc {
-    /// [`Signer::sign`] with a given `SignatureNonce` instead of a random one: for
-    /// reproducing a recorded request, or a client that draws its own nonces. A nonce must be
-    /// used once.
-    ///
-    /// The query keeps its parameters in their order; the signature parameters take the
-    /// place of any already there (a previous `Signature` is dropped) or follow, in the
-    /// order the Python SDK writes them, and `Signature` comes last. Names and values are
-    /// encoded per RFC 3986 (space `%20`, `*` `%2A`, `~` kept). The path is kept (the SDKs
-    /// send `/`; it is not signed).
-    pub fn sign_with_nonce(
-        &self,
-        parts: &mut http::request::Parts,
-        body: &[u8],
-        key_id: &str,
-        secret: &Secret,
-        now: SystemTime,
-        nonce: &str,
-    ) -> Result<(), SignError> {
-        // what the verifier refuses as readable more than one way is not signed
-        if parts.headers.get_all(CONTENT_TYPE).iter().nth(1).is_some() {
-            return Err(SignError::Invalid("the Content-Type header is sent more than once".into()));
-        }
-        let form = if is_form(&parts.headers) { body } else { b"" };
-        for part in [parts.uri.query().unwrap_or("").as_bytes(), form] {
-            each_param(part, |_, _| {}).map_err(|ambiguity| SignError::Invalid(ambiguity.to_string()))?;
-        }
-        let mut query = decoded_pairs(parts.uri.query().unwrap_or("").as_bytes());
-        query.retain(|(k, _)| k != "Signature");
-        let method = if self.alg == HmacAlg::Sha1 { "HMAC-SHA1" } else { "HMAC-SHA256" };
-        set_param(&mut query, "Timestamp", humantime::format_rfc3339_seconds(now).to_string());
-        set_param(&mut query, "SignatureMethod", method.to_owned());
-        set_param(&mut query, "SignatureType", String::new());
-        set_param(&mut query, "SignatureVersion", "1.0".to_owned());
-        set_param(&mut query, "SignatureNonce", nonce.to_owned());
-        set_param(&mut query, "AccessKeyId", key_id.to_owned());
-        if !query.iter().any(|(k, _)| k == "Format") {
-            query.push(("Format".into(), "JSON".into()));
-        }
-        let mut all = query.clone();
-        all.extend(decoded_pairs(form));
-        let mut names: Vec<&str> = all.iter().map(|(k, _)| k.as_str()).chain(["Signature"]).collect();
-        names.sort_unstable();
-        if names.windows(2).any(|w| w[0] == w[1]) {
-            return Err(SignError::Invalid(
-                "a parameter is given more than once, or in both the query and the form".into(),
-            ));
-        }
-        let sts = string_to_sign(&parts.method, &all);
-        let key = [secret.expose(), b"&"].concat();
-        let signature = base64_encode(&hmac(self.alg, &key, sts.as_bytes()));
-        query.push(("Signature".into(), signature));
-        let mut target = String::with_capacity(parts.uri.path().len() + 64 * query.len());
-        target.push_str(parts.uri.path());
-        for (i, (k, v)) in query.iter().enumerate() {
-            target.push(if i == 0 { '?' } else { '&' });
-            target.push_str(&rfc3986_encode(k));
-            target.push('=');
-            target.push_str(&rfc3986_encode(v));
-        }
-        let mut uri = http::uri::Builder::new();
-        if let Some(scheme) = parts.uri.scheme() {
-            uri = uri.scheme(scheme.clone());
-        }
-        if let Some(authority) = parts.uri.authority() {
-            uri = uri.authority(authority.clone());
-        }
-        parts.uri = uri.path_and_query(target).build().map_err(|e| SignError::Invalid(e.to_string()))?;
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
     use std::time::UNIX_EPOCH;
+
+    use bytes::Bytes;
     use tollgate_core::Ecosystem;
+
+    use super::*;
+    use crate::form::decoded_pairs;
+    use crate::scheme::Signer;
 
     const NOW: u64 = 1_700_000_000; // 2023-11-14T22:13:20Z
     const SECRET: &str = "secret";
     const MISMATCH: &str = "Specified signature is not matched with our calculation. server string to sign is:";
-
-    proptest::proptest! {
-        /// The string to sign written from values as sent is the one written from their
-        /// decoded text, whatever their escapes (including ones of non-ASCII bytes, which
-        /// may not be UTF-8).
-        #[test]
-        fn raw_values_sign_as_decoded_ones(
-            names in proptest::collection::btree_set("[A-Za-z_.~*]{1,6}", 0..6),
-            values in proptest::collection::vec(crate::util::testing::any_value(), 6),
-        ) {
-            let query = crate::util::testing::query_of(&names, &values);
-            let (raw, decoded) = crate::util::testing::raw_and_decoded(&query, NameOrder::Bytes).expect("plain, distinct names");
-            proptest::prop_assert_eq!(write_sorted_raw(&Method::GET, &raw), write_sorted(&Method::GET, &decoded));
-        }
-    }
 
     fn now() -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(NOW)
@@ -663,24 +397,6 @@ mod tests {
             let signed = AliyunRpc::new().sign_with_nonce(&mut parts, body, "ak", &SECRET.into(), now(), "n");
             assert!(signed.is_err(), "{target} {body:?}");
         }
-    }
-
-    #[test]
-    fn documented_string_to_sign_shape() {
-        let params = vec![("Action".to_owned(), "X".to_owned()), ("a b".to_owned(), "*~".to_owned())];
-        assert_eq!(string_to_sign(&Method::GET, &params), "GET&%2F&Action%3DX%26a%2520b%3D%252A~");
-        let params = [("Signature", "left out"), ("k", "\u{5F20} +/=&")];
-        assert_eq!(string_to_sign(&Method::POST, &params), "POST&%2F&k%3D%25E5%25BC%25A0%2520%252B%252F%253D%2526");
-    }
-
-    #[test]
-    fn sorted_by_decoded_name() {
-        // `~` (0x7E) sorts before `é` (0xC3 0xA9) in bytes; encoded, `%C3%A9` would come first
-        let params = [("a\u{E9}", "2"), ("a~", "1"), ("B", "0"), ("a", "3")];
-        assert_eq!(string_to_sign(&Method::GET, &params), "GET&%2F&B%3D0%26a%3D3%26a~%3D1%26a%25C3%25A9%3D2");
-        // a repeated name: both values, in order
-        let params = [("x", "2"), ("x", "1")];
-        assert_eq!(string_to_sign(&Method::GET, &params), "GET&%2F&x%3D1%26x%3D2");
     }
 
     #[test]
@@ -850,13 +566,5 @@ mod tests {
         {
             assert!(parse_timestamp(bad).is_none(), "{bad}");
         }
-    }
-
-    #[test]
-    fn set_param_keeps_the_first_place() {
-        let mut p = vec![("a".to_owned(), "1".to_owned()), ("b".into(), "2".into()), ("a".into(), "3".into())];
-        set_param(&mut p, "a", "x".into());
-        set_param(&mut p, "c", "y".into());
-        assert_eq!(p, [("a".to_owned(), "x".to_owned()), ("b".into(), "2".into()), ("c".into(), "y".into())]);
     }
 }
