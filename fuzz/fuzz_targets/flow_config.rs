@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 use tollgate_core::{Caller, ClientIp};
 use tollgate_flow::{
-    AliyunFlowControlConfig, AliyunLimits, BasicFlowControlConfig, BasicLimits, FlowPolicy, FlowRequest,
+    AliyunFlowControlConfig, AliyunLimits, BasicFlowControlConfig, BasicLimits, Checks, FlowPolicy, FlowRequest,
     ParamFlowControlConfig, ParamLimits,
 };
 
@@ -39,7 +39,12 @@ fuzz_target!(|data: &[u8]| {
     req.extensions_mut().insert(ClientIp::direct([127, 0, 0, 1].into()));
     let view = FlowRequest { method: req.method(), uri: req.uri(), headers: req.headers(), extensions: req.extensions() };
     for policy in &policies {
-        let mut out = Vec::new();
-        policy.checks(&view, &mut out);
+        let mut out = Checks::default();
+        // a refusal (an ambiguous or unreadable key) is an answer too; only a panic fails
+        if policy.checks(&view, &mut out).is_ok() {
+            for take in out.takes() {
+                let _ = take.key.to_string();
+            }
+        }
     }
 });

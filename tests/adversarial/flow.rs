@@ -357,9 +357,9 @@ proptest! {
 /// proxy.
 #[tokio::test]
 async fn a_per_key_limit_cannot_be_escaped_by_repeating_or_dropping_its_key() {
-    let app = Router::new().route("/", get(|| async { "ok" })).layer(
-        FlowControlLayer::per_header("x-api-key", 1, Duration::from_secs(3_600)).unwrap().rate_headers(false),
-    );
+    let app = Router::new()
+        .route("/", get(|| async { "ok" }))
+        .layer(FlowControlLayer::per_header("x-api-key", 1, Duration::from_secs(3_600)).unwrap().rate_headers(false));
     let addr = serve(app).await;
     assert_eq!(get_text(addr, "/", &[("x-api-key", "victim")]).await.0, 200);
     assert_eq!(get_text(addr, "/", &[("x-api-key", "victim")]).await.0, 429);
