@@ -34,12 +34,16 @@ pub struct RateQuota {
     limit: NonZeroU32,
     window: Duration,
     algorithm: Algorithm,
+    /// window / limit in nanoseconds, at least 1: worked out once, not per request (a
+    /// division is a good part of a take).
+    interval: u64,
 }
 
 impl RateQuota {
     /// `limit` per `window` with GCRA; `None` when `window` is shorter than a microsecond.
     pub fn new(limit: NonZeroU32, window: Duration) -> Option<Self> {
-        (window >= Duration::from_micros(1)).then_some(Self { limit, window, algorithm: Algorithm::Gcra })
+        let interval = (nanos(window) / u64::from(limit.get())).max(1);
+        (window >= Duration::from_micros(1)).then_some(Self { limit, window, algorithm: Algorithm::Gcra, interval })
     }
 
     /// The same quota enforced by another algorithm.
@@ -134,9 +138,9 @@ impl RateQuota {
         }
     }
 
-    /// GCRA's emission interval: window / limit.
+    /// GCRA's emission interval: window / limit, in nanoseconds (at least one).
     pub fn interval(&self) -> u64 {
-        (nanos(self.window) / u64::from(self.limit.get())).max(1)
+        self.interval
     }
 
     fn subwindow(&self) -> u64 {
