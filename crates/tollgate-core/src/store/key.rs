@@ -74,25 +74,26 @@ impl<'a> RateKey<'a> {
         &self.scope
     }
 
-    /// Feeds the key's parts to `hasher` after `head` (the caller's own fixed-size words),
-    /// in as few writes as possible (each write into SipHash costs as much as hashing eight
-    /// more bytes): `head`, the scope's length, the value's kind and an address as its bytes
-    /// in one block; then the scope, then a text value. The length makes no two splits of
-    /// one text feed alike.
+    /// Feeds the key's parts to `hasher` after `head` (the caller's words: the quota), in as
+    /// few bytes and writes as possible (SipHash's cost is per eight bytes and per write):
+    /// one block of `head`, the value's kind and the scope's length (so no two splits of one
+    /// text feed alike) and an address as its bytes; then the scope, then a text value.
     pub(super) fn hash_parts(&self, head: [u64; 3], hasher: &mut impl Hasher) {
-        let (kind, address): (u8, u128) = match &self.value {
-            Value::None => (0, 0),
-            Value::Text(_) => (1, 0),
-            Value::Ip(IpAddr::V4(v4)) => (2, u128::from(u32::from(*v4))),
-            Value::Ip(IpAddr::V6(v6)) => (3, u128::from(*v6)),
+        let (kind, address): (u8, &[u8]) = match &self.value {
+            Value::None => (0, &[]),
+            Value::Text(_) => (1, &[]),
+            Value::Ip(IpAddr::V4(v4)) => (2, &v4.octets()[..]),
+            Value::Ip(IpAddr::V6(v6)) => (3, &v6.octets()[..]),
         };
-        let mut block = [0u8; 49];
-        for (at, word) in head.into_iter().chain([self.scope.len() as u64]).enumerate() {
+        let mut block = [0u8; 44];
+        for (at, word) in head.into_iter().enumerate() {
             block[at * 8..at * 8 + 8].copy_from_slice(&word.to_le_bytes());
         }
-        block[32..48].copy_from_slice(&address.to_le_bytes());
-        block[48] = kind;
-        hasher.write(&block);
+        block[24] = kind;
+        // a scope is a policy's tier and name: its length fits in three bytes
+        block[25..28].copy_from_slice(&(self.scope.len() as u32).to_le_bytes()[..3]);
+        block[28..28 + address.len()].copy_from_slice(address);
+        hasher.write(&block[..28 + address.len()]);
         hasher.write(self.scope.as_bytes());
         if let Value::Text(text) = &self.value {
             hasher.write(text.as_bytes());

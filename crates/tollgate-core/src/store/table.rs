@@ -28,8 +28,9 @@ impl Fingerprinter {
         Self(std::hash::RandomState::new())
     }
 
-    /// A rate key's fingerprint under its quota: the quota as three words, then the key's
-    /// parts (never its text: writing an address's digits cost more than hashing it).
+    /// A rate key's fingerprint under its quota: the quota as three words (its limit and
+    /// algorithm, its window, a fixed window's offset), then the key's parts (never its text:
+    /// writing an address's digits cost more than hashing its bytes).
     pub(super) fn of_take(&self, quota: &RateQuota, key: &RateKey<'_>) -> u64 {
         let (tag, offset) = match quota.algorithm() {
             Algorithm::Gcra => (0u64, 0),
