@@ -48,7 +48,7 @@
 //!   not their limits never count together or read each other's state. Policies with the
 //!   same name and the same limits do share their counts: name each API
 //!   (`BasicLimits::named`) or give each service its own [`prefix`](RedisStore::prefix).
-//! - With the `cluster` feature, [`RedisStore::connect_cluster`] talks to a Redis Cluster; the
+//! - With the `cluster` feature, `RedisStore::connect_cluster` talks to a Redis Cluster; the
 //!   keys of one request are hash-tagged into one slot by their policy name (the second
 //!   `:`-separated field of tollgate's keys, `ip:<api>:10.0.0.7`).
 
