@@ -17,6 +17,42 @@ pub(crate) fn bare() -> Router {
     Router::new().route("/", get(|| async { "hello" }))
 }
 
+/// The same policies as [`full_stack`], read from a YAML file as most users declare them:
+/// one API with every block on (CORS, IP access, basic flow control by API and IP, the
+/// Aliyun signature, the replay guard, parameter flow control keyed by the app key,
+/// validation and injection), the gateway adding the request id and the client address.
+pub(crate) const GATEWAY_YAML: &str = r#"
+request_id: true
+apis:
+  - name: root
+    method: GET
+    path: "= /"
+    cors:
+      allow_origin: [http://localhost:8080]
+      allow_methods: [GET, HEAD, POST]
+      max_age: 600
+    ip_access: {type: white_list, blocks: "127.0.0.1\n::1"}
+    basic_flow_control: {expire_type: second, api_rate_limit: 4000000000, ip_rate_limit: 4000000000}
+    signature:
+      scheme: aliyun-apigw
+      keys: {"203753741": "stack-bench-secret"}
+    replay: true
+    param_flow_control:
+      default_window: 1
+      default_rate_limit: 4000000000
+      strategies:
+        - {name: app, strategy_weight: 1, parameters: [{type: header, name: x-ca-key}], rate_limit: 4000000000, window: 1}
+    params:
+      validation: {params: [{name: page, position: query, type: int, default: 1, min: 1}]}
+      injection: {constants: [{name: x-env, position: header, value: prod}]}
+"#;
+
+/// The bare route behind the [`Gateway`](tollgate::Gateway) [`GATEWAY_YAML`] declares.
+pub(crate) fn gateway_stack() -> Result<Router, Box<dyn std::error::Error>> {
+    let gateway = tollgate::Gateway::from_config(GATEWAY_YAML, tollgate::gateway::Format::Yaml)?;
+    Ok(bare().layer(gateway.into_layer()))
+}
+
 /// The same route behind request id, client IP, CORS, IP access, flow control by API and IP,
 /// the Aliyun signature, the replay guard, flow control by app, parameter validation and
 /// injection.

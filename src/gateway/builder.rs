@@ -436,7 +436,7 @@ impl Service<Request<Body>> for Dispatch {
     type Future = GatewayFuture;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        // Each call readies a clone of its API's stack.
+        // Each API's stack is a `Next`: always ready, each call readies its own clone.
         Poll::Ready(Ok(()))
     }
 
@@ -457,13 +457,13 @@ impl Service<Request<Body>> for Dispatch {
                 if let Some(params) = params {
                     req.extensions_mut().insert(params);
                 }
-                return self.stacks[i].oneshot_clone(req);
+                return self.stacks[i].call_shared(req);
             }
             Found::WrongMethod(methods) => methods,
             Found::Nothing => Vec::new(),
         };
         if let Some(fallback) = &self.fallback {
-            return fallback.oneshot_clone(req);
+            return fallback.call_shared(req);
         }
         let rejection = if allowed.is_empty() {
             Rejection::new(
