@@ -354,10 +354,11 @@ struct Compiled {
 /// limit holds across all the routes axum applies it to.
 ///
 /// Cost: the policy crates are zero-cost on their own (no boxing on their hot paths). The
-/// gateway trades that for one type whatever is configured: each policy's service is boxed
-/// (a `tower::util::BoxCloneSyncService`), so a request costs one allocation per policy it
-/// crosses, and bodies are unified to [`axum::body::Body`] (free when the body already is
-/// one). Stack the layers by hand when those nanoseconds matter.
+/// gateway trades that for one type whatever is configured: each policy's service is
+/// type-erased, so a request costs one boxed future per policy it crosses (its service is
+/// cloned, which is an `Arc` or two, and called at once), and bodies are unified to
+/// [`axum::body::Body`] (free when the body is one, or a policy's wrapping of one). The
+/// stacks are put together once, when the layer is applied, not per request.
 #[derive(Clone)]
 pub struct GatewayLayer {
     shared: Arc<Compiled>,
