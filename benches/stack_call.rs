@@ -1,7 +1,8 @@
 //! The whole stack in process: one request through the bare route, through every policy
 //! stacked by hand in one `ServiceBuilder` (the stack of `benches/stack.rs`), and through
-//! the same policies declared in a YAML file and read into a `Gateway` (`gateway`), called
-//! with `oneshot`, no network. Where the load test
+//! the same policies declared in a YAML file and read into a `Gateway` (`gateway`; the
+//! same layers as the hand stack put in a `Gateway` in code: `gateway_code`), called with
+//! `oneshot`, no network (`STACK_ONLY=<case>` runs one case). Where the load test
 //! says how much throughput the stack costs, this says how many nanoseconds per request, and
 //! is steady enough to compare changes by.
 //!
@@ -39,7 +40,13 @@ fn stack(c: &mut Criterion) {
     let signer = AliyunApiGateway::new();
     let secret = Secret::from(SECRET);
     let mut group = c.benchmark_group("stack");
-    let cases = [("bare", support::bare()), ("full", full_stack().unwrap()), ("gateway", gateway_stack().unwrap())];
+    let cases = [
+        ("bare", support::bare()),
+        ("full", full_stack().unwrap()),
+        // the same layers in a `Gateway` built in code: the cost of its type erasure alone
+        ("gateway_code", support::gateway_in_code().unwrap()),
+        ("gateway", gateway_stack().unwrap()),
+    ];
     let only = std::env::var("STACK_ONLY").ok();
     for (name, app) in cases {
         if only.as_deref().is_some_and(|only| only != name) {
