@@ -5,7 +5,9 @@
 //! p50/p99 latency.
 //!
 //! `cargo bench --bench stack` (`STACK_ROUNDS`, default 5, of `STACK_SECONDS`, default 2, per
-//! side; `STACK_CONNECTIONS`, default 32). The servers run in a child process, as a real
+//! side; `STACK_CONNECTIONS`, default 32; `STACK_GATEWAY=1` serves the policies declared in
+//! YAML and read into a `Gateway` instead of the hand-stacked ones, `STACK_GATEWAY=code` the
+//! hand-stacked layers put in a `Gateway` in code). The servers run in a child process, as a real
 //! service would, and the load generator in this one; the two sides take turns, round by
 //! round, so a change in what else the machine does falls on both alike. On a 2-core
 //! machine the load generator and the server share the cores, so read the ratio, not the
@@ -28,7 +30,7 @@ use tollgate::signature::{Secret, Signer};
 
 #[path = "support/stack.rs"]
 mod support;
-use support::{APP_KEY, SECRET, full_stack};
+use support::{APP_KEY, SECRET, full_stack, gateway_stack};
 
 async fn serve(app: Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -147,7 +149,14 @@ fn serve_both() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let bare = serve(support::bare()).await;
-        let full = serve(full_stack().unwrap()).await;
+        // STACK_GATEWAY=1: the same policies read from YAML into a `Gateway`; =code: the
+        // hand-stacked layers put in a `Gateway` in code
+        let stack = match std::env::var("STACK_GATEWAY").as_deref() {
+            Ok("code") => support::gateway_in_code(),
+            Ok(_) => gateway_stack(),
+            Err(_) => full_stack(),
+        };
+        let full = serve(stack.unwrap()).await;
         println!("{bare} {full}");
         tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink())).await.ok();
     });

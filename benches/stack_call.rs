@@ -1,5 +1,8 @@
-//! The whole stack in process: one request through the bare route and through every policy
-//! (the stack of `benches/stack.rs`), called with `oneshot`, no network. Where the load test
+//! The whole stack in process: one request through the bare route, through every policy
+//! stacked by hand in one `ServiceBuilder` (the stack of `benches/stack.rs`), and through
+//! the same policies declared in a YAML file and read into a `Gateway` (`gateway`; the
+//! same layers as the hand stack put in a `Gateway` in code: `gateway_code`), called with
+//! `oneshot`, no network (`STACK_ONLY=<case>` runs one case). Where the load test
 //! says how much throughput the stack costs, this says how many nanoseconds per request, and
 //! is steady enough to compare changes by.
 //!
@@ -22,7 +25,7 @@ use tower::ServiceExt;
 
 #[path = "support/stack.rs"]
 mod support;
-use support::{APP_KEY, SECRET, full_stack};
+use support::{APP_KEY, SECRET, full_stack, gateway_stack};
 
 /// A signed request with a fresh nonce, as the client sends it, arriving from 127.0.0.1.
 fn signed(signer: &AliyunApiGateway, secret: &Secret) -> Request<Body> {
@@ -37,7 +40,18 @@ fn stack(c: &mut Criterion) {
     let signer = AliyunApiGateway::new();
     let secret = Secret::from(SECRET);
     let mut group = c.benchmark_group("stack");
-    for (name, app) in [("bare", support::bare()), ("full", full_stack().unwrap())] {
+    let cases = [
+        ("bare", support::bare()),
+        ("full", full_stack().unwrap()),
+        // the same layers in a `Gateway` built in code: the cost of its type erasure alone
+        ("gateway_code", support::gateway_in_code().unwrap()),
+        ("gateway", gateway_stack().unwrap()),
+    ];
+    let only = std::env::var("STACK_ONLY").ok();
+    for (name, app) in cases {
+        if only.as_deref().is_some_and(|only| only != name) {
+            continue;
+        }
         // as `axum::serve` does: routes and their layers are put together once, not per call
         let app: Router = app.with_state(());
         group.bench_function(name, |b| {

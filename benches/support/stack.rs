@@ -17,6 +17,42 @@ pub(crate) fn bare() -> Router {
     Router::new().route("/", get(|| async { "hello" }))
 }
 
+/// The same policies as [`full_stack`], read from a YAML file as most users declare them:
+/// one API with every block on (CORS, IP access, basic flow control by API and IP, the
+/// Aliyun signature, the replay guard, parameter flow control keyed by the app key,
+/// validation and injection), the gateway adding the request id and the client address.
+pub(crate) const GATEWAY_YAML: &str = r#"
+request_id: true
+apis:
+  - name: root
+    method: GET
+    path: "= /"
+    cors:
+      allow_origin: [http://localhost:8080]
+      allow_methods: [GET, HEAD, POST]
+      max_age: 600
+    ip_access: {type: white_list, blocks: "127.0.0.1\n::1"}
+    basic_flow_control: {expire_type: second, api_rate_limit: 4000000000, ip_rate_limit: 4000000000}
+    signature:
+      scheme: aliyun-apigw
+      keys: {"203753741": "stack-bench-secret"}
+    replay: true
+    param_flow_control:
+      default_window: 1
+      default_rate_limit: 4000000000
+      strategies:
+        - {name: app, strategy_weight: 1, parameters: [{type: header, name: x-ca-key}], rate_limit: 4000000000, window: 1}
+    params:
+      validation: {params: [{name: page, position: query, type: int, default: 1, min: 1}]}
+      injection: {constants: [{name: x-env, position: header, value: prod}]}
+"#;
+
+/// The bare route behind the [`Gateway`](tollgate::Gateway) [`GATEWAY_YAML`] declares.
+pub(crate) fn gateway_stack() -> Result<Router, Box<dyn std::error::Error>> {
+    let gateway = tollgate::Gateway::from_config(GATEWAY_YAML, tollgate::gateway::Format::Yaml)?;
+    Ok(bare().layer(gateway.into_layer()))
+}
+
 /// The same route behind request id, client IP, CORS, IP access, flow control by API and IP,
 /// the Aliyun signature, the replay guard, flow control by app, parameter validation and
 /// injection.
@@ -24,23 +60,60 @@ pub(crate) fn full_stack() -> Result<Router, Box<dyn std::error::Error>> {
     Ok(prefixes()?.pop().expect("ten layers").1)
 }
 
-/// The stack built up one policy at a time, outermost first: `(policy added, route)` for the
-/// first 1, 2, ... 10 layers, so each policy's cost can be read in place.
-pub(crate) fn prefixes() -> Result<Vec<(&'static str, Router)>, Box<dyn std::error::Error>> {
+/// The configured policies of the hand-stacked stack (request id, client IP and the replay
+/// guard take no configuration).
+struct Policies {
+    cors: CorsLayer,
+    ip: IpAccessLayer,
+    flow: BasicFlowControlLayer,
+    signature: SignatureLayer<AliyunApiGateway, MemorySecretStore>,
+    by_app: FlowControlLayer<BasicLimits>,
+    validation: ParamValidationLayer,
+    injection: ParamInjectionLayer,
+}
+
+fn policies() -> Result<Policies, Box<dyn std::error::Error>> {
     let outer: BasicFlowControlConfig = serde_json::from_str(
         r#"{"expire_type": "second", "api_rate_limit": 4000000000, "ip_rate_limit": 4000000000}"#,
     )?;
     let by_app = BasicLimits::new(4_000_000_000, Duration::from_secs(1), None)?.app_limit(4_000_000_000)?.named("app");
-    let validation = ParamValidationLayer::from_config(
-        &ParamValidationConfig::new().param(Param::query("page").int().default(1).min(1)),
-    )?;
-    let injection =
-        ParamInjectionLayer::from_config(&ParamInjectionConfig::new().constant(Position::Header, "x-env", "prod"))?;
-    let cors = CorsLayer::new().allow_origin(["http://localhost:8080"])?;
-    let ip = IpAccessLayer::allow(["127.0.0.1", "::1"])?;
-    let flow = BasicFlowControlLayer::from_config(&outer)?;
-    let signature = SignatureLayer::new(AliyunApiGateway::new(), MemorySecretStore::new().with_key(APP_KEY, SECRET));
-    let by_app = FlowControlLayer::new(by_app);
+    Ok(Policies {
+        cors: CorsLayer::new().allow_origin(["http://localhost:8080"])?,
+        ip: IpAccessLayer::allow(["127.0.0.1", "::1"])?,
+        flow: BasicFlowControlLayer::from_config(&outer)?,
+        signature: SignatureLayer::new(AliyunApiGateway::new(), MemorySecretStore::new().with_key(APP_KEY, SECRET)),
+        by_app: FlowControlLayer::new(by_app),
+        validation: ParamValidationLayer::from_config(
+            &ParamValidationConfig::new().param(Param::query("page").int().default(1).min(1)),
+        )?,
+        injection: ParamInjectionLayer::from_config(&ParamInjectionConfig::new().constant(
+            Position::Header,
+            "x-env",
+            "prod",
+        ))?,
+    })
+}
+
+/// The hand-stacked policies put in a [`Gateway`](tollgate::Gateway) built in code: what
+/// the gateway's type erasure costs, apart from what the configuration file declares.
+pub(crate) fn gateway_in_code() -> Result<Router, Box<dyn std::error::Error>> {
+    let p = policies()?;
+    let gateway = tollgate::Gateway::new()
+        .cors(p.cors)
+        .ip_access(p.ip)
+        .flow(p.flow)
+        .signature(p.signature)
+        .replay(ReplayGuardLayer::new())
+        .app_flow(p.by_app)
+        .param_validation(p.validation)
+        .param_injection(p.injection);
+    Ok(bare().layer(gateway.into_layer()))
+}
+
+/// The stack built up one policy at a time, outermost first: `(policy added, route)` for the
+/// first 1, 2, ... 10 layers, so each policy's cost can be read in place.
+pub(crate) fn prefixes() -> Result<Vec<(&'static str, Router)>, Box<dyn std::error::Error>> {
+    let Policies { cors, ip, flow, signature, by_app, validation, injection } = policies()?;
     // one ServiceBuilder, outermost first, applied with a single `Router::layer`: axum boxes
     // the route once per `.layer` call, so stacking ten calls costs ten boxed futures
     let mut out = Vec::new();

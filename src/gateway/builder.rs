@@ -354,10 +354,11 @@ struct Compiled {
 /// limit holds across all the routes axum applies it to.
 ///
 /// Cost: the policy crates are zero-cost on their own (no boxing on their hot paths). The
-/// gateway trades that for one type whatever is configured: each policy's service is boxed
-/// (a `tower::util::BoxCloneSyncService`), so a request costs one allocation per policy it
-/// crosses, and bodies are unified to [`axum::body::Body`] (free when the body already is
-/// one). Stack the layers by hand when those nanoseconds matter.
+/// gateway trades that for one type whatever is configured: each policy's service is
+/// type-erased, so a request costs one boxed future per policy it crosses (its service is
+/// cloned, which is an `Arc` or two, and called at once), and bodies are unified to
+/// [`axum::body::Body`] (free when the body is one, or a policy's wrapping of one). The
+/// stacks are put together once, when the layer is applied, not per request.
 #[derive(Clone)]
 pub struct GatewayLayer {
     shared: Arc<Compiled>,
@@ -436,7 +437,7 @@ impl Service<Request<Body>> for Dispatch {
     type Future = GatewayFuture;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        // Each call readies a clone of its API's stack.
+        // Each API's stack is a `Next`: always ready, each call readies its own clone.
         Poll::Ready(Ok(()))
     }
 
@@ -457,13 +458,13 @@ impl Service<Request<Body>> for Dispatch {
                 if let Some(params) = params {
                     req.extensions_mut().insert(params);
                 }
-                return self.stacks[i].oneshot_clone(req);
+                return self.stacks[i].call_shared(req);
             }
             Found::WrongMethod(methods) => methods,
             Found::Nothing => Vec::new(),
         };
         if let Some(fallback) = &self.fallback {
-            return fallback.oneshot_clone(req);
+            return fallback.call_shared(req);
         }
         let rejection = if allowed.is_empty() {
             Rejection::new(

@@ -113,9 +113,9 @@
 //!
 //! # Cost
 //!
-//! The policy crates are zero-cost on their own. The gateway boxes each policy's service (a
-//! `tower::util::BoxCloneSyncService`) so that one type holds any configuration, and unifies
-//! bodies to [`axum::body::Body`]: a few allocations per request. See [`GatewayLayer`].
+//! The policy crates are zero-cost on their own. So that one type holds any configuration,
+//! the gateway erases each policy's type: a request costs one boxed future per policy it
+//! crosses, and nothing else is built per request. See [`GatewayLayer`].
 
 mod builder;
 mod config;

@@ -1,6 +1,11 @@
-//! Type erasure: each policy of a gateway wraps a boxed [`Next`], so policies of any type
-//! (and any store) stack in one list, in the canonical order.
+//! Type erasure: each policy of a gateway wraps a [`Next`], so policies of any type (and any
+//! store) stack in one list, in the canonical order.
+//!
+//! What erasure costs, per policy a request crosses: one boxed future, a clone of the
+//! policy's service (an `Arc` or two: no allocation) and a type check on each body. Nothing
+//! else is built per request: the stack is put together once, when the layer is applied.
 
+use std::any::Any;
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
@@ -11,7 +16,7 @@ use std::task::{Context, Poll};
 use axum::body::Body;
 use bytes::Bytes;
 use http::{Request, Response};
-use tower::util::BoxCloneSyncService;
+use tollgate_core::{RequestBody, RequestId, ResponseBody};
 use tower::{Layer, Service, ServiceExt};
 
 /// The error type a boxed body may carry.
@@ -20,17 +25,20 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The response future of a [`GatewayService`](super::GatewayService) and of [`Next`]: boxed.
 pub type GatewayFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
 
-type Boxed = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
-
-/// What a policy inside a gateway wraps: the rest of the stack, boxed.
+/// What a policy inside a gateway wraps: the rest of the stack, type-erased.
 ///
 /// It accepts a request with any body (a signature layer hands on the body it buffered, for
 /// instance) and turns it into an [`axum::body::Body`]; it answers with an
-/// [`axum::body::Body`] and never fails. You meet it only in the bounds of
-/// [`PolicyLayer`]: any `Layer<Next>` whose service takes `Request<Body>` and returns a
-/// `Response` of some body, with error [`Infallible`], is a policy.
+/// [`axum::body::Body`] and never fails. It is always ready: each call readies its own
+/// clone of the service behind it. You meet it only in the bounds of [`PolicyLayer`]: any
+/// `Layer<Next>` whose service takes `Request<Body>` and returns a `Response` of some body,
+/// with error [`Infallible`], is a policy.
 #[derive(Clone)]
-pub struct Next(Boxed);
+pub struct Next {
+    service: Arc<dyn Erased>,
+    /// The policy's name in traces, if its calls get a span.
+    policy: Option<&'static str>,
+}
 
 impl fmt::Debug for Next {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -39,7 +47,7 @@ impl fmt::Debug for Next {
 }
 
 impl Next {
-    /// Boxes a service, turning its response body into an [`axum::body::Body`].
+    /// Erases a service's type, turning its response body into an [`axum::body::Body`].
     pub(crate) fn new<S, RB>(service: S) -> Self
     where
         S: Service<Request<Body>, Response = Response<RB>, Error = Infallible> + Clone + Send + Sync + 'static,
@@ -47,12 +55,27 @@ impl Next {
         RB: http_body::Body<Data = Bytes> + Send + 'static,
         RB::Error: Into<BoxError>,
     {
-        Self(BoxCloneSyncService::new(service.map_response(|r: Response<RB>| r.map(Body::new))))
+        Self { service: Arc::new(Erase(service)), policy: None }
     }
 
-    /// Calls a clone of the stack once it is ready (the stack itself stays shared).
-    pub(crate) fn oneshot_clone(&self, req: Request<Body>) -> GatewayFuture {
-        Box::pin(self.0.clone().oneshot(req))
+    /// Runs each call in a `tracing` span named `tollgate`, with the policy and the request
+    /// id: the spans nest in the canonical order, so a trace shows where a request's time
+    /// went and which policy refused it. The span is made only when `DEBUG` is enabled.
+    pub(crate) fn traced(mut self, policy: &'static str) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
+    /// [`Service::call`] through a shared reference: the stack needs no readying (see
+    /// [`Next`]), so a stack held in an `Arc` is called without a clone.
+    pub(crate) fn call_shared<B>(&self, req: Request<B>) -> GatewayFuture
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let req = req.map(axum_body);
+        let span = self.policy.and_then(|policy| span(policy, &req));
+        self.service.call(req, span)
     }
 }
 
@@ -65,13 +88,88 @@ where
     type Error = Infallible;
     type Future = GatewayFuture;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.0.poll_ready(cx)
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // Each call readies a clone of the service (see `Erase`).
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        self.0.call(req.map(Body::new))
+        self.call_shared(req)
     }
+}
+
+/// A service behind a [`Next`], called through a shared reference.
+trait Erased: Send + Sync {
+    /// Calls the service, in `span` if there is one.
+    fn call(&self, req: Request<Body>, span: Option<tracing::Span>) -> GatewayFuture;
+}
+
+/// The one implementation of [`Erased`].
+struct Erase<S>(S);
+
+impl<S, RB> Erased for Erase<S>
+where
+    S: Service<Request<Body>, Response = Response<RB>, Error = Infallible> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+    RB: http_body::Body<Data = Bytes> + Send + 'static,
+    RB::Error: Into<BoxError>,
+{
+    fn call(&self, req: Request<Body>, span: Option<tracing::Span>) -> GatewayFuture {
+        // As axum's `Route` does: a clone is readied and called, so the stack is shared by
+        // every request. A policy's service is its settings' `Arc` and the `Next` it wraps.
+        let mut service = self.0.clone().map_response(|r: Response<RB>| r.map(axum_body));
+        if let Some(span) = span {
+            // readied and called inside the span
+            return Box::pin(tracing::Instrument::instrument(service.oneshot(req), span));
+        }
+        // A policy is ready when what it wraps is, and a `Next` always is: call it now
+        // rather than move the request into a future that readies it first. A service that
+        // is not ready yet is readied by that future, which polls it again with the task's
+        // own waker (asking twice is allowed).
+        match service.poll_ready(&mut Context::from_waker(std::task::Waker::noop())) {
+            Poll::Ready(_) => Box::pin(service.call(req)),
+            Poll::Pending => Box::pin(service.oneshot(req)),
+        }
+    }
+}
+
+/// The span of one policy's work on one request, if `DEBUG` is enabled (making a disabled
+/// span costs more than the rest of a policy's erasure).
+fn span(policy: &'static str, req: &Request<Body>) -> Option<tracing::Span> {
+    if !tracing::level_enabled!(tracing::Level::DEBUG) {
+        return None;
+    }
+    let span = tracing::debug_span!("tollgate", policy, request_id = tracing::field::Empty);
+    if !span.is_disabled()
+        && let Some(id) = RequestId::from_extensions(req.extensions())
+    {
+        span.record("request_id", id.as_str());
+    }
+    Some(span)
+}
+
+/// `body` as an [`axum::body::Body`]. A tollgate policy hands on the body it was given inside
+/// its own [`RequestBody`] or [`ResponseBody`]: that body is taken out rather than boxed once
+/// more, which would cost an allocation per policy per request. Any other body is boxed
+/// (`Body::new` takes a `Body` as it is).
+fn axum_body<B>(body: B) -> Body
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let mut slot = Some(body);
+    if let Some(body) = take::<ResponseBody<Body>>(&mut slot) {
+        return body.into_inner().unwrap_or_else(Body::new);
+    }
+    if let Some(body) = take::<RequestBody<Body>>(&mut slot) {
+        return body.into_inner().unwrap_or_else(Body::new);
+    }
+    Body::new(slot.expect("taken only when it is one of the two types above"))
+}
+
+/// Takes the value out of `slot` if it is an `Option<T>`.
+fn take<T: 'static>(slot: &mut dyn Any) -> Option<T> {
+    slot.downcast_mut::<Option<T>>()?.take()
 }
 
 /// A layer a gateway can stack: any `tower::Layer<Next>` whose service takes
@@ -149,7 +247,7 @@ impl Policies {
         let mut ordered: Vec<&(Slot, Arc<dyn PolicyLayer>)> = self.layers.iter().collect();
         ordered.sort_by_key(|(slot, _)| *slot); // stable: insertion order within a slot
         for (slot, layer) in ordered.into_iter().rev() {
-            next = Next::new(Traced { policy: slot.name(), inner: layer.wrap(next) });
+            next = layer.wrap(next).traced(slot.name());
         }
         next
     }
@@ -169,35 +267,5 @@ impl Slot {
             Self::ParamValidation => "param_validation",
             Self::ParamInjection => "param_injection",
         }
-    }
-}
-
-/// A policy's work in a `tracing` span named `tollgate`, with the policy and the request id:
-/// the spans nest in the canonical order, so a trace shows where a request's time went and
-/// which policy refused it.
-#[derive(Clone)]
-struct Traced {
-    policy: &'static str,
-    inner: Next,
-}
-
-impl Service<Request<Body>> for Traced {
-    type Response = Response<Body>;
-    type Error = Infallible;
-    type Future = GatewayFuture;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Service::<Request<Body>>::poll_ready(&mut self.inner, cx)
-    }
-
-    fn call(&mut self, req: Request<Body>) -> Self::Future {
-        use tracing::Instrument;
-        let span = tracing::debug_span!("tollgate", policy = self.policy, request_id = tracing::field::Empty);
-        if !span.is_disabled()
-            && let Some(id) = tollgate_core::RequestId::from_extensions(req.extensions())
-        {
-            span.record("request_id", id.as_str());
-        }
-        Box::pin(self.inner.call(req).instrument(span))
     }
 }

@@ -117,6 +117,18 @@ macro_rules! either_body {
             }
         }
 
+        impl<B> $name<B> {
+            /// The body passed through (`Ok`), or the bytes a policy put in its place
+            /// (`Err`): lets a caller that unifies body types keep the original body as it
+            /// is instead of wrapping it once more.
+            pub fn into_inner(self) -> Result<B, Full<Bytes>> {
+                match self.inner {
+                    Either::Inner { body } => Ok(body),
+                    Either::Buffered { body } => Err(body),
+                }
+            }
+        }
+
         impl<B> std::fmt::Debug for $name<B> {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(stringify!($name))
@@ -221,6 +233,17 @@ mod tests {
     async fn response_body_passes_inner_through() {
         let body = ResponseBody::inner(Full::new(Bytes::from_static(b"hi")));
         assert_eq!(body.collect().await.unwrap().to_bytes(), "hi");
+    }
+
+    #[tokio::test]
+    async fn into_inner_tells_the_original_from_the_replacement() {
+        let inner = Full::new(Bytes::from_static(b"hi"));
+        assert!(ResponseBody::inner(inner.clone()).into_inner().is_ok());
+        assert!(RequestBody::streaming(inner).into_inner().is_ok());
+        let replaced = RequestBody::<Full<Bytes>>::buffered(Bytes::from_static(b"ho")).into_inner().unwrap_err();
+        assert_eq!(replaced.collect().await.unwrap().to_bytes(), "ho");
+        let refusal = ResponseBody::<Full<Bytes>>::full(Full::new(Bytes::from_static(b"no")));
+        assert!(refusal.into_inner().is_err());
     }
 
     fn futures_stream<T>(items: Vec<T>) -> futures_util::stream::Iter<std::vec::IntoIter<T>> {

@@ -121,7 +121,7 @@ impl CorsLayer {
     }
 
     fn with_mode(mode: CorsMode) -> Self {
-        Self { policy: Arc::new(Policy { mode, rules: Rules::default() }) }
+        Self { policy: Arc::new(Policy::new(mode, Rules::default())) }
     }
 
     /// A layer from a CORS plugin's configuration, Tencent's or Aliyun's (see [`CorsPlugin`]).
@@ -160,7 +160,7 @@ impl CorsLayer {
             expose: Expose::parse(&plugin.expose_headers, Field::ExposeHeaders, dialect)?,
             max_age: plugin.max_age.map(|s| max_age(s, Field::MaxAge, dialect)).transpose()?,
         };
-        Ok(Self { policy: Arc::new(Policy { mode: CorsMode::Rules, rules }) })
+        Ok(Self { policy: Arc::new(Policy::new(CorsMode::Rules, rules)) })
     }
 
     /// A layer from an API's CORS settings: the plugin's rules when there is one (the switch
@@ -173,52 +173,55 @@ impl CorsLayer {
         }
     }
 
-    /// The rule to change; a switch or an off layer becomes a default rule first.
-    fn rules(&mut self) -> &mut Rules {
+    /// Changes the rule (a switch or an off layer becomes a default rule first) and renders
+    /// its preflight headers again.
+    fn edit(mut self, change: impl FnOnce(&mut Rules)) -> Self {
         let policy = Arc::make_mut(&mut self.policy);
-        if policy.mode != CorsMode::Rules {
-            *policy = Policy { mode: CorsMode::Rules, rules: Rules::default() };
-        }
-        &mut policy.rules
+        let mut rules = match policy.mode {
+            CorsMode::Rules => std::mem::take(&mut policy.rules),
+            CorsMode::Switch | CorsMode::Off => Rules::default(),
+        };
+        change(&mut rules);
+        *policy = Policy::new(CorsMode::Rules, rules);
+        self
     }
 
     /// Sets the allowed origins: `*`, `null`, `scheme://host[:port]`,
     /// `scheme://*.host[:port]`, or an anchored regex `^...$` (see [`AllowedOrigins`]).
-    pub fn allow_origin(mut self, origins: impl IntoIterator<Item = impl AsRef<str>>) -> Result<Self, ConfigError> {
-        self.rules().origins = parse_origins(origins, Dialect::Tencent)?;
-        Ok(self)
+    pub fn allow_origin(self, origins: impl IntoIterator<Item = impl AsRef<str>>) -> Result<Self, ConfigError> {
+        let origins = parse_origins(origins, Dialect::Tencent)?;
+        Ok(self.edit(|rules| rules.origins = origins))
     }
 
     /// Sets the allowed methods (`&str` or [`Method`]): GET, PUT, POST, DELETE, HEAD, PATCH,
     /// OPTIONS, or `*` for any.
-    pub fn allow_methods(mut self, methods: impl IntoIterator<Item = impl AsRef<str>>) -> Result<Self, ConfigError> {
-        self.rules().methods = Methods::parse(methods, Field::AllowMethods, Dialect::Tencent)?;
-        Ok(self)
+    pub fn allow_methods(self, methods: impl IntoIterator<Item = impl AsRef<str>>) -> Result<Self, ConfigError> {
+        let methods = Methods::parse(methods, Field::AllowMethods, Dialect::Tencent)?;
+        Ok(self.edit(|rules| rules.methods = methods))
     }
 
     /// Sets the request headers a preflight may ask for (`&str` or
     /// [`HeaderName`](http::HeaderName)), or `*` for any.
-    pub fn allow_headers(mut self, headers: impl IntoIterator<Item = impl AsRef<str>>) -> Result<Self, ConfigError> {
-        self.rules().headers = Headers::parse(headers, Field::AllowHeaders, Dialect::Tencent)?;
-        Ok(self)
+    pub fn allow_headers(self, headers: impl IntoIterator<Item = impl AsRef<str>>) -> Result<Self, ConfigError> {
+        let headers = Headers::parse(headers, Field::AllowHeaders, Dialect::Tencent)?;
+        Ok(self.edit(|rules| rules.headers = headers))
     }
 
     /// Sets the response headers a page's script may read, or `*` for all.
-    pub fn expose_headers(mut self, headers: impl IntoIterator<Item = impl AsRef<str>>) -> Result<Self, ConfigError> {
-        self.rules().expose = Expose::parse(headers, Field::ExposeHeaders, Dialect::Tencent)?;
-        Ok(self)
+    pub fn expose_headers(self, headers: impl IntoIterator<Item = impl AsRef<str>>) -> Result<Self, ConfigError> {
+        let expose = Expose::parse(headers, Field::ExposeHeaders, Dialect::Tencent)?;
+        Ok(self.edit(|rules| rules.expose = expose))
     }
 
     /// Whether requests with credentials (cookies, HTTP authentication) get an answer.
-    pub fn allow_credentials(mut self, allow: bool) -> Self {
-        self.rules().credentials = allow;
-        self
+    pub fn allow_credentials(self, allow: bool) -> Self {
+        self.edit(|rules| rules.credentials = allow)
     }
 
     /// How long a browser may cache a preflight's answer (whole seconds; at least one).
-    pub fn max_age(mut self, age: Duration) -> Result<Self, ConfigError> {
-        self.rules().max_age = Some(max_age(age.as_secs(), Field::MaxAge, Dialect::Tencent)?);
-        Ok(self)
+    pub fn max_age(self, age: Duration) -> Result<Self, ConfigError> {
+        let age = max_age(age.as_secs(), Field::MaxAge, Dialect::Tencent)?;
+        Ok(self.edit(|rules| rules.max_age = Some(age)))
     }
 
     /// What this layer does.
@@ -297,7 +300,6 @@ where
             CorsMode::Off => Grants::UNTOUCHED,
             CorsMode::Switch => Grants::SWITCH,
             CorsMode::Rules => {
-                let rules = &self.policy.rules;
                 let headers = req.headers();
                 let preflight = if req.method() == Method::OPTIONS {
                     headers.get(ORIGIN).zip(headers.get(ACCESS_CONTROL_REQUEST_METHOD))
@@ -305,7 +307,7 @@ where
                     None
                 };
                 if let Some((origin, method)) = preflight {
-                    let (answer, refusal) = rules.preflight(origin, method, headers);
+                    let (answer, refusal) = self.policy.preflight(origin, method, headers);
                     if let Some(refusal) = refusal {
                         tracing::debug!(
                             policy = "cors",
@@ -321,7 +323,7 @@ where
                     *response.headers_mut() = answer;
                     return ResponseFuture { kind: Kind::Preflight { response: Some(response) } };
                 }
-                rules.actual(headers)
+                self.policy.rules.actual(headers)
             }
         };
         ResponseFuture { kind: Kind::Inner { future: self.inner.call(req), grants: Some(grants) } }

@@ -34,11 +34,95 @@ pub enum CorsMode {
     Rules,
 }
 
-/// A layer's configuration: its mode, and the rule it applies in [`CorsMode::Rules`].
+/// A layer's configuration: its mode, the rule it applies in [`CorsMode::Rules`], and the
+/// preflight headers that rule fixes.
 #[derive(Debug, Clone)]
 pub(crate) struct Policy {
     pub(crate) mode: CorsMode,
     pub(crate) rules: Rules,
+    preflight: PreflightHeaders,
+}
+
+impl Policy {
+    pub(crate) fn new(mode: CorsMode, rules: Rules) -> Self {
+        Self { mode, preflight: PreflightHeaders::render(&rules), rules }
+    }
+
+    /// The answer to a preflight (`OPTIONS` with `Origin` and
+    /// `Access-Control-Request-Method`, given apart from the rest of the request's headers):
+    /// its headers, and why it grants nothing if it doesn't.
+    pub(crate) fn preflight(
+        &self,
+        origin: &HeaderValue,
+        method: &HeaderValue,
+        request: &HeaderMap,
+    ) -> (HeaderMap, Option<Refusal>) {
+        let rules = &self.rules;
+        let Some(granted_origin) = rules.granted_origin(origin) else {
+            return (self.preflight.refused.clone(), Some(Refusal::Origin));
+        };
+        if !rules.methods.allows(method) {
+            return (self.preflight.refused.clone(), Some(Refusal::Method));
+        }
+        if !rules.headers.allows(request) {
+            return (self.preflight.refused.clone(), Some(Refusal::Headers));
+        }
+        let mut out = self.preflight.granted.clone();
+        // Placeholders are overwritten in place: no lookup for room (a full map, as a clone
+        // is, would grow on `insert` even to replace a value) and the order stays as rendered.
+        let mut fill = |name, value| {
+            if let Some(slot) = out.get_mut(name) {
+                *slot = value;
+            }
+        };
+        fill(ACCESS_CONTROL_ALLOW_ORIGIN, granted_origin);
+        if let Methods::Any = rules.methods {
+            fill(ACCESS_CONTROL_ALLOW_METHODS, method.clone());
+        }
+        if let (Headers::Any, Some(headers)) = (&rules.headers, rules.headers.grant(request)) {
+            out.insert(ACCESS_CONTROL_ALLOW_HEADERS, headers);
+        }
+        (out, None)
+    }
+}
+
+/// Every header of a preflight's answer that the rule fixes, rendered once when the layer is
+/// built: an answer is a clone of one of these with what depends on the request put in.
+#[derive(Debug, Clone)]
+struct PreflightHeaders {
+    /// `Vary` alone: the answer without grants.
+    refused: HeaderMap,
+    /// In the order they are sent: `Vary`, `Access-Control-Allow-Origin` (a placeholder
+    /// for the origin granted), `-Allow-Credentials` (with credentials),
+    /// `-Allow-Methods` (a placeholder when any method is echoed), `-Allow-Headers` (when
+    /// the rule lists some) and `-Max-Age` (when set). `*` request headers are echoed after
+    /// these.
+    granted: HeaderMap,
+}
+
+impl PreflightHeaders {
+    fn render(rules: &Rules) -> Self {
+        let mut refused = HeaderMap::with_capacity(1);
+        refused.insert(VARY, VARY_PREFLIGHT);
+        let mut granted = HeaderMap::with_capacity(6);
+        granted.insert(VARY, VARY_PREFLIGHT);
+        granted.insert(ACCESS_CONTROL_ALLOW_ORIGIN, STAR);
+        if rules.credentials {
+            granted.insert(ACCESS_CONTROL_ALLOW_CREDENTIALS, TRUE);
+        }
+        let methods = match &rules.methods {
+            Methods::List { value, .. } => value.clone(),
+            Methods::Any => STAR,
+        };
+        granted.insert(ACCESS_CONTROL_ALLOW_METHODS, methods);
+        if let Headers::List { value: Some(value), .. } = &rules.headers {
+            granted.insert(ACCESS_CONTROL_ALLOW_HEADERS, value.clone());
+        }
+        if let Some(age) = &rules.max_age {
+            granted.insert(ACCESS_CONTROL_MAX_AGE, age.clone());
+        }
+        Self { refused, granted }
+    }
 }
 
 /// A CORS rule, compiled: every header value it may send is built once.
@@ -283,46 +367,16 @@ impl Rules {
         self.origins.is_any() && !self.credentials
     }
 
-    fn origin_allowed(&self, origin: &HeaderValue) -> bool {
-        origin.to_str().is_ok_and(|o| self.origins.allows(o))
-    }
-
-    /// The answer to a preflight (`OPTIONS` with `Origin` and
-    /// `Access-Control-Request-Method`, given apart from the rest of the request's headers):
-    /// its headers, and why it grants nothing if it doesn't.
-    pub(crate) fn preflight(
-        &self,
-        origin: &HeaderValue,
-        method: &HeaderValue,
-        request: &HeaderMap,
-    ) -> (HeaderMap, Option<Refusal>) {
-        let mut out = HeaderMap::with_capacity(6);
-        out.insert(VARY, VARY_PREFLIGHT);
-        if !self.origin_allowed(origin) {
-            return (out, Some(Refusal::Origin));
+    /// `Access-Control-Allow-Origin` for a request from `origin`, if it is allowed: `*` when
+    /// that can be sent as is, else the origin. An origin sent exactly as an entry is
+    /// written (browsers send it so) is the entry's value, built once; any other allowed
+    /// origin is echoed as sent.
+    fn granted_origin(&self, origin: &HeaderValue) -> Option<HeaderValue> {
+        if let Some(entry) = self.origins.exact_value(origin.as_bytes()) {
+            return Some(if self.static_any() { STAR } else { entry.clone() });
         }
-        if !self.methods.allows(method) {
-            return (out, Some(Refusal::Method));
-        }
-        if !self.headers.allows(request) {
-            return (out, Some(Refusal::Headers));
-        }
-        out.insert(ACCESS_CONTROL_ALLOW_ORIGIN, if self.static_any() { STAR } else { origin.clone() });
-        if self.credentials {
-            out.insert(ACCESS_CONTROL_ALLOW_CREDENTIALS, TRUE);
-        }
-        let methods = match &self.methods {
-            Methods::List { value, .. } => value.clone(),
-            Methods::Any => method.clone(),
-        };
-        out.insert(ACCESS_CONTROL_ALLOW_METHODS, methods);
-        if let Some(headers) = self.headers.grant(request) {
-            out.insert(ACCESS_CONTROL_ALLOW_HEADERS, headers);
-        }
-        if let Some(age) = &self.max_age {
-            out.insert(ACCESS_CONTROL_MAX_AGE, age.clone());
-        }
-        (out, None)
+        let allowed = origin.to_str().is_ok_and(|o| self.origins.allows(o));
+        allowed.then(|| if self.static_any() { STAR } else { origin.clone() })
     }
 
     /// The grants for an actual (non-preflight) request.
@@ -331,8 +385,7 @@ impl Rules {
         let allowed = match request.get(ORIGIN) {
             // No Origin: not a CORS request. With a static `*` the answer is `*` anyway.
             None => static_any.then_some(STAR),
-            Some(origin) if self.origin_allowed(origin) => Some(if static_any { STAR } else { origin.clone() }),
-            Some(_) => None,
+            Some(origin) => self.granted_origin(origin),
         };
         let Some(origin) = allowed else {
             return Grants {
