@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use axum::{Router, routing::get};
+use tollgate::MemoryNonceStore;
 use tollgate::flow::{BasicFlowControlConfig, BasicLimits, FlowControlLayer};
 use tollgate::params::{Param, ParamInjectionConfig, ParamValidationConfig, Position};
 use tollgate::prelude::*;
@@ -23,6 +24,8 @@ pub(crate) fn bare() -> Router {
 /// validation and injection), the gateway adding the request id and the client address.
 pub(crate) const GATEWAY_YAML: &str = r#"
 request_id: true
+# room for every nonce a long bench run signs with its one key (one key may fill it)
+nonce_store: {capacity: 20000000, max_share: 1.0}
 apis:
   - name: root
     method: GET
@@ -103,11 +106,17 @@ pub(crate) fn gateway_in_code() -> Result<Router, Box<dyn std::error::Error>> {
         .ip_access(p.ip)
         .flow(p.flow)
         .signature(p.signature)
-        .replay(ReplayGuardLayer::new())
+        .replay(replay())
         .app_flow(p.by_app)
         .param_validation(p.validation)
         .param_injection(p.injection);
     Ok(bare().layer(gateway.into_layer()))
+}
+
+/// The replay guard with room for every nonce a long bench run signs with its one key (the
+/// default store lets one key hold half of 1,000,000, which a run of a few seconds passes).
+fn replay() -> ReplayGuardLayer<MemoryNonceStore> {
+    ReplayGuardLayer::with_store(MemoryNonceStore::with_capacity(20_000_000).max_share(1.0))
 }
 
 /// The stack built up one policy at a time, outermost first: `(policy added, route)` for the
@@ -131,7 +140,7 @@ pub(crate) fn prefixes() -> Result<Vec<(&'static str, Router)>, Box<dyn std::err
     then!(b, "ip access", ip);
     then!(b, "flow by api and ip", flow);
     then!(b, "signature", signature);
-    then!(b, "replay", ReplayGuardLayer::new());
+    then!(b, "replay", replay());
     then!(b, "flow by app", by_app);
     then!(b, "param validation", validation);
     then!(b, "param injection", injection);

@@ -16,22 +16,23 @@ use tollgate_core::parse_urlencoded;
 /// it: cut at a NUL and at the first `[`, trimmed, case folded, and `-`, `.`, space and `+`
 /// read as `_`.
 pub(crate) fn canonical(name: &str) -> String {
+    canonical_chars(name).collect()
+}
+
+/// The characters of [`canonical`]`(name)`, without building the string (a check compares
+/// every name a request sends against the declared ones).
+pub(crate) fn canonical_chars(name: &str) -> impl Iterator<Item = char> + '_ {
     let name = name.split('\0').next().unwrap_or_default().trim();
     let name = match name.find('[') {
         Some(i) if i > 0 => name[..i].trim(),
         _ => name,
     };
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        match c {
-            '-' | '.' | ' ' | '+' | '_' => out.push('_'),
-            c if c.is_ascii() => out.push(c.to_ascii_lowercase()),
-            // upper then lower case, as Java's equalsIgnoreCase and .NET's invariant
-            // comparisons meet: `ſ` → `S` → `s`, `ı` → `I` → `i`, the Kelvin sign → `k`
-            c => out.extend(c.to_uppercase().flat_map(char::to_lowercase)),
-        }
-    }
-    out
+    // upper then lower case, as Java's equalsIgnoreCase and .NET's invariant comparisons
+    // meet: `ſ` → `S` → `s`, `ı` → `I` → `i`, the Kelvin sign → `k` (ASCII simply lowered)
+    name.chars().flat_map(|c| {
+        let c = if matches!(c, '-' | '.' | ' ' | '+' | '_') { '_' } else { c };
+        c.to_uppercase().flat_map(char::to_lowercase)
+    })
 }
 
 /// The name of every pair of one `&`-separated query or form segment, read as a backend

@@ -219,7 +219,7 @@ impl ParamRules {
             }
         }
         if let Some(q) = request.uri.query().filter(|_| self.reads_query) {
-            respelled(q.as_bytes(), &self.query_names, Position::Query, &mut problems);
+            respelled(q.as_bytes(), &self.query_names, &self.query_canonical, Position::Query, &mut problems);
         }
         if let Some(need) = self.body {
             self.check_body(need, request, &mut problems, &mut fixes);
@@ -271,7 +271,7 @@ impl ParamRules {
     }
 
     fn check_form(&self, body: &[u8], problems: &mut Vec<Problem>, fixes: &mut Fixes) {
-        respelled(body, &self.form_names, Position::Form, problems);
+        respelled(body, &self.form_names, &self.form_canonical, Position::Form, problems);
         let pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> = parse_urlencoded(body).collect();
         let mut appended = String::new();
         for p in self.body_params() {
@@ -378,15 +378,24 @@ fn insert_at(root: &mut Value, pointer: &str, value: Value) -> bool {
 /// (`Page=` or `page[]=` for `page`, ASP.NET and PHP; `x=1;page=` for `page`, older Python
 /// and Go, which also split on `;`): validation checks the exact name, and the backend would
 /// read the unchecked value.
-fn respelled(encoded: &[u8], declared: &[String], position: Position, problems: &mut Vec<Problem>) {
+///
+/// `canonical` holds the declared names' folded forms, made when the rules were compiled.
+fn respelled(
+    encoded: &[u8],
+    declared: &[String],
+    canonical: &[String],
+    position: Position,
+    problems: &mut Vec<Problem>,
+) {
     if declared.is_empty() {
         return;
     }
-    let canonical: Vec<String> = declared.iter().map(|n| names::canonical(n)).collect();
     for segment in encoded.split(|&b| b == b'&').filter(|s| !s.is_empty()) {
         for (i, part) in segment.split(|&b| b == b';').filter(|p| !p.is_empty()).enumerate() {
             let Some((name, _)) = parse_urlencoded(part).next() else { continue };
-            let Some(at) = canonical.iter().position(|c| *c == names::canonical(&name)) else { continue };
+            let Some(at) = canonical.iter().position(|c| names::canonical_chars(&name).eq(c.chars())) else {
+                continue;
+            };
             // the exact name as a pair of its own is what validation read
             if i == 0 && name == declared[at] {
                 continue;

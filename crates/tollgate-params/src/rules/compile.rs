@@ -7,7 +7,7 @@ use tollgate_core::PathTemplate;
 
 use super::{At, BodyNeed, Broken, Compiled, ParamRules, Parsed, Prepared, Scalar, above, parse_text, unescape};
 use crate::config::{ConfigError, Limit, Param, ParamType, ParamValidationConfig, Position};
-use crate::urlencoded;
+use crate::{names, urlencoded};
 
 /// The `{names}` of a template.
 fn template_names(template: &str) -> impl Iterator<Item = &str> {
@@ -238,12 +238,15 @@ impl ParamRules {
             (false, false, true) => Some(BodyNeed::Either),
             (false, false, false) => None,
         };
-        let query_names = params.iter().filter(|p| p.position == Position::Query).map(|p| p.name.clone()).collect();
-        let form_names = params
+        let query_names: Vec<String> =
+            params.iter().filter(|p| p.position == Position::Query).map(|p| p.name.clone()).collect();
+        let form_names: Vec<String> = params
             .iter()
             .filter(|p| matches!(p.position, Position::Form | Position::Body))
             .map(|p| p.name.clone())
             .collect();
+        let query_canonical = query_names.iter().map(|n| names::canonical(n)).collect();
+        let form_canonical = form_names.iter().map(|n| names::canonical(n)).collect();
         let mut json_keys: Vec<String> = params
             .iter()
             .filter_map(|p| match &p.at {
@@ -264,6 +267,8 @@ impl ParamRules {
             body,
             query_names,
             form_names,
+            query_canonical,
+            form_canonical,
             json_keys,
         })
     }

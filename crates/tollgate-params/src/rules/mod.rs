@@ -279,6 +279,9 @@ pub struct ParamRules {
     reads_path: bool,
     query_names: Vec<String>,
     form_names: Vec<String>,
+    /// The query and form names folded as lenient backends fold them (`names::canonical`).
+    query_canonical: Vec<String>,
+    form_canonical: Vec<String>,
     json_keys: Vec<String>,
 }
 
