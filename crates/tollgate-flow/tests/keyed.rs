@@ -153,3 +153,50 @@ fn bad_limits_fail_when_built_naming_the_field() {
     assert!(FlowControlLayer::per_app(1, Duration::from_secs(1)).is_ok());
     assert!(FlowControlLayer::per_header("x-tenant", 1, Duration::from_secs(1)).is_ok());
 }
+
+#[tokio::test]
+async fn retry_after_is_whole_seconds_rounded_up_and_ietf_fields_only_on_request() {
+    let clock = clock();
+    // two per three seconds: a new request every 1.5 s once the burst is spent
+    let policy = KeyedLimit::per_client_ip(2, Duration::from_secs(3)).unwrap();
+    let layer = FlowControlLayer::with_store(policy.clone(), MemoryRateStore::new().with_clock(clock.clone()));
+    let mut svc = service(layer);
+    let first = svc.ready().await.unwrap().call(from_ip("10.1.1.1")).await.unwrap();
+    assert!(first.headers().get("ratelimit-policy").is_none(), "IETF fields are off by default");
+    assert_eq!(status(&mut svc, from_ip("10.1.1.1")).await, StatusCode::OK);
+    let refused = svc.ready().await.unwrap().call(from_ip("10.1.1.1")).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.headers()["retry-after"], "2", "1.5 s rounds up");
+
+    let layer =
+        FlowControlLayer::with_store(policy, MemoryRateStore::new().with_clock(clock.clone())).ietf_headers(true);
+    let mut svc = service(layer);
+    let response = svc.ready().await.unwrap().call(from_ip("10.1.1.2")).await.unwrap();
+    assert_eq!(response.headers()["ratelimit-policy"], "\"flow\";q=2;w=3");
+    assert_eq!(response.headers()["ratelimit"], "\"flow\";r=1;t=2");
+}
+
+#[tokio::test]
+async fn the_layer_is_ready_only_when_its_service_is() {
+    use std::task::{Context, Poll};
+    /// A service that is never ready.
+    #[derive(Clone)]
+    struct Busy;
+    impl Service<Request<()>> for Busy {
+        type Response = Response<String>;
+        type Error = Infallible;
+        type Future = std::future::Ready<Result<Response<String>, Infallible>>;
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Pending
+        }
+        fn call(&mut self, _: Request<()>) -> Self::Future {
+            std::future::ready(Ok(Response::new(String::new())))
+        }
+    }
+    let layer = FlowControlLayer::per_client_ip(1, Duration::from_secs(1)).unwrap();
+    let mut svc = layer.layer(Busy);
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    assert!(svc.poll_ready(&mut cx).is_pending());
+    assert!(format!("{layer:?}").starts_with("FlowControlLayer"));
+    assert!(format!("{svc:?}").starts_with("FlowControl"));
+}
