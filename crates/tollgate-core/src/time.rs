@@ -235,6 +235,7 @@ mod tests {
         ] {
             let w: TimeWindow = serde_json::from_str(json).unwrap();
             assert_eq!(w.duration().as_secs(), secs);
+            assert_eq!(u64::from(w.count().get()) * w.unit().seconds(), secs);
             let back: TimeWindow = serde_json::from_str(&serde_json::to_string(&w).unwrap()).unwrap();
             assert_eq!(back, w);
         }

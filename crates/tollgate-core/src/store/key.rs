@@ -141,6 +141,7 @@ mod tests {
             assert_eq!(fingerprint(&key, &state), fingerprint(&key.reborrow(), &state));
         }
         let a = RateKey::new("app:orders").with_text("a1");
+        assert_eq!(a.scope(), "app:orders");
         assert_eq!(
             fingerprint(&a, &state),
             fingerprint(&RateKey::new("app:orders").with_text(String::from("a1")), &state)

@@ -484,6 +484,39 @@ mod tests {
     }
 
     #[test]
+    fn a_whole_second_ttl_is_kept_exactly_that_long() {
+        let clock = crate::ManualClock::at_unix(Duration::from_secs(1_800_000_000));
+        let store = MemoryNonceStore::new().with_clock(clock.clone());
+        assert!(store.is_empty());
+        assert_eq!(store.insert_if_absent_at_once("t", "a", Duration::from_secs(2)), Some(Ok(true)));
+        assert_eq!(store.insert_if_absent_at_once("t", "a", Duration::from_secs(2)), Some(Ok(false)));
+        assert!(!store.is_empty());
+        assert!(format!("{store:?}").contains("nonces: 1"));
+        clock.advance(Duration::from_millis(1_999));
+        assert_eq!(store.insert_if_absent_now("t", "a", Duration::from_secs(2)), Ok(false));
+        clock.advance(Duration::from_millis(1));
+        assert!(store.is_empty(), "gone once its two seconds have passed, not a second later");
+        assert_eq!(store.insert_if_absent_now("t", "a", Duration::from_secs(2)), Ok(true));
+    }
+
+    #[test]
+    fn takes_at_once_need_a_slot_for_each_decision() {
+        let clock = crate::ManualClock::at_unix(Duration::from_secs(1_800_000_000));
+        let store = MemoryRateStore::new().with_clock(clock);
+        assert!(store.is_empty());
+        let q = RateQuota::new(NonZeroU32::new(5).unwrap(), Duration::from_secs(60)).unwrap();
+        let takes = [RateTake::new("a", &q), RateTake::new("b", &q)];
+        let mut short = [RateDecision::default()];
+        assert!(matches!(store.take_all_at_once(&takes, 1, &mut short), Some(Err(StoreError::Unavailable(_)))));
+        assert!(store.is_empty(), "nothing taken");
+        let mut room = [RateDecision::default(); 3];
+        assert_eq!(store.take_all_at_once(&takes, 1, &mut room), Some(Ok(2)));
+        assert!(room[..2].iter().all(|d| d.allowed && d.remaining == 4));
+        assert!(!store.is_empty());
+        assert!(format!("{store:?}").contains("keys: 2"));
+    }
+
+    #[test]
     fn a_full_nonce_store_refuses_and_forgets_nothing() {
         let store = MemoryNonceStore::with_capacity(640).max_share(1.0); // 10 per shard
         let accepted: Vec<String> = (0..10_000)
