@@ -155,7 +155,7 @@ impl<P: FlowPolicy, St: RateStore> FlowControlLayer<P, St> {
     /// Whether responses carry `X-RateLimit-Limit` and `X-RateLimit-Remaining` (on by
     /// default, as Tencent's gateway sends its own; tower_governor's are off by default).
     /// Off, a passing response is left as the handler made it and a refusal carries only
-    /// `Retry-After`; writing the two headers costs about a fifth of a flow check.
+    /// `Retry-After`; writing the two headers costs about a third of a flow check.
     pub fn rate_headers(mut self, on: bool) -> Self {
         self.settings_mut().rate_headers = on;
         self
