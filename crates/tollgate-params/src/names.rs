@@ -16,23 +16,54 @@ use tollgate_core::parse_urlencoded;
 /// it: cut at a NUL and at the first `[`, trimmed, case folded, and `-`, `.`, space and `+`
 /// read as `_`.
 pub(crate) fn canonical(name: &str) -> String {
-    canonical_chars(name).collect()
+    let name = trimmed(name);
+    let mut out = String::with_capacity(name.len());
+    out.extend(name.chars().flat_map(fold));
+    out
 }
 
 /// The characters of [`canonical`]`(name)`, without building the string (a check compares
 /// every name a request sends against the declared ones).
 pub(crate) fn canonical_chars(name: &str) -> impl Iterator<Item = char> + '_ {
+    trimmed(name).chars().flat_map(fold)
+}
+
+/// The name up to a NUL and a `[` (not at its start), trimmed.
+fn trimmed(name: &str) -> &str {
     let name = name.split('\0').next().unwrap_or_default().trim();
-    let name = match name.find('[') {
+    match name.find('[') {
         Some(i) if i > 0 => name[..i].trim(),
         _ => name,
-    };
-    // upper then lower case, as Java's equalsIgnoreCase and .NET's invariant comparisons
-    // meet: `ſ` → `S` → `s`, `ı` → `I` → `i`, the Kelvin sign → `k` (ASCII simply lowered)
-    name.chars().flat_map(|c| {
-        let c = if matches!(c, '-' | '.' | ' ' | '+' | '_') { '_' } else { c };
-        c.to_uppercase().flat_map(char::to_lowercase)
-    })
+    }
+}
+
+/// One character folded: `-`, `.`, space and `+` read as `_`, ASCII lowered, anything else
+/// upper then lower cased, as Java's equalsIgnoreCase and .NET's invariant comparisons meet
+/// (`ſ` → `S` → `s`, `ı` → `I` → `i`, the Kelvin sign → `k`).
+fn fold(c: char) -> Folded {
+    match c {
+        '-' | '.' | ' ' | '+' | '_' => Folded::One(Some('_')),
+        c if c.is_ascii() => Folded::One(Some(c.to_ascii_lowercase())),
+        c => Folded::Cased(c.to_uppercase().flat_map(char::to_lowercase)),
+    }
+}
+
+/// What [`fold`] makes of a character: most are one character, found without the Unicode
+/// tables.
+enum Folded {
+    One(Option<char>),
+    Cased(std::iter::FlatMap<std::char::ToUppercase, std::char::ToLowercase, fn(char) -> std::char::ToLowercase>),
+}
+
+impl Iterator for Folded {
+    type Item = char;
+
+    fn next(&mut self) -> Option<char> {
+        match self {
+            Self::One(c) => c.take(),
+            Self::Cased(chars) => chars.next(),
+        }
+    }
 }
 
 /// The name of every pair of one `&`-separated query or form segment, read as a backend
@@ -137,6 +168,30 @@ fn percent_decode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The folding as first written: one string, a character at a time.
+    fn reference(name: &str) -> String {
+        let mut out = String::new();
+        for c in trimmed(name).chars() {
+            match c {
+                '-' | '.' | ' ' | '+' | '_' => out.push('_'),
+                c if c.is_ascii() => out.push(c.to_ascii_lowercase()),
+                c => out.extend(c.to_uppercase().flat_map(char::to_lowercase)),
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        /// Both forms fold as the reference does, names with any characters included.
+        #[test]
+        fn folding_agrees_with_the_reference(name in "\\PC{0,24}", ascii in "[ -~]{0,24}") {
+            for name in [&name, &ascii] {
+                proptest::prop_assert_eq!(canonical(name), reference(name));
+                proptest::prop_assert!(canonical_chars(name).eq(reference(name).chars()));
+            }
+        }
+    }
 
     #[test]
     fn spellings_a_backend_reads_as_one_name() {
