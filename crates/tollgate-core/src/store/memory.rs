@@ -500,6 +500,21 @@ mod tests {
     }
 
     #[test]
+    fn an_idle_key_goes_once_its_state_is_a_fresh_keys() {
+        let clock = crate::ManualClock::at_unix(Duration::from_secs(1_800_000_000));
+        let store = MemoryRateStore::new().with_clock(clock.clone());
+        let gcra = RateQuota::new(NonZeroU32::new(2).unwrap(), Duration::from_secs(60)).unwrap();
+        let fixed = gcra.with_algorithm(Algorithm::FixedWindow { offset: Duration::ZERO });
+        assert!(store.take_now("g", &gcra, 1).unwrap().allowed);
+        assert!(store.take_now("f", &fixed, 1).unwrap().allowed);
+        // GCRA: a burst (limit intervals) after the take; its queued second must pass too
+        clock.advance(Duration::from_secs(61));
+        assert_eq!(store.len(), 1, "the GCRA key went after its burst; the fixed window's stays 1.1 windows");
+        clock.advance(Duration::from_secs(6));
+        assert_eq!(store.len(), 0);
+    }
+
+    #[test]
     fn takes_at_once_need_a_slot_for_each_decision() {
         let clock = crate::ManualClock::at_unix(Duration::from_secs(1_800_000_000));
         let store = MemoryRateStore::new().with_clock(clock);
