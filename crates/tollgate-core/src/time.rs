@@ -222,6 +222,29 @@ pub fn time_apart(a: SystemTime, b: SystemTime) -> Duration {
 /// A shared clock, as policies hold it.
 pub type SharedClock = Arc<dyn Clock>;
 
+/// Clocks for tests across the crate.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// A clock whose wall-clock and monotonic readings are set apart, to step the wall clock.
+    #[derive(Debug, Clone, Default)]
+    pub(crate) struct TwoClocks {
+        pub(crate) wall: crate::ManualClock,
+        pub(crate) monotonic: crate::ManualClock,
+    }
+
+    impl Clock for TwoClocks {
+        fn now(&self) -> std::time::SystemTime {
+            self.wall.now()
+        }
+
+        fn monotonic(&self) -> Duration {
+            self.monotonic.since_epoch()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

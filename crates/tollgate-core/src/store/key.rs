@@ -85,15 +85,16 @@ impl<'a> RateKey<'a> {
             Value::Ip(IpAddr::V4(v4)) => (2, &v4.octets()[..]),
             Value::Ip(IpAddr::V6(v6)) => (3, &v6.octets()[..]),
         };
-        let mut block = [0u8; 44];
+        let mut block = [0u8; 49];
         for (at, word) in head.into_iter().enumerate() {
             block[at * 8..at * 8 + 8].copy_from_slice(&word.to_le_bytes());
         }
         block[24] = kind;
-        // a scope is a policy's tier and name: its length fits in three bytes
-        block[25..28].copy_from_slice(&(self.scope.len() as u32).to_le_bytes()[..3]);
-        block[28..28 + address.len()].copy_from_slice(address);
-        hasher.write(&block[..28 + address.len()]);
+        // a scope's length, saturated: a longer one still hashes all its bytes below
+        let scope_len = u32::try_from(self.scope.len()).unwrap_or(u32::MAX);
+        block[25..29].copy_from_slice(&scope_len.to_le_bytes());
+        block[29..29 + address.len()].copy_from_slice(address);
+        hasher.write(&block[..29 + address.len()]);
         hasher.write(self.scope.as_bytes());
         if let Value::Text(text) = &self.value {
             hasher.write(text.as_bytes());

@@ -6,17 +6,27 @@
 //! and no allocation, while a networked store returns its own future.
 
 mod key;
-mod memory;
+mod nonce_store;
 mod nonces;
 mod rate;
+mod rate_store;
 mod table;
 
 use std::future::Future;
 use std::time::Duration;
 
 pub use key::RateKey;
-pub use memory::{MemoryNonceStore, MemoryRateStore};
+pub use nonce_store::MemoryNonceStore;
 pub use rate::{Algorithm, RateDecision, RateQuota, RateState, SLIDING_SUBWINDOWS};
+pub use rate_store::MemoryRateStore;
+
+/// Default bound on the keys an in-memory store remembers.
+const DEFAULT_CAPACITY: u64 = 1_000_000;
+
+/// A duration in nanoseconds, saturated (the stores' time line).
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
 
 /// A store could not answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

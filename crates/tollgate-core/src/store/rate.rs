@@ -4,6 +4,8 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use super::nanos;
+
 /// How "N per window" is enforced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -98,10 +100,6 @@ pub struct RateState {
     pub b: u64,
     /// Sliding window: requests counted per sub-window, sub-window `i` at `i % 11`.
     pub slots: Option<Box<[u32; SLIDING_SLOTS]>>,
-}
-
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl RateQuota {

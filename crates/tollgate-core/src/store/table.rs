@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use super::key::RateKey;
+use super::nanos;
 use super::rate::{Algorithm, RateQuota};
 
 /// Entries are kept in this many independently locked shards, so concurrent requests rarely
@@ -50,10 +51,6 @@ impl Fingerprinter {
         nonce.hash(&mut hasher);
         (tag, hasher.finish())
     }
-}
-
-fn nanos(d: std::time::Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Hashing a fingerprint again would be wasted work: it is already uniformly random.
