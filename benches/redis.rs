@@ -21,7 +21,8 @@ fn redis(c: &mut Criterion) {
         (None, _) => return eprintln!("skipped: no redis-server"),
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let store = rt.block_on(RedisStore::connect(&url)).unwrap().prefix("bench:").timeout(Duration::from_secs(1));
+    let store =
+        rt.block_on(RedisStore::connect(&url)).unwrap().prefix("bench:").timeout(Duration::from_secs(1)).unwrap();
     let memory = MemoryRateStore::new();
     let nonces = MemoryNonceStore::new();
     let quota = RateQuota::new(NonZeroU32::new(u32::MAX).unwrap(), Duration::from_secs(60)).unwrap();

@@ -83,14 +83,22 @@ async fn two_services_limits_do_not_count_together() {
     assert_eq!(passes(b, 3).await, (2, vec![429]));
 }
 
-/// No duration given to the store panics: a timeout of `Duration::MAX` is no deadline.
+/// A timeout of `Duration::MAX` is no deadline, not a panic.
 #[tokio::test]
 async fn an_unbounded_timeout_does_not_panic() {
     let Some((url, _server)) = redis_url() else { return };
-    let store = RedisStore::connect(&url).await.unwrap().prefix(fresh_prefix("timeout")).timeout(Duration::MAX);
+    let store =
+        RedisStore::connect(&url).await.unwrap().prefix(fresh_prefix("timeout")).timeout(Duration::MAX).unwrap();
     let quota = tollgate::RateQuota::new(3.try_into().unwrap(), Duration::from_secs(60)).unwrap();
     assert!(store.take("api:timeout", &quota, 1).await.unwrap().allowed);
-    // no time at all: an answer or a timeout (the reply may already be there), no panic
-    let zero = RedisStore::connect(&url).await.unwrap().timeout(Duration::ZERO);
-    let _ = zero.take("api:timeout", &quota, 1).await;
+}
+
+/// A zero timeout would time every call out: refused when the store is configured, naming
+/// the field, instead of refusing (or silently limiting per instance) every request.
+#[tokio::test]
+async fn a_zero_timeout_is_a_configuration_error() {
+    let Some((url, _server)) = redis_url() else { return };
+    let err = RedisStore::connect(&url).await.unwrap().timeout(Duration::ZERO).unwrap_err();
+    assert_eq!(err.field, "timeout", "{err}");
+    assert!(RedisStore::connect(&url).await.unwrap().timeout(Duration::from_nanos(1)).is_ok());
 }

@@ -11,7 +11,7 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let store = RedisStore::connect("redis://127.0.0.1:6379").await?
 //!     .prefix("orders-api:")
-//!     .timeout(Duration::from_millis(50))
+//!     .timeout(Duration::from_millis(50))?
 //!     .on_failure(OnFailure::FallBackToMemory);
 //! assert!(store.insert_if_absent("aliyun-apigw\u{1f}app", "nonce-1", Duration::from_secs(900)).await?);
 //! let quota = RateQuota::new(100.try_into()?, Duration::from_secs(1)).unwrap();
@@ -61,7 +61,8 @@ use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisResult, Script};
 use sha2::{Digest, Sha256};
 use tollgate_core::{
-    Algorithm, MemoryNonceStore, MemoryRateStore, NonceStore, RateDecision, RateQuota, RateStore, RateTake, StoreError,
+    Algorithm, ConfigError, MemoryNonceStore, MemoryRateStore, NonceStore, RateDecision, RateQuota, RateStore,
+    RateTake, StoreError,
 };
 
 #[cfg(feature = "testing")]
@@ -196,10 +197,17 @@ impl RedisStore {
         self
     }
 
-    /// The longest any call may take (50 ms by default).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
+    /// The longest any call may take (50 ms by default; `Duration::MAX` for no deadline).
+    ///
+    /// A zero timeout is refused (a [`ConfigError`] naming `timeout`): every call would time
+    /// out, so every request would be refused or, with
+    /// [`OnFailure::FallBackToMemory`], silently limited per instance.
+    pub fn timeout(mut self, timeout: Duration) -> Result<Self, ConfigError> {
+        if timeout.is_zero() {
+            return Err(ConfigError::new("timeout", "must be more than zero: every call would time out"));
+        }
         self.timeout = timeout;
-        self
+        Ok(self)
     }
 
     /// What to do when Redis does not answer ([`OnFailure::Refuse`] by default).

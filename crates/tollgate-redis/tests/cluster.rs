@@ -13,8 +13,8 @@ async fn a_cluster_takes_a_requests_limits_in_one_slot_and_shares_nonces() {
     let Some(cluster) = RedisCluster::start() else { return };
     let urls = cluster.urls();
     let nodes: Vec<&str> = urls.iter().map(String::as_str).collect();
-    let a = RedisStore::connect_cluster(&nodes).await.unwrap().timeout(Duration::from_secs(2));
-    let b = RedisStore::connect_cluster(&nodes[1..]).await.unwrap().timeout(Duration::from_secs(2));
+    let a = RedisStore::connect_cluster(&nodes).await.unwrap().timeout(Duration::from_secs(2)).unwrap();
+    let b = RedisStore::connect_cluster(&nodes[1..]).await.unwrap().timeout(Duration::from_secs(2)).unwrap();
 
     for algorithm in [Algorithm::Gcra, Algorithm::FixedWindow { offset: Duration::ZERO }, Algorithm::SlidingWindow] {
         let api =

@@ -147,7 +147,7 @@ async fn two_instances_under_concurrent_load_never_exceed_the_limit() {
 #[tokio::test]
 async fn a_stopped_redis_gives_the_configured_answer_within_the_timeout_and_recovery_is_automatic() {
     let Some(mut server) = RedisServer::start() else { return };
-    let base = RedisStore::connect(&server.url()).await.unwrap().timeout(Duration::from_millis(50));
+    let base = RedisStore::connect(&server.url()).await.unwrap().timeout(Duration::from_millis(50)).unwrap();
     let refuse = base.clone().on_failure(OnFailure::Refuse);
     let allow = base.clone().on_failure(OnFailure::Allow);
     let memory = base.clone().on_failure(OnFailure::FallBackToMemory);
