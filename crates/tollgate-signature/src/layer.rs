@@ -224,7 +224,7 @@ impl<Sc: Scheme, St: SecretStore> Shared<Sc, St> {
             return Err(scheme.unknown_key(key_id));
         }
         let verified = scheme.verify(view, parsed, record.secrets(), self.clock.now())?;
-        let key_id: Arc<str> = Arc::from(key_id);
+        let key_id = record.shared_key_id(key_id);
         let mut caller = Caller::new(key_id.clone());
         if let Some(app) = record.app_id() {
             caller = caller.with_app_id(app.clone());
