@@ -346,10 +346,7 @@ where
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
                 let check = with_tenant(namespace, key, |tenant| store.insert_if_absent(tenant, nonce, ttl));
-                State::Checking {
-                    check,
-                    pending: Some(Pending { inner, req, style: self.settings.style.clone() }),
-                }
+                State::Checking { check, pending: Some(Pending { inner, req, style: self.settings.style.clone() }) }
             }
         };
         ResponseFuture { state }

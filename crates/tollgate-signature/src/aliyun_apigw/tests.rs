@@ -346,3 +346,39 @@ fn needs_body() {
     h.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded; charset=UTF-8"));
     assert!(Scheme::needs_body(&s, &Method::GET, &h));
 }
+
+#[test]
+fn needs_body_from_the_parse_agrees() {
+    // every mix of the two headers it reads, in any case and spacing, present or not
+    let types = [
+        None,
+        Some("application/json"),
+        Some("application/x-www-form-urlencoded"),
+        Some(" Application/X-WWW-Form-Urlencoded ;charset=UTF-8"),
+        Some("application/x-www-form-urlencodedx"),
+        Some("multipart/form-data; boundary=x"),
+        Some(""),
+    ];
+    let s = AliyunApiGateway::new();
+    for ctype in types {
+        for md5 in [None, Some("x"), Some("")] {
+            let mut h = HeaderMap::new();
+            h.insert(X_CA_SIGNATURE, HeaderValue::from_static("c2ln"));
+            h.insert(X_CA_KEY, HeaderValue::from_static("k"));
+            if let Some(c) = ctype {
+                h.insert(CONTENT_TYPE, HeaderValue::from_str(c).unwrap());
+            }
+            if let Some(m) = md5 {
+                h.insert(CONTENT_MD5, HeaderValue::from_str(m).unwrap());
+            }
+            let uri = http::Uri::from_static("/");
+            let view = RequestView { method: &Method::POST, uri: &uri, headers: &h, body: None };
+            let parsed = s.parse(&view).unwrap();
+            assert_eq!(
+                s.needs_body_parsed(&parsed),
+                Some(Scheme::needs_body(&s, &Method::POST, &h)),
+                "{ctype:?} {md5:?}"
+            );
+        }
+    }
+}
