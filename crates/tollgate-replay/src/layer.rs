@@ -16,7 +16,7 @@ use tollgate_core::{
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::rule::{HeaderRule, expired, keep_for, replayed, tenant, within};
+use crate::rule::{HeaderRule, expired, keep_for, replayed, with_tenant, within};
 
 /// The guard's settings, copied on write (the store is shared through its `Arc`): a builder
 /// call on a cloned layer changes that layer only.
@@ -199,11 +199,12 @@ impl<S, N> std::fmt::Debug for ReplayGuard<S, N> {
     }
 }
 
-/// What the guard decided before touching the store.
-enum Plan {
+/// What the guard decided before touching the store. The nonce and its tenant's parts are
+/// borrowed from the request: the tenant is put together only for the store's call.
+enum Plan<'r> {
     Pass,
     Refuse(Rejection, ErrorStyle),
-    Remember { tenant: String, nonce: Arc<str>, ttl: std::time::Duration },
+    Remember { namespace: &'r str, key: &'r str, nonce: &'r str, ttl: std::time::Duration },
 }
 
 impl<N: NonceStore> Settings<N> {
@@ -212,7 +213,7 @@ impl<N: NonceStore> Settings<N> {
     }
 
     /// Decides from the claims alone; clones nothing unless it refuses.
-    fn plan<B>(&self, req: &Request<B>) -> Plan {
+    fn plan<'r, B>(&self, req: &'r Request<B>) -> Plan<'r> {
         let now = self.clock.now();
         if let Some(c) = SignedClaims::from_extensions(req.extensions()) {
             // a window past the bound would keep nonces (nearly) forever
@@ -222,8 +223,9 @@ impl<N: NonceStore> Settings<N> {
             }
             return match (&c.nonce, &c.refusals.missing_nonce) {
                 (Some(nonce), _) => Plan::Remember {
-                    tenant: tenant(c.scheme, &c.key_id),
-                    nonce: nonce.clone(),
+                    namespace: c.scheme,
+                    key: &c.key_id,
+                    nonce,
                     ttl: keep_for(c.timestamp, window, now),
                 },
                 (None, Some(missing)) if self.require_nonce => {
@@ -253,8 +255,9 @@ impl<N: NonceStore> Settings<N> {
         }
         match claims.nonce {
             Some(nonce) => Plan::Remember {
-                tenant: tenant("headers", claims.key),
-                nonce: Arc::from(nonce),
+                namespace: "headers",
+                key: claims.key,
+                nonce,
                 ttl: keep_for(Some(claims.timestamp), rule.window, now),
             },
             None => Plan::Pass,
@@ -328,8 +331,10 @@ where
                 State::Calling { future: self.inner.call(req) }
             }
             Plan::Refuse(rejection, style) => State::Done { response: Some(style.respond(&rejection, &req)) },
-            Plan::Remember { tenant, nonce, ttl } => {
-                if let Some(outcome) = self.settings.store.insert_if_absent_at_once(&tenant, &nonce, ttl) {
+            Plan::Remember { namespace, key, nonce, ttl } => {
+                let store = &self.settings.store;
+                let at_once = with_tenant(namespace, key, |tenant| store.insert_if_absent_at_once(tenant, nonce, ttl));
+                if let Some(outcome) = at_once {
                     // an in-memory store has answered: settle here
                     let state = match refusal_for(outcome, &req, &self.settings.style) {
                         None => State::Calling { future: self.inner.call(req) },
@@ -340,10 +345,8 @@ where
                 // The ready service travels with the request until the store answers.
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
-                State::Checking {
-                    check: self.settings.store.insert_if_absent(&tenant, &nonce, ttl),
-                    pending: Some(Pending { inner, req, style: self.settings.style.clone() }),
-                }
+                let check = with_tenant(namespace, key, |tenant| store.insert_if_absent(tenant, nonce, ttl));
+                State::Checking { check, pending: Some(Pending { inner, req, style: self.settings.style.clone() }) }
             }
         };
         ResponseFuture { state }

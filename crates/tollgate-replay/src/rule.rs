@@ -113,6 +113,27 @@ pub(crate) fn tenant(namespace: &str, key: &str) -> String {
     k
 }
 
+/// Calls `f` with the [`tenant`] of `namespace` and `key`, written on the stack when it is
+/// short (a scheme's name and a key id nearly always are): a check runs on every signed
+/// request, and an allocation for a string used once is a fifth of what the guard adds.
+pub(crate) fn with_tenant<T>(namespace: &str, key: &str, f: impl FnOnce(&str) -> T) -> T {
+    let mut buf = [0u8; 96];
+    let len = namespace.len() + 1 + key.len();
+    let Some(out) = buf.get_mut(..len) else {
+        return f(&tenant(namespace, key));
+    };
+    let (head, tail) = out.split_at_mut(namespace.len());
+    head.copy_from_slice(namespace.as_bytes());
+    tail[0] = 0x1f;
+    tail[1..].copy_from_slice(key.as_bytes());
+    // two texts joined by an ASCII byte: UTF-8 by construction (checked, since `unsafe` is
+    // forbidden; a few nanoseconds over so few bytes)
+    match std::str::from_utf8(out) {
+        Ok(text) => f(text),
+        Err(_) => f(&tenant(namespace, key)),
+    }
+}
+
 fn parse_timestamp(raw: &str, format: TimestampFormat) -> Option<SystemTime> {
     match format {
         TimestampFormat::EpochMillis => {
@@ -170,6 +191,11 @@ mod tests {
         assert_eq!(keep_for(Some(at(T + 100)), w, at(T)), Duration::from_secs(1001));
         assert_eq!(keep_for(None, w, at(T)), Duration::from_secs(901));
         assert_eq!(tenant("s", "k"), "s\u{1f}k");
+        // on the stack or not, the same text
+        for key in ["", "k", "203753741", "AKID\u{e9}x", &"k".repeat(94), &"k".repeat(95), &"\u{e9}".repeat(80)] {
+            assert_eq!(with_tenant("aliyun-apigw", key, str::to_owned), tenant("aliyun-apigw", key));
+            assert_eq!(with_tenant("", key, str::to_owned), tenant("", key));
+        }
     }
 
     #[test]

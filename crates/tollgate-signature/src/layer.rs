@@ -188,14 +188,22 @@ impl<Sc: Scheme, St: SecretStore> Shared<Sc, St> {
         self.finish(view, &parsed, found)
     }
 
-    /// Verifies a bodiless request in one go, when the secret store answers at once; `None`
-    /// when it must be awaited.
+    /// Verifies a request that needs no body in one go, when the secret store answers at
+    /// once; `None` when its body must be read or the store awaited (the boxed path, which
+    /// starts over). Parsed first: the parse reads the headers that say whether the body is
+    /// needed, so they are not looked up again.
     fn verify_at_once(&self, view: &RequestView<'_>) -> Option<Result<(Caller, SignedClaims), Rejection>> {
-        let parsed = match self.scheme.parse(view) {
+        let scheme = &self.scheme;
+        let needs_body = || scheme.needs_body(view.method, view.headers);
+        let parsed = match scheme.parse(view) {
             Ok(parsed) => parsed,
-            Err(rejection) => return Some(Err(rejection)),
+            // refused here only when no body is read first: one too large is a 413 before all
+            Err(rejection) => return (!needs_body()).then_some(Err(rejection)),
         };
-        let found = self.store.lookup_at_once(self.scheme.key_id(&parsed))?;
+        if scheme.needs_body_parsed(&parsed).unwrap_or_else(needs_body) {
+            return None;
+        }
+        let found = self.store.lookup_at_once(scheme.key_id(&parsed))?;
         Some(self.finish(view, &parsed, found))
     }
 
@@ -224,7 +232,7 @@ impl<Sc: Scheme, St: SecretStore> Shared<Sc, St> {
             return Err(scheme.unknown_key(key_id));
         }
         let verified = scheme.verify(view, parsed, record.secrets(), self.clock.now())?;
-        let key_id: Arc<str> = Arc::from(key_id);
+        let key_id = record.shared_key_id(key_id);
         let mut caller = Caller::new(key_id.clone());
         if let Some(app) = record.app_id() {
             caller = caller.with_app_id(app.clone());
@@ -283,22 +291,20 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let shared = &*self.shared;
-        if !shared.scheme.needs_body(req.method(), req.headers()) {
-            let view = RequestView { method: req.method(), uri: req.uri(), headers: req.headers(), body: None };
-            // a bodiless request and a store that answers at once: settled here, unboxed
-            if let Some(verdict) = shared.verify_at_once(&view) {
-                let future = match verdict {
-                    Ok((caller, claims)) => {
-                        let mut req = req.map(RequestBody::streaming);
-                        req.extensions_mut().insert(caller);
-                        req.extensions_mut().insert(claims);
-                        tollgate_core::observe::accepted("signature");
-                        PolicyFuture::inner(self.inner.call(req))
-                    }
-                    Err(rejection) => PolicyFuture::refused(shared.style.respond(&unauthenticated(rejection), &req)),
-                };
-                return ResponseFuture { kind: Kind::Now { future } };
-            }
+        let view = RequestView { method: req.method(), uri: req.uri(), headers: req.headers(), body: None };
+        // a bodiless request and a store that answers at once: settled here, unboxed
+        if let Some(verdict) = shared.verify_at_once(&view) {
+            let future = match verdict {
+                Ok((caller, claims)) => {
+                    let mut req = req.map(RequestBody::streaming);
+                    req.extensions_mut().insert(caller);
+                    req.extensions_mut().insert(claims);
+                    tollgate_core::observe::accepted("signature");
+                    PolicyFuture::inner(self.inner.call(req))
+                }
+                Err(rejection) => PolicyFuture::refused(shared.style.respond(&unauthenticated(rejection), &req)),
+            };
+            return ResponseFuture { kind: Kind::Now { future } };
         }
         // The ready inner service goes into the future; a fresh clone waits for the next call.
         let clone = self.inner.clone();

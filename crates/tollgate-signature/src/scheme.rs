@@ -59,6 +59,14 @@ pub trait Scheme: Send + Sync + 'static {
     /// digest). Requests for which this is false stream through untouched.
     fn needs_body(&self, method: &Method, headers: &HeaderMap) -> bool;
 
+    /// [`needs_body`](Self::needs_body) answered from a request's parse, when the parse read
+    /// the headers it looks at (so the layer need not look them up again); it must give the
+    /// same answer for every request that parses. `None`, the default: ask `needs_body`.
+    fn needs_body_parsed(&self, parsed: &Self::Parsed<'_>) -> Option<bool> {
+        let _ = parsed;
+        None
+    }
+
     /// Reads what the request claims; refuses a missing or malformed signature.
     fn parse<'r>(&self, request: &RequestView<'r>) -> Result<Self::Parsed<'r>, Rejection>;
 

@@ -193,17 +193,35 @@ impl From<String> for Secret {
 }
 
 /// What a [`SecretStore`] knows about one key id.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct KeyRecord {
     secrets: Vec<Secret>,
     disabled: bool,
     app_id: Option<Arc<str>>,
+    /// The key id the record was first found by, shared by the `Caller` and claims of every
+    /// request signed with it rather than copied for each (not part of what the record says).
+    key_id: OnceLock<Arc<str>>,
 }
+
+impl PartialEq for KeyRecord {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.secrets, self.disabled, &self.app_id) == (&other.secrets, other.disabled, &other.app_id)
+    }
+}
+
+impl Eq for KeyRecord {}
 
 impl KeyRecord {
     /// A key with one active secret.
     pub fn new(secret: impl Into<Secret>) -> Self {
-        Self { secrets: vec![secret.into()], disabled: false, app_id: None }
+        Self { secrets: vec![secret.into()], disabled: false, app_id: None, key_id: OnceLock::new() }
+    }
+
+    /// `key_id` (the id this record was found by) as a shared string: the one kept from the
+    /// first request, unless a store returns one record under several ids.
+    pub(crate) fn shared_key_id(&self, key_id: &str) -> Arc<str> {
+        let kept = self.key_id.get_or_init(|| Arc::from(key_id));
+        if **kept == *key_id { kept.clone() } else { Arc::from(key_id) }
     }
 
     /// Adds another active secret: during a roll-over the old and the new are both accepted.
@@ -336,6 +354,17 @@ mod tests {
     use super::*;
     use crate::HmacAlg;
     use crate::mac::hmac;
+
+    #[test]
+    fn a_record_shares_the_key_id_it_was_found_by() {
+        let record = KeyRecord::new("s");
+        let first = record.shared_key_id("203753741");
+        assert!(Arc::ptr_eq(&first, &record.shared_key_id("203753741")), "kept, not copied");
+        // one record under another id (a store may alias keys): that id, not the kept one
+        assert_eq!(&*record.shared_key_id("203753742"), "203753742");
+        assert_eq!(record, KeyRecord::new("s"), "what the record says is unchanged");
+        assert_ne!(record, KeyRecord::new("s").disabled(true));
+    }
 
     #[test]
     fn macs_are_the_same_only_byte_for_byte() {

@@ -272,6 +272,11 @@ impl Scheme for AliyunApiGateway {
         is_form(headers) || headers.contains_key(CONTENT_MD5)
     }
 
+    /// The parse kept `Content-MD5` and `Content-Type` (each sent once, or it refused).
+    fn needs_body_parsed(&self, parsed: &Parsed<'_>) -> Option<bool> {
+        Some(parsed.headers.is_form() || parsed.headers.fixed[1].is_some())
+    }
+
     fn parse<'r>(&self, req: &RequestView<'r>) -> Result<Parsed<'r>, Rejection> {
         // one pass for every header read here and by the string to sign
         let (mut signature, mut key, mut method, mut list) = (None, None, None, None);

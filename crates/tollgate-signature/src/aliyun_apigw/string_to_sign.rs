@@ -135,7 +135,7 @@ impl<'h, 'n> Headers<'h, 'n> {
         }
     }
 
-    fn is_form(&self) -> bool {
+    pub(super) fn is_form(&self) -> bool {
         self.fixed[2]
             .and_then(header_text)
             .and_then(|v| v.split(';').next())

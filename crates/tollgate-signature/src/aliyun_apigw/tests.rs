@@ -10,6 +10,7 @@ use super::string_to_sign::signed_header_names;
 use super::*;
 use crate::mac::hmac;
 use crate::scheme::Signer;
+use proptest::strategy::Strategy as _;
 
 const NOW: u64 = 1_700_000_000;
 const SECRET: &str = "secret";
@@ -345,4 +346,58 @@ fn needs_body() {
     let mut h = HeaderMap::new();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded; charset=UTF-8"));
     assert!(Scheme::needs_body(&s, &Method::GET, &h));
+}
+
+#[test]
+fn needs_body_from_the_parse_agrees() {
+    // every mix of the two headers it reads, in any case and spacing, present or not
+    let types = [
+        None,
+        Some("application/json"),
+        Some("application/x-www-form-urlencoded"),
+        Some(" Application/X-WWW-Form-Urlencoded ;charset=UTF-8"),
+        Some("application/x-www-form-urlencodedx"),
+        Some("multipart/form-data; boundary=x"),
+        Some(""),
+    ];
+    for ctype in types {
+        for md5 in [None, Some("x"), Some("")] {
+            assert_needs_body_agrees(ctype.map(str::as_bytes), md5);
+        }
+    }
+}
+
+/// Whether the body is needed, asked of the parse and of the headers, for a request with
+/// this `Content-Type` and `Content-MD5` (each absent if `None`) that parses.
+fn assert_needs_body_agrees(ctype: Option<&[u8]>, md5: Option<&str>) {
+    let s = AliyunApiGateway::new();
+    let mut h = HeaderMap::new();
+    h.insert(X_CA_SIGNATURE, HeaderValue::from_static("c2ln"));
+    h.insert(X_CA_KEY, HeaderValue::from_static("k"));
+    if let Some(c) = ctype.and_then(|c| HeaderValue::from_bytes(c).ok()) {
+        h.insert(CONTENT_TYPE, c);
+    }
+    if let Some(m) = md5 {
+        h.insert(CONTENT_MD5, HeaderValue::from_str(m).unwrap());
+    }
+    let uri = http::Uri::from_static("/");
+    let view = RequestView { method: &Method::POST, uri: &uri, headers: &h, body: None };
+    let parsed = s.parse(&view).unwrap();
+    assert_eq!(s.needs_body_parsed(&parsed), Some(Scheme::needs_body(&s, &Method::POST, &h)), "{ctype:?} {md5:?}");
+}
+
+proptest::proptest! {
+    /// Any content type, text or not, near the form's or not: the parse's answer is the
+    /// headers' answer.
+    #[test]
+    fn needs_body_from_the_parse_agrees_for_any_content_type(
+        ctype in proptest::prop_oneof![
+            proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+            "[ ;=a-zA-Z/-]{0,12}(application/x-www-form-urlencoded|APPLICATION/X-WWW-FORM-URLENCODED)[ ;=a-zA-Z8-]{0,12}"
+                .prop_map(String::into_bytes),
+        ],
+        md5 in proptest::option::of("[a-zA-Z0-9+/=]{0,24}"),
+    ) {
+        assert_needs_body_agrees(Some(&ctype), md5.as_deref());
+    }
 }
