@@ -4,10 +4,10 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
-use tollgate_core::{Caller, ClientIp, RateQuota, Rejection};
+use tollgate_core::{Caller, RateQuota, Rejection};
 
 use crate::config::{AlgorithmChoice, BasicFlowControlConfig, ConfigError, Enforcement};
-use crate::policy::{Check, Checks, FlowPolicy, FlowRequest, Keys, Tier};
+use crate::policy::{Check, Checks, FlowPolicy, FlowRequest, Keys, Tier, client_ip};
 use crate::refusal::ip_unresolved;
 
 /// At most this many special apps, and as many special IPs (the plugin's bound).
@@ -22,8 +22,9 @@ const MAX_WINDOW: Duration = Duration::from_secs(366 * 86_400);
 
 /// The compiled limits of Tencent's basic flow-control plugin: the API limit always applies;
 /// the app limit per [`Caller`] (not applied to a request without one); the IP limit per
-/// [`ClientIp`]; a special app or IP gets its own limit instead of the general one, the API
-/// limit still applying. Every limit that applies is checked; the smallest decides.
+/// [`ClientIp`](tollgate_core::ClientIp); a special app or IP gets its own limit instead of
+/// the general one, the API limit still applying. Every limit that applies is checked; the
+/// smallest decides.
 ///
 /// An IPv4 client is limited by its address; an IPv6 client by its /64 network (one host
 /// commonly owns a whole /64; see [`ipv6_prefix`](Self::ipv6_prefix)). A special IP is
@@ -157,7 +158,7 @@ impl BasicLimits {
         Ok(self)
     }
 
-    /// Also limits each client IP ([`ClientIp`]) to `limit` per window.
+    /// Also limits each client IP ([`ClientIp`](tollgate_core::ClientIp)) to `limit` per window.
     pub fn ip_limit(mut self, limit: u32) -> Result<Self, ConfigError> {
         self.ip = Some(self.like_api("ip_rate_limit", limit)?);
         Ok(self)
@@ -244,10 +245,10 @@ impl FlowPolicy for BasicLimits {
         if self.ip.is_none() && self.special_ips.is_empty() {
             return Ok(());
         }
-        let Some(client) = ClientIp::from_extensions(request.extensions) else {
+        let Some(ip) = client_ip(request.extensions) else {
             return if self.pass_unresolved { Ok(()) } else { Err(ip_unresolved()) };
         };
-        let ip = canonical(client.ip());
+        let ip = canonical(ip);
         if let Some(quota) = self.special_ips.get(&ip).copied() {
             out.push(Check { key: self.keys.ip(ip), quota, tier: Tier::Ip });
         } else if let Some(quota) = self.ip {

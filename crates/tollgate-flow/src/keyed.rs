@@ -37,12 +37,12 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use http::HeaderName;
-use tollgate_core::{Algorithm, Caller, ClientIp, MAX_WINDOW, ParamError, RateKey, RateQuota, Rejection};
+use tollgate_core::{Algorithm, Caller, MAX_WINDOW, ParamError, RateKey, RateQuota, Rejection};
 
 use crate::basic::{DEFAULT_IPV6_PREFIX, canonical, check_prefix, network};
 use crate::config::ConfigError;
 use crate::layer::FlowControlLayer;
-use crate::policy::{Check, Checks, FlowPolicy, FlowRequest, Keys, Tier};
+use crate::policy::{Check, Checks, FlowPolicy, FlowRequest, Keys, Tier, client_ip};
 use crate::refusal::{bad_parameter, ip_unresolved};
 
 /// What a [`KeyedLimit`] counts by.
@@ -56,7 +56,7 @@ enum KeyBy {
 /// One limit for each client IP, each app or each value of a header: `limit` requests per
 /// `window`, by GCRA unless [`algorithm`](Self::algorithm) says otherwise.
 ///
-/// - By client IP ([`ClientIp`], put there by `ClientIpLayer`): an IPv6 client is counted by
+/// - By client IP ([`ClientIp`](tollgate_core::ClientIp), put there by `ClientIpLayer`): an IPv6 client is counted by
 ///   its /64 ([`ipv6_prefix`](Self::ipv6_prefix)), an IPv4-mapped address as the IPv4
 ///   address; a request whose address is unknown is refused, 403 `IpUnresolved`.
 /// - By app ([`Caller`], put there by a signature verifier): a request with no caller is not
@@ -140,8 +140,8 @@ impl FlowPolicy for KeyedLimit {
     fn checks<'a>(&'a self, request: &FlowRequest<'a>, out: &mut Checks<'a>) -> Result<(), Rejection> {
         let (key, tier) = match &self.by {
             KeyBy::ClientIp => {
-                let client = ClientIp::from_extensions(request.extensions).ok_or_else(ip_unresolved)?;
-                (self.ip_key(client.ip()), Tier::Ip)
+                let ip = client_ip(request.extensions).ok_or_else(ip_unresolved)?;
+                (self.ip_key(ip), Tier::Ip)
             }
             KeyBy::App => match Caller::from_extensions(request.extensions) {
                 Some(caller) => (self.keys.app(caller.app_id()), Tier::App),

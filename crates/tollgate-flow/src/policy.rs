@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use http::{Extensions, HeaderMap, Method, Uri};
 use smallvec::SmallVec;
-use tollgate_core::{RateKey, RateQuota, RateTake, Rejection};
+use tollgate_core::{ClientIp, RateKey, RateQuota, RateTake, Rejection};
 
 /// The parts of a request a policy reads (the body is never read).
 #[derive(Debug, Clone, Copy)]
@@ -66,22 +66,26 @@ pub struct Checks<'a> {
 
 impl<'a> Checks<'a> {
     /// Adds a check after the others.
+    #[inline]
     pub fn push(&mut self, check: Check<'a>) {
         self.takes.push(RateTake { key: check.key, quota: check.quota });
         self.tiers.push(check.tier);
     }
 
     /// The keys and quotas, in order.
+    #[inline]
     pub fn takes(&self) -> &[RateTake<'a>] {
         &self.takes
     }
 
     /// Whose limit the check at `index` is.
+    #[inline]
     pub fn tier(&self, index: usize) -> Option<Tier> {
         self.tiers.get(index).copied()
     }
 
     /// How many checks there are.
+    #[inline]
     pub fn len(&self) -> usize {
         self.takes.len()
     }
@@ -107,6 +111,17 @@ pub trait FlowPolicy: Send + Sync + 'static {
     /// is then refused before any limit is taken. Keys may borrow from the policy and from
     /// the request.
     fn checks<'a>(&'a self, request: &FlowRequest<'a>, out: &mut Checks<'a>) -> Result<(), Rejection>;
+}
+
+/// The client's address as [`ClientIp::from_extensions`] finds it, read in place when
+/// `ClientIpLayer` put it there (the usual case): the copy of the whole unaligned
+/// [`ClientIp`] that `from_extensions` returns stalled every request on its loads.
+pub(crate) fn client_ip(extensions: &Extensions) -> Option<IpAddr> {
+    match extensions.get::<ClientIp>() {
+        Some(client) => Some(client.ip()),
+        // the peer, unless a trusted proxy hid the client
+        None => ClientIp::from_extensions(extensions).map(|client| client.ip()),
+    }
 }
 
 /// A policy's store key scopes, made from its name once: `{first}:{name}` for its
@@ -155,6 +170,7 @@ impl Keys {
     }
 
     /// `ip:{name}:{ip}`.
+    #[inline]
     pub(crate) fn ip(&self, ip: IpAddr) -> RateKey<'_> {
         RateKey::new(&self.ip).with_ip(ip)
     }

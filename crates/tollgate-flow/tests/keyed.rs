@@ -5,7 +5,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use http::{Request, Response, StatusCode};
-use tollgate_core::{Algorithm, Caller, ClientIp, ManualClock, MemoryRateStore};
+use tollgate_core::ClientIpLayer;
+use tollgate_core::{Algorithm, Caller, ClientIp, ManualClock, MemoryRateStore, PeerAddr};
 use tollgate_flow::{FlowControlLayer, KeyedLimit};
 use tower::{Layer, Service, ServiceExt, service_fn};
 
@@ -78,6 +79,29 @@ async fn an_unknown_client_is_refused_not_let_through() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
     assert!(String::from_utf8_lossy(&body).contains("IpUnresolved"));
+}
+
+#[tokio::test]
+async fn without_client_ip_the_peer_is_the_client_unless_a_proxy_hid_it() {
+    // no ClientIpLayer in front: the peer address is the client, counted as one
+    let mut svc = keyed(KeyedLimit::per_client_ip(2, Duration::from_secs(1)).unwrap(), &clock());
+    let from_peer = |peer: &str| {
+        let mut req = Request::new(());
+        req.extensions_mut().insert(PeerAddr(peer.parse().unwrap()));
+        req
+    };
+    assert_eq!(passed(&mut svc, || from_peer("10.0.0.9:4000"), 5).await, 2);
+    assert_eq!(
+        status(&mut svc, from_ip("10.0.0.9")).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the same client either way"
+    );
+    // a trusted proxy whose forwarding header could not be read: refused, not keyed as the proxy
+    let mut behind_proxy = ClientIpLayer::new().trust_proxies(["10.0.0.10"]).unwrap().layer(svc);
+    let mut req = from_peer("10.0.0.10:4000");
+    req.headers_mut().insert("x-forwarded-for", http::HeaderValue::from_static("unknown"));
+    let response = behind_proxy.ready().await.unwrap().call(req).await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
