@@ -75,7 +75,7 @@ fn run_loop(n: u64) {
 }
 
 fn stack(c: &mut Criterion) {
-    if let Some(n) = std::env::var("STACK_LOOP").ok() {
+    if let Ok(n) = std::env::var("STACK_LOOP") {
         run_loop(n.parse().expect("STACK_LOOP is a number"));
         return;
     }
