@@ -7,6 +7,13 @@
 //! is steady enough to compare changes by.
 //!
 //! `cargo bench --bench stack_call`
+//!
+//! `STACK_LOOP=<n>` runs no criterion group: it sends `n` requests through one route
+//! (`STACK_ONLY=<case>`, or `STACK_PREFIX=<k>` for the first `k` layers of the hand stack,
+//! `0` for the bare route; `STACK_ONLY=no_layer` for the bare route behind an empty
+//! `ServiceBuilder`) and exits, for `perf stat` and `perf record`; `STACK_ONLY=sign`
+//! only signs the requests, the floor every other case carries. Counting instructions at two
+//! values of `n` and taking the difference leaves the per-request cost without start-up.
 
 #![allow(missing_docs)]
 
@@ -35,7 +42,43 @@ fn signed(signer: &AliyunApiGateway, secret: &Secret) -> Request<Body> {
     Request::from_parts(parts, Body::empty())
 }
 
+/// `STACK_LOOP`: `n` requests through one route, no criterion (see the module docs).
+fn run_loop(n: u64) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let signer = AliyunApiGateway::new();
+    let secret = Secret::from(SECRET);
+    let only = std::env::var("STACK_ONLY").ok();
+    let app = match (std::env::var("STACK_PREFIX").ok(), only.as_deref()) {
+        (Some(k), _) => match k.parse::<usize>().expect("STACK_PREFIX is a number") {
+            0 => Some(support::bare()),
+            k => Some(support::prefixes().unwrap().swap_remove(k - 1).1),
+        },
+        (None, Some("sign")) => None,
+        (None, Some("bare") | None) => Some(support::bare()),
+        (None, Some("no_layer")) => Some(support::no_layer()),
+        (None, Some("full")) => Some(full_stack().unwrap()),
+        (None, Some("gateway_code")) => Some(support::gateway_in_code().unwrap()),
+        (None, Some("gateway")) => Some(gateway_stack().unwrap()),
+        (None, Some(other)) => panic!("no case {other}"),
+    };
+    let app: Option<Router> = app.map(|app| app.with_state(()));
+    for _ in 0..n {
+        let req = signed(&signer, &secret);
+        match &app {
+            Some(app) => {
+                let response = rt.block_on(app.clone().oneshot(req)).unwrap();
+                assert_eq!(response.status(), 200);
+            }
+            None => drop(std::hint::black_box(req)),
+        }
+    }
+}
+
 fn stack(c: &mut Criterion) {
+    if let Ok(n) = std::env::var("STACK_LOOP") {
+        run_loop(n.parse().expect("STACK_LOOP is a number"));
+        return;
+    }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let signer = AliyunApiGateway::new();
     let secret = Secret::from(SECRET);
@@ -72,9 +115,11 @@ fn stack(c: &mut Criterion) {
     // each policy's cost in place: the stack built up one layer at a time
     if std::env::var_os("STACK_MARGINAL").is_some() {
         let mut group = c.benchmark_group("stack_prefix");
-        for (i, (name, app)) in support::prefixes().unwrap().into_iter().enumerate() {
+        // what `Router::layer` costs with nothing in it: the floor under the first prefix
+        let prefixes = std::iter::once(("no layer", support::no_layer())).chain(support::prefixes().unwrap());
+        for (i, (name, app)) in prefixes.enumerate() {
             let app = app.with_state(());
-            group.bench_function(format!("{:02} {name}", i + 1), |b| {
+            group.bench_function(format!("{i:02} {name}"), |b| {
                 b.iter_batched(
                     || signed(&signer, &secret),
                     |req| drop(rt.block_on(app.clone().oneshot(req)).unwrap()),

@@ -18,6 +18,13 @@ pub(crate) fn bare() -> Router {
     Router::new().route("/", get(|| async { "hello" }))
 }
 
+/// The bare route behind an empty `ServiceBuilder`: what `Router::layer` costs with no
+/// policy in it, the floor under the first prefix of [`prefixes`].
+#[allow(dead_code)] // stack_call reads it, stack does not
+pub(crate) fn no_layer() -> Router {
+    bare().layer(tower::ServiceBuilder::new())
+}
+
 /// The same policies as [`full_stack`], read from a YAML file as most users declare them:
 /// one API with every block on (CORS, IP access, basic flow control by API and IP, the
 /// Aliyun signature, the replay guard, parameter flow control keyed by the app key,

@@ -482,17 +482,21 @@ where
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         // A stale value must not survive (a client cannot insert extensions, but an outer
-        // layer might have).
-        req.extensions_mut().remove::<ClientIp>();
-        req.extensions_mut().remove::<UnresolvedClient>();
-        if let Some(peer) = peer_ip(req.extensions()) {
-            match self.layer.resolver.resolve(req.headers(), peer) {
-                Ok(ip) => {
-                    req.extensions_mut().insert(ip);
-                }
-                Err(unresolved) => {
-                    req.extensions_mut().insert(unresolved);
-                }
+        // layer might have): an insert replaces one of its own type, the other type goes.
+        let resolved = peer_ip(req.extensions()).map(|peer| self.layer.resolver.resolve(req.headers(), peer));
+        let extensions = req.extensions_mut();
+        match resolved {
+            Some(Ok(ip)) => {
+                extensions.insert(ip);
+                extensions.remove::<UnresolvedClient>();
+            }
+            Some(Err(unresolved)) => {
+                extensions.insert(unresolved);
+                extensions.remove::<ClientIp>();
+            }
+            None => {
+                extensions.remove::<ClientIp>();
+                extensions.remove::<UnresolvedClient>();
             }
         }
         self.inner.call(req)
@@ -673,6 +677,34 @@ mod tests {
         req.extensions_mut().insert(PeerAddr("9.9.9.9:1".parse().unwrap()));
         let (client, unresolved) = ready(svc.call(req));
         assert_eq!((client.map(|c| c.ip()), unresolved), (Some(ip("9.9.9.9")), None));
+    }
+
+    /// What an outer layer left in the extensions never survives the layer: each outcome
+    /// (resolved, unresolved, no peer) leaves its own answer and nothing of the other.
+    #[test]
+    fn stale_answers_do_not_survive() {
+        let layer = ClientIpLayer::new().trust_proxies(["10.0.0.0/8"]).unwrap();
+        let mut svc = layer.layer(tower::service_fn(|req: Request<()>| async move {
+            Ok::<_, std::convert::Infallible>((
+                req.extensions().get::<ClientIp>().copied(),
+                req.extensions().get::<UnresolvedClient>().copied(),
+            ))
+        }));
+        let stale = |peer: Option<&str>, forwarded: &'static str| {
+            let mut req = Request::new(());
+            req.headers_mut().insert("x-forwarded-for", HeaderValue::from_static(forwarded));
+            req.extensions_mut().insert(ClientIp::direct(ip("6.6.6.6")));
+            req.extensions_mut().insert(UnresolvedClient { peer: ip("6.6.6.6") });
+            if let Some(peer) = peer {
+                req.extensions_mut().insert(PeerAddr(SocketAddr::new(ip(peer), 1)));
+            }
+            req
+        };
+        let (client, unresolved) = ready(svc.call(stale(Some("10.0.0.2"), "203.0.113.7")));
+        assert_eq!((client.map(|c| c.ip()), unresolved), (Some(ip("203.0.113.7")), None));
+        let (client, unresolved) = ready(svc.call(stale(Some("10.0.0.2"), "unknown")));
+        assert_eq!((client, unresolved), (None, Some(UnresolvedClient { peer: ip("10.0.0.2") })));
+        assert_eq!(ready(svc.call(stale(None, "203.0.113.7"))), (None, None));
     }
 
     /// The layer is ready when the service it wraps is, not before (backpressure passes

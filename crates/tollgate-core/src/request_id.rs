@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
+use bytes::Bytes;
 use http::{Extensions, HeaderName, HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
@@ -58,9 +59,13 @@ impl RequestId {
 
     /// A fresh random id (UUID v4, hyphenated, lower case).
     pub fn generate() -> Self {
-        let mut buf = uuid::Uuid::encode_buffer();
-        let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
-        Self(HeaderValue::from_str(text).expect("a UUID is a valid header value"))
+        let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
+        uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
+        // The text is its own shared owner: one allocation, and cloning the id (the layer
+        // echoes it on the response) counts a reference. A header value copied from a slice
+        // would allocate once for the copy and again when first cloned.
+        let value = HeaderValue::from_maybe_shared(Bytes::from_owner(text));
+        Self(value.expect("a UUID is a valid header value"))
     }
 
     /// The id found in `extensions`, if a [`RequestIdLayer`] put one there.

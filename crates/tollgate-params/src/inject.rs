@@ -428,9 +428,12 @@ impl Injection {
             }
         }
         let (headers_out, query_out) = (out.headers, out.query);
-        remove_headers(request.headers_mut(), &self.remove_headers);
+        let headers = request.headers_mut();
+        remove_headers(headers, &self.remove_headers);
+        // a map full already grows once for all of them, not once per doubling
+        headers.reserve(headers_out.len());
         for (name, value) in headers_out {
-            request.headers_mut().append(name, value);
+            headers.append(name, value);
         }
         let query = request.uri().query().unwrap_or("");
         // nothing to take out: the query is not even scanned
@@ -507,9 +510,11 @@ fn remove_headers(headers: &mut HeaderMap, names: &[HeaderName]) {
     for name in names {
         headers.remove(name);
     }
-    if headers.keys().any(|k| k.as_str().contains('_')) || names.iter().any(|n| n.as_str().contains('_')) {
-        let doomed: Vec<HeaderName> =
-            headers.keys().filter(|k| names.iter().any(|n| same_header(k.as_str(), n.as_str()))).cloned().collect();
+    // The other spellings (`_` for `-`, either way) are found in one pass over the names
+    // left, comparing lengths first; a list is made only when there is one to remove.
+    let respelled = |k: &HeaderName| names.iter().any(|n| same_header(k.as_str(), n.as_str()));
+    if headers.keys().any(respelled) {
+        let doomed: Vec<HeaderName> = headers.keys().filter(|k| respelled(k)).cloned().collect();
         for name in doomed {
             headers.remove(name);
         }

@@ -392,8 +392,14 @@ fn respelled(
     }
     for segment in encoded.split(|&b| b == b'&').filter(|s| !s.is_empty()) {
         for (i, part) in segment.split(|&b| b == b';').filter(|p| !p.is_empty()).enumerate() {
-            let Some((name, _)) = parse_urlencoded(part).next() else { continue };
-            let Some(at) = canonical.iter().position(|c| names::canonical_chars(&name).eq(c.chars())) else {
+            // a part of a query (or a UTF-8 form) is read the borrowing way, as the check
+            // reads its pairs: the same names, without decoding those that hold no escape
+            let first = match std::str::from_utf8(part) {
+                Ok(text) => urlencoded::pairs(text).next(),
+                Err(_) => parse_urlencoded(part).next(),
+            };
+            let Some((name, _)) = first else { continue };
+            let Some(at) = canonical.iter().position(|c| names::folds_to(&name, c)) else {
                 continue;
             };
             // the exact name as a pair of its own is what validation read
