@@ -95,10 +95,12 @@ impl MemoryRateStore {
         self
     }
 
-    /// Keys currently tracked (idle ones are dropped once their second has passed).
+    /// Keys currently tracked (idle ones are not counted; the room they held is given back).
+    /// It visits every key: for tests and diagnostics, not for a request's path.
     pub fn len(&self) -> u64 {
-        self.table.sweep(nanos(self.clock.monotonic()));
-        self.table.len()
+        let now = nanos(self.clock.monotonic());
+        self.table.sweep(now);
+        self.table.len(now)
     }
 
     /// Whether no key is tracked.
@@ -162,7 +164,7 @@ impl MemoryRateStore {
     fn take_one(&self, take: &RateTake<'_>, cost: u32, now: &mut Now<'_>) -> Result<RateDecision, StoreError> {
         let quota = &take.quota;
         let fp = self.fingerprints.of_take(quota, &take.key);
-        let mut slot = self.table.update(fp, nanos(now.monotonic));
+        let at = nanos(now.monotonic);
         // A key's state matters until it is no different from a fresh key's: GCRA's arrival
         // time is at most a burst (limit intervals) ahead; a fixed window's count lapses
         // after one window, a sliding window's after 1.1.
@@ -170,21 +172,17 @@ impl MemoryRateStore {
             Algorithm::Gcra => quota.interval().saturating_mul(u64::from(quota.limit())),
             _ => nanos(quota.window()).saturating_mul(11) / 10 + 1,
         };
-        let expiry = nanos(now.monotonic).saturating_add(keep);
-        let (entry, live) = slot.entry(expiry).map_err(|_| StoreError::Full)?;
-        let mut state = if live { std::mem::take(&mut entry.value) } else { RateState::default() };
-        let decision = quota.apply(&mut state, now.for_quota(quota), cost);
-        entry.value = state;
-        entry.expiry = entry.expiry.max(expiry);
-        Ok(decision)
+        let mut entry = self.table.update(fp, at);
+        let state = entry.get_or_insert(at.saturating_add(keep)).map_err(|_| StoreError::Full)?;
+        Ok(quota.apply(state, now.for_quota(quota), cost))
     }
 
     /// Gives back what `takes` took (see [`RateStore::take_all`]).
     fn refund_all(&self, takes: &[RateTake<'_>], cost: u32, now: &mut Now<'_>) {
         for take in takes {
             let fp = self.fingerprints.of_take(&take.quota, &take.key);
-            let mut slot = self.table.update(fp, nanos(now.monotonic));
-            if let Some(state) = slot.get() {
+            let mut entry = self.table.update(fp, nanos(now.monotonic));
+            if let Some(state) = entry.get() {
                 take.quota.refund(state, now.for_quota(&take.quota), cost);
             }
         }
