@@ -35,16 +35,19 @@ enum Value<'a> {
 
 impl<'a> RateKey<'a> {
     /// A key that is its scope alone (a limit the same for every request: `api:orders`).
+    #[inline]
     pub const fn new(scope: &'a str) -> Self {
         Self { scope: Cow::Borrowed(scope), value: Value::None }
     }
 
     /// The key of `value` within the scope: `{scope}:{value}`.
+    #[inline]
     pub fn with_text(self, value: impl Into<Cow<'a, str>>) -> Self {
         Self { scope: self.scope, value: Value::Text(value.into()) }
     }
 
     /// The key of a client address within the scope: `{scope}:{ip}`, as `Display` writes it.
+    #[inline]
     pub fn with_ip(self, ip: IpAddr) -> Self {
         Self { scope: self.scope, value: Value::Ip(ip) }
     }
@@ -60,6 +63,7 @@ impl<'a> RateKey<'a> {
     }
 
     /// The same key borrowing from this one (never a copy of its text).
+    #[inline]
     pub fn reborrow(&self) -> RateKey<'_> {
         let value = match &self.value {
             Value::None => Value::None,
@@ -74,31 +78,38 @@ impl<'a> RateKey<'a> {
         &self.scope
     }
 
-    /// Feeds the key's parts to `hasher` after `head` (the caller's words: the quota), in as
-    /// few bytes and writes as possible (SipHash's cost is per eight bytes and per write):
-    /// one block of `head`, the value's kind and the scope's length (so no two splits of one
-    /// text feed alike) and an address as its bytes; then the scope, then a text value.
-    pub(super) fn hash_parts(&self, head: [u64; 3], hasher: &mut impl Hasher) {
-        let (kind, address): (u8, &[u8]) = match &self.value {
-            Value::None => (0, &[]),
-            Value::Text(_) => (1, &[]),
-            Value::Ip(IpAddr::V4(v4)) => (2, &v4.octets()[..]),
-            Value::Ip(IpAddr::V6(v6)) => (3, &v6.octets()[..]),
+    /// Feeds the key's parts to `hasher` after `head` (the caller's word: the quota's
+    /// digest), in as few bytes and writes as possible (SipHash's cost is per eight bytes
+    /// and per write): `head`, the value's kind, the scope's length (so no two splits of one
+    /// text feed alike) and an address as its bytes, then the scope, then a text value; all
+    /// in one write when they fit in a small buffer (the hash is the same however the bytes
+    /// are split between writes).
+    pub(super) fn hash_parts(&self, head: u64, hasher: &mut impl Hasher) {
+        let (kind, address, text): (u8, &[u8], &[u8]) = match &self.value {
+            Value::None => (0, &[], &[]),
+            Value::Text(text) => (1, &[], text.as_bytes()),
+            Value::Ip(IpAddr::V4(v4)) => (2, &v4.octets()[..], &[]),
+            Value::Ip(IpAddr::V6(v6)) => (3, &v6.octets()[..], &[]),
         };
-        let mut block = [0u8; 49];
-        for (at, word) in head.into_iter().enumerate() {
-            block[at * 8..at * 8 + 8].copy_from_slice(&word.to_le_bytes());
-        }
-        block[24] = kind;
+        let mut buffer = [0u8; 96];
+        buffer[..8].copy_from_slice(&head.to_le_bytes());
+        buffer[8] = kind;
         // a scope's length, saturated: a longer one still hashes all its bytes below
         let scope_len = u32::try_from(self.scope.len()).unwrap_or(u32::MAX);
-        block[25..29].copy_from_slice(&scope_len.to_le_bytes());
-        block[29..29 + address.len()].copy_from_slice(address);
-        hasher.write(&block[..29 + address.len()]);
-        hasher.write(self.scope.as_bytes());
-        if let Value::Text(text) = &self.value {
-            hasher.write(text.as_bytes());
+        buffer[9..13].copy_from_slice(&scope_len.to_le_bytes());
+        buffer[13..13 + address.len()].copy_from_slice(address);
+        let mut filled = 13 + address.len();
+        for part in [self.scope.as_bytes(), text] {
+            if let Some(room) = buffer.get_mut(filled..filled + part.len()) {
+                room.copy_from_slice(part);
+                filled += part.len();
+            } else {
+                hasher.write(&buffer[..filled]);
+                hasher.write(part);
+                filled = 0;
+            }
         }
+        hasher.write(&buffer[..filled]);
     }
 }
 
@@ -127,8 +138,26 @@ mod tests {
 
     fn fingerprint(key: &RateKey<'_>, state: &std::hash::RandomState) -> u64 {
         let mut hasher = state.build_hasher();
-        key.hash_parts([1, 2, 3], &mut hasher);
+        key.hash_parts(1, &mut hasher);
         hasher.finish()
+    }
+
+    #[test]
+    fn a_key_hashes_alike_however_its_bytes_are_buffered() {
+        let state = std::hash::RandomState::new();
+        let long = "s".repeat(200);
+        for (scope, text) in [("ip:x", "v"), ("ip:x", long.as_str()), (long.as_str(), "v"), (long.as_str(), long.as_str())] {
+            let key = RateKey::new(scope).with_text(text);
+            // the stream written whole: head, kind, scope length, scope, text
+            let mut whole = 1u64.to_le_bytes().to_vec();
+            whole.push(1);
+            whole.extend((scope.len() as u32).to_le_bytes());
+            whole.extend(scope.as_bytes());
+            whole.extend(text.as_bytes());
+            let mut hasher = state.build_hasher();
+            hasher.write(&whole);
+            assert_eq!(fingerprint(&key, &state), hasher.finish(), "{} + {}", scope.len(), text.len());
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Rate algorithms as pure arithmetic over a small state and a time, so every store (in
 //! memory, Redis) computes exactly the same answers.
 
+use std::hash::Hasher;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -39,19 +40,41 @@ pub struct RateQuota {
     /// window / limit in nanoseconds, at least 1: worked out once, not per request (a
     /// division is a good part of a take).
     interval: u64,
+    /// The quota in one word, for the in-memory store's fingerprints (see `digest`).
+    digest: u64,
 }
 
 impl RateQuota {
     /// `limit` per `window` with GCRA; `None` when `window` is shorter than a microsecond.
     pub fn new(limit: NonZeroU32, window: Duration) -> Option<Self> {
         let interval = (nanos(window) / u64::from(limit.get())).max(1);
-        (window >= Duration::from_micros(1)).then_some(Self { limit, window, algorithm: Algorithm::Gcra, interval })
+        let quota = Self { limit, window, algorithm: Algorithm::Gcra, interval, digest: 0 };
+        (window >= Duration::from_micros(1)).then_some(quota.with_algorithm(Algorithm::Gcra))
     }
 
     /// The same quota enforced by another algorithm.
     pub fn with_algorithm(mut self, algorithm: Algorithm) -> Self {
         self.algorithm = algorithm;
+        // Worked out when the quota is made, not per take: the in-memory store fingerprints
+        // a key under its quota, and hashing the three words below cost as much as the key.
+        // A hash with a fixed key suffices: quotas come from configuration, not from
+        // requests (a key's parts, which may, go through the store's keyed hash).
+        let (tag, offset) = match algorithm {
+            Algorithm::Gcra => (0u64, 0),
+            Algorithm::SlidingWindow => (1, 0),
+            Algorithm::FixedWindow { offset } => (2, nanos(offset)),
+        };
+        let mut hasher = std::hash::DefaultHasher::new();
+        for word in [u64::from(self.limit.get()) | tag << 32, nanos(self.window), offset] {
+            hasher.write(&word.to_le_bytes());
+        }
+        self.digest = hasher.finish();
         self
+    }
+
+    /// The quota in one word: its limit, algorithm and window under a fixed-key hash.
+    pub(super) fn digest(&self) -> u64 {
+        self.digest
     }
 
     /// Requests allowed per window.

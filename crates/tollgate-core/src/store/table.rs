@@ -14,8 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use super::key::RateKey;
-use super::nanos;
-use super::rate::{Algorithm, RateQuota};
+use super::rate::RateQuota;
 
 /// Entries are kept in this many independently locked shards, so concurrent requests rarely
 /// wait on each other.
@@ -40,17 +39,11 @@ impl Fingerprinter {
         Self(std::hash::RandomState::new())
     }
 
-    /// A rate key's fingerprint under its quota: the quota as three words (its limit and
-    /// algorithm, its window, a fixed window's offset), then the key's parts (never its text:
-    /// writing an address's digits cost more than hashing its bytes).
+    /// A rate key's fingerprint under its quota: the quota's digest, then the key's parts
+    /// (never its text: writing an address's digits cost more than hashing its bytes).
     pub(super) fn of_take(&self, quota: &RateQuota, key: &RateKey<'_>) -> u64 {
-        let (tag, offset) = match quota.algorithm() {
-            Algorithm::Gcra => (0u64, 0),
-            Algorithm::SlidingWindow => (1, 0),
-            Algorithm::FixedWindow { offset } => (2, nanos(offset)),
-        };
         let mut hasher = self.0.build_hasher();
-        key.hash_parts([u64::from(quota.limit()) | tag << 32, nanos(quota.window()), offset], &mut hasher);
+        key.hash_parts(quota.digest(), &mut hasher);
         hasher.finish()
     }
 
