@@ -81,9 +81,8 @@ impl<'a> RateKey<'a> {
     /// Feeds the key's parts to `hasher` after `head` (the caller's word: the quota's
     /// digest), in as few bytes and writes as possible (SipHash's cost is per eight bytes
     /// and per write): `head`, the value's kind, the scope's length (so no two splits of one
-    /// text feed alike) and an address as its bytes, then the scope, then a text value; all
-    /// in one write when they fit in a small buffer (the hash is the same however the bytes
-    /// are split between writes).
+    /// text feed alike) and an address as its bytes in one write, then the scope, then a
+    /// text value.
     pub(super) fn hash_parts(&self, head: u64, hasher: &mut impl Hasher) {
         let (kind, address, text): (u8, &[u8], &[u8]) = match &self.value {
             Value::None => (0, &[], &[]),
@@ -91,25 +90,18 @@ impl<'a> RateKey<'a> {
             Value::Ip(IpAddr::V4(v4)) => (2, &v4.octets()[..], &[]),
             Value::Ip(IpAddr::V6(v6)) => (3, &v6.octets()[..], &[]),
         };
-        let mut buffer = [0u8; 96];
-        buffer[..8].copy_from_slice(&head.to_le_bytes());
-        buffer[8] = kind;
+        let mut header = [0u8; 29];
+        header[..8].copy_from_slice(&head.to_le_bytes());
+        header[8] = kind;
         // a scope's length, saturated: a longer one still hashes all its bytes below
         let scope_len = u32::try_from(self.scope.len()).unwrap_or(u32::MAX);
-        buffer[9..13].copy_from_slice(&scope_len.to_le_bytes());
-        buffer[13..13 + address.len()].copy_from_slice(address);
-        let mut filled = 13 + address.len();
-        for part in [self.scope.as_bytes(), text] {
-            if let Some(room) = buffer.get_mut(filled..filled + part.len()) {
-                room.copy_from_slice(part);
-                filled += part.len();
-            } else {
-                hasher.write(&buffer[..filled]);
-                hasher.write(part);
-                filled = 0;
-            }
+        header[9..13].copy_from_slice(&scope_len.to_le_bytes());
+        header[13..13 + address.len()].copy_from_slice(address);
+        hasher.write(&header[..13 + address.len()]);
+        hasher.write(self.scope.as_bytes());
+        if !text.is_empty() {
+            hasher.write(text);
         }
-        hasher.write(&buffer[..filled]);
     }
 }
 
@@ -143,7 +135,7 @@ mod tests {
     }
 
     #[test]
-    fn a_key_hashes_alike_however_its_bytes_are_buffered() {
+    fn a_key_feeds_one_stream_of_its_parts() {
         let state = std::hash::RandomState::new();
         let long = "s".repeat(200);
         for (scope, text) in [("ip:x", "v"), ("ip:x", long.as_str()), (long.as_str(), "v"), (long.as_str(), long.as_str())] {

@@ -127,6 +127,8 @@ pub struct RateState {
 
 impl RateQuota {
     /// Applies a take of `cost` at time `now` (since the Unix epoch) to `state`.
+    // inline, as `gcra`: the decision is then written once, where the caller keeps it
+    #[inline]
     pub fn apply(&self, state: &mut RateState, now: Duration, cost: u32) -> RateDecision {
         match self.algorithm {
             Algorithm::Gcra => self.gcra(state, nanos(now), cost),
@@ -210,6 +212,7 @@ impl RateQuota {
         }
     }
 
+    #[inline]
     fn gcra(&self, state: &mut RateState, now: u64, cost: u32) -> RateDecision {
         let limit = u64::from(self.limit.get());
         let interval = self.interval();
@@ -221,33 +224,24 @@ impl RateQuota {
             let used = tat.saturating_sub(now);
             u32::try_from(window.saturating_sub(used) / interval).unwrap_or(u32::MAX).min(self.limit.get())
         };
-        if u64::from(cost) > limit {
-            return RateDecision {
-                allowed: false,
-                limit: self.limit.get(),
-                remaining: remaining_at(tat),
-                reset_after: Duration::from_nanos(tat - now),
-                retry_after: None,
-            };
-        }
+        // one decision built in one place: the compiler then writes it straight where the
+        // caller keeps it (three return sites built it on the stack and copied it)
         let new_tat = tat.saturating_add(interval.saturating_mul(u64::from(cost)));
         let allow_at = new_tat.saturating_sub(window);
-        if now < allow_at {
-            return RateDecision {
-                allowed: false,
-                limit: self.limit.get(),
-                remaining: remaining_at(tat),
-                reset_after: Duration::from_nanos(tat - now),
-                retry_after: Some(Duration::from_nanos(allow_at - now)),
-            };
-        }
-        state.a = new_tat;
+        let (allowed, tat, retry_after) = if u64::from(cost) > limit {
+            (false, tat, None)
+        } else if now < allow_at {
+            (false, tat, Some(Duration::from_nanos(allow_at - now)))
+        } else {
+            state.a = new_tat;
+            (true, new_tat, None)
+        };
         RateDecision {
-            allowed: true,
+            allowed,
             limit: self.limit.get(),
-            remaining: remaining_at(new_tat),
-            reset_after: Duration::from_nanos(new_tat - now),
-            retry_after: None,
+            remaining: remaining_at(tat),
+            reset_after: Duration::from_nanos(tat - now),
+            retry_after,
         }
     }
 

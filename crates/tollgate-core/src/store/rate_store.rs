@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::rate::{Algorithm, RateDecision, RateQuota, RateState};
-use super::table::{Fingerprinter, Table};
+use super::table::{Fingerprinter, Full, Table};
 use super::{DEFAULT_CAPACITY, RateStore, RateTake, StoreError, nanos};
 use crate::time::{Clock, SharedClock, SystemClock};
 
@@ -144,15 +144,11 @@ impl MemoryRateStore {
             return Err(StoreError::Unavailable("fewer decision slots than limits to take".into()));
         }
         let mut now = Now::read(&*self.clock);
-        for (i, (take, out)) in takes.iter().zip(decisions).enumerate() {
-            let decision = match self.take_one(take, cost, &mut now) {
-                Ok(decision) => decision,
-                Err(e) => {
-                    self.refund_all(&takes[..i], cost, &mut now);
-                    return Err(e);
-                }
-            };
-            *out = decision;
+        for (i, (take, decision)) in takes.iter().zip(decisions).enumerate() {
+            if self.take_one(take, cost, &mut now, decision).is_err() {
+                self.refund_all(&takes[..i], cost, &mut now);
+                return Err(StoreError::Full);
+            }
             if !decision.allowed {
                 self.refund_all(&takes[..i], cost, &mut now);
                 return Ok(i + 1);
@@ -161,7 +157,15 @@ impl MemoryRateStore {
         Ok(takes.len())
     }
 
-    fn take_one(&self, take: &RateTake<'_>, cost: u32, now: &mut Now<'_>) -> Result<RateDecision, StoreError> {
+    /// Takes `cost` from one limit, writing the decision into `decision` (built in place: a
+    /// decision returned by value was copied three times, through a store-forwarding stall).
+    fn take_one(
+        &self,
+        take: &RateTake<'_>,
+        cost: u32,
+        now: &mut Now<'_>,
+        decision: &mut RateDecision,
+    ) -> Result<(), Full> {
         let quota = &take.quota;
         let fp = self.fingerprints.of_take(quota, &take.key);
         let at = nanos(now.monotonic);
@@ -173,8 +177,9 @@ impl MemoryRateStore {
             _ => nanos(quota.window()).saturating_mul(11) / 10 + 1,
         };
         let mut entry = self.table.update(fp, at);
-        let state = entry.get_or_insert(at.saturating_add(keep)).map_err(|_| StoreError::Full)?;
-        Ok(quota.apply(state, now.for_quota(quota), cost))
+        let state = entry.get_or_insert(at.saturating_add(keep))?;
+        *decision = quota.apply(state, now.for_quota(quota), cost);
+        Ok(())
     }
 
     /// Gives back what `takes` took (see [`RateStore::take_all`]).
