@@ -39,12 +39,16 @@ impl Fingerprinter {
         Self(std::hash::RandomState::new())
     }
 
-    /// A rate key's fingerprint under its quota: the quota's digest, then the key's parts
-    /// (never its text: writing an address's digits cost more than hashing its bytes).
+    /// A rate key's fingerprint under its quota: the key's parts under the keyed hash (never
+    /// its text: writing an address's digits cost more than hashing its bytes), the quota's
+    /// digest added after it. The same key under two quotas gets two fingerprints (their
+    /// digests differ); two keys under two quotas collide only if their keyed hashes differ
+    /// by exactly the digests' difference, which no one can aim for without the hash's key.
+    /// Eight bytes fewer through SipHash than hashing the digest with the key.
     pub(super) fn of_take(&self, quota: &RateQuota, key: &RateKey<'_>) -> u64 {
         let mut hasher = self.0.build_hasher();
-        key.hash_parts(quota.digest(), &mut hasher);
-        hasher.finish()
+        key.hash_parts(&mut hasher);
+        hasher.finish() ^ quota.digest()
     }
 
     /// A nonce's tenant tag and fingerprint, from one pass over the tenant.
