@@ -217,8 +217,9 @@ impl<V: Default> Entry<'_, V> {
                     if slot.expiry <= now {
                         slot.value = V::default();
                     }
+                    // an expiry only moves later here (an expired slot's was at most `now`,
+                    // so `next_expiry`, no later than it, stays a bound)
                     slot.expiry = slot.expiry.max(expiry);
-                    shard.next_expiry = shard.next_expiry.min(whole_second(slot.expiry));
                     return Ok(&mut slot.value);
                 }
                 Probe::Vacant(at, free) => (at, free),
