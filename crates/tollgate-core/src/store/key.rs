@@ -140,7 +140,9 @@ mod tests {
     fn a_key_feeds_one_stream_of_its_parts() {
         let state = std::hash::RandomState::new();
         let long = "s".repeat(200);
-        for (scope, text) in [("ip:x", "v"), ("ip:x", long.as_str()), (long.as_str(), "v"), (long.as_str(), long.as_str())] {
+        for (scope, text) in
+            [("ip:x", "v"), ("ip:x", long.as_str()), (long.as_str(), "v"), (long.as_str(), long.as_str())]
+        {
             let key = RateKey::new(scope).with_text(text);
             // the stream written whole: kind and scope length in a word, scope, text
             let mut whole = (1 | (scope.len() as u64) << 8).to_le_bytes().to_vec();
