@@ -380,6 +380,26 @@ mod tests {
     }
 
     #[test]
+    fn a_take_refused_for_a_full_store_gives_back_the_takes_before_it() {
+        let clock = crate::ManualClock::at_unix(Duration::from_secs(1_700_000_000));
+        let store = MemoryRateStore::with_capacity(64).with_clock(clock); // one key a shard
+        let api = RateQuota::new(NonZeroU32::new(2).unwrap(), Duration::from_secs(60)).unwrap();
+        assert!(store.take_now("api", &api, 1).unwrap().allowed);
+        // every shard filled with a live key
+        for i in 0..5_000 {
+            let _ = store.take_now(&format!("k{i}"), &api, 1);
+        }
+        assert_eq!(store.len(), 64);
+        let takes = [RateTake::new("api", &api), RateTake::new("new", &api)];
+        for _ in 0..3 {
+            assert_eq!(store.take_all_now(&takes, 1), Err(StoreError::Full));
+        }
+        // the API's second request is still there: each refused request gave it back
+        assert!(store.take_now("api", &api, 1).unwrap().allowed);
+        assert!(!store.take_now("api", &api, 1).unwrap().allowed);
+    }
+
+    #[test]
     fn concurrent_takes_never_exceed_limit() {
         let store = MemoryRateStore::new();
         for algorithm in [Algorithm::Gcra, Algorithm::FixedWindow { offset: Duration::ZERO }, Algorithm::SlidingWindow]
