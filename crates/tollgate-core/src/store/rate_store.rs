@@ -76,8 +76,9 @@ impl MemoryRateStore {
         }
     }
 
-    /// When full of live keys, forget the one closest to going idle for a new key instead of
-    /// refusing the new key. This weakens the limits: a forgotten key starts again with a
+    /// When full of live keys, forget the keys closest to going idle for a new key instead of
+    /// refusing the new key (an eighth of the full shard at once, the soonest to go idle, so
+    /// that a flood of new keys costs one pass over a shard per eighth of it, not per key). This weakens the limits: a forgotten key starts again with a
     /// whole allowance, so a client able to send requests with many distinct keys (client
     /// IPs, parameter values) can reset a throttled key's counter. Choose it only when
     /// refusing requests with new keys is worse for you than that. Off by default.
