@@ -12,7 +12,11 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use tollgate::{MemoryNonceStore, MemoryRateStore, RateQuota, StoreError};
+use std::net::{IpAddr, Ipv4Addr};
+
+use tollgate::{
+    Algorithm, MemoryNonceStore, MemoryRateStore, RateDecision, RateKey, RateQuota, RateStore, RateTake, StoreError,
+};
 
 #[path = "support/rss.rs"]
 mod support;
@@ -131,17 +135,59 @@ fn stores(c: &mut Criterion) {
     }
     group.finish();
 
+    rate(c);
+}
+
+/// Rate takes as the flow policy makes them (a per-IP key in parts, through
+/// `take_all_at_once`), beside governor's keyed `check_key` (the limiter tower_governor runs),
+/// for the same quota (a burst of `u32::MAX`, one more every nanosecond: never refused here),
+/// at one key hot and at 1,000,000 keys in turn.
+fn rate(c: &mut Criterion) {
     let mut group = c.benchmark_group("rate");
     group.throughput(Throughput::Elements(1));
     let quota = RateQuota::new(NonZeroU32::new(u32::MAX).unwrap(), Duration::from_secs(1)).unwrap();
-    for keys in [1usize, 100_000] {
-        let store = MemoryRateStore::with_capacity(keys as u64 * 2);
-        let names: Vec<String> = (0..keys).map(|i| format!("ip:{}", std::net::Ipv4Addr::from(i as u32))).collect();
-        let mut i = 0usize;
-        group.bench_with_input(BenchmarkId::new("take", keys), &keys, |b, _| {
+    let per_ns = governor::Quota::with_period(Duration::from_nanos(1)).unwrap().allow_burst(NonZeroU32::MAX);
+    for keys in [1u32, 1_000_000] {
+        let ips: Vec<IpAddr> = (0..keys).map(|i| IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i))).collect();
+        let mut at = 0usize;
+        let mut next = || {
+            at = (at + 1) % ips.len();
+            ips[at]
+        };
+
+        let limiter = governor::RateLimiter::keyed(per_ns);
+        group.bench_function(BenchmarkId::new("governor_check_key", keys), |b| {
+            b.iter(|| black_box(limiter.check_key(&next())).is_ok())
+        });
+        drop(limiter);
+
+        for (name, algorithm) in [
+            ("gcra", Algorithm::Gcra),
+            ("fixed_window", Algorithm::FixedWindow { offset: Duration::ZERO }),
+            ("sliding_window", Algorithm::SlidingWindow),
+        ] {
+            let quota = quota.with_algorithm(algorithm);
+            // room for every key: a million distinct clients live at once need a store that big
+            let store = MemoryRateStore::with_capacity(2 * u64::from(keys));
+            let mut decisions = [RateDecision::default(); 1];
+            group.bench_function(BenchmarkId::new(name, keys), |b| {
+                b.iter(|| {
+                    let take = [RateTake { key: RateKey::new("ip:api").with_ip(next()), quota }];
+                    assert_eq!(store.take_all_at_once(&take, 1, &mut decisions), Some(Ok(1)));
+                })
+            });
+        }
+
+        // a request's two limits, all or nothing: the API's (one key) and the client's
+        let store = MemoryRateStore::with_capacity(2 * u64::from(keys) + 64);
+        let mut decisions = [RateDecision::default(); 2];
+        group.bench_function(BenchmarkId::new("gcra_api_and_ip", keys), |b| {
             b.iter(|| {
-                i = (i + 1) % names.len();
-                black_box(store.take_now(black_box(&names[i]), &quota, 1))
+                let takes = [
+                    RateTake { key: RateKey::new("api:api"), quota },
+                    RateTake { key: RateKey::new("ip:api").with_ip(next()), quota },
+                ];
+                assert_eq!(store.take_all_at_once(&takes, 1, &mut decisions), Some(Ok(2)));
             })
         });
     }

@@ -1,6 +1,7 @@
 //! Rate algorithms as pure arithmetic over a small state and a time, so every store (in
 //! memory, Redis) computes exactly the same answers.
 
+use std::hash::Hasher;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
@@ -39,19 +40,41 @@ pub struct RateQuota {
     /// window / limit in nanoseconds, at least 1: worked out once, not per request (a
     /// division is a good part of a take).
     interval: u64,
+    /// The quota in one word, for the in-memory store's fingerprints (see `digest`).
+    digest: u64,
 }
 
 impl RateQuota {
     /// `limit` per `window` with GCRA; `None` when `window` is shorter than a microsecond.
     pub fn new(limit: NonZeroU32, window: Duration) -> Option<Self> {
         let interval = (nanos(window) / u64::from(limit.get())).max(1);
-        (window >= Duration::from_micros(1)).then_some(Self { limit, window, algorithm: Algorithm::Gcra, interval })
+        let quota = Self { limit, window, algorithm: Algorithm::Gcra, interval, digest: 0 };
+        (window >= Duration::from_micros(1)).then_some(quota.with_algorithm(Algorithm::Gcra))
     }
 
     /// The same quota enforced by another algorithm.
     pub fn with_algorithm(mut self, algorithm: Algorithm) -> Self {
         self.algorithm = algorithm;
+        // Worked out when the quota is made, not per take: the in-memory store fingerprints
+        // a key under its quota, and hashing the three words below cost as much as the key.
+        // A hash with a fixed key suffices: quotas come from configuration, not from
+        // requests (a key's parts, which may, go through the store's keyed hash).
+        let (tag, offset) = match algorithm {
+            Algorithm::Gcra => (0u64, 0),
+            Algorithm::SlidingWindow => (1, 0),
+            Algorithm::FixedWindow { offset } => (2, nanos(offset)),
+        };
+        let mut hasher = std::hash::DefaultHasher::new();
+        for word in [u64::from(self.limit.get()) | tag << 32, nanos(self.window), offset] {
+            hasher.write(&word.to_le_bytes());
+        }
+        self.digest = hasher.finish();
         self
+    }
+
+    /// The quota in one word: its limit, algorithm and window under a fixed-key hash.
+    pub(super) fn digest(&self) -> u64 {
+        self.digest
     }
 
     /// Requests allowed per window.
@@ -104,6 +127,8 @@ pub struct RateState {
 
 impl RateQuota {
     /// Applies a take of `cost` at time `now` (since the Unix epoch) to `state`.
+    // inline, as `gcra`: the decision is then written once, where the caller keeps it
+    #[inline]
     pub fn apply(&self, state: &mut RateState, now: Duration, cost: u32) -> RateDecision {
         match self.algorithm {
             Algorithm::Gcra => self.gcra(state, nanos(now), cost),
@@ -187,6 +212,7 @@ impl RateQuota {
         }
     }
 
+    #[inline]
     fn gcra(&self, state: &mut RateState, now: u64, cost: u32) -> RateDecision {
         let limit = u64::from(self.limit.get());
         let interval = self.interval();
@@ -198,33 +224,24 @@ impl RateQuota {
             let used = tat.saturating_sub(now);
             u32::try_from(window.saturating_sub(used) / interval).unwrap_or(u32::MAX).min(self.limit.get())
         };
-        if u64::from(cost) > limit {
-            return RateDecision {
-                allowed: false,
-                limit: self.limit.get(),
-                remaining: remaining_at(tat),
-                reset_after: Duration::from_nanos(tat - now),
-                retry_after: None,
-            };
-        }
+        // one decision built in one place: the compiler then writes it straight where the
+        // caller keeps it (three return sites built it on the stack and copied it)
         let new_tat = tat.saturating_add(interval.saturating_mul(u64::from(cost)));
         let allow_at = new_tat.saturating_sub(window);
-        if now < allow_at {
-            return RateDecision {
-                allowed: false,
-                limit: self.limit.get(),
-                remaining: remaining_at(tat),
-                reset_after: Duration::from_nanos(tat - now),
-                retry_after: Some(Duration::from_nanos(allow_at - now)),
-            };
-        }
-        state.a = new_tat;
+        let (allowed, tat, retry_after) = if u64::from(cost) > limit {
+            (false, tat, None)
+        } else if now < allow_at {
+            (false, tat, Some(Duration::from_nanos(allow_at - now)))
+        } else {
+            state.a = new_tat;
+            (true, new_tat, None)
+        };
         RateDecision {
-            allowed: true,
+            allowed,
             limit: self.limit.get(),
-            remaining: remaining_at(new_tat),
-            reset_after: Duration::from_nanos(new_tat - now),
-            retry_after: None,
+            remaining: remaining_at(tat),
+            reset_after: Duration::from_nanos(tat - now),
+            retry_after,
         }
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::rate::{Algorithm, RateDecision, RateQuota, RateState};
-use super::table::{Fingerprinter, Table};
+use super::table::{Fingerprinter, Full, Table};
 use super::{DEFAULT_CAPACITY, RateStore, RateTake, StoreError, nanos};
 use crate::time::{Clock, SharedClock, SystemClock};
 
@@ -76,8 +76,9 @@ impl MemoryRateStore {
         }
     }
 
-    /// When full of live keys, forget the one closest to going idle for a new key instead of
-    /// refusing the new key. This weakens the limits: a forgotten key starts again with a
+    /// When full of live keys, forget the keys closest to going idle for a new key instead of
+    /// refusing the new key (an eighth of the full shard at once, the soonest to go idle, so
+    /// that a flood of new keys costs one pass over a shard per eighth of it, not per key). This weakens the limits: a forgotten key starts again with a
     /// whole allowance, so a client able to send requests with many distinct keys (client
     /// IPs, parameter values) can reset a throttled key's counter. Choose it only when
     /// refusing requests with new keys is worse for you than that. Off by default.
@@ -95,10 +96,12 @@ impl MemoryRateStore {
         self
     }
 
-    /// Keys currently tracked (idle ones are dropped once their second has passed).
+    /// Keys currently tracked (idle ones are not counted; the room they held is given back).
+    /// It visits every key: for tests and diagnostics, not for a request's path.
     pub fn len(&self) -> u64 {
-        self.table.sweep(nanos(self.clock.monotonic()));
-        self.table.len()
+        let now = nanos(self.clock.monotonic());
+        self.table.sweep(now);
+        self.table.len(now)
     }
 
     /// Whether no key is tracked.
@@ -142,15 +145,11 @@ impl MemoryRateStore {
             return Err(StoreError::Unavailable("fewer decision slots than limits to take".into()));
         }
         let mut now = Now::read(&*self.clock);
-        for (i, (take, out)) in takes.iter().zip(decisions).enumerate() {
-            let decision = match self.take_one(take, cost, &mut now) {
-                Ok(decision) => decision,
-                Err(e) => {
-                    self.refund_all(&takes[..i], cost, &mut now);
-                    return Err(e);
-                }
-            };
-            *out = decision;
+        for (i, (take, decision)) in takes.iter().zip(decisions).enumerate() {
+            if self.take_one(take, cost, &mut now, decision).is_err() {
+                self.refund_all(&takes[..i], cost, &mut now);
+                return Err(StoreError::Full);
+            }
             if !decision.allowed {
                 self.refund_all(&takes[..i], cost, &mut now);
                 return Ok(i + 1);
@@ -159,10 +158,18 @@ impl MemoryRateStore {
         Ok(takes.len())
     }
 
-    fn take_one(&self, take: &RateTake<'_>, cost: u32, now: &mut Now<'_>) -> Result<RateDecision, StoreError> {
+    /// Takes `cost` from one limit, writing the decision into `decision` (built in place: a
+    /// decision returned by value was copied three times, through a store-forwarding stall).
+    fn take_one(
+        &self,
+        take: &RateTake<'_>,
+        cost: u32,
+        now: &mut Now<'_>,
+        decision: &mut RateDecision,
+    ) -> Result<(), Full> {
         let quota = &take.quota;
         let fp = self.fingerprints.of_take(quota, &take.key);
-        let mut slot = self.table.update(fp, nanos(now.monotonic));
+        let at = nanos(now.monotonic);
         // A key's state matters until it is no different from a fresh key's: GCRA's arrival
         // time is at most a burst (limit intervals) ahead; a fixed window's count lapses
         // after one window, a sliding window's after 1.1.
@@ -170,21 +177,18 @@ impl MemoryRateStore {
             Algorithm::Gcra => quota.interval().saturating_mul(u64::from(quota.limit())),
             _ => nanos(quota.window()).saturating_mul(11) / 10 + 1,
         };
-        let expiry = nanos(now.monotonic).saturating_add(keep);
-        let (entry, live) = slot.entry(expiry).map_err(|_| StoreError::Full)?;
-        let mut state = if live { std::mem::take(&mut entry.value) } else { RateState::default() };
-        let decision = quota.apply(&mut state, now.for_quota(quota), cost);
-        entry.value = state;
-        entry.expiry = entry.expiry.max(expiry);
-        Ok(decision)
+        let mut entry = self.table.update(fp, at);
+        let state = entry.get_or_insert(at.saturating_add(keep))?;
+        *decision = quota.apply(state, now.for_quota(quota), cost);
+        Ok(())
     }
 
     /// Gives back what `takes` took (see [`RateStore::take_all`]).
     fn refund_all(&self, takes: &[RateTake<'_>], cost: u32, now: &mut Now<'_>) {
         for take in takes {
             let fp = self.fingerprints.of_take(&take.quota, &take.key);
-            let mut slot = self.table.update(fp, nanos(now.monotonic));
-            if let Some(state) = slot.get() {
+            let mut entry = self.table.update(fp, nanos(now.monotonic));
+            if let Some(state) = entry.get() {
                 take.quota.refund(state, now.for_quota(&take.quota), cost);
             }
         }
@@ -374,6 +378,26 @@ mod tests {
             assert!(store.take_all_now(&others, 1).unwrap()[0].allowed, "{algorithm:?}");
             assert!(!store.take_all_now(&others, 1).unwrap()[0].allowed, "{algorithm:?}: 3 in all");
         }
+    }
+
+    #[test]
+    fn a_take_refused_for_a_full_store_gives_back_the_takes_before_it() {
+        let clock = crate::ManualClock::at_unix(Duration::from_secs(1_700_000_000));
+        let store = MemoryRateStore::with_capacity(64).with_clock(clock); // one key a shard
+        let api = RateQuota::new(NonZeroU32::new(2).unwrap(), Duration::from_secs(60)).unwrap();
+        assert!(store.take_now("api", &api, 1).unwrap().allowed);
+        // every shard filled with a live key
+        for i in 0..5_000 {
+            let _ = store.take_now(&format!("k{i}"), &api, 1);
+        }
+        assert_eq!(store.len(), 64);
+        let takes = [RateTake::new("api", &api), RateTake::new("new", &api)];
+        for _ in 0..3 {
+            assert_eq!(store.take_all_now(&takes, 1), Err(StoreError::Full));
+        }
+        // the API's second request is still there: each refused request gave it back
+        assert!(store.take_now("api", &api, 1).unwrap().allowed);
+        assert!(!store.take_now("api", &api, 1).unwrap().allowed);
     }
 
     #[test]

@@ -1,20 +1,30 @@
 //! The bounded table under the in-memory rate store (the nonce store has its own, see
-//! `nonces.rs`): 64-bit keyed fingerprints in independently
-//! locked shards, each entry with an expiry, dropped in bulk as time passes. A shard full of
-//! live entries refuses a new key (or, when asked to, forgets its soonest-queued live entry).
+//! `nonces.rs`): 64-bit keyed fingerprints in independently locked shards, each shard one
+//! open-addressed array of slots (fingerprint, expiry, value side by side), so a take reads
+//! one or two cache lines and nothing else.
+//!
+//! Nothing is removed one by one: an expired slot stays where it is, as a marker that keeps
+//! later keys findable, until a new key passing it reuses it, or the shard is rebuilt
+//! (expired slots dropped, the array sized for what is left) when it runs out of room. A
+//! shard full of live entries refuses a new key (or, when asked to, forgets its
+//! soonest-expiring live entries for it).
 
-use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use super::key::RateKey;
-use super::nanos;
-use super::rate::{Algorithm, RateQuota};
+use super::rate::RateQuota;
 
 /// Entries are kept in this many independently locked shards, so concurrent requests rarely
 /// wait on each other.
 const SHARDS: usize = 64;
+
+/// The smallest array a shard starts with and shrinks to, in slots.
+const MIN_SLOTS: usize = 8;
+
+/// A free slot's fingerprint (a real fingerprint of 0 is kept as 1).
+const FREE: u64 = 0;
 
 pub(super) const NANOS_PER_SEC: u64 = 1_000_000_000;
 
@@ -29,18 +39,16 @@ impl Fingerprinter {
         Self(std::hash::RandomState::new())
     }
 
-    /// A rate key's fingerprint under its quota: the quota as three words (its limit and
-    /// algorithm, its window, a fixed window's offset), then the key's parts (never its text:
-    /// writing an address's digits cost more than hashing its bytes).
+    /// A rate key's fingerprint under its quota: the key's parts under the keyed hash (never
+    /// its text: writing an address's digits cost more than hashing its bytes), the quota's
+    /// digest added after it. The same key under two quotas gets two fingerprints (their
+    /// digests differ); two keys under two quotas collide only if their keyed hashes differ
+    /// by exactly the digests' difference, which no one can aim for without the hash's key.
+    /// Eight bytes fewer through SipHash than hashing the digest with the key.
     pub(super) fn of_take(&self, quota: &RateQuota, key: &RateKey<'_>) -> u64 {
-        let (tag, offset) = match quota.algorithm() {
-            Algorithm::Gcra => (0u64, 0),
-            Algorithm::SlidingWindow => (1, 0),
-            Algorithm::FixedWindow { offset } => (2, nanos(offset)),
-        };
         let mut hasher = self.0.build_hasher();
-        key.hash_parts([u64::from(quota.limit()) | tag << 32, nanos(quota.window()), offset], &mut hasher);
-        hasher.finish()
+        key.hash_parts(&mut hasher);
+        hasher.finish() ^ quota.digest()
     }
 
     /// A nonce's tenant tag and fingerprint, from one pass over the tenant.
@@ -53,97 +61,117 @@ impl Fingerprinter {
     }
 }
 
-/// Hashing a fingerprint again would be wasted work: it is already uniformly random.
+/// One slot: a fingerprint ([`FREE`] if none), when it expires (nanoseconds on the table's
+/// time line) and its value. An expired slot is a marker until reused or rebuilt away.
 #[derive(Default)]
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // only u64 fingerprints are hashed; fold anything else in for completeness
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        // The low bits chose the shard: rotate them away from the bits the table indexes by.
-        self.0 = n.rotate_left(32);
-    }
+struct Slot<V> {
+    fp: u64,
+    expiry: u64,
+    value: V,
 }
 
-/// One entry: when it expires (nanoseconds on the table's time line) and its value.
-pub(super) struct Entry<V> {
-    pub(super) expiry: u64,
-    pub(super) value: V,
+/// Where a key is, or would go.
+enum Probe {
+    /// The key's slot (its entry may have expired).
+    Found(usize),
+    /// The key is absent: the first expired slot on its path, else the free slot that ended
+    /// the path, and whether it is free.
+    Vacant(usize, bool),
 }
 
-/// One shard: fingerprint -> entry, and every fingerprint queued exactly once under a second
-/// no later than its expiry. Extending an entry only rewrites its expiry; when its queued
-/// second comes due it is queued again under the new one. So a hot key costs one queue slot,
-/// however often it is touched.
+/// One shard: linear probing over one array. A probe stops at the key or at the first free
+/// slot (a key is never stored past a free slot on its path), so expired slots stay as
+/// markers and are reused in place.
 struct Shard<V> {
-    entries: HashMap<u64, Entry<V>, BuildHasherDefault<PassThrough>>,
-    queue: BTreeMap<u64, Vec<u64>>,
-}
-
-impl<V> Default for Shard<V> {
-    fn default() -> Self {
-        Self { entries: HashMap::default(), queue: BTreeMap::new() }
-    }
+    slots: Vec<Slot<V>>,
+    /// Slots holding a fingerprint, live or expired.
+    used: usize,
+    /// A whole second (in nanoseconds) no slot held expires before: until then every held
+    /// slot is live, so `used` counts live entries and a rebuild would drop nothing. Kept in
+    /// whole seconds so a shard full of keys whose expiries keep moving is rebuilt in vain
+    /// at most once a second.
+    next_expiry: u64,
 }
 
 impl<V> Shard<V> {
-    /// Drops every entry expired by `now` whose queued second has passed; requeues the
-    /// extended ones.
-    fn expire(&mut self, now: u64) {
-        while let Some(slot) = self.queue.first_entry() {
-            if (*slot.key() + 1).saturating_mul(NANOS_PER_SEC) > now {
-                break;
+    fn probe(&self, fp: u64, now: u64) -> Probe {
+        let mask = self.slots.len() - 1;
+        let mut at = home(fp, mask);
+        let mut reuse = None;
+        // the array is never full of fingerprints (see `max_used`): a free slot ends the loop
+        loop {
+            let slot = &self.slots[at];
+            if slot.fp == fp {
+                return Probe::Found(at);
             }
-            for fp in slot.remove() {
-                match self.entries.get(&fp) {
-                    Some(entry) if entry.expiry <= now => {
-                        self.entries.remove(&fp);
-                    }
-                    Some(entry) => self.queue.entry(entry.expiry / NANOS_PER_SEC).or_default().push(fp),
-                    None => {}
-                }
+            if slot.fp == FREE {
+                return match reuse {
+                    Some(expired) => Probe::Vacant(expired, false),
+                    None => Probe::Vacant(at, true),
+                };
             }
+            if reuse.is_none() && slot.expiry <= now {
+                reuse = Some(at);
+            }
+            at = (at + 1) & mask;
         }
     }
 
-    /// Makes room for one entry at `now`: drops an expired entry queued in the soonest
-    /// second, else (only when `evict_live`) the soonest-queued live one. `false` when every
-    /// entry is live and may not be forgotten.
-    fn make_room(&mut self, now: u64, evict_live: bool) -> bool {
-        while let Some(mut slot) = self.queue.first_entry() {
-            let entries = &self.entries;
-            // an entry gone from the map (replaced, dropped) only left its queue slot behind
-            let stale = slot.get().iter().rposition(|fp| entries.get(fp).is_none_or(|e| e.expiry <= now));
-            let fp = match stale {
-                Some(at) => slot.get_mut().swap_remove(at),
-                None if evict_live => match slot.get_mut().pop() {
-                    Some(fp) => fp,
-                    None => {
-                        slot.remove();
-                        continue;
-                    }
-                },
-                None => return false,
-            };
-            if slot.get().is_empty() {
-                slot.remove();
-            }
-            if self.entries.remove(&fp).is_some() {
-                return true;
-            }
-        }
-        false
+    /// Most slots held before the array is rebuilt: three quarters, so that a probe for an
+    /// absent key stays a few slots long (linear probing's grows as 1 / (1 - load)²).
+    fn max_used(&self) -> usize {
+        self.slots.len() / 4 * 3
     }
+
+    fn live(&self, now: u64) -> u64 {
+        self.slots.iter().filter(|s| s.fp != FREE && s.expiry > now).count() as u64
+    }
+}
+
+impl<V: Default> Shard<V> {
+    fn new() -> Self {
+        Self { slots: empty(MIN_SLOTS), used: 0, next_expiry: u64::MAX }
+    }
+
+    /// Drops the expired slots, and with `forget` the soonest-expiring `forget` live ones,
+    /// and lays the rest out in an array at most half full. Returns how many live entries
+    /// were forgotten.
+    fn rebuild(&mut self, now: u64, forget: usize) -> usize {
+        let mut live: Vec<Slot<V>> =
+            std::mem::take(&mut self.slots).into_iter().filter(|s| s.fp != FREE && s.expiry > now).collect();
+        let forget = forget.min(live.len());
+        if forget > 0 {
+            live.select_nth_unstable_by_key(forget - 1, |s| s.expiry);
+            live.drain(..forget);
+        }
+        self.slots = empty((live.len() * 2).next_power_of_two().max(MIN_SLOTS));
+        self.used = live.len();
+        self.next_expiry = u64::MAX;
+        let mask = self.slots.len() - 1;
+        for slot in live {
+            self.next_expiry = self.next_expiry.min(whole_second(slot.expiry));
+            let mut at = home(slot.fp, mask);
+            while self.slots[at].fp != FREE {
+                at = (at + 1) & mask;
+            }
+            self.slots[at] = slot;
+        }
+        forget
+    }
+}
+
+fn empty<V: Default>(len: usize) -> Vec<Slot<V>> {
+    std::iter::repeat_with(Slot::default).take(len).collect()
+}
+
+/// The slot a fingerprint's probe starts at: the shard took the low bits, so use others.
+fn home(fp: u64, mask: usize) -> usize {
+    (fp >> 32) as usize & mask
+}
+
+/// The whole second at or after `t` (nanoseconds).
+fn whole_second(t: u64) -> u64 {
+    t.div_ceil(NANOS_PER_SEC).saturating_mul(NANOS_PER_SEC)
 }
 
 /// The table is full of live entries and may not forget one.
@@ -154,7 +182,7 @@ pub(super) struct Full;
 pub(super) struct Table<V> {
     shards: Box<[Mutex<Shard<V>>]>,
     capacity_per_shard: usize,
-    /// Whether a full shard forgets a live entry for a new key rather than refuse it.
+    /// Whether a full shard forgets live entries for a new key rather than refuse it.
     evict_live: bool,
     /// New keys refused (or live entries forgotten) at the bound, all shards.
     at_bound: AtomicU64,
@@ -165,66 +193,84 @@ pub(super) struct Table<V> {
 /// How often a table at its bound says so.
 const REPORT_EVERY: u64 = 60 * NANOS_PER_SEC;
 
-/// What [`Table::update`] hands the caller: the live entry, if any.
-pub(super) struct Slot<'a, V> {
+/// What [`Table::update`] hands the caller: one key's slot in its locked shard.
+pub(super) struct Entry<'a, V> {
     shard: MutexGuard<'a, Shard<V>>,
     table: &'a Table<V>,
     fp: u64,
     now: u64,
 }
 
-impl<V: Default> Slot<'_, V> {
-    /// The entry, and whether it was live: an expired one as it was (the caller decides
-    /// what to keep), a missing one created with a default value and `expiry` (room made if
-    /// needed). One lookup for a read-modify-write; the caller sets the value and, for an
-    /// entry that was there, the expiry through the reference. [`Full`] when the key is new
-    /// and its shard is full of live entries the table may not forget.
-    pub(super) fn entry(&mut self, expiry: u64) -> Result<(&mut Entry<V>, bool), Full> {
+impl<V: Default> Entry<'_, V> {
+    /// The key's value, live until at least `expiry`: its live value, or a fresh default
+    /// one (an expired entry's value is dropped; for a new key room is made if needed). One
+    /// lookup for a read-modify-write. [`Full`] when the key is new and its shard is full of
+    /// live entries the table may not forget.
+    pub(super) fn get_or_insert(&mut self, expiry: u64) -> Result<&mut V, Full> {
+        let (fp, now) = (self.fp, self.now);
         let shard = &mut *self.shard;
-        if shard.entries.len() >= self.table.capacity_per_shard && !shard.entries.contains_key(&self.fp) {
-            while shard.entries.len() >= self.table.capacity_per_shard {
-                let evict_live = self.table.evict_live;
-                if !shard.make_room(self.now, evict_live) {
-                    self.table.reached_bound(self.now, evict_live);
-                    return Err(Full);
+        let mut rebuilt = false;
+        loop {
+            let (at, free) = match shard.probe(fp, now) {
+                Probe::Found(at) => {
+                    let slot = &mut shard.slots[at];
+                    if slot.expiry <= now {
+                        slot.value = V::default();
+                    }
+                    // an expiry only moves later here (an expired slot's was at most `now`,
+                    // so `next_expiry`, no later than it, stays a bound)
+                    slot.expiry = slot.expiry.max(expiry);
+                    return Ok(&mut slot.value);
                 }
-                if evict_live {
-                    self.table.reached_bound(self.now, evict_live);
-                }
+                Probe::Vacant(at, free) => (at, free),
+            };
+            // a free slot adds to what is held; an expired one is reused in place
+            let room = !free || shard.used < self.table.capacity_per_shard;
+            if room && (!free || shard.used < shard.max_used()) {
+                shard.used += usize::from(free);
+                shard.next_expiry = shard.next_expiry.min(whole_second(expiry));
+                shard.slots[at] = Slot { fp, expiry, value: V::default() };
+                return Ok(&mut shard.slots[at].value);
             }
-        }
-        let Shard { entries, queue } = shard;
-        let now = self.now;
-        match entries.entry(self.fp) {
-            std::collections::hash_map::Entry::Occupied(e) => {
-                let entry = e.into_mut();
-                let live = entry.expiry > now;
-                Ok((entry, live))
+            if room || (!rebuilt && now >= shard.next_expiry) {
+                // grow, or drop what expired; then probe again
+                shard.rebuild(now, 0);
+                rebuilt = true;
+                continue;
             }
-            std::collections::hash_map::Entry::Vacant(v) => {
-                queue.entry(expiry / NANOS_PER_SEC).or_default().push(self.fp);
-                Ok((v.insert(Entry { expiry, value: V::default() }), false))
+            // full of live entries (a rebuild would drop nothing)
+            if !self.table.evict_live {
+                self.table.reached_bound(now, false, 1);
+                return Err(Full);
             }
+            // forget the soonest-expiring eighth at once, so that a flood of new keys costs
+            // one rebuild per eighth of the shard, not one per key
+            let forgotten = shard.rebuild(now, shard.used.div_ceil(8));
+            self.table.reached_bound(now, true, forgotten as u64);
+            rebuilt = true;
         }
     }
 }
 
-impl<V> Slot<'_, V> {
+impl<V> Entry<'_, V> {
     /// The live (unexpired) entry's value.
     pub(super) fn get(&mut self) -> Option<&mut V> {
         let now = self.now;
-        self.shard.entries.get_mut(&self.fp).filter(|e| e.expiry > now).map(|e| &mut e.value)
+        match self.shard.probe(self.fp, now) {
+            Probe::Found(at) => Some(&mut self.shard.slots[at]).filter(|s| s.expiry > now).map(|s| &mut s.value),
+            Probe::Vacant(..) => None,
+        }
     }
 }
 
-impl<V> Table<V> {
+impl<V: Default> Table<V> {
     /// Holds up to about `capacity` entries (the bound is kept per shard); when full of live
-    /// ones, a new key is refused, or with `evict_live` the soonest-queued live entry is
-    /// forgotten for it.
+    /// ones, a new key is refused, or with `evict_live` the soonest-expiring live entries
+    /// are forgotten for it.
     pub(super) fn with_capacity(capacity: u64, evict_live: bool) -> Self {
         let per_shard = usize::try_from(capacity.div_ceil(SHARDS as u64)).unwrap_or(usize::MAX).max(1);
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::new())).collect(),
             capacity_per_shard: per_shard,
             evict_live,
             at_bound: AtomicU64::new(0),
@@ -232,10 +278,10 @@ impl<V> Table<V> {
         }
     }
 
-    /// Counts a new key refused (or a live entry forgotten) and says so, at most once a
+    /// Counts `n` new keys refused (or live entries forgotten) and says so, at most once a
     /// minute: the bound is too small for the keys in use.
-    fn reached_bound(&self, now: u64, evicted: bool) {
-        let total = self.at_bound.fetch_add(1, Ordering::Relaxed) + 1;
+    fn reached_bound(&self, now: u64, evicted: bool, n: u64) {
+        let total = self.at_bound.fetch_add(n, Ordering::Relaxed) + n;
         let last = self.reported.load(Ordering::Relaxed);
         let due = last == 0 || now.saturating_sub(last - 1) >= REPORT_EVERY;
         if due
@@ -263,28 +309,31 @@ impl<V> Table<V> {
     }
 
     fn lock(&self, fp: u64) -> MutexGuard<'_, Shard<V>> {
-        // A poisoned shard still holds a consistent table: every mutation is a single call.
-        // The low bits pick the shard; the map inside indexes by the others (see PassThrough).
+        // A poisoned shard still holds a consistent table: a panic cannot leave a slot half
+        // written (values are replaced whole).
+        // The low bits pick the shard; the probe starts from others (see `home`).
         self.shards[fp as usize % SHARDS].lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Locks `fp`'s shard at time `now` (expired entries dropped first) for a read-modify-write.
-    pub(super) fn update(&self, fp: u64, now: u64) -> Slot<'_, V> {
-        let mut shard = self.lock(fp);
-        shard.expire(now);
-        Slot { shard, table: self, fp, now }
+    /// Locks `fp`'s shard at time `now` for a read-modify-write of its entry.
+    pub(super) fn update(&self, fp: u64, now: u64) -> Entry<'_, V> {
+        let fp = fp.max(1);
+        Entry { shard: self.lock(fp), table: self, fp, now }
     }
 
-    /// Drops what expired by `now` in every shard.
+    /// Drops what expired by `now` in every shard where something did, giving back the room.
     pub(super) fn sweep(&self, now: u64) {
         for shard in &self.shards {
-            shard.lock().unwrap_or_else(|e| e.into_inner()).expire(now);
+            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            if now >= shard.next_expiry {
+                shard.rebuild(now, 0);
+            }
         }
     }
 
-    /// Entries held (expired ones may be counted until their second passes).
-    pub(super) fn len(&self) -> u64 {
-        self.shards.iter().map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).entries.len() as u64).sum()
+    /// Live entries at `now`.
+    pub(super) fn len(&self, now: u64) -> u64 {
+        self.shards.iter().map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).live(now)).sum()
     }
 }
 
@@ -294,57 +343,120 @@ mod tests {
 
     const S: u64 = NANOS_PER_SEC;
 
-    fn put<V: Default>(table: &Table<V>, fp: u64, now: u64, value: V, expiry: u64) {
-        let mut slot = table.update(fp, now);
-        let (entry, _) = slot.entry(expiry).expect("room");
-        entry.value = value;
-        entry.expiry = expiry;
+    fn put(table: &Table<u32>, fp: u64, now: u64, value: u32, expiry: u64) {
+        *table.update(fp, now).get_or_insert(expiry).expect("room") = value;
     }
 
     #[test]
-    fn a_hot_key_is_queued_once_and_outlives_its_first_expiry() {
+    fn a_hot_key_outlives_its_first_expiry() {
         let table = Table::<u32>::with_capacity(64 * 4, false);
-        let fp = 7;
+        let fp = 7 << 32;
         put(&table, fp, 0, 1, 2 * S);
         for t in 1..100 {
             let value = *table.update(fp, t * S).get().unwrap_or_else(|| panic!("dropped at {t}s"));
             put(&table, fp, t * S, value + 1, t * S + 2 * S);
         }
-        let shard = table.lock(fp);
-        assert_eq!(shard.queue.values().map(Vec::len).sum::<usize>(), 1);
-        drop(shard);
+        assert_eq!(table.update(fp, 101 * S - 1).get(), Some(&mut 100));
         assert!(table.update(fp, 102 * S).get().is_none());
-        assert_eq!(table.len(), 0);
+        assert_eq!(table.len(102 * S), 0);
+    }
+
+    #[test]
+    fn an_expired_entry_comes_back_fresh() {
+        let table = Table::<u32>::with_capacity(64 * 4, false);
+        put(&table, 5, 0, 9, S);
+        assert_eq!(table.update(5, S - 1).get(), Some(&mut 9));
+        assert_eq!(table.update(5, S).get(), None);
+        assert_eq!(*table.update(5, S).get_or_insert(3 * S).unwrap(), 0, "the expired value is dropped");
+        // its expiry is the new one, not the old one extended
+        assert_eq!(table.update(5, 3 * S - 1).get(), Some(&mut 0));
+        assert_eq!(table.update(5, 3 * S).get(), None);
+    }
+
+    #[test]
+    fn expired_slots_are_reused_in_place_and_keep_later_keys_findable() {
+        let table = Table::<u32>::with_capacity(64 * 100, false);
+        // three keys with one home slot in shard 0: they sit side by side
+        let (a, b, c) = (64, (8 << 32) + 64, (16 << 32) + 64);
+        put(&table, a, 0, 1, S);
+        put(&table, b, 0, 2, 10 * S);
+        put(&table, c, 0, 3, 10 * S);
+        // a expires: c, past it, is still found
+        assert_eq!(table.update(c, 2 * S).get(), Some(&mut 3));
+        let d = (24 << 32) + 64;
+        put(&table, d, 2 * S, 4, 10 * S);
+        let shard = table.lock(a);
+        assert_eq!(shard.used, 3, "d took a's expired slot");
+        assert_eq!(shard.slots[home(a, shard.slots.len() - 1)].fp, d);
+        drop(shard);
+        for (fp, value) in [(b, 2), (c, 3), (d, 4)] {
+            assert_eq!(table.update(fp, 2 * S).get(), Some(&mut { value }));
+        }
+        assert_eq!(table.len(2 * S), 3);
+    }
+
+    #[test]
+    fn a_shard_grows_and_sheds_what_expired() {
+        let table = Table::<u32>::with_capacity(64 * 1_000, false);
+        // fingerprints spread over the array, all in shard 0
+        let fp = |i: u64| i.wrapping_mul(0x9e37_79b9_7f4a_7c15) & !63;
+        for i in 1..=500u64 {
+            put(&table, fp(i), 0, i as u32, S);
+        }
+        assert_eq!(table.len(0), 500);
+        for i in 1..=500u64 {
+            assert_eq!(table.update(fp(i), 0).get(), Some(&mut (i as u32)));
+        }
+        let grown = table.lock(0).slots.len();
+        assert!(grown >= 500 * 4 / 3, "{grown}");
+        table.sweep(S);
+        assert_eq!(table.len(S), 0);
+        assert_eq!(table.lock(0).slots.len(), MIN_SLOTS, "an idle shard gives its room back");
     }
 
     #[test]
     fn a_full_shard_refuses_a_new_key_until_an_entry_expires() {
-        let table = Table::<()>::with_capacity(64 * 2, false);
+        let table = Table::<u32>::with_capacity(64 * 2, false);
         // fingerprints that land in shard 0
-        put(&table, 0, 0, (), 10 * S);
-        put(&table, 64, 0, (), 20 * S);
-        assert!(table.update(128, 0).entry(30 * S).is_err(), "both entries are live");
-        assert!(table.update(128, 10 * S - 1).entry(30 * S).is_err(), "one nanosecond before the first expires");
-        assert!(table.update(0, 5 * S).get().is_some());
+        put(&table, 64, 0, 1, 10 * S);
+        put(&table, 128, 0, 2, 20 * S);
+        assert!(table.update(192, 0).get_or_insert(30 * S).is_err(), "both entries are live");
+        assert!(table.update(192, 10 * S - 1).get_or_insert(30 * S).is_err(), "a nanosecond before one expires");
         assert!(table.update(64, 5 * S).get().is_some());
+        assert!(table.update(128, 5 * S).get().is_some());
         assert_eq!(table.at_bound(), 2);
-        // an entry that expired within the current second makes room (its second has not passed)
-        assert!(table.update(128, 10 * S).entry(30 * S).is_ok());
-        assert!(table.update(0, 10 * S).get().is_none());
-        assert!(table.update(64, 10 * S).get().is_some());
+        // once the first has expired, its room goes to the new key
+        assert!(table.update(192, 10 * S).get_or_insert(30 * S).is_ok());
+        assert!(table.update(64, 10 * S).get().is_none());
+        assert_eq!(table.update(128, 10 * S).get(), Some(&mut 2));
         // an existing key always gets its entry
-        assert!(table.update(64, 10 * S).entry(30 * S).is_ok());
+        assert!(table.update(128, 10 * S).get_or_insert(30 * S).is_ok());
+        assert_eq!(table.at_bound(), 2);
     }
 
     #[test]
-    fn full_shard_forgets_soonest_queued_when_asked_to() {
-        let table = Table::<()>::with_capacity(64 * 2, true);
+    fn a_full_shard_is_rebuilt_in_vain_at_most_once_a_second() {
+        let table = Table::<u32>::with_capacity(64 * 2, false);
+        put(&table, 64, 0, 1, S / 2);
+        put(&table, 128, 0, 2, 10 * S);
+        // the first key is kept alive: its first expiry passes, but it has not expired
+        put(&table, 64, S / 4, 1, 5 * S);
+        assert!(table.update(192, S).get_or_insert(30 * S).is_err());
+        assert_eq!(table.lock(0).next_expiry, 5 * S, "the rebuild found the true earliest expiry");
+        assert!(table.update(192, 4 * S).get_or_insert(30 * S).is_err());
+        assert!(table.update(192, 5 * S).get_or_insert(30 * S).is_ok());
+    }
+
+    #[test]
+    fn full_shard_forgets_soonest_expiring_when_asked_to() {
+        let table = Table::<u32>::with_capacity(64 * 2, true);
         // fingerprints that land in shard 0
-        put(&table, 0, 0, (), 10 * S);
-        put(&table, 64, 0, (), 20 * S);
-        put(&table, 128, 0, (), 30 * S);
-        assert!(table.update(0, 0).get().is_none(), "the soonest-expiring went first");
+        put(&table, 64, 0, 1, 20 * S);
+        put(&table, 128, 0, 2, 10 * S);
+        put(&table, 192, 0, 3, 30 * S);
+        assert!(table.update(128, 0).get().is_none(), "the soonest-expiring went first");
         assert!(table.update(64, 0).get().is_some());
-        assert!(table.update(128, 0).get().is_some());
+        assert!(table.update(192, 0).get().is_some());
+        assert_eq!(table.at_bound(), 1);
     }
 }
