@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::{Router, routing::get};
 use tollgate::MemoryNonceStore;
-use tollgate::flow::{BasicFlowControlConfig, BasicLimits, FlowControlLayer};
+use tollgate::flow::{BasicFlowControlConfig, ParamFlowControlConfig, ParamFlowControlLayer};
 use tollgate::params::{Param, ParamInjectionConfig, ParamValidationConfig, Position};
 use tollgate::prelude::*;
 use tollgate::signature::aliyun_apigw::AliyunApiGateway;
@@ -64,7 +64,7 @@ pub(crate) fn gateway_stack() -> Result<Router, Box<dyn std::error::Error>> {
 }
 
 /// The same route behind request id, client IP, CORS, IP access, flow control by API and IP,
-/// the Aliyun signature, the replay guard, flow control by app, parameter validation and
+/// the Aliyun signature, the replay guard, parameter flow control by app key, validation and
 /// injection.
 pub(crate) fn full_stack() -> Result<Router, Box<dyn std::error::Error>> {
     Ok(prefixes()?.pop().expect("ten layers").1)
@@ -77,7 +77,7 @@ struct Policies {
     ip: IpAccessLayer,
     flow: BasicFlowControlLayer,
     signature: SignatureLayer<AliyunApiGateway, MemorySecretStore>,
-    by_app: FlowControlLayer<BasicLimits>,
+    by_app: ParamFlowControlLayer,
     validation: ParamValidationLayer,
     injection: ParamInjectionLayer,
 }
@@ -86,13 +86,22 @@ fn policies() -> Result<Policies, Box<dyn std::error::Error>> {
     let outer: BasicFlowControlConfig = serde_json::from_str(
         r#"{"expire_type": "second", "api_rate_limit": 4000000000, "ip_rate_limit": 4000000000}"#,
     )?;
-    let by_app = BasicLimits::new(4_000_000_000, Duration::from_secs(1), None)?.app_limit(4_000_000_000)?.named("app");
+    // the YAML's parameter flow control, keyed by the app key's header: the same block, so
+    // `gateway` and `full` measure the same policies
+    let by_app: ParamFlowControlConfig = serde_json::from_str(
+        r#"{"default_window": 1, "default_rate_limit": 4000000000, "strategies": [{"name": "app",
+            "strategy_weight": 1, "parameters": [{"type": "header", "name": "x-ca-key"}],
+            "rate_limit": 4000000000, "window": 1}]}"#,
+    )?;
     Ok(Policies {
-        cors: CorsLayer::new().allow_origin(["http://localhost:8080"])?,
+        cors: CorsLayer::new()
+            .allow_origin(["http://localhost:8080"])?
+            .allow_methods(["GET", "HEAD", "POST"])?
+            .max_age(Duration::from_secs(600))?,
         ip: IpAccessLayer::allow(["127.0.0.1", "::1"])?,
         flow: BasicFlowControlLayer::from_config(&outer)?,
         signature: SignatureLayer::new(AliyunApiGateway::new(), MemorySecretStore::new().with_key(APP_KEY, SECRET)),
-        by_app: FlowControlLayer::new(by_app),
+        by_app: ParamFlowControlLayer::from_config(&by_app)?,
         validation: ParamValidationLayer::from_config(
             &ParamValidationConfig::new().param(Param::query("page").int().default(1).min(1)),
         )?,
@@ -114,7 +123,7 @@ pub(crate) fn gateway_in_code() -> Result<Router, Box<dyn std::error::Error>> {
         .flow(p.flow)
         .signature(p.signature)
         .replay(replay())
-        .app_flow(p.by_app)
+        .param_flow(p.by_app)
         .param_validation(p.validation)
         .param_injection(p.injection);
     Ok(bare().layer(gateway.into_layer()))
@@ -148,7 +157,7 @@ pub(crate) fn prefixes() -> Result<Vec<(&'static str, Router)>, Box<dyn std::err
     then!(b, "flow by api and ip", flow);
     then!(b, "signature", signature);
     then!(b, "replay", replay());
-    then!(b, "flow by app", by_app);
+    then!(b, "param flow by app key", by_app);
     then!(b, "param validation", validation);
     then!(b, "param injection", injection);
     Ok(out)

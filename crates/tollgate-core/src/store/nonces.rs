@@ -1,13 +1,15 @@
 //! The nonce store's table: 64-bit fingerprints with an expiry and their tenant, open-addressed
 //! in buckets of one cache line, in independently locked shards.
 //!
-//! Why not the generic [`Table`](super::table::Table) the rate store uses: a nonce check is
-//! one insert into a table of up to millions of keys on every signed request, and there a
-//! hash map's control bytes and its bucket are two dependent cache misses. Here a key's
-//! fingerprint and its expiry sit side by side in one 64-byte bucket, so a check usually
-//! touches one cache line. Nothing is removed one by one: an expired slot is reused in place
-//! by the next insert that passes it, and a shard is rebuilt (expired slots dropped, the table
-//! resized) when it runs out of room or reaches its bound.
+//! The rate store's [`Table`](super::table::Table) is open-addressed the same way, with
+//! whole slots (fingerprint, expiry and a limiter's state side by side). This one differs
+//! because a nonce check is one insert into a table of up to millions of keys on every
+//! signed request, where the cache miss is the cost: a key's fingerprint and its expiry sit
+//! side by side in 64-byte buckets of four, so a check usually touches one cache line, and a
+//! slot also carries its tenant's tag, which bounds each tenant's share. Nothing is removed
+//! one by one: an expired slot is reused in place by the next insert that passes it, and a
+//! shard is rebuilt (expired slots dropped, the table resized) when it runs out of room or
+//! reaches its bound.
 //!
 //! A live entry is never dropped: replay protection rests on it. A shard whose live entries
 //! reach its bound, or one tenant's share of it, refuses new entries until some expire.
