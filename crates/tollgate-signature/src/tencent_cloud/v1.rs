@@ -197,7 +197,8 @@ fn push_decoded(out: &mut Vec<u8>, raw: &str) -> bool {
 }
 
 /// Signs `parts` with v1 and `alg` for `host` at `ts` (Unix seconds): the parameters go in
-/// the form body of a request other than GET, in the query of a GET.
+/// the form body of a request other than GET, in the query of a GET. A query on a request
+/// other than GET stays where it is and is signed with the form, as the verifier reads both.
 pub(super) fn sign(
     alg: HmacAlg,
     parts: &mut http::request::Parts,
@@ -208,16 +209,32 @@ pub(super) fn sign(
     host: &str,
 ) -> Result<(), SignError> {
     let form = parts.method != Method::GET;
-    let source = if form { &body[..] } else { parts.uri.query().unwrap_or("").as_bytes() };
+    let query = parts.uri.query().unwrap_or("").as_bytes();
+    let sources: &[&[u8]] = if form { &[query, &body[..]] } else { &[query] };
     // what the verifier refuses as readable more than one way is not signed
-    each_param(source, |_, _| {}).map_err(|ambiguity| SignError::Invalid(ambiguity.to_string()))?;
-    let mut params = decoded_pairs(source);
-    params.retain(|(k, _)| !matches!(k.as_str(), "Signature" | "SecretId" | "Timestamp" | "Nonce" | "SignatureMethod"));
+    for source in sources {
+        each_param(source, |_, _| {}).map_err(|ambiguity| SignError::Invalid(ambiguity.to_string()))?;
+    }
+    let own = |k: &str| matches!(k, "Signature" | "SecretId" | "Timestamp" | "Nonce" | "SignatureMethod");
+    let mut params = decoded_pairs(query);
+    if form && params.iter().any(|(k, _)| own(k)) {
+        // the signer writes its own into the form; a copy left in the query is ambiguous
+        return Err(SignError::Invalid("the query of a v1 form request holds a signature parameter".into()));
+    }
+    params.retain(|(k, _)| !own(k));
+    // a form request's query stays as sent, and is signed: the verifier reads both
+    let in_query = if form { params.len() } else { 0 };
+    if form {
+        params.extend(decoded_pairs(body).into_iter().filter(|(k, _)| !own(k)));
+    }
     let mut names: Vec<&str> = params.iter().map(|(k, _)| k.as_str()).collect();
     names.sort_by(|a, b| cmp_v1(a, b));
     if names.windows(2).any(|w| cmp_v1(w[0], w[1]).is_eq()) {
         // the verifier refuses it: which value an application reads is its own choice
-        return Err(SignError::Invalid("a parameter is given more than once (`_` in a name is signed as `.`)".into()));
+        return Err(SignError::Invalid(
+            "a parameter is given more than once, or in both the query and the form (`_` in a name is signed as `.`)"
+                .into(),
+        ));
     }
     params.extend([
         ("SecretId".to_owned(), key_id.to_owned()),
@@ -229,7 +246,7 @@ pub(super) fn sign(
     }
     let sts = v1_string_to_sign(&parts.method, host, parts.uri.path(), &params);
     params.push(("Signature".to_owned(), base64_encode(&hmac(alg, secret.expose(), sts.as_bytes()))));
-    let encoded = form_urlencoded::Serializer::new(String::new()).extend_pairs(&params).finish();
+    let encoded = form_urlencoded::Serializer::new(String::new()).extend_pairs(&params[in_query..]).finish();
     if form {
         *body = Bytes::from(encoded);
         parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
@@ -265,6 +282,22 @@ mod tests {
         assert_eq!(base64_encode(&hmac(HmacAlg::Sha1, key, sts.as_bytes())), "EliP9YW3pW28FpsEdkXt/+WcGeI=");
         let sts = v1_string_to_sign(&Method::GET, "cvm.finance.cloud.tencent.com", "/", &params);
         assert_eq!(base64_encode(&hmac(HmacAlg::Sha1, key, sts.as_bytes())), "e4PAN3/ywhfo/YEh/VuuPBQK8yA=");
+    }
+
+    #[test]
+    fn a_form_requests_query_is_signed_where_it_is_unless_it_is_ambiguous() {
+        let sign_post = |target: &str, form: &'static str| {
+            let (mut parts, ()) = http::Request::post(target).body(()).unwrap().into_parts();
+            let mut body = Bytes::from_static(form.as_bytes());
+            let secret = Secret::from("s");
+            sign(HmacAlg::Sha1, &mut parts, &mut body, "id", &secret, 1_700_000_000, "h").map(|()| (parts, body))
+        };
+        let (parts, body) = sign_post("/?q=1", "f=2").unwrap();
+        assert_eq!(parts.uri.query(), Some("q=1"), "the query stays where it was");
+        assert!(body.starts_with(b"f=2&SecretId=id&"), "{body:?}");
+        for (target, form) in [("/?SecretId=x", "f=2"), ("/?Nonce=1", "f=2"), ("/?f=1", "f=2"), ("/?f_a=1", "f.a=2")] {
+            assert!(sign_post(target, form).is_err(), "{target} with {form}");
+        }
     }
 
     #[test]
