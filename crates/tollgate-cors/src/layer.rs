@@ -218,7 +218,8 @@ impl CorsLayer {
         self.edit(|rules| rules.credentials = allow)
     }
 
-    /// How long a browser may cache a preflight's answer (whole seconds; at least one).
+    /// How long a browser may cache a preflight's answer (whole seconds; at least one, at
+    /// most 2^31, RFC 9111's largest delta-seconds).
     pub fn max_age(self, age: Duration) -> Result<Self, ConfigError> {
         let age = max_age(age.as_secs(), Field::MaxAge, Dialect::Tencent)?;
         Ok(self.edit(|rules| rules.max_age = Some(age)))

@@ -64,6 +64,7 @@
 //! verification: a preflight carries no credentials and must be answered before them.
 
 pub mod config;
+mod interned;
 mod layer;
 mod origin;
 mod policy;

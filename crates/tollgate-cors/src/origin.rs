@@ -372,7 +372,8 @@ impl AllowedOrigins {
             } else {
                 let host: Box<str> = bare.to_ascii_lowercase().into();
                 // the host and scheme are checked above: always a valid header value
-                let value = HeaderValue::from_str(&normalise(&scheme, &host, port)).ok();
+                let value =
+                    HeaderValue::from_str(&normalise(&scheme, &host, port)).ok().map(|v| crate::interned::interned(&v));
                 self.exact.push(Exact { scheme, host, port, value });
             }
         }

@@ -9,6 +9,7 @@ use http::header::{
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
 use crate::config::{ConfigError, Dialect, Field};
+use crate::interned::interned;
 use crate::origin::AllowedOrigins;
 
 const STAR: HeaderValue = HeaderValue::from_static("*");
@@ -193,7 +194,7 @@ fn join<T: AsRef<str>>(items: &[T]) -> Option<HeaderValue> {
     }
     let text = items.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(", ");
     // Methods and header names are tokens: always a valid header value.
-    HeaderValue::from_str(&text).ok()
+    HeaderValue::from_str(&text).ok().map(|v| interned(&v))
 }
 
 impl Methods {
@@ -319,12 +320,22 @@ impl Expose {
     }
 }
 
-/// `Access-Control-Max-Age` from seconds, which must be positive.
+/// The largest `Access-Control-Max-Age`: RFC 9111's delta-seconds (§1.2.2) are read up to
+/// 2^31; browsers cap far lower (Firefox a day, Chromium two hours).
+const MAX_AGE_LIMIT: u64 = 2_147_483_648;
+
+/// `Access-Control-Max-Age` from seconds, which must be positive and at most 2^31.
 pub(crate) fn max_age(seconds: u64, field: Field, dialect: Dialect) -> Result<HeaderValue, ConfigError> {
     if seconds == 0 {
         return Err(ConfigError::new(field.name(dialect), "must be a positive number of seconds"));
     }
-    Ok(HeaderValue::from(seconds))
+    if seconds > MAX_AGE_LIMIT {
+        return Err(ConfigError::new(
+            field.name(dialect),
+            format!("must be at most {MAX_AGE_LIMIT} seconds (the largest delta-seconds of RFC 9111), got {seconds}"),
+        ));
+    }
+    Ok(interned(&HeaderValue::from(seconds)))
 }
 
 /// `tchar` of RFC 9110: a method or header name.
@@ -531,6 +542,19 @@ mod tests {
         assert_eq!(e.field, "allowMethods[0]");
         let e = Methods::parse(Vec::<String>::new(), Field::AllowMethods, Dialect::Tencent).unwrap_err();
         assert_eq!(e.to_string(), "allow_methods: needs at least one method (or *)");
+    }
+
+    #[test]
+    fn max_age_is_positive_and_at_most_two_to_the_31() {
+        assert_eq!(max_age(600, Field::MaxAge, Dialect::Tencent).unwrap(), "600");
+        assert_eq!(max_age(MAX_AGE_LIMIT, Field::MaxAge, Dialect::Aliyun).unwrap(), "2147483648");
+        let e = max_age(0, Field::MaxAge, Dialect::Tencent).unwrap_err();
+        assert_eq!(e.field, "max_age");
+        let e = max_age(MAX_AGE_LIMIT + 1, Field::MaxAge, Dialect::Aliyun).unwrap_err();
+        assert_eq!(e.field, "maxAge");
+        assert!(e.to_string().contains("at most 2147483648 seconds"), "{e}");
+        let layer = crate::CorsLayer::new().max_age(std::time::Duration::MAX);
+        assert_eq!(layer.unwrap_err().field, "max_age");
     }
 
     #[test]
