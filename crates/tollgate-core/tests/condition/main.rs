@@ -6,6 +6,8 @@
 //! `conformance.rs` holds the tables and examples; `properties.rs` the generators, a plain
 //! model of the semantics and the properties checked against it.
 
+mod aliyun;
+mod aliyun_props;
 mod conformance;
 mod properties;
 
