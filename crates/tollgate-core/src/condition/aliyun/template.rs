@@ -17,8 +17,8 @@ enum Part {
 /// `"Path not match ${userId} vs /${pathUserId}"`.
 ///
 /// A placeholder names a declared parameter or a system parameter (`${CaRequestId}`); any
-/// other is refused when built, with its offset. A `$` not followed by `{` is text, and so
-/// is `$${`'s first `$`... there is no escape: `${` always opens a placeholder.
+/// other is refused when built, with its offset. A `$` not followed by `{` is text; `${`
+/// always opens a placeholder (Aliyun documents no escape).
 ///
 /// Rendering puts each value as it is (an absent one as nothing): the caller escapes for
 /// where the text goes (a header refuses control characters; an XML or JSON body wants
