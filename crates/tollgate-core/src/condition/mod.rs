@@ -155,7 +155,8 @@
 //!   IPv4) within the network (a bare address is a /32 or /128); a value that is not an
 //!   address is not within. A bad CIDR is a build error.
 //! - A value the request gives in two readings (a repeated header, query or form name, a
-//!   malformed escape) fails [`check`](Condition::check) rather than be guessed.
+//!   name some backend reads as the same one, a malformed escape) fails
+//!   [`check`](Condition::check) rather than be guessed.
 //!
 //! Settled where the spec is UNCERTAIN (§A3.4, §A3.5): system parameters are usable without
 //! a declaration (`$CaAppId`), as a documentation copy shows; `${name}` is accepted in
@@ -178,6 +179,7 @@ mod aliyun;
 mod ast;
 mod error;
 mod eval;
+mod lenient;
 mod lexer;
 mod number;
 mod parser;
@@ -288,7 +290,10 @@ impl Condition {
 
     /// Whether the condition holds for the request, or why the request cannot be judged: an
     /// operand it reads is given twice (a repeated query or form name, a repeated header
-    /// line), holds a malformed percent-escape, or is a path that cannot be normalised.
+    /// line, or the same parameter again under a name a lenient backend folds into it:
+    /// `x_user` beside the header `x-user`, CGI-style; `ID`, `id[]` or a `;id=` pair beside the
+    /// query `id`, as ASP.NET, PHP or older Python and Go read them), holds a malformed
+    /// percent-escape, or is a path that cannot be normalised.
     /// Frameworks differ on which reading a backend takes, so a policy acting on a condition
     /// refuses such a request rather than judge one reading ([`evaluate`](Self::evaluate)
     /// would let it escape a rule whose condition it makes false).

@@ -118,11 +118,7 @@ impl Template {
     /// assert_eq!(text, "<Reason>&lt;/Reason&gt;  x</Reason>");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn render_with(
-        &self,
-        vars: &dyn Variables,
-        escape: &dyn Fn(&str, &mut String),
-    ) -> Result<String, ParamError> {
+    pub fn render_with(&self, vars: &dyn Variables, escape: &dyn Fn(&str, &mut String)) -> Result<String, ParamError> {
         let mut out = String::new();
         for part in &self.parts {
             match part {
