@@ -142,7 +142,10 @@
 //!   byte by byte and case-sensitive (`$ClientVersion < '2.0.5'` compares text: `2.0.10` is
 //!   less, as it is for Aliyun's string comparison; the host and scheme ignore case, as in
 //!   Tencent's). Both sides may be parameters (`$userId = $pathUserId`) or literals
-//!   (`1 = 1`, decided when built); `'2.0.5' > $v` is `$v < '2.0.5'`.
+//!   (`1 = 1`, decided when built); `'2.0.5' > $v` is `$v < '2.0.5'`. Mind the numbers
+//!   between two request values: `$userId = $pathUserId` holds for `42` and `042`, so where
+//!   a backend keys users by the id's text, bind the path parameter to digits without a
+//!   leading zero (or compare `$pathUserId like '0%'` to refuse those).
 //! - `null`: `$x = null` holds when the request has no value for `$x`, `$x != null` /
 //!   `$x <> null` when it has one; `null` compares only for equality, and only with a
 //!   parameter.
