@@ -1,0 +1,175 @@
+//! The rules themselves, with no tower types: which rule fires for a request, and what it
+//! answers.
+
+use http::header::CONTENT_TYPE;
+use http::{HeaderMap, Request, StatusCode};
+use tollgate_core::condition::{AliyunParameters, RequestView};
+use tollgate_core::{Condition, ConfigError, GrpcCode, ParamError, Rejection, SystemValues};
+
+use crate::config::{AccessControlConfig, Action, Rule};
+use crate::response::Deny;
+
+/// The refusal code when a parameter a rule reads is given more than once.
+pub const CODE_AMBIGUOUS_PARAMETER: &str = "AmbiguousParameter";
+/// The refusal code when a parameter a rule reads holds a malformed escape.
+pub const CODE_MALFORMED_PARAMETER: &str = "MalformedParameter";
+
+/// What a rule does for one outcome of its condition.
+#[derive(Debug, Clone)]
+enum Decision {
+    Allow,
+    Deny(Box<Deny>),
+}
+
+/// One compiled rule.
+#[derive(Debug, Clone)]
+struct Compiled {
+    name: String,
+    condition: Condition,
+    if_true: Option<Decision>,
+    if_false: Option<Decision>,
+}
+
+impl Compiled {
+    fn denials(&self) -> impl Iterator<Item = &Deny> {
+        [&self.if_true, &self.if_false].into_iter().filter_map(|d| match d {
+            Some(Decision::Deny(deny)) => Some(&**deny),
+            _ => None,
+        })
+    }
+}
+
+/// The compiled plug-in: its parameters and its rules in order.
+#[derive(Debug, Clone)]
+pub(crate) struct Policy {
+    rules: Vec<Compiled>,
+    needs_body: bool,
+    /// The system parameters the gateway cannot know (`CaStage`, `CaInstanceId`, ...).
+    pub(crate) system: SystemValues,
+}
+
+impl Policy {
+    /// Checks and compiles the plug-in; errors name the field (`rules[1].condition`).
+    pub(crate) fn compile(config: &AccessControlConfig) -> Result<Self, ConfigError> {
+        let parameters = config.parameters.clone().for_request()?;
+        if config.rules.is_empty() {
+            return Err(ConfigError::new("rules", "expected at least one rule: without one, every request passes"));
+        }
+        let rules = config
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(i, rule)| compile_rule(rule, &parameters).map_err(|e| e.within(format_args!("rules[{i}]"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let needs_body = rules
+            .iter()
+            .any(|r| r.condition.needs_form_body() || r.denials().any(Deny::reads_form));
+        Ok(Self { rules, needs_body, system: SystemValues::new() })
+    }
+
+    /// Whether some rule may read a form field.
+    pub(crate) fn needs_body(&self) -> bool {
+        self.needs_body
+    }
+
+    /// Whether the body of a request with these headers must be read: a rule reads a form
+    /// field and the body is a form.
+    pub(crate) fn needs_body_of(&self, headers: &HeaderMap) -> bool {
+        self.needs_body
+            && headers
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(';').next())
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+    }
+
+    /// Runs the rules in order: the first that fires decides. `Ok` when one ALLOWs or none
+    /// fires; the rule's refusal when one DENYs. `body` is the buffered form body, if read.
+    pub(crate) fn decide<B>(&self, req: &Request<B>, body: Option<&[u8]>) -> Result<(), Rejection> {
+        let mut view = RequestView::from_request(req).with_system_values(&self.system);
+        if let Some(body) = body {
+            view = view.with_body(body);
+        }
+        for rule in &self.rules {
+            // a value with two readings refuses the request: else a client could make a
+            // condition false with a value the handler never reads (`?role=guest&role=root`)
+            let holds = rule.condition.check(&view).map_err(|e| bad_parameter(&e))?;
+            match if holds { &rule.if_true } else { &rule.if_false } {
+                None => continue,
+                Some(Decision::Allow) => {
+                    tracing::trace!(rule = rule.name, holds, "access control: allowed");
+                    tollgate_core::observe::accepted("access");
+                    return Ok(());
+                }
+                Some(Decision::Deny(deny)) => {
+                    tracing::debug!(rule = rule.name, holds, "access control: denied");
+                    return Err(deny.rejection(&view).map_err(|e| bad_parameter(&e))?);
+                }
+            }
+        }
+        // no rule fired: the plug-in has nothing against the request
+        tollgate_core::observe::accepted("access");
+        Ok(())
+    }
+}
+
+fn compile_rule(rule: &Rule, parameters: &AliyunParameters) -> Result<Compiled, ConfigError> {
+    for (field, set) in
+        [("assertParameterName", rule.assert_parameter_name.is_some()), ("assertInDataset", rule.assert_in_dataset.is_some())]
+    {
+        if set {
+            return Err(ConfigError::new(
+                field,
+                "datasets are not supported (they live in Aliyun's dedicated instances): write the values \
+                 into the condition instead",
+            ));
+        }
+    }
+    if rule.if_true.is_none() && rule.if_false.is_none() {
+        return Err(ConfigError::new(
+            "",
+            "expected ifTrue or ifFalse (ALLOW or DENY): a rule with neither never decides anything",
+        ));
+    }
+    let condition =
+        Condition::parse_aliyun(&rule.condition, parameters).map_err(|e| ConfigError::new("condition", e))?;
+    let deny = if rule.can_deny() {
+        Some(Box::new(Deny::compile(rule, parameters)?))
+    } else {
+        // a response nobody can see is a mistake, not a setting to ignore
+        let unused = [
+            ("statusCode", rule.status_code.is_some()),
+            ("errorMessage", rule.error_message.is_some()),
+            ("responseHeaders", !rule.response_headers.is_empty()),
+            ("responseBody", rule.response_body.is_some()),
+        ];
+        if let Some((field, _)) = unused.iter().find(|(_, set)| *set) {
+            return Err(ConfigError::new(*field, "only a rule that can DENY answers with a response"));
+        }
+        None
+    };
+    let decision = |action: Option<Action>| -> Option<Decision> {
+        match action? {
+            Action::Allow => Some(Decision::Allow),
+            Action::Deny => deny.clone().map(Decision::Deny),
+        }
+    };
+    Ok(Compiled {
+        name: rule.name.clone().unwrap_or_default(),
+        condition,
+        if_true: decision(rule.if_true),
+        if_false: decision(rule.if_false),
+    })
+}
+
+/// 400: a parameter the backend could read another way than the rules did.
+fn bad_parameter(error: &ParamError) -> Rejection {
+    let code = match error {
+        ParamError::Repeated(_) => CODE_AMBIGUOUS_PARAMETER,
+        _ => CODE_MALFORMED_PARAMETER,
+    };
+    Rejection::new(StatusCode::BAD_REQUEST, code, error.to_string())
+        .with_policy("access")
+        .with_aliyun_api_gateway(StatusCode::BAD_REQUEST, error.to_string())
+        .with_grpc_code(GrpcCode::InvalidArgument)
+}
