@@ -15,7 +15,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use tollgate::access::{AccessControlConfig, AccessControlLayer, Action, Rule};
 use tollgate::gateway::{Format, Gateway};
-use tollgate::{Caller, ErrorStyle, PeerAddr, TokenClaims};
+use tollgate::{Caller, ErrorStyle, TokenClaims};
 use tower::{Layer, Service, ServiceExt, service_fn};
 
 #[path = "support/http.rs"]
