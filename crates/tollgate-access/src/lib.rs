@@ -63,7 +63,9 @@
 //! tried), `DENY` refuses it at once, and a rule without an action for the outcome passes
 //! the request on to the next rule. The conditions, the `parameters` map and the `${name}`
 //! templates are tollgate-core's Aliyun dialect (see `tollgate_core::condition`), compiled
-//! when the layer is built; a parameter the request lacks is `null` (`$x = null` holds).
+//! when the layer is built. A parameter the request lacks is `null`: `$x = null` holds, and
+//! two absent values are not equal (`$userId = $pathUserId` does not hold without a token, so
+//! the documentation's example refuses such a request). An empty value is not `null`.
 //!
 //! Settled where the reference leaves it open (each marked UNCERTAIN in our reading of it):
 //!

@@ -173,3 +173,64 @@ fn bad_parameter(error: &ParamError) -> Rejection {
         .with_aliyun_api_gateway(StatusCode::BAD_REQUEST, error.to_string())
         .with_grpc_code(GrpcCode::InvalidArgument)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Rule;
+
+    fn policy(parameters: &[(&str, &str)], rules: Vec<Rule>) -> Policy {
+        let mut config = AccessControlConfig::new();
+        for (name, location) in parameters {
+            config = config.parameter(name, location).unwrap();
+        }
+        for rule in rules {
+            config = config.rule(rule);
+        }
+        Policy::compile(&config).unwrap()
+    }
+
+    /// What the crate docs say of null: an absent value equals only the literal `null`; two
+    /// absent values are not equal, so `$userId = $pathUserId` (`ifFalse: DENY`) refuses a
+    /// request with neither.
+    #[test]
+    fn null_compares_equal_only_to_null() {
+        let p = policy(
+            &[("a", "Header:x-a"), ("b", "Header:x-b")],
+            vec![Rule::new("$a = $b").if_true(Action::Deny)],
+        );
+        let req = |a: Option<&str>, b: Option<&str>| {
+            let mut r = Request::get("/");
+            if let Some(a) = a {
+                r = r.header("x-a", a);
+            }
+            if let Some(b) = b {
+                r = r.header("x-b", b);
+            }
+            r.body(()).unwrap()
+        };
+        assert!(p.decide(&req(Some("1"), Some("1")), None).is_err());
+        assert!(p.decide(&req(Some("1"), None), None).is_ok());
+        assert!(p.decide(&req(None, Some("1")), None).is_ok());
+        assert!(p.decide(&req(None, None), None).is_ok(), "null = null does not hold");
+        let literal = policy(&[("a", "Header:x-a")], vec![Rule::new("$a = null").if_true(Action::Deny)]);
+        assert!(literal.decide(&req(None, None), None).is_err());
+        assert!(literal.decide(&req(Some(""), None), None).is_ok(), "an empty value is not null");
+    }
+
+    #[test]
+    fn the_body_is_read_only_for_forms_a_rule_reads() {
+        let form = policy(&[("f", "Form:f")], vec![Rule::new("$f = 1").if_true(Action::Deny)]);
+        let by_message = policy(
+            &[("f", "Form:f"), ("q", "Query:q")],
+            vec![Rule::new("$q = 1").if_true(Action::Deny).error_message("form said ${f}")],
+        );
+        let query = policy(&[("q", "Query:q")], vec![Rule::new("$q = 1").if_true(Action::Deny)]);
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, "application/x-www-form-urlencoded".parse().unwrap());
+        assert!(form.needs_body_of(&headers) && by_message.needs_body_of(&headers));
+        assert!(!query.needs_body_of(&headers));
+        headers.insert(CONTENT_TYPE, "application/json".parse().unwrap());
+        assert!(!form.needs_body_of(&headers), "a JSON body has no form fields");
+    }
+}
