@@ -124,6 +124,24 @@ async fn the_documentation_example_over_http_through_the_gateway() {
     assert_eq!(resp.text().await.unwrap(), "<Reason>Path not match  vs /7</Reason>");
 }
 
+/// By hand on an axum router (`route_layer`): the path parameter comes from axum's router.
+#[tokio::test]
+async fn the_documentation_example_on_an_axum_route() {
+    let app = Router::new()
+        .route("/users/{userId}", get(|| async { "user data" }))
+        .route_layer(AccessControlLayer::from_plugin(DOC_EXAMPLE).unwrap())
+        .layer(FakeTokenLayer);
+    let addr = serve(app).await;
+    let get = |path: &str, claims: &str| {
+        client().get(format!("http://{addr}{path}")).header("x-test-claims", claims.to_owned()).send()
+    };
+    assert_eq!(get("/users/7", r#"{"userId": "7", "userType": "user"}"#).await.unwrap().status(), 200);
+    let resp = get("/users/8", r#"{"userId": "7", "userType": "user"}"#).await.unwrap();
+    assert_eq!(resp.status(), 403);
+    assert_eq!(resp.headers()["x-ca-error-message"], "Path not match 7 vs /8");
+    assert_eq!(resp.text().await.unwrap(), "<Reason>Path not match 7 vs /8</Reason>");
+}
+
 #[tokio::test]
 async fn the_documentation_example_with_oneshot() {
     let layer = AccessControlLayer::from_plugin(DOC_EXAMPLE).unwrap();

@@ -10,7 +10,7 @@ use http::{Request, Response};
 use http_body::Body;
 use pin_project_lite::pin_project;
 use tollgate_core::{
-    DEFAULT_BODY_LIMIT, ErrorStyle, PolicyFuture, Rejection, RequestBody, RequestId, ResponseBody, SystemValues,
+    DEFAULT_BODY_LIMIT, ErrorStyle, PathParams, PolicyFuture, Rejection, RequestBody, RequestId, ResponseBody, SystemValues,
     buffer_request,
 };
 use tower_layer::Layer;
@@ -136,6 +136,7 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let settings = &*self.settings;
+        let req = if settings.policy.reads_path_params() { router_path_params(req) } else { req };
         // the body is read only when a rule reads a form field and the request is a form
         if !settings.policy.needs_body_of(req.headers()) {
             let future = match settings.policy.decide(&req, None) {
@@ -162,6 +163,35 @@ where
         });
         ResponseFuture { kind: Kind::Later { future } }
     }
+}
+
+/// The path parameters axum's router bound, as core's [`PathParams`], when no layer (a
+/// `Gateway`, a `ParamValidationLayer` with a path template) put them there.
+#[cfg(feature = "axum")]
+fn router_path_params<B>(req: Request<B>) -> Request<B> {
+    use axum::extract::{FromRequestParts, RawPathParams};
+
+    if req.extensions().get::<PathParams>().is_some() {
+        return req;
+    }
+    let (mut parts, body) = req.into_parts();
+    let params = {
+        // The extractor only reads an extension the router put there: it is ready at once.
+        let mut extract = std::pin::pin!(RawPathParams::from_request_parts(&mut parts, &()));
+        match extract.as_mut().poll(&mut Context::from_waker(std::task::Waker::noop())) {
+            Poll::Ready(Ok(raw)) => Some(raw.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect::<PathParams>()),
+            _ => None,
+        }
+    };
+    if let Some(params) = params {
+        parts.extensions.insert(params);
+    }
+    Request::from_parts(parts, body)
+}
+
+#[cfg(not(feature = "axum"))]
+fn router_path_params<B>(req: Request<B>) -> Request<B> {
+    req
 }
 
 /// The request's head without its body, for rendering a refusal.

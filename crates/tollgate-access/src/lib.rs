@@ -116,7 +116,9 @@
 //!   headers believed only from trusted proxies). An index outside the list is `null`.
 //! - **`Path`** is the path as the backend routes it; a path parameter
 //!   (`Parameter:userId`, and `path:userId` as the documentation's example writes it) is the
-//!   segment a route template bound ([`PathParams`](tollgate_core::PathParams)), decoded.
+//!   segment a route template bound ([`PathParams`](tollgate_core::PathParams)), decoded: a
+//!   `Gateway`'s API path, a `ParamValidationLayer`'s template, or (feature `axum`) the axum
+//!   route the layer is on (`Router::route_layer`).
 //!
 //! # Where it goes
 //!

@@ -3,7 +3,7 @@
 
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, Request, StatusCode};
-use tollgate_core::condition::{AliyunParameters, RequestView};
+use tollgate_core::condition::{AliyunLocation, AliyunParameters, RequestView};
 use tollgate_core::{Condition, ConfigError, GrpcCode, ParamError, Rejection, SystemValues};
 
 use crate::config::{AccessControlConfig, Action, Rule};
@@ -44,6 +44,8 @@ impl Compiled {
 pub(crate) struct Policy {
     rules: Vec<Compiled>,
     needs_body: bool,
+    /// Whether a parameter is a path parameter (`Parameter:NAME`, `path:NAME`).
+    reads_path_params: bool,
     /// The system parameters the gateway cannot know (`CaStage`, `CaInstanceId`, ...).
     pub(crate) system: SystemValues,
 }
@@ -64,7 +66,13 @@ impl Policy {
         let needs_body = rules
             .iter()
             .any(|r| r.condition.needs_form_body() || r.denials().any(Deny::reads_form));
-        Ok(Self { rules, needs_body, system: SystemValues::new() })
+        let reads_path_params = parameters.iter().any(|(_, l)| matches!(l, AliyunLocation::Parameter(_)));
+        Ok(Self { rules, needs_body, reads_path_params, system: SystemValues::new() })
+    }
+
+    /// Whether a parameter is a path parameter, bound by a router.
+    pub(crate) fn reads_path_params(&self) -> bool {
+        self.reads_path_params
     }
 
     /// Whether some rule may read a form field.
