@@ -106,12 +106,12 @@ pub use gateway::{Gateway, GatewayLayer};
 pub mod prelude {
     #[cfg(feature = "gateway")]
     pub use crate::gateway::{Api, Gateway, GatewayLayer};
+    #[cfg(feature = "access")]
+    pub use tollgate_access::AccessControlLayer;
     pub use tollgate_core::{
         Caller, ClientIp, ClientIpLayer, ErrorStyle, ForwardingHeader, ManualClock, PeerAddr, RateQuota, Rejection,
         RequestId, RequestIdLayer, SystemClock, TimeWindow,
     };
-    #[cfg(feature = "access")]
-    pub use tollgate_access::AccessControlLayer;
     #[cfg(feature = "cors")]
     pub use tollgate_cors::CorsLayer;
     #[cfg(feature = "flow")]

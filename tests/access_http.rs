@@ -185,8 +185,14 @@ async fn each_location_kind_is_read() {
     assert_eq!(denied_by("Query:q", get("/?q=yes")).await, deny);
     assert_eq!(denied_by("Query:q", get("/?q=no")).await, StatusCode::OK);
     assert_eq!(denied_by("Query:q", get("/?q=y%65s")).await, deny, "percent-decoded");
-    assert_eq!(denied_by("Header:X-Flag", Request::get("/").header("x-flag", "yes").body(Body::empty()).unwrap()).await, deny);
-    assert_eq!(denied_by("Header:x-flag", Request::get("/").header("X-FLAG", "yes").body(Body::empty()).unwrap()).await, deny);
+    assert_eq!(
+        denied_by("Header:X-Flag", Request::get("/").header("x-flag", "yes").body(Body::empty()).unwrap()).await,
+        deny
+    );
+    assert_eq!(
+        denied_by("Header:x-flag", Request::get("/").header("X-FLAG", "yes").body(Body::empty()).unwrap()).await,
+        deny
+    );
     let form = |body: &'static str| {
         Request::post("/").header("content-type", "application/x-www-form-urlencoded").body(Body::from(body)).unwrap()
     };
@@ -274,9 +280,7 @@ async fn a_form_body_read_for_a_rule_reaches_the_handler_unchanged() {
         Format::Yaml,
     )
     .unwrap();
-    let app = Router::new()
-        .route("/echo", any(|body: String| async move { body }))
-        .layer(gateway.into_layer());
+    let app = Router::new().route("/echo", any(|body: String| async move { body })).layer(gateway.into_layer());
     let addr = serve(app).await;
     let post = |body: &'static str| {
         client()
@@ -291,6 +295,37 @@ async fn a_form_body_read_for_a_rule_reaches_the_handler_unchanged() {
     assert_eq!(post("action=drop").await.unwrap().status(), 403);
 }
 
+/// The gateway names the API (`$CaApiName`) and renders in the API's style.
+#[tokio::test]
+async fn the_gateway_tells_the_api_name_and_keeps_the_api_style() {
+    let yaml = r#"
+apis:
+  - name: orders
+    path: /echo
+    error_style: tencent_api_gateway
+    access_control:
+      rules:
+        - condition: "$CaApiName = 'orders' and $CaClientIp in_cidr '10.0.0.0/8'"
+          ifFalse: DENY
+          errorMessage: "${CaApiName} is internal"
+"#;
+    let gateway = Gateway::from_config(yaml, Format::Yaml).unwrap();
+    let svc = gateway
+        .into_layer()
+        .layer(service_fn(|_req: Request<Body>| async { Ok::<_, Infallible>(Response::new(Body::from("echo"))) }));
+    let from = |peer: &str| {
+        let mut req = Request::get("/echo").body(Body::empty()).unwrap();
+        req.extensions_mut().insert(tollgate::PeerAddr(format!("{peer}:1000").parse().unwrap()));
+        req
+    };
+    assert_eq!(svc.clone().oneshot(from("10.0.0.1")).await.unwrap().status(), 200);
+    let refused = svc.oneshot(from("192.0.2.1")).await.unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(refused.headers().contains_key("x-api-requestid"), "Tencent API Gateway style");
+    let body = refused.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body, r#"{"message":"orders is internal"}"#);
+}
+
 #[test]
 fn configuration_errors_name_the_field() {
     let err = |yaml: &str| Gateway::from_config(yaml, Format::Yaml).unwrap_err();
@@ -303,10 +338,13 @@ fn configuration_errors_name_the_field() {
     );
     assert_eq!(e.field, "apis[0].access_control.rules[0].assertParameterName", "{e}");
     assert!(e.to_string().contains("datasets are not supported"), "{e}");
-    let e = err("apis:\n  - path: /\n    access_control:\n      rules:\n        - {condition: \"1 = 1\", ifTrue: MAYBE}\n");
-    assert!(e.field.starts_with("apis[0].access_control.rules[0]"), "{e}");
+    let e =
+        err("apis:\n  - path: /\n    access_control:\n      rules:\n        - {condition: \"1 = 1\", ifTrue: MAYBE}\n");
+    assert_eq!(e.field, "apis[0].access_control.rules[0].ifTrue", "{e}");
     assert!(e.to_string().contains("expected ALLOW or DENY"), "{e}");
-    let e = err("apis:\n  - path: /\n    access_control:\n      rules:\n        - {condition: \"$nobody = 1\", ifTrue: DENY}\n");
+    let e = err(
+        "apis:\n  - path: /\n    access_control:\n      rules:\n        - {condition: \"$nobody = 1\", ifTrue: DENY}\n",
+    );
     assert_eq!(e.field, "apis[0].access_control.rules[0].condition", "{e}");
     let e = err(
         "apis:\n  - path: /\n    access_control:\n      rules:\n        - {condition: \"1 = 1\", ifTrue: DENY, statusCode: 99}\n",
@@ -322,7 +360,8 @@ fn configuration_errors_name_the_field() {
     assert_eq!(e.field, "apis[0].access_control.rules[0].errorMessage", "{e}");
     let e = err("apis:\n  - path: /\n    access_control:\n      rules:\n        - {condition: \"1 = 1\"}\n");
     assert_eq!(e.field, "apis[0].access_control.rules[0]", "{e}");
-    let e = err("apis:\n  - path: /\n    access_control:\n      rules:\n        - {condition: \"1 = 1\", iftrue: DENY}\n");
+    let e =
+        err("apis:\n  - path: /\n    access_control:\n      rules:\n        - {condition: \"1 = 1\", iftrue: DENY}\n");
     assert!(e.to_string().contains("iftrue"), "an unknown field is refused: {e}");
     let e = err("apis:\n  - path: /\n    access_control:\n      rules: []\n");
     assert_eq!(e.field, "apis[0].access_control.rules", "{e}");

@@ -10,7 +10,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use tollgate::access::AccessControlLayer;
 use tollgate::gateway::{Format, Gateway};
-use tollgate::{PeerAddr, PathTemplate, TokenClaims};
+use tollgate::{PathTemplate, PeerAddr, TokenClaims};
 use tower::{Layer, ServiceExt, service_fn};
 
 /// Guests are refused; anyone else passes.

@@ -266,3 +266,43 @@ fn scalar_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String
     let map = BTreeMap::<String, Scalar>::deserialize(d)?;
     Ok(map.into_iter().map(|(k, v)| (k, v.0)).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_errors_name_the_field() {
+        let err = |text: &str| AccessControlConfig::from_plugin(text).unwrap_err();
+        let e = err("rules:\n  - condition: \"1 = 1\"\n    ifTrue: MAYBE\n");
+        assert_eq!(e.field, "rules[0].ifTrue", "{e}");
+        assert!(e.problem.contains("expected ALLOW or DENY, got \"MAYBE\""), "{e}");
+        let e = err("rules:\n  - condition: \"1 = 1\"\n    ifTrue: DENY\n    statusCode: forbidden\n");
+        assert_eq!(e.field, "rules[0].statusCode", "{e}");
+        let e = err("parameters:\n  a: \"Nowhere:x\"\nrules: []\n");
+        assert_eq!(e.field, "parameters.a", "{e}");
+        let e = err("rules:\n  - condition: \"1 = 1\"\n    ifTrue: DENY\n    responseHeaders: [a, b]\n");
+        assert_eq!(e.field, "rules[0].responseHeaders", "{e}");
+        let e = err("rules:\n  - ifTrue: DENY\n");
+        assert!(e.problem.contains("condition"), "{e}");
+        let e = err("{\"rules\": [{\"condition\": \"1 = 1\", \"ifFalse\": \"DENY\", \"extra\": 1}]}");
+        assert_eq!(e.field, "rules[0].extra", "{e}");
+        assert!(e.problem.contains("unknown field `extra`"), "{e}");
+    }
+
+    #[test]
+    fn plugin_values_in_any_spelling() {
+        let c = AccessControlConfig::from_plugin(
+            "rules:\n  - condition: \"1 = 1\"\n    ifTrue: deny\n    ifFalse: Allow\n    statusCode: \"451\"\n    \
+             responseHeaders: {X-Retry: 3, X-On: true}\n",
+        )
+        .unwrap();
+        let rule = &c.rules[0];
+        assert_eq!(
+            (rule.if_true, rule.if_false, rule.status_code),
+            (Some(Action::Deny), Some(Action::Allow), Some(451))
+        );
+        assert_eq!(rule.response_headers["X-Retry"], "3");
+        assert_eq!(rule.response_headers["X-On"], "true");
+    }
+}

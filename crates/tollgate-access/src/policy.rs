@@ -63,9 +63,7 @@ impl Policy {
             .enumerate()
             .map(|(i, rule)| compile_rule(rule, &parameters).map_err(|e| e.within(format_args!("rules[{i}]"))))
             .collect::<Result<Vec<_>, _>>()?;
-        let needs_body = rules
-            .iter()
-            .any(|r| r.condition.needs_form_body() || r.denials().any(Deny::reads_form));
+        let needs_body = rules.iter().any(|r| r.condition.needs_form_body() || r.denials().any(Deny::reads_form));
         let reads_path_params = parameters.iter().any(|(_, l)| matches!(l, AliyunLocation::Parameter(_)));
         Ok(Self { rules, needs_body, reads_path_params, system: SystemValues::new() })
     }
@@ -122,9 +120,10 @@ impl Policy {
 }
 
 fn compile_rule(rule: &Rule, parameters: &AliyunParameters) -> Result<Compiled, ConfigError> {
-    for (field, set) in
-        [("assertParameterName", rule.assert_parameter_name.is_some()), ("assertInDataset", rule.assert_in_dataset.is_some())]
-    {
+    for (field, set) in [
+        ("assertParameterName", rule.assert_parameter_name.is_some()),
+        ("assertInDataset", rule.assert_in_dataset.is_some()),
+    ] {
         if set {
             return Err(ConfigError::new(
                 field,
@@ -203,10 +202,7 @@ mod tests {
     /// request with neither.
     #[test]
     fn null_compares_equal_only_to_null() {
-        let p = policy(
-            &[("a", "Header:x-a"), ("b", "Header:x-b")],
-            vec![Rule::new("$a = $b").if_true(Action::Deny)],
-        );
+        let p = policy(&[("a", "Header:x-a"), ("b", "Header:x-b")], vec![Rule::new("$a = $b").if_true(Action::Deny)]);
         let req = |a: Option<&str>, b: Option<&str>| {
             let mut r = Request::get("/");
             if let Some(a) = a {

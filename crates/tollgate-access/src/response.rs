@@ -96,7 +96,10 @@ impl Deny {
             // redirect with its Location header)
             Some(code @ 200..=599) => StatusCode::from_u16(code).map_err(|e| ConfigError::new("statusCode", e))?,
             Some(code) => {
-                return Err(ConfigError::new("statusCode", format!("expected an HTTP status from 200 to 599, got {code}")));
+                return Err(ConfigError::new(
+                    "statusCode",
+                    format!("expected an HTTP status from 200 to 599, got {code}"),
+                ));
             }
         };
         let mut headers = HeaderMap::new();
@@ -111,9 +114,8 @@ impl Deny {
                      desynchronise the client's connection",
                 ));
             }
-            let value = HeaderValue::from_str(value).map_err(|_| {
-                ConfigError::new(field(), format!("expected visible ASCII text, got {value:?}"))
-            })?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| ConfigError::new(field(), format!("expected visible ASCII text, got {value:?}")))?;
             headers.append(header, value);
         }
         let escape = Escape::for_content_type(headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()));
@@ -131,7 +133,11 @@ impl Deny {
 
     /// Whether the message or the body reads a form field.
     pub(crate) fn reads_form(&self) -> bool {
-        self.message.iter().chain(&self.body).flat_map(Template::locations).any(|l| matches!(l, AliyunLocation::Form(_)))
+        self.message
+            .iter()
+            .chain(&self.body)
+            .flat_map(Template::locations)
+            .any(|l| matches!(l, AliyunLocation::Form(_)))
     }
 
     /// The refusal for `request`, its values interpolated; an error when a value the

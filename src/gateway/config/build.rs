@@ -259,7 +259,8 @@ impl Block for super::read::access::AccessBlock {
         };
         // Aliyun's own style unless the configuration names one
         let style = cx.style.clone().unwrap_or(ErrorStyle::AliyunApiGateway);
-        Ok(api.access_control(layer.error_style(style)))
+        let values = tollgate_core::SystemValues::new().set(tollgate_core::SystemParam::ApiName, cx.name.clone());
+        Ok(api.access_control(layer.error_style(style).system_values(values)))
     }
 }
 
