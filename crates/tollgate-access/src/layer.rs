@@ -10,7 +10,7 @@ use http::{Request, Response};
 use http_body::Body;
 use pin_project_lite::pin_project;
 use tollgate_core::{
-    DEFAULT_BODY_LIMIT, ErrorStyle, PathParams, PolicyFuture, Rejection, RequestBody, RequestId, ResponseBody,
+    DEFAULT_BODY_LIMIT, ErrorStyle, PolicyFuture, Rejection, RequestBody, RequestId, ResponseBody,
     SystemValues, buffer_request,
 };
 use tower_layer::Layer;
@@ -165,11 +165,12 @@ where
     }
 }
 
-/// The path parameters axum's router bound, as core's [`PathParams`], when no layer (a
+/// The path parameters axum's router bound, as core's `PathParams`, when no layer (a
 /// `Gateway`, a `ParamValidationLayer` with a path template) put them there.
 #[cfg(feature = "axum")]
 fn router_path_params<B>(req: Request<B>) -> Request<B> {
     use axum::extract::{FromRequestParts, RawPathParams};
+    use tollgate_core::PathParams;
 
     if req.extensions().get::<PathParams>().is_some() {
         return req;
