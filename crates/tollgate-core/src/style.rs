@@ -260,7 +260,9 @@ fn json_response(status: StatusCode, content_type: &'static str, body: &serde_js
 }
 
 /// A header value carrying free text: line breaks become `#` (as Aliyun writes its string to
-/// sign), other control characters a space, so no message can break the header.
+/// sign), other control characters a space, so no message can break the header. Text beyond
+/// ASCII (an operator's `errorMessage` in Chinese) goes as its UTF-8 bytes, which HTTP allows
+/// in a field value, rather than be lost.
 pub(crate) fn header_text(text: &str) -> HeaderValue {
     let clean: String = text
         .chars()
@@ -270,7 +272,7 @@ pub(crate) fn header_text(text: &str) -> HeaderValue {
             c => c,
         })
         .collect();
-    HeaderValue::from_str(&clean).unwrap_or_else(|_| HeaderValue::from_static("refused"))
+    HeaderValue::from_bytes(clean.as_bytes()).unwrap_or_else(|_| HeaderValue::from_static("refused"))
 }
 
 #[cfg(test)]
@@ -426,6 +428,17 @@ mod tests {
         let resp = ErrorStyle::ProblemJson.render(&r, &cx);
         assert_eq!(resp.headers().get_all(CONTENT_TYPE).iter().count(), 1);
         assert_eq!(resp.headers()[CONTENT_TYPE], "text/plain");
+    }
+
+    #[test]
+    fn aliyun_message_beyond_ascii_keeps_its_utf8_bytes() {
+        let id = RequestId::generate();
+        let cx = RenderContext { request_id: &id, host: None };
+        let r = Rejection::new(StatusCode::FORBIDDEN, "X", "x")
+            .with_aliyun_api_gateway(StatusCode::FORBIDDEN, "禁止访问 user\u{7f}\r\n7");
+        let resp = ErrorStyle::AliyunApiGateway.render(&r, &cx);
+        let value = resp.headers()["x-ca-error-message"].as_bytes();
+        assert_eq!(std::str::from_utf8(value).unwrap(), "禁止访问 user  #7");
     }
 
     #[test]
