@@ -84,9 +84,9 @@
 //! - **Interpolated values are escaped for the body's type**: with a `Content-Type` of XML or
 //!   HTML a value's `<>&"'` become character references, with JSON it is escaped as the inside
 //!   of a string; any other body takes it as it is. A client cannot change the structure of
-//!   the refusal (`/users/</Reason><Admin>true</Admin>`) through a value it echoes. A value
-//!   that is not visible ASCII cannot go into the `X-Ca-Error-Message` header as it is: the
-//!   style writes `refused` there instead.
+//!   the refusal (`/users/</Reason><Admin>true</Admin>`) through a value it echoes. In the
+//!   `X-Ca-Error-Message` header line breaks become `#` and other control characters spaces,
+//!   so no value can add a header; text beyond ASCII (a message in Chinese) goes as UTF-8.
 //! - **Datasets** (`assertParameterName`, `assertInDataset`: dedicated instances only) are
 //!   refused when the layer is built, naming the field, rather than silently ignored.
 //! - A rule with neither `ifTrue` nor `ifFalse`, response fields on a rule that cannot DENY,
