@@ -55,6 +55,20 @@ async fn a_repeated_query_name_or_header_line_is_refused_not_judged_on_one_readi
     assert!(message.unwrap().contains("header x-level"));
 }
 
+/// A name a lenient backend folds into the one a rule reads (CGI's `x_level` for `x-level`,
+/// ASP.NET's `Role` for `role`, PHP's `role[]`) would carry a value the rule never judged:
+/// refused, even when the exact name is absent.
+#[tokio::test]
+async fn a_name_a_backend_folds_into_the_rules_name_is_refused() {
+    let layer = AccessControlLayer::from_plugin(GUESTS_OUT).unwrap();
+    let mut req = get("/");
+    req.headers_mut().insert("x_level", "guest".parse().unwrap());
+    assert_eq!(call(&layer, req).await.0, StatusCode::BAD_REQUEST, "x_level alone");
+    for uri in ["/?Role=guest", "/?role[]=guest", "/?role=root&ROLE=guest"] {
+        assert_eq!(call(&layer, get(uri)).await.0, StatusCode::BAD_REQUEST, "{uri}");
+    }
+}
+
 /// The rule's own spelling of a name does not matter, nor the client's: header names in any
 /// case, query values and names percent-decoded as the handler decodes them.
 #[tokio::test]

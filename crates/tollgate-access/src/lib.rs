@@ -99,8 +99,10 @@
 //! request is refused (400) rather than judged on one of them: a header line or a query or
 //! form name a rule reads that is given twice (`AmbiguousParameter`; Aliyun reads the first,
 //! but frameworks differ and a handler taking the last would see what the rule never
-//! judged), or a malformed percent-escape (`MalformedParameter`). Header names match in any
-//! case; query and form values are percent-decoded as backends decode them.
+//! judged), a name a lenient backend reads as the rule's (`x_user` for the header `x-user`,
+//! `ID` or `id[]` for the query name `id`), or a malformed percent-escape
+//! (`MalformedParameter`). Header names match in any case; query and form values are
+//! percent-decoded as backends decode them.
 //!
 //! - **`Token:NAME`** reads the claims a token verifier put in the extensions
 //!   ([`TokenClaims`](tollgate_core::TokenClaims)); without a verifier inside the stack before
