@@ -321,10 +321,7 @@ defaultMapping:            # optional
         fn value(&self, location: &AliyunLocation) -> Result<Option<Cow<'_, str>>, ParamError> {
             Ok(match location {
                 AliyunLocation::StatusCode => Some(Cow::Owned(self.1.to_string())),
-                AliyunLocation::BodyJsonField(path) => {
-                    let field = path.strip_prefix("$.").unwrap_or(path);
-                    self.0.get(field).and_then(|v| v.as_str()).map(Cow::Borrowed)
-                }
+                AliyunLocation::BodyJsonField(_) => location.select_json(&self.0),
                 _ => None,
             })
         }
@@ -555,7 +552,9 @@ fn build_errors_with_offsets() {
 
 #[test]
 fn parameters_map_errors_name_the_entry() {
-    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+    /// The pairs of a map, the field its error names, and words of its problem.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case<'_>] = &[
         (&[("a", "Cookie:x")], "parameters.a", "unknown location"),
         (&[("a", "Query")], "parameters.a", "takes a name"),
         (&[("a", "Method:x")], "parameters.a", "takes no name"),
@@ -563,6 +562,7 @@ fn parameters_map_errors_name_the_entry() {
         (&[("a", "System:CaNothing")], "parameters.a", "unknown system parameter"),
         (&[("a", "XFF:first")], "parameters.a", "not an index"),
         (&[("a", "BodyJsonField:result")], "parameters.a", "not a JSONPath"),
+        (&[("a", "BodyJsonField:$.a[*]")], "parameters.a", "neither an index"),
         (&[("a", "Host:sub")], "parameters.a", "System:CaDomain"),
         (&[("1a", "Method")], "parameters.1a", "a parameter name"),
         (&[("a-b", "Method")], "parameters.a-b", "a parameter name"),
