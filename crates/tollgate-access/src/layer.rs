@@ -10,8 +10,8 @@ use http::{Request, Response};
 use http_body::Body;
 use pin_project_lite::pin_project;
 use tollgate_core::{
-    DEFAULT_BODY_LIMIT, ErrorStyle, PolicyFuture, Rejection, RequestBody, RequestId, ResponseBody,
-    SystemValues, buffer_request,
+    DEFAULT_BODY_LIMIT, ErrorStyle, PolicyFuture, Rejection, RequestBody, RequestId, ResponseBody, SystemValues,
+    buffer_request,
 };
 use tower_layer::Layer;
 use tower_service::Service;
