@@ -16,6 +16,7 @@
 //! | `redis` (default) | [`redis`] | Redis-backed nonce and rate stores, so a fleet shares one limit and one nonce history |
 //! | `gateway`, `yaml`, `toml` (default) | [`gateway`] | the whole canonical stack as one layer, per API, from code or a JSON, YAML or TOML file |
 //! | `params` (default) | [`params`] | parameters: validation (types, ranges, lengths, enums, regexes, JSON Schema), constant and system parameters, mapping |
+//! | `access` (default) | [`access`] | Aliyun parameter access control (`accessControl`): ordered rules on the request's parameters, ALLOW / DENY with a response of one's own |
 //!
 //! The shared vocabulary — [`Rejection`], [`ErrorStyle`], [`RequestId`], [`ClientIp`],
 //! [`Caller`], the stores and clocks — is re-exported at the root from `tollgate-core`.
@@ -38,7 +39,8 @@
 //! ## The canonical stack
 //!
 //! Outermost first: request id; CORS; IP access control; flow control by API and client IP;
-//! signature verification; replay guard; flow control by app and parameter flow control;
+//! signature verification; replay guard; parameter access control; flow control by app and
+//! parameter flow control;
 //! parameter validation; parameter injection and mapping; your handler. Cheap refusals run
 //! before cryptography, and only authenticated requests can burn a nonce.
 
@@ -87,6 +89,12 @@ pub mod params {
     pub use tollgate_params::*;
 }
 
+/// Aliyun parameter access control (feature `access`): see [`tollgate_access`].
+#[cfg(feature = "access")]
+pub mod access {
+    pub use tollgate_access::*;
+}
+
 /// The whole canonical stack as one layer, from code or a configuration file (feature
 /// `gateway`): see [`Gateway`].
 #[cfg(feature = "gateway")]
@@ -98,6 +106,8 @@ pub use gateway::{Gateway, GatewayLayer};
 pub mod prelude {
     #[cfg(feature = "gateway")]
     pub use crate::gateway::{Api, Gateway, GatewayLayer};
+    #[cfg(feature = "access")]
+    pub use tollgate_access::AccessControlLayer;
     pub use tollgate_core::{
         Caller, ClientIp, ClientIpLayer, ErrorStyle, ForwardingHeader, ManualClock, PeerAddr, RateQuota, Rejection,
         RequestId, RequestIdLayer, SystemClock, TimeWindow,

@@ -67,6 +67,14 @@ macro_rules! policy_methods {
             self
         }
 
+        /// Aliyun parameter access control, after the replay guard and before flow control
+        /// by app: its rules may read the `Caller` and a verified token's claims. Replaces
+        /// an earlier one.
+        pub fn access_control(mut self, layer: impl PolicyLayer) -> Self {
+            self.policies.set(Slot::AccessControl, Arc::new(layer));
+            self
+        }
+
         /// Flow control by app (it reads the `Caller`), innermost. Adds to earlier ones.
         pub fn app_flow(mut self, layer: impl PolicyLayer) -> Self {
             self.policies.add(Slot::AppFlow, Arc::new(layer));

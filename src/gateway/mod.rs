@@ -4,7 +4,8 @@
 //! A gateway puts a request id and the client address on every request, finds the API the
 //! request belongs to (by method and an nginx-like path pattern), and sends it through that
 //! API's policies in the canonical order — CORS, IP access control, flow control by API and
-//! IP, signature verification, the replay guard, flow control by app or parameter — however
+//! IP, signature verification, the replay guard, parameter access control, flow control by
+//! app or parameter — however
 //! they were declared. A path that is not in normal form (`//`, `/./`, `/../`, `%61`, `%2F`,
 //! ...) is refused with 400 `InvalidPath` before any API is chosen (see [`Api`]). It is one
 //! [`GatewayLayer`]: `Router::layer` it onto an axum app, or
@@ -89,11 +90,16 @@
 //!     # params:                             # parameter rules (tollgate-params' configs)
 //!     #   validation: {path: ..., params: [...], schema: ..., strict: false}
 //!     #   injection: {constants: [...], system: [...], mappings: [...]}
+//!     # access_control:                     # Aliyun's accessControl plug-in, pasted as it is
+//!     #   parameters: {userType: "Token:userType"}   # (or its text, YAML or JSON, in a string)
+//!     #   rules: [{name: admin, condition: "$userType = 'admin'", ifTrue: ALLOW}]
 //! ```
 //!
 //! Where each block sits: `cors` 2nd, `ip_access` 3rd, `basic_flow_control` 4th (7th when it
 //! has app limits, which read the caller the signature layer finds), `signature` 5th,
-//! `replay` 6th, `param_flow_control` and `aliyun_flow_control` 7th. Each API has its own
+//! `replay` 6th, `access_control` after it (its rules may read the caller and a token's
+//! claims, and refuse in the Aliyun style unless the API names another),
+//! `param_flow_control` and `aliyun_flow_control` 7th. Each API has its own
 //! rate stores: its limits are its own. The replay guards of all APIs share one nonce store,
 //! set at the top of the file:
 //!

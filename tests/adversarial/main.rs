@@ -6,6 +6,7 @@
 #[path = "../support/http.rs"]
 mod http_support;
 
+mod access;
 mod client_ip;
 mod cors;
 mod flow;

@@ -142,6 +142,20 @@ impl PathTemplate {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PathParams(Vec<(String, String)>);
 
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for PathParams {
+    /// Bindings another router made (axum's `RawPathParams`), already decoded, in order.
+    ///
+    /// ```
+    /// use tollgate_core::PathParams;
+    ///
+    /// let params: PathParams = [("userId", "42")].into_iter().collect();
+    /// assert_eq!(params.get("userId"), Some("42"));
+    /// ```
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(pairs: I) -> Self {
+        Self(pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+    }
+}
+
 impl PathParams {
     /// The value bound to `name`.
     pub fn get(&self, name: &str) -> Option<&str> {

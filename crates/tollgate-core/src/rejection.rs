@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 /// A client ecosystem whose clients parse refusals in a shape of their own.
@@ -69,6 +70,7 @@ struct Inner {
     message: Cow<'static, str>,
     policy: &'static str,
     headers: HeaderMap,
+    body: Option<Bytes>,
     wordings: Vec<(Ecosystem, Wording)>,
 }
 
@@ -81,6 +83,7 @@ impl Rejection {
             message: message.into(),
             policy: "tollgate",
             headers: HeaderMap::new(),
+            body: None,
             wordings: Vec::new(),
         }))
     }
@@ -94,6 +97,32 @@ impl Rejection {
     /// Adds a header to the refusal response (for example `Retry-After`).
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
         self.0.headers.append(name, value);
+        self
+    }
+
+    /// Gives the refusal a body of its own, which replaces the body the
+    /// [`ErrorStyle`](crate::ErrorStyle) would render (the Aliyun API Gateway style's empty
+    /// body, a JSON style's document) in every style but gRPC, whose refusals are
+    /// trailers-only. The style's `Content-Type` goes with its body: say what the body is
+    /// with [`with_header`](Self::with_header). A custom renderer reads it with
+    /// [`body`](Self::body).
+    ///
+    /// For refusals whose text the operator configured (Aliyun parameter access control's
+    /// `responseBody`).
+    ///
+    /// ```
+    /// use http::{HeaderValue, Request, StatusCode, header::CONTENT_TYPE};
+    /// use tollgate_core::{ErrorStyle, Rejection};
+    ///
+    /// let r = Rejection::new(StatusCode::FORBIDDEN, "AccessDenied", "path not match")
+    ///     .with_body("<Reason>path not match</Reason>")
+    ///     .with_header(CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    /// let resp = ErrorStyle::AliyunApiGateway.respond(&r, &Request::new(()));
+    /// assert_eq!(resp.headers()["content-type"], "application/xml");
+    /// assert_eq!(resp.headers()["x-ca-error-message"], "path not match");
+    /// ```
+    pub fn with_body(mut self, body: impl Into<Bytes>) -> Self {
+        self.0.body = Some(body.into());
         self
     }
 
@@ -172,6 +201,11 @@ impl Rejection {
     /// Extra headers for the refusal response.
     pub fn headers(&self) -> &HeaderMap {
         &self.0.headers
+    }
+
+    /// The refusal's own body, if it has one ([`with_body`](Self::with_body)).
+    pub fn body(&self) -> Option<&Bytes> {
+        self.0.body.as_ref()
     }
 
     /// The wording set for `ecosystem`, if any.

@@ -231,6 +231,19 @@ impl ErrorStyle {
             }
             Self::Custom(renderer) => return renderer.render(rejection, cx),
         };
+        if let Some(body) = rejection.body()
+            && !matches!(self, Self::Grpc)
+        {
+            // the style's description of its own body goes with it
+            response.headers_mut().remove(CONTENT_TYPE);
+            response.headers_mut().remove(CONTENT_LENGTH);
+            *response.body_mut() = Full::new(body.clone());
+        }
+        // the rejection's headers replace the style's of the same name (a configured
+        // `Content-Type`), never sit beside them
+        for name in rejection.headers().keys() {
+            response.headers_mut().remove(name);
+        }
         for (name, value) in rejection.headers() {
             response.headers_mut().append(name.clone(), value.clone());
         }
@@ -247,7 +260,9 @@ fn json_response(status: StatusCode, content_type: &'static str, body: &serde_js
 }
 
 /// A header value carrying free text: line breaks become `#` (as Aliyun writes its string to
-/// sign), other control characters a space, so no message can break the header.
+/// sign), other control characters a space, so no message can break the header. Text beyond
+/// ASCII (an operator's `errorMessage` in Chinese) goes as its UTF-8 bytes, which HTTP allows
+/// in a field value, rather than be lost.
 pub(crate) fn header_text(text: &str) -> HeaderValue {
     let clean: String = text
         .chars()
@@ -257,7 +272,7 @@ pub(crate) fn header_text(text: &str) -> HeaderValue {
             c => c,
         })
         .collect();
-    HeaderValue::from_str(&clean).unwrap_or_else(|_| HeaderValue::from_static("refused"))
+    HeaderValue::from_bytes(clean.as_bytes()).unwrap_or_else(|_| HeaderValue::from_static("refused"))
 }
 
 #[cfg(test)]
@@ -382,6 +397,48 @@ mod tests {
             .with_aliyun_api_gateway(StatusCode::BAD_REQUEST, "Invalid Signature, Server StringToSign:GET\n\n/x");
         let resp = ErrorStyle::AliyunApiGateway.render(&r, &cx);
         assert_eq!(resp.headers()["x-ca-error-message"], "Invalid Signature, Server StringToSign:GET##/x");
+    }
+
+    #[test]
+    fn a_rejection_body_replaces_the_style_body_but_not_grpc() {
+        let id = RequestId::new(HeaderValue::from_static("req-1")).unwrap();
+        let cx = RenderContext { request_id: &id, host: None };
+        let r = Rejection::new(StatusCode::FORBIDDEN, "Denied", "no")
+            .with_body("<Reason>no</Reason>")
+            .with_header(CONTENT_TYPE, HeaderValue::from_static("application/xml"))
+            .with_header(HeaderName::from_static("x-extra"), HeaderValue::from_static("1"))
+            .with_header(HeaderName::from_static("x-extra"), HeaderValue::from_static("2"));
+        for style in [ErrorStyle::AliyunApiGateway, ErrorStyle::ProblemJson, ErrorStyle::TencentCloud] {
+            let (parts, body) = style.render(&r, &cx).into_parts();
+            assert_eq!(futures_lite_block(body), "<Reason>no</Reason>", "{style:?}");
+            let types: Vec<_> = parts.headers.get_all(CONTENT_TYPE).iter().collect();
+            assert_eq!(types, ["application/xml"], "{style:?}");
+            let extra: Vec<_> = parts.headers.get_all("x-extra").iter().collect();
+            assert_eq!(extra, ["1", "2"], "{style:?}");
+            assert!(parts.headers.get(CONTENT_LENGTH).is_none(), "{style:?}: the body's own length");
+        }
+        let resp = ErrorStyle::AliyunApiGateway.render(&r, &cx);
+        assert_eq!(resp.headers()["x-ca-error-message"], "no");
+        let (parts, body) = ErrorStyle::Grpc.render(&r, &cx).into_parts();
+        assert!(futures_lite_block(body).is_empty());
+        assert_eq!(parts.headers["grpc-status"], "7");
+        // without a body, a configured Content-Type still replaces the style's
+        let r = Rejection::new(StatusCode::FORBIDDEN, "Denied", "no")
+            .with_header(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        let resp = ErrorStyle::ProblemJson.render(&r, &cx);
+        assert_eq!(resp.headers().get_all(CONTENT_TYPE).iter().count(), 1);
+        assert_eq!(resp.headers()[CONTENT_TYPE], "text/plain");
+    }
+
+    #[test]
+    fn aliyun_message_beyond_ascii_keeps_its_utf8_bytes() {
+        let id = RequestId::generate();
+        let cx = RenderContext { request_id: &id, host: None };
+        let r = Rejection::new(StatusCode::FORBIDDEN, "X", "x")
+            .with_aliyun_api_gateway(StatusCode::FORBIDDEN, "禁止访问 user\u{7f}\r\n7");
+        let resp = ErrorStyle::AliyunApiGateway.render(&r, &cx);
+        let value = resp.headers()["x-ca-error-message"].as_bytes();
+        assert_eq!(std::str::from_utf8(value).unwrap(), "禁止访问 user  #7");
     }
 
     #[test]

@@ -119,6 +119,7 @@ fn build_api(raw: RawApi, global_style: Option<StyleName>, nonces: &MemoryNonceS
     api = add(api, "param_flow_control", raw.param_flow_control, &cx)?;
     api = add(api, "signature", raw.signature, &cx)?;
     api = add(api, "replay", raw.replay, &cx)?;
+    api = add(api, "access_control", raw.access_control, &cx)?;
     add(api, "params", raw.params, &cx)
 }
 
@@ -243,6 +244,23 @@ impl Block for super::read::params::ParamsBlock {
             api = api.param_injection(styled(layer, cx, ParamInjectionLayer::error_style));
         }
         Ok(api)
+    }
+}
+
+#[cfg(feature = "access")]
+impl Block for super::read::access::AccessBlock {
+    fn add_to(self, api: Api, cx: &Context<'_>) -> Result<Api, ConfigError> {
+        use super::read::access::AccessBlock;
+        use tollgate_access::AccessControlLayer;
+
+        let layer = match self {
+            AccessBlock::Config(config) => AccessControlLayer::from_config(&config)?,
+            AccessBlock::Text(text) => AccessControlLayer::from_plugin(&text)?,
+        };
+        // Aliyun's own style unless the configuration names one
+        let style = cx.style.clone().unwrap_or(ErrorStyle::AliyunApiGateway);
+        let values = tollgate_core::SystemValues::new().set(tollgate_core::SystemParam::ApiName, cx.name.clone());
+        Ok(api.access_control(layer.error_style(style).system_values(values)))
     }
 }
 

@@ -190,6 +190,8 @@ pub(super) struct RawApi {
     pub(super) replay: Option<ReplayBlock>,
     #[serde(default)]
     pub(super) params: Option<ParamsBlock>,
+    #[serde(default)]
+    pub(super) access_control: Option<AccessBlock>,
 }
 
 /// The type an API's block is read into: the policy's own configuration when its cargo
@@ -232,6 +234,7 @@ block!(AliyunBlock = tollgate_flow::AliyunFlowControlConfig, "flow");
 block!(SignatureBlock = signature::SignatureBlock, "signature");
 block!(ReplayBlock = BoolOr<replay::ReplayRule>, "replay");
 block!(ParamsBlock = params::ParamsBlock, "params");
+block!(AccessBlock = access::AccessBlock, "access");
 
 // ---------------------------------------------------------------------------------------
 // Shapes of values several blocks use
@@ -485,6 +488,38 @@ pub(super) mod params {
         pub(crate) validation: Option<tollgate_params::ParamValidationConfig>,
         #[serde(default)]
         pub(crate) injection: Option<tollgate_params::ParamInjectionConfig>,
+    }
+}
+
+/// Aliyun parameter access control: the plug-in itself, or its text in a string.
+#[cfg(feature = "access")]
+pub(super) mod access {
+    use super::*;
+
+    /// The `accessControl` plug-in pasted as the block's value (a table), or its text as
+    /// the console holds it (a string of YAML or JSON).
+    pub(crate) enum AccessBlock {
+        Config(tollgate_access::AccessControlConfig),
+        Text(String),
+    }
+
+    impl<'de> Deserialize<'de> for AccessBlock {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = AccessBlock;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("the accessControl plug-in ({parameters, rules}), or its text")
+                }
+                fn visit_str<E: de::Error>(self, v: &str) -> Result<AccessBlock, E> {
+                    Ok(AccessBlock::Text(v.to_owned()))
+                }
+                fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<AccessBlock, A::Error> {
+                    Deserialize::deserialize(MapAccessDeserializer::new(map)).map(AccessBlock::Config)
+                }
+            }
+            d.deserialize_any(V)
+        }
     }
 }
 
