@@ -119,7 +119,8 @@ fn build_api(raw: RawApi, global_style: Option<StyleName>, nonces: &MemoryNonceS
     api = add(api, "param_flow_control", raw.param_flow_control, &cx)?;
     api = add(api, "signature", raw.signature, &cx)?;
     api = add(api, "replay", raw.replay, &cx)?;
-    add(api, "params", raw.params, &cx)
+    api = add(api, "params", raw.params, &cx)?;
+    add(api, "error_mapping", raw.error_mapping, &cx)
 }
 
 /// What the blocks of one API are built with.
@@ -243,6 +244,14 @@ impl Block for super::read::params::ParamsBlock {
             api = api.param_injection(styled(layer, cx, ParamInjectionLayer::error_style));
         }
         Ok(api)
+    }
+}
+
+#[cfg(feature = "error-mapping")]
+impl Block for tollgate_error_mapping::ErrorMappingConfig {
+    fn add_to(self, api: Api, _: &Context<'_>) -> Result<Api, ConfigError> {
+        // no error style: it maps the backend's responses, it refuses nothing
+        Ok(api.error_mapping(tollgate_error_mapping::ErrorMappingLayer::from_config(&self)?))
     }
 }
 

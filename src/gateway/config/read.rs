@@ -190,6 +190,8 @@ pub(super) struct RawApi {
     pub(super) replay: Option<ReplayBlock>,
     #[serde(default)]
     pub(super) params: Option<ParamsBlock>,
+    #[serde(default)]
+    pub(super) error_mapping: Option<ErrorMappingBlock>,
 }
 
 /// The type an API's block is read into: the policy's own configuration when its cargo
@@ -232,6 +234,7 @@ block!(AliyunBlock = tollgate_flow::AliyunFlowControlConfig, "flow");
 block!(SignatureBlock = signature::SignatureBlock, "signature");
 block!(ReplayBlock = BoolOr<replay::ReplayRule>, "replay");
 block!(ParamsBlock = params::ParamsBlock, "params");
+block!(ErrorMappingBlock = tollgate_error_mapping::ErrorMappingConfig, "error-mapping");
 
 // ---------------------------------------------------------------------------------------
 // Shapes of values several blocks use
