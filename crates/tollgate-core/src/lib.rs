@@ -13,6 +13,8 @@
 //! | [`Caller`], [`SignedClaims`] | the authenticated key id / app, and the verified nonce and timestamp, set by a signature verifier |
 //! | [`TimeWindow`], [`Clock`] | "per minute", and what time it is (a [`ManualClock`] for tests) |
 //! | [`ParamLocation`], [`ParamSource`] | where a parameter lives and the one routine that reads it |
+//! | [`SystemParam`], [`SystemValues`] | the system parameters (Aliyun's fifteen, Tencent's three), and those only configuration knows |
+//! | [`TokenClaims`] | the claims of a verified token (Aliyun's `Token:NAME`) |
 //! | [`Condition`] | a compiled condition expression (`header.x-level == "vip" && client_ip in ["10.0.0.0/8"]`), see [`condition`] (feature `condition`) |
 //! | [`NonceStore`], [`RateStore`] | where nonces and rate allowances live; bounded in-memory defaults |
 //! | [`buffer_request`], [`ResponseBody`], [`PolicyFuture`] | body and future plumbing shared by the policies |
@@ -81,7 +83,9 @@ mod rejection;
 mod request_id;
 mod store;
 mod style;
+mod system_param;
 mod time;
+mod token_claims;
 
 pub use body::{DEFAULT_BODY_LIMIT, RequestBody, ResponseBody, buffer_request};
 pub use caller::Caller;
@@ -109,4 +113,6 @@ pub use store::{
 pub use style::{
     ErrorStyle, GrpcCode, RenderContext, RenderRejection, X_API_REQUEST_ID, X_CA_ERROR_MESSAGE, X_CA_REQUEST_ID,
 };
+pub use system_param::{DEFAULT_PROXY, SystemParam, SystemValues};
 pub use time::{Clock, ManualClock, SharedClock, SystemClock, TimeWindow, WindowUnit, time_apart};
+pub use token_claims::TokenClaims;

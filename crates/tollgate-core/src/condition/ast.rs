@@ -7,7 +7,9 @@ use http::HeaderName;
 use ipnet::IpNet;
 use regex::Regex;
 
+use super::aliyun::{AliyunLocation, LikePattern};
 use super::number::Decimal;
+use crate::SystemParam;
 
 /// A condition's syntax tree, as built by the parser. `And` and `Or` hold two or more
 /// children, none of them of the same kind (the parser flattens `a && (b && c)`).
@@ -25,6 +27,19 @@ pub(super) enum Expr {
     Exists(Operand),
     /// `x OP literal` (and `regex(x, "p")`, which is `x ~= "p"`).
     Compare(Operand, Test),
+    /// `x OP y`: two operands (Aliyun's `$userId = $pathUserId`).
+    Pair(Operand, PairOp, Operand),
+}
+
+/// The operator between two operands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PairOp {
+    /// `=`.
+    Eq,
+    /// `!=`, `<>`.
+    Ne,
+    /// `<`, `<=`, `>`, `>=`: as numbers when both are, else as text.
+    Order(Order),
 }
 
 impl Expr {
@@ -62,6 +77,7 @@ impl Expr {
             Expr::Not(inner) => inner.any_operand(pred),
             Expr::And(items) | Expr::Or(items) => items.iter().any(|e| e.any_operand(pred)),
             Expr::Exists(op) | Expr::Compare(op, _) => pred(op),
+            Expr::Pair(a, _, b) => pred(a) || pred(b),
         }
     }
 }
@@ -93,12 +109,27 @@ pub(super) enum Operand {
     UserAgent,
     /// `Random()`: a fresh number in [0, 1) at each evaluation.
     Random,
+    /// `$name`: an Aliyun parameter, read where its declaration says.
+    Var(Var),
+}
+
+/// An Aliyun parameter as a condition reads it: its name, and where its value is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Var {
+    /// The name written after `$` (declared, or a system parameter's).
+    pub(super) name: Box<str>,
+    /// Where the value comes from.
+    pub(super) location: AliyunLocation,
 }
 
 impl Operand {
     /// Whether equality and containment ignore ASCII case (host names and schemes).
     pub(super) fn folds_case(&self) -> bool {
-        matches!(self, Operand::Host | Operand::Scheme)
+        match self {
+            Operand::Host | Operand::Scheme => true,
+            Operand::Var(v) => matches!(v.location, AliyunLocation::System(SystemParam::Host | SystemParam::Scheme)),
+            _ => false,
+        }
     }
 }
 
@@ -119,6 +150,13 @@ pub(super) enum Test {
     NotIn(Vec<Scalar>),
     /// `contains`.
     Contains(Scalar),
+    /// Aliyun's `<`, `<=`, `>`, `>=`: as numbers when both sides are numbers, else as text
+    /// (`$ClientVersion < '2.0.5'`).
+    Collate(Order, Scalar),
+    /// Aliyun's `like '%x_'`.
+    Like(LikePattern),
+    /// Aliyun's `in_cidr '10.0.0.0/8'` (the scalar's `net` is set).
+    InCidr(Scalar),
 }
 
 /// An ordering operator.
@@ -142,6 +180,16 @@ impl Order {
             Order::Ge => ord != Ordering::Less,
             Order::Lt => ord == Ordering::Less,
             Order::Le => ord != Ordering::Greater,
+        }
+    }
+
+    /// The operator with its sides swapped (`1 < x` is `x > 1`).
+    pub(super) fn mirror(self) -> Self {
+        match self {
+            Order::Gt => Order::Lt,
+            Order::Ge => Order::Le,
+            Order::Lt => Order::Gt,
+            Order::Le => Order::Ge,
         }
     }
 

@@ -5,7 +5,8 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use super::ast::{Expr, Operand, Scalar, ScalarKind, Test};
+use super::aliyun::{Variables, collate};
+use super::ast::{Expr, Operand, PairOp, Scalar, ScalarKind, Test};
 use super::number::Decimal;
 use super::request::RequestView;
 use crate::param::{ParamError, normalize_path, unique_urlencoded};
@@ -22,13 +23,19 @@ impl Expr {
     /// An operand the request gives in two readings (a repeated query name or header, a
     /// malformed escape, a path that cannot be normalised) is an error, not a guess: a
     /// backend may read the other one.
-    pub(super) fn eval(&self, request: &RequestView<'_>, random: &dyn Fn() -> f64) -> Result<bool, ParamError> {
+    /// `vars` gives Aliyun's `$name`s their values.
+    pub(super) fn eval(
+        &self,
+        request: &RequestView<'_>,
+        vars: &dyn Variables,
+        random: &dyn Fn() -> f64,
+    ) -> Result<bool, ParamError> {
         Ok(match self {
             Expr::Bool(b) => *b,
-            Expr::Not(inner) => !inner.eval(request, random)?,
+            Expr::Not(inner) => !inner.eval(request, vars, random)?,
             Expr::And(items) => {
                 for item in items {
-                    if !item.eval(request, random)? {
+                    if !item.eval(request, vars, random)? {
                         return Ok(false);
                     }
                 }
@@ -36,14 +43,21 @@ impl Expr {
             }
             Expr::Or(items) => {
                 for item in items {
-                    if item.eval(request, random)? {
+                    if item.eval(request, vars, random)? {
                         return Ok(true);
                     }
                 }
                 false
             }
-            Expr::Exists(operand) => value(operand, request, random)?.is_some(),
-            Expr::Compare(operand, test) => match value(operand, request, random)? {
+            Expr::Exists(operand) => value(operand, request, vars, random)?.is_some(),
+            Expr::Pair(a, op, b) => {
+                let fold = a.folds_case() || b.folds_case();
+                match (value(a, request, vars, random)?, value(b, request, vars, random)?) {
+                    (Some(x), Some(y)) => pair_holds(*op, &x.text(), &y.text(), fold),
+                    _ => *op == PairOp::Ne,
+                }
+            }
+            Expr::Compare(operand, test) => match value(operand, request, vars, random)? {
                 None => matches!(test, Test::Ne(_) | Test::NotIn(_)),
                 Some(Value::Text(text)) => text_test(&text, test, operand.folds_case()),
                 Some(Value::Ip(ip)) => ip_test(ip, test),
@@ -56,12 +70,14 @@ impl Expr {
 /// The operand's value in `request`, `None` when the request lacks it; an error when it has
 /// two readings. Query and form values are decoded as a backend decodes them, the path is
 /// read as a backend routes it ([`normalize_path`]).
-fn value<'r>(
+fn value<'v>(
     operand: &Operand,
-    request: &RequestView<'r>,
+    request: &'v RequestView<'_>,
+    vars: &'v dyn Variables,
     random: &dyn Fn() -> f64,
-) -> Result<Option<Value<'r>>, ParamError> {
+) -> Result<Option<Value<'v>>, ParamError> {
     let text = match operand {
+        Operand::Var(var) => return Ok(vars.value(&var.location)?.map(Value::Text)),
         Operand::Header(name) => {
             let mut values = request.headers.get_all(name).iter();
             let first = values.next();
@@ -91,8 +107,45 @@ fn value<'r>(
     Ok(text.map(|t| Value::Text(Cow::Borrowed(t))))
 }
 
+impl Value<'_> {
+    /// The value as text (an address or a number as written).
+    fn text(&self) -> Cow<'_, str> {
+        match self {
+            Value::Text(t) => Cow::Borrowed(t),
+            Value::Ip(ip) => Cow::Owned(ip.to_string()),
+            Value::Number(x) => Cow::Owned(x.to_string()),
+        }
+    }
+}
+
+/// `a op b` for two values, Aliyun's meaning: as numbers when both are, else as text.
+fn pair_holds(op: PairOp, a: &str, b: &str, fold: bool) -> bool {
+    let ord = if fold && (Decimal::parse(a).is_none() || Decimal::parse(b).is_none()) {
+        a.to_ascii_lowercase().cmp(&b.to_ascii_lowercase())
+    } else {
+        collate(a, b)
+    };
+    match op {
+        PairOp::Eq => ord.is_eq(),
+        PairOp::Ne => ord.is_ne(),
+        PairOp::Order(o) => o.holds(ord),
+    }
+}
+
 fn text_test(value: &str, test: &Test, fold: bool) -> bool {
     match test {
+        Test::Collate(order, s) => {
+            let ord = match (Decimal::parse(value), s.decimal()) {
+                (Some(v), Some(l)) => v.cmp(&l),
+                _ if fold => value.to_ascii_lowercase().cmp(&s.text.to_ascii_lowercase()),
+                _ => value.cmp(s.text.as_str()),
+            };
+            order.holds(ord)
+        }
+        Test::Like(pattern) => pattern.matches(value),
+        Test::InCidr(s) => {
+            value.trim().parse::<IpAddr>().is_ok_and(|ip| s.net.is_some_and(|n| n.contains(&ip.to_canonical())))
+        }
         Test::Eq(s) => text_eq(value, s, fold),
         Test::Ne(s) => !text_eq(value, s, fold),
         Test::In(list) => list.iter().any(|s| text_eq(value, s, fold)),
@@ -133,7 +186,8 @@ fn ip_test(ip: IpAddr, test: &Test) -> bool {
         Test::In(list) => list.iter().any(in_net),
         Test::NotIn(list) => !list.iter().any(in_net),
         Test::Order(..) => false,
-        Test::Match(_) | Test::Contains(_) => {
+        Test::InCidr(s) => in_net(s),
+        Test::Match(_) | Test::Contains(_) | Test::Collate(..) | Test::Like(_) => {
             let mut text = IpText::default();
             // an IP address always fits; write! only fails past the buffer
             let _ = write!(text, "{ip}");
@@ -150,7 +204,7 @@ fn number_test(x: f64, test: &Test) -> bool {
         Test::In(list) => list.iter().any(eq),
         Test::NotIn(list) => !list.iter().any(eq),
         Test::Order(order, s) => s.float.and_then(|l| x.partial_cmp(&l)).is_some_and(|o| order.holds(o)),
-        Test::Match(_) | Test::Contains(_) => false,
+        Test::Match(_) | Test::Contains(_) | Test::Collate(..) | Test::Like(_) | Test::InCidr(_) => false,
     }
 }
 

@@ -50,6 +50,8 @@ pub(super) enum Tok<'s> {
     Str(String),
     /// `-?[0-9]+(\.[0-9]+)?`, as written.
     Num(&'s str),
+    /// `$name` or `${name}` (Aliyun's parameters): the name.
+    Var(&'s str),
     /// The end of the input.
     End,
 }
@@ -106,6 +108,7 @@ impl<'s> Lexer<'s> {
             (b'>', Some(b'=')) => (Tok::Op(Symbol::Ge), 2),
             (b'>', _) => (Tok::Op(Symbol::Gt), 1),
             (b'<', Some(b'=')) => (Tok::Op(Symbol::Le), 2),
+            (b'<', Some(b'>')) => (Tok::Op(Symbol::Ne), 2),
             (b'<', _) => (Tok::Op(Symbol::Lt), 1),
             (b'~', Some(b'=')) => (Tok::Op(Symbol::Match), 2),
             (b'~', _) => return Err(self.unexpected(start, "\"~=\"")),
@@ -114,6 +117,7 @@ impl<'s> Lexer<'s> {
             (b'|', Some(b'|')) => (Tok::OrOr, 2),
             (b'|', _) => return Err(self.unexpected(start, "\"||\"")),
             (b'"' | b'\'', _) => return self.string(first as char),
+            (b'$', _) => return self.variable(),
             (b'-' | b'0'..=b'9', _) => return self.number(),
             (b, _) if b.is_ascii_alphabetic() || b == b'_' => {
                 let len = bytes[start..].iter().position(|&b| !is_word_byte(b)).unwrap_or(bytes.len() - start);
@@ -169,6 +173,27 @@ impl<'s> Lexer<'s> {
             format!("a closing {quote} for the string opened at byte {start}"),
             None,
         ))
+    }
+
+    /// `$name` or `${name}` starting at `self.pos`; a name is `[A-Za-z0-9_]+`.
+    fn variable(&mut self) -> Result<Token<'s>, ConditionError> {
+        let start = self.pos;
+        let bytes = self.src.as_bytes();
+        let braced = bytes.get(start + 1) == Some(&b'{');
+        let from = start + 1 + usize::from(braced);
+        let len = bytes[from..].iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_').count();
+        if len == 0 {
+            return Err(self.unexpected(from, "a parameter name after \"$\""));
+        }
+        let mut end = from + len;
+        if braced {
+            if bytes.get(end) != Some(&b'}') {
+                return Err(self.unexpected(end, "\"}\" closing \"${\""));
+            }
+            end += 1;
+        }
+        self.pos = end;
+        Ok(Token { tok: Tok::Var(&self.src[from..from + len]), start, end })
     }
 
     /// A number starting at `self.pos`.

@@ -86,6 +86,7 @@
 //! around a negated comparison, `&&` or `||` (`!(header.a == 1)`). Parsing the printed text
 //! gives an equal condition, which prints the same.
 
+mod aliyun;
 mod ast;
 mod error;
 mod eval;
@@ -102,6 +103,7 @@ use std::sync::Arc;
 
 use ast::{Expr, Operand};
 
+pub use aliyun::{AliyunLocation, AliyunParameters, Phase, Template, Variables};
 pub use error::ConditionError;
 pub use request::RequestView;
 
@@ -137,13 +139,38 @@ impl Condition {
         parser::parse(text).map(Self::from_expr)
     }
 
+    /// Parses and builds a condition of Aliyun's dialect (see the
+    /// [module documentation](self#aliyuns-dialect)): `$name` and `${name}` name a parameter
+    /// declared in `params` or a system parameter (`$CaAppId`); any other is an error.
+    ///
+    /// ```
+    /// use http::Request;
+    /// use tollgate_core::{Condition, condition::{AliyunParameters, RequestView}};
+    ///
+    /// let params = AliyunParameters::from_pairs([("userType", "Header:x-user-type")])?.for_request()?;
+    /// let admin = Condition::parse_aliyun("$userType = 'admin'", &params)?;
+    /// let req = Request::get("/").header("x-user-type", "admin").body(())?;
+    /// assert!(admin.evaluate(&RequestView::from_request(&req)));
+    ///
+    /// let err = Condition::parse_aliyun("$userKind = 'admin'", &params).unwrap_err();
+    /// assert_eq!(err.offset(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn parse_aliyun(text: &str, params: &AliyunParameters) -> Result<Self, ConditionError> {
+        parser::parse_aliyun(text, params).map(Self::from_expr)
+    }
+
     /// The condition that always holds (it prints as `true`).
     pub fn always() -> Self {
         Self::from_expr(Expr::Bool(true))
     }
 
     fn from_expr(expr: Expr) -> Self {
-        let needs_form_body = expr.any_operand(&|o| matches!(o, Operand::Form(_)));
+        let needs_form_body = expr.any_operand(&|o| match o {
+            Operand::Form(_) => true,
+            Operand::Var(v) => matches!(v.location, AliyunLocation::Form(_)),
+            _ => false,
+        });
         let uses_random = expr.any_operand(&|o| *o == Operand::Random);
         Self { expr: Arc::new(expr), random: None, needs_form_body, uses_random }
     }
@@ -192,11 +219,27 @@ impl Condition {
     /// assert_eq!(free.check(&RequestView::from_request(&req)), Ok(true));
     /// # Ok::<(), tollgate_core::ConditionError>(())
     /// ```
+    ///
+    /// An Aliyun condition's `$name`s are read from the request
+    /// ([`RequestView::aliyun_value`]); in the response phase, see
+    /// [`check_with`](Self::check_with).
     pub fn check(&self, request: &RequestView<'_>) -> Result<bool, crate::ParamError> {
+        self.check_with(request, request)
+    }
+
+    /// Like [`check`](Self::check), the values of Aliyun's `$name`s given by `vars` (a
+    /// response-phase plug-in gives `StatusCode`, `BodyJsonField`, ...).
+    pub fn check_with(&self, request: &RequestView<'_>, vars: &dyn Variables) -> Result<bool, crate::ParamError> {
         match &self.random {
-            Some(source) => self.expr.eval(request, source.as_ref()),
-            None => self.expr.eval(request, &random::thread_random),
+            Some(source) => self.expr.eval(request, vars, source.as_ref()),
+            None => self.expr.eval(request, vars, &random::thread_random),
         }
+    }
+
+    /// Like [`evaluate`](Self::evaluate), the values of Aliyun's `$name`s given by `vars`;
+    /// `false` when [`check_with`](Self::check_with) fails.
+    pub fn evaluate_with(&self, request: &RequestView<'_>, vars: &dyn Variables) -> bool {
+        self.check_with(request, vars).unwrap_or(false)
     }
 
     /// Whether the condition reads `form.NAME` operands, so that a policy must buffer the

@@ -5,7 +5,8 @@ use std::borrow::Cow;
 
 use http::HeaderName;
 
-use super::ast::{Expr, Operand, Order, Pattern, Scalar, ScalarKind, Test};
+use super::aliyun::{AliyunParameters, LikePattern, collate};
+use super::ast::{Expr, Operand, Order, PairOp, Pattern, Scalar, ScalarKind, Test, Var};
 use super::error::ConditionError;
 use super::lexer::{Lexer, Symbol, Tok, Token};
 use crate::parse_network;
@@ -22,7 +23,16 @@ const VALUE: &str = "a value (string, number, boolean or list)";
 
 /// Parses and builds a whole expression.
 pub(super) fn parse(src: &str) -> Result<Expr, ConditionError> {
-    let mut parser = Parser::new(src)?;
+    parse_in(src, None)
+}
+
+/// Parses and builds a whole expression of Aliyun's dialect, its `$name`s read in `params`.
+pub(super) fn parse_aliyun(src: &str, params: &AliyunParameters) -> Result<Expr, ConditionError> {
+    parse_in(src, Some(params))
+}
+
+fn parse_in<'s>(src: &'s str, params: Option<&'s AliyunParameters>) -> Result<Expr, ConditionError> {
+    let mut parser = Parser::new(src, params)?;
     if parser.tok.tok == Tok::End {
         return Err(parser.error("an expression"));
     }
@@ -69,6 +79,8 @@ struct Parser<'s> {
     lexer: Lexer<'s>,
     tok: Token<'s>,
     depth: usize,
+    /// Aliyun's dialect, with the `parameters` its `$name`s name; `None` for ours and Tencent's.
+    params: Option<&'s AliyunParameters>,
 }
 
 fn is_word(tok: &Tok<'_>, word: &str) -> bool {
@@ -76,10 +88,10 @@ fn is_word(tok: &Tok<'_>, word: &str) -> bool {
 }
 
 impl<'s> Parser<'s> {
-    fn new(src: &'s str) -> Result<Self, ConditionError> {
+    fn new(src: &'s str, params: Option<&'s AliyunParameters>) -> Result<Self, ConditionError> {
         let mut lexer = Lexer::new(src);
         let tok = lexer.next_token()?;
-        Ok(Self { src, lexer, tok, depth: 0 })
+        Ok(Self { src, lexer, tok, depth: 0, params })
     }
 
     /// Moves to the next token, returning the current one.
@@ -171,6 +183,7 @@ impl<'s> Parser<'s> {
                 self.advance()?;
                 Ok(Expr::Bool(value))
             }
+            _ if self.params.is_some() => self.aliyun_comparison(),
             Tok::Word(w) if w.eq_ignore_ascii_case("exists") => {
                 self.advance()?;
                 self.expect(&Tok::LParen, "\"(\" after exists")?;
@@ -307,6 +320,121 @@ impl<'s> Parser<'s> {
         };
         self.advance()?;
         Ok((scalar, span))
+    }
+}
+
+/// One side of an Aliyun comparison.
+enum Side {
+    Var(Operand),
+    Value(Scalar),
+    Null,
+}
+
+/// An operator of Aliyun's dialect.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AliyunOp {
+    Pair(PairOp),
+    Like,
+    InCidr,
+}
+
+const ALIYUN_SIDE: &str = "a parameter ($name or ${name}), a quoted string, a number or null";
+const ALIYUN_OPERATORS: &str = "a comparison operator (=, <>, !=, <, <=, >, >=, like, in_cidr)";
+
+impl<'s> Parser<'s> {
+    /// `side op side`, in Aliyun's dialect.
+    fn aliyun_comparison(&mut self) -> Result<Expr, ConditionError> {
+        let (left, left_span) = self.aliyun_side()?;
+        let op_span = self.span();
+        let op = match &self.tok.tok {
+            Tok::Op(Symbol::Eq) => AliyunOp::Pair(PairOp::Eq),
+            Tok::Op(Symbol::Ne) => AliyunOp::Pair(PairOp::Ne),
+            Tok::Op(Symbol::Gt) => AliyunOp::Pair(PairOp::Order(Order::Gt)),
+            Tok::Op(Symbol::Ge) => AliyunOp::Pair(PairOp::Order(Order::Ge)),
+            Tok::Op(Symbol::Lt) => AliyunOp::Pair(PairOp::Order(Order::Lt)),
+            Tok::Op(Symbol::Le) => AliyunOp::Pair(PairOp::Order(Order::Le)),
+            t if is_word(t, "like") => AliyunOp::Like,
+            t if is_word(t, "in_cidr") => AliyunOp::InCidr,
+            _ => return Err(self.error(ALIYUN_OPERATORS)),
+        };
+        self.advance()?;
+        let (right, right_span) = self.aliyun_side()?;
+        let null_op = || op_span.error("=, != or <> (null compares only for equality)");
+        let expr = match (left, op, right) {
+            (Side::Var(a), AliyunOp::Pair(op), Side::Var(b)) => Expr::Pair(a, op, b),
+            (Side::Var(a), AliyunOp::Pair(op), Side::Value(s)) => Expr::Compare(a, pair_test(op, s)),
+            (Side::Value(s), AliyunOp::Pair(op), Side::Var(b)) => Expr::Compare(b, pair_test(mirror(op), s)),
+            (Side::Value(a), AliyunOp::Pair(op), Side::Value(b)) => Expr::Bool(constant(op, &a.text, &b.text)),
+            (Side::Var(a), AliyunOp::Pair(op), Side::Null) | (Side::Null, AliyunOp::Pair(op), Side::Var(a)) => match op
+            {
+                PairOp::Eq => Expr::Not(Box::new(Expr::Exists(a))),
+                PairOp::Ne => Expr::Exists(a),
+                PairOp::Order(_) => return Err(null_op()),
+            },
+            (Side::Null, AliyunOp::Pair(_), _) => return Err(right_span.error("a parameter (null compares with one)")),
+            (_, AliyunOp::Pair(_), Side::Null) => return Err(left_span.error("a parameter (null compares with one)")),
+            (Side::Var(a), AliyunOp::Like, Side::Value(s)) if s.kind == ScalarKind::Str => {
+                Expr::Compare(a, Test::Like(LikePattern::new(&s.text)))
+            }
+            (Side::Var(a), AliyunOp::InCidr, Side::Value(mut s)) if s.kind == ScalarKind::Str => {
+                let net = parse_network(&s.text).ok_or_else(|| right_span.error("an IP address or CIDR network"))?;
+                s.net = Some(net);
+                Expr::Compare(a, Test::InCidr(s))
+            }
+            (Side::Var(_), AliyunOp::Like, _) => return Err(right_span.error("a quoted pattern ('%x_')")),
+            (Side::Var(_), AliyunOp::InCidr, _) => return Err(right_span.error("a quoted CIDR ('10.0.0.0/8')")),
+            (_, AliyunOp::Like | AliyunOp::InCidr, _) => {
+                return Err(left_span.error("a parameter before like or in_cidr"));
+            }
+        };
+        Ok(expr)
+    }
+
+    /// A parameter, a literal or `null`.
+    fn aliyun_side(&mut self) -> Result<(Side, Span<'s>), ConditionError> {
+        let span = self.span();
+        let side = match &self.tok.tok {
+            Tok::Var(name) => {
+                let params = self.params.unwrap_or_else(|| unreachable!("Aliyun's dialect has its parameters"));
+                let location = params.resolve(name).ok_or_else(|| {
+                    span.error("a parameter declared in parameters, or a system parameter ($CaAppId, $CaClientIp, ...)")
+                })?;
+                Side::Var(Operand::Var(Var { name: (*name).into(), location }))
+            }
+            Tok::Str(s) => Side::Value(Scalar::new(ScalarKind::Str, s.clone())),
+            Tok::Num(n) => Side::Value(Scalar::new(ScalarKind::Num, (*n).to_owned())),
+            t if is_word(t, "null") => Side::Null,
+            _ => return Err(self.error(ALIYUN_SIDE)),
+        };
+        self.advance()?;
+        Ok((side, span))
+    }
+}
+
+/// `x op literal`, Aliyun's meaning (ordering as numbers or text).
+fn pair_test(op: PairOp, s: Scalar) -> Test {
+    match op {
+        PairOp::Eq => Test::Eq(s),
+        PairOp::Ne => Test::Ne(s),
+        PairOp::Order(o) => Test::Collate(o, s),
+    }
+}
+
+/// The operator with its sides swapped.
+fn mirror(op: PairOp) -> PairOp {
+    match op {
+        PairOp::Order(o) => PairOp::Order(o.mirror()),
+        other => other,
+    }
+}
+
+/// `literal op literal` (`1 = 1`), decided when built.
+fn constant(op: PairOp, a: &str, b: &str) -> bool {
+    let ord = collate(a, b);
+    match op {
+        PairOp::Eq => ord.is_eq(),
+        PairOp::Ne => ord.is_ne(),
+        PairOp::Order(o) => o.holds(ord),
     }
 }
 

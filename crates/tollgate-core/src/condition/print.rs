@@ -3,7 +3,7 @@
 
 use std::fmt::{self, Write as _};
 
-use super::ast::{Expr, Operand, Scalar, ScalarKind, Test};
+use super::ast::{Expr, Operand, PairOp, Scalar, ScalarKind, Test};
 
 /// Where an expression is printed, which decides whether it needs parentheses.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -23,7 +23,18 @@ impl fmt::Display for Expr {
 fn write_expr(f: &mut fmt::Formatter<'_>, expr: &Expr, ctx: Context) -> fmt::Result {
     match expr {
         Expr::Bool(b) => write!(f, "{b}"),
+        // Aliyun's dialect has no exists(): `$x != null`
+        Expr::Exists(operand @ Operand::Var(_)) if ctx == Context::InNot => write!(f, "({operand} != null)"),
+        Expr::Exists(operand @ Operand::Var(_)) => write!(f, "{operand} != null"),
         Expr::Exists(operand) => write!(f, "exists({operand})"),
+        Expr::Pair(a, op, b) => {
+            let symbol = match op {
+                PairOp::Eq => "==",
+                PairOp::Ne => "!=",
+                PairOp::Order(order) => order.symbol(),
+            };
+            if ctx == Context::InNot { write!(f, "({a} {symbol} {b})") } else { write!(f, "{a} {symbol} {b}") }
+        }
         Expr::Not(inner) => {
             f.write_char('!')?;
             write_expr(f, inner, Context::InNot)
@@ -73,6 +84,12 @@ fn write_test(f: &mut fmt::Formatter<'_>, test: &Test) -> fmt::Result {
         Test::In(list) => write!(f, "in {}", List(list)),
         Test::NotIn(list) => write!(f, "!in {}", List(list)),
         Test::Contains(s) => write!(f, "contains {s}"),
+        Test::Collate(order, s) => write!(f, "{} {s}", order.symbol()),
+        Test::Like(pattern) => {
+            f.write_str("like ")?;
+            write_string(f, pattern.source())
+        }
+        Test::InCidr(s) => write!(f, "in_cidr {s}"),
     }
 }
 
@@ -130,6 +147,7 @@ impl fmt::Display for Operand {
             Operand::Scheme => f.write_str("sysparam.httpScheme"),
             Operand::UserAgent => f.write_str("sysparam.clientUa"),
             Operand::Random => f.write_str("Random()"),
+            Operand::Var(var) => write!(f, "${}", var.name),
         }
     }
 }

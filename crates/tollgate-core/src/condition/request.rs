@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use http::header::{CONTENT_TYPE, HOST, USER_AGENT};
 use http::{Extensions, HeaderMap, Method, Request, Uri};
 
-use crate::{Caller, ClientIp, PathParams};
+use crate::{Caller, ClientIp, PathParams, SystemValues};
 
 /// What a [`Condition`](super::Condition) reads from a request: a cheap, copyable set of
 /// borrows, built from the request head and its extensions.
@@ -43,6 +43,12 @@ pub struct RequestView<'a> {
     pub(super) uri_scheme: Option<&'static str>,
     /// The scheme when the URI names none.
     pub(super) https: bool,
+    /// The request's extensions (request id, caller, token claims), when built from a head.
+    pub(super) extensions: Option<&'a Extensions>,
+    /// What only configuration knows (`$CaApiName`, `$CaInstanceId`, ...).
+    pub(super) system: Option<&'a SystemValues>,
+    /// When the gateway handled the request (`$CaRequestHandleTime`); now, when unset.
+    pub(super) time: Option<std::time::SystemTime>,
 }
 
 impl<'a> RequestView<'a> {
@@ -73,6 +79,9 @@ impl<'a> RequestView<'a> {
             caller: Caller::from_extensions(extensions).map(Caller::key_id),
             uri_scheme,
             https: false,
+            extensions: Some(extensions),
+            system: None,
+            time: None,
         }
     }
 
@@ -124,6 +133,21 @@ impl<'a> RequestView<'a> {
     /// request line usually does not). A scheme in the URI wins. Default: `false` (`HTTP`).
     pub fn with_https(mut self, https: bool) -> Self {
         self.https = https;
+        self
+    }
+
+    /// Sets what only configuration knows, for Aliyun's system parameters `$CaApiName`,
+    /// `$CaStage`, `$CaProxy`, `$CaInstanceId`, `$CaSourceVpcId`, `$CaCloudMarketInstanceId`,
+    /// `$CaAppExtendInfo` (without it, each has its default: see [`SystemValues`]).
+    pub fn with_system_values(mut self, values: &'a SystemValues) -> Self {
+        self.system = Some(values);
+        self
+    }
+
+    /// Sets when the gateway handled the request (`$CaRequestHandleTime`; default: the time
+    /// the parameter is read).
+    pub fn with_time(mut self, time: std::time::SystemTime) -> Self {
+        self.time = Some(time);
         self
     }
 
