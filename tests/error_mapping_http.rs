@@ -10,7 +10,7 @@ use axum::extract::Query;
 use axum::routing::get;
 use axum::{Router, response::IntoResponse};
 use bytes::Bytes;
-use http::{Request, StatusCode};
+use http::Request;
 use http_body_util::BodyExt;
 use tollgate::error_mapping::{ErrorMappingConfig, ErrorMappingLayer};
 use tollgate::gateway::{Format, Gateway};
@@ -151,8 +151,8 @@ async fn bodies_that_cannot_be_read_pass_unchanged() {
 /// A backend that sends `first`, then waits for the test's signal before sending `second`.
 fn paced(content_type: &'static str, first: Bytes, second: Bytes) -> (Router, tokio::sync::oneshot::Sender<()>) {
     let (go, wait) = tokio::sync::oneshot::channel::<()>();
-    let wait = std::sync::Mutex::new(Some(wait));
-    let chunks = std::sync::Mutex::new(Some((first, second)));
+    let wait = std::sync::Arc::new(std::sync::Mutex::new(Some(wait)));
+    let chunks = std::sync::Arc::new(std::sync::Mutex::new(Some((first, second))));
     let handler = move || {
         let wait = wait.lock().unwrap().take().unwrap();
         let (first, second) = chunks.lock().unwrap().take().unwrap();
