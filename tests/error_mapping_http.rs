@@ -68,10 +68,7 @@ fn backend() -> Router {
         .route("/result", get(result))
         .route("/text", get(|| async { "result_code=ROLE_NOT_EXISTS" }))
         .route("/big", get(|| async { ([("content-type", "application/json")], big_body()) }))
-        .route(
-            "/unlabelled",
-            get(|| async { r#"{"result_code":"ROLE_NOT_EXISTS","req_msg_id":"r1"}"# }),
-        )
+        .route("/unlabelled", get(|| async { r#"{"result_code":"ROLE_NOT_EXISTS","req_msg_id":"r1"}"# }))
 }
 
 fn app() -> Router {

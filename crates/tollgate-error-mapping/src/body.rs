@@ -201,7 +201,9 @@ mod tests {
     use super::*;
     use http_body_util::{BodyExt, Full, StreamBody};
 
-    fn stream(chunks: Vec<Result<Frame<Bytes>, std::io::Error>>) -> StreamBody<futures_util::stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, std::io::Error>>>> {
+    fn stream(
+        chunks: Vec<Result<Frame<Bytes>, std::io::Error>>,
+    ) -> StreamBody<futures_util::stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, std::io::Error>>>> {
         StreamBody::new(futures_util::stream::iter(chunks))
     }
 
@@ -220,7 +222,11 @@ mod tests {
     async fn a_body_under_the_limit_is_replayed_with_its_trailers() {
         let mut trailers = HeaderMap::new();
         trailers.insert("grpc-status", "0".parse().unwrap());
-        let chunks = vec![Ok(Frame::data(Bytes::from_static(b"ab"))), Ok(Frame::data(Bytes::from_static(b"cd"))), Ok(Frame::trailers(trailers.clone()))];
+        let chunks = vec![
+            Ok(Frame::data(Bytes::from_static(b"ab"))),
+            Ok(Frame::data(Bytes::from_static(b"cd"))),
+            Ok(Frame::trailers(trailers.clone())),
+        ];
         let (whole, body) = read_all(stream(chunks), 10);
         assert!(whole && !body.is_streamed());
         let collected = body.collect().await.unwrap();

@@ -142,7 +142,10 @@ fn status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
             u64::try_from(v).map(Some).map_err(|_| E::custom(format!("expected an HTTP status (200 to 599), got {v}")))
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            v.trim().parse().map(Some).map_err(|_| E::custom(format!("expected an HTTP status (200 to 599), got {v:?}")))
+            v.trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| E::custom(format!("expected an HTTP status (200 to 599), got {v:?}")))
         }
     }
     d.deserialize_any(V)

@@ -88,11 +88,7 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         // what the request knows (System:, Token:) is taken now: the response cannot see it
         let captured = self.policy.capture(&req);
-        ResponseFuture {
-            state: State::Waiting { future: self.inner.call(req) },
-            policy: self.policy.clone(),
-            captured,
-        }
+        ResponseFuture { state: State::Waiting { future: self.inner.call(req) }, policy: self.policy.clone(), captured }
     }
 }
 
@@ -220,7 +216,8 @@ mod tests {
         for yes in ["application/json", "Application/JSON; charset=utf-8", "application/problem+json", "text/json"] {
             assert!(json(yes), "{yes}");
         }
-        for no in ["text/plain", "application/jsonp", "application/x-json-stream", "json", "text/html; x=application/json"]
+        for no in
+            ["text/plain", "application/jsonp", "application/x-json-stream", "json", "text/html; x=application/json"]
         {
             assert!(!json(no), "{no}");
         }

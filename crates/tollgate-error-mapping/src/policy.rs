@@ -77,9 +77,12 @@ impl Policy {
             .map_err(|e| ConfigError::new("errorCondition", e))?;
         let error_code = match &config.error_code {
             None => None,
-            Some(name) => Some(params.get(name.trim_start_matches('$')).cloned().ok_or_else(|| {
-                ConfigError::new("errorCode", format!("{name:?} is not one of the parameters"))
-            })?),
+            Some(name) => Some(
+                params
+                    .get(name.trim_start_matches('$'))
+                    .cloned()
+                    .ok_or_else(|| ConfigError::new("errorCode", format!("{name:?} is not one of the parameters")))?,
+            ),
         };
         let mut mappings = Vec::with_capacity(config.mappings.len());
         for (i, entry) in config.mappings.iter().enumerate() {
@@ -214,7 +217,9 @@ fn mapping(entry: &MappingConfig, params: &AliyunParameters) -> Result<Mapping, 
     let status = match entry.status_code {
         None => return Err(ConfigError::new("statusCode", "missing: the status the client sees (200 to 599)")),
         Some(n @ 200..=599) => StatusCode::from_u16(n as u16).expect("in range"),
-        Some(n) => return Err(ConfigError::new("statusCode", format!("expected an HTTP status from 200 to 599, got {n}"))),
+        Some(n) => {
+            return Err(ConfigError::new("statusCode", format!("expected an HTTP status from 200 to 599, got {n}")));
+        }
     };
     let message = match &entry.error_message {
         None => None,
