@@ -206,3 +206,38 @@ async fn a_json_body_over_the_limit_streams_its_rest() {
     assert_eq!(got.len(), head.len() + 2);
     assert_eq!(&got[..head.len()], &head[..]);
 }
+
+/// Bad configuration fails when the gateway is built, naming the field under the API.
+#[test]
+fn gateway_configuration_errors_name_the_field() {
+    let error = |block: &str| {
+        let text = format!("apis:\n  - path: /\n    error_mapping:\n{block}");
+        Gateway::from_config(&text, Format::Yaml).unwrap_err().to_string()
+    };
+    let spec_with = |from: &str, to: &str| {
+        let changed = SPEC_A6.replacen(from, to, 1);
+        assert_ne!(changed, SPEC_A6);
+        changed.lines().filter(|l| *l != "---").map(|l| format!("      {l}\n")).collect::<String>()
+    };
+    let cases = [
+        (
+            spec_with("statusCode: 400", "statusCode: 42"),
+            "apis[0].error_mapping.mappings[1].statusCode: expected an HTTP status",
+        ),
+        (
+            spec_with("\"BodyJsonField:$.result_code\"", "\"Query:result_code\""),
+            "apis[0].error_mapping.parameters.resultCode: ",
+        ),
+        (
+            spec_with("\"BodyJsonField:$.req_msg_id\"", "\"BodyJsonField:$.req_msg_id[\""),
+            "apis[0].error_mapping.parameters.resultId: ",
+        ),
+        (spec_with("<> 'OK'", "<> "), "apis[0].error_mapping.errorCondition: "),
+        (spec_with("errorCode: \"resultCode\"", "errorCode: \"result\""), "apis[0].error_mapping.errorCode: "),
+        (spec_with("    statusCode: 404", "    statuscode: 404"), "apis[0].error_mapping.mappings[0]"),
+    ];
+    for (block, expected) in &cases {
+        let e = error(block);
+        assert!(e.starts_with(expected), "{e}\n  expected {expected}");
+    }
+}
