@@ -15,7 +15,7 @@
 //! | [`ParamLocation`], [`ParamSource`] | where a parameter lives and the one routine that reads it |
 //! | [`SystemParam`], [`SystemValues`] | the system parameters (Aliyun's fifteen, Tencent's three), and those only configuration knows |
 //! | [`TokenClaims`] | the claims of a verified token (Aliyun's `Token:NAME`) |
-//! | [`Condition`] | a compiled condition expression (`header.x-level == "vip" && client_ip in ["10.0.0.0/8"]`), see [`condition`] (feature `condition`) |
+//! | [`Condition`] | a compiled condition expression (`header.x-level == "vip" && client_ip in ["10.0.0.0/8"]`, Aliyun's `$userId = $pathUserId`), see [`condition`] (feature `condition`) |
 //! | [`NonceStore`], [`RateStore`] | where nonces and rate allowances live; bounded in-memory defaults |
 //! | [`buffer_request`], [`ResponseBody`], [`PolicyFuture`] | body and future plumbing shared by the policies |
 //!
@@ -54,7 +54,7 @@
 //! | feature | default | what it adds | enabled by |
 //! |---|---|---|---|
 //! | `metrics` | yes | decisions counted through the `metrics` facade ([`observe`]); without it the counts do nothing | the `tollgate` facade, always |
-//! | `condition` | no | [`Condition`] and the [`condition`] module (brings `regex`) | tollgate-flow |
+//! | `condition` | no | [`Condition`] and the [`condition`] module (brings `regex` and `httpdate`) | tollgate-flow |
 //! | `axum` | no | the peer address read from axum's `ConnectInfo<SocketAddr>`; [`Caller`], [`ClientIp`] and [`RequestId`] as axum extractors, refused with an [`ExtractRejection`] | the facade's `axum` feature |
 //! | `tonic` | no | the peer address read from tonic's `TcpConnectInfo` | the facade's `tonic` feature |
 //!

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-pub use tollgate_core::ConfigError;
+pub use tollgate_core::{ConfigError, SystemParam, SystemValues};
 
 /// Reads an enum from its name, case-insensitively, with the references' aliases.
 macro_rules! named_enum {
@@ -478,47 +478,6 @@ impl ParamValidationConfig {
     }
 }
 
-/// A fact the gateway knows about a request, passed on as a system parameter.
-///
-/// Serde names are ours (`client_ip`, ...) or Aliyun's (`CaClientIp`, ...), any case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SystemParam {
-    /// The caller's address ([`ClientIp`](tollgate_core::ClientIp)), `203.0.113.7`.
-    ClientIp,
-    /// The request id ([`RequestId`](tollgate_core::RequestId)).
-    RequestId,
-    /// The key the request was signed with ([`Caller::key_id`](tollgate_core::Caller::key_id)).
-    AppKey,
-    /// The calling app ([`Caller::app_id`](tollgate_core::Caller::app_id): its app id, else its key).
-    AppId,
-    /// The API's name ([`ParamInjectionConfig::api_name`]).
-    ApiName,
-    /// The stage ([`ParamInjectionConfig::stage`]: `TEST`, `PRE` or `RELEASE`).
-    Stage,
-    /// The host the request named (`Host`, or the URI's authority).
-    Host,
-    /// `http` or `https`: the URI's scheme when the request carries one (HTTP/2 does), else
-    /// [`ParamInjectionConfig::default_scheme`].
-    Scheme,
-    /// The `User-Agent` header.
-    UserAgent,
-    /// When the layer handled the request, as an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`).
-    RequestTime,
-}
-
-named_enum!(SystemParam, "system parameter", {
-    ClientIp => "client_ip" | "caclientip",
-    RequestId => "request_id" | "carequestid",
-    AppKey => "app_key" | "caappkey",
-    AppId => "app_id" | "caappid",
-    ApiName => "api_name" | "caapiname",
-    Stage => "stage" | "castage",
-    Host => "host" | "cadomain",
-    Scheme => "scheme" | "cahttpschema",
-    UserAgent => "user_agent" | "caclientua",
-    RequestTime => "request_time" | "carequesthandletime",
-});
-
 /// A parameter named by position and name: `{"position": "query", "name": "page"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -645,6 +604,21 @@ pub struct ParamInjectionConfig {
     /// `http`; set `https` behind a TLS terminator).
     #[serde(default = "http_scheme")]
     pub default_scheme: String,
+    /// `CaProxy` (default `AliCloudApiGateway`, Aliyun's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+    /// `CaInstanceId`: the gateway instance's id, for [`SystemParam::InstanceId`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    /// `CaSourceVpcId`, for [`SystemParam::SourceVpcId`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_vpc_id: Option<String>,
+    /// `CaCloudMarketInstanceId`, for [`SystemParam::CloudMarketInstanceId`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloud_market_instance_id: Option<String>,
+    /// `CaAppExtendInfo`, for [`SystemParam::AppExtendInfo`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_extend_info: Option<String>,
     /// Constant parameters.
     #[serde(default)]
     pub constants: Vec<ConstantParam>,
@@ -663,6 +637,11 @@ impl Default for ParamInjectionConfig {
             api_name: None,
             stage: release(),
             default_scheme: http_scheme(),
+            proxy: None,
+            instance_id: None,
+            source_vpc_id: None,
+            cloud_market_instance_id: None,
+            app_extend_info: None,
             constants: Vec::new(),
             system: Vec::new(),
             mappings: Vec::new(),
@@ -698,6 +677,43 @@ impl ParamInjectionConfig {
     pub fn default_scheme(mut self, scheme: impl Into<String>) -> Self {
         self.default_scheme = scheme.into();
         self
+    }
+
+    /// Sets the value of a system parameter only configuration knows
+    /// ([`SystemParam::is_configured`]: `CaApiName`, `CaStage`, `CaProxy`, `CaInstanceId`,
+    /// `CaSourceVpcId`, `CaCloudMarketInstanceId`, `CaAppExtendInfo`); others are ignored.
+    pub fn system_value(mut self, param: SystemParam, value: impl Into<String>) -> Self {
+        let value = value.into();
+        match param {
+            SystemParam::ApiName => self.api_name = Some(value),
+            SystemParam::Stage => self.stage = value,
+            SystemParam::Proxy => self.proxy = Some(value),
+            SystemParam::InstanceId => self.instance_id = Some(value),
+            SystemParam::SourceVpcId => self.source_vpc_id = Some(value),
+            SystemParam::CloudMarketInstanceId => self.cloud_market_instance_id = Some(value),
+            SystemParam::AppExtendInfo => self.app_extend_info = Some(value),
+            _ => {}
+        }
+        self
+    }
+
+    /// The configured system parameters' values, as core's [`SystemValues`].
+    pub fn system_values(&self) -> SystemValues {
+        let mut values = SystemValues::new().set(SystemParam::Stage, self.stage.clone());
+        let set = [
+            (SystemParam::ApiName, &self.api_name),
+            (SystemParam::Proxy, &self.proxy),
+            (SystemParam::InstanceId, &self.instance_id),
+            (SystemParam::SourceVpcId, &self.source_vpc_id),
+            (SystemParam::CloudMarketInstanceId, &self.cloud_market_instance_id),
+            (SystemParam::AppExtendInfo, &self.app_extend_info),
+        ];
+        for (param, value) in set {
+            if let Some(value) = value {
+                values = values.set(param, value.clone());
+            }
+        }
+        values
     }
 
     /// Adds a constant parameter at `position` (`Header` or `Query`).

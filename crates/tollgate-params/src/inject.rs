@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use http::header::{HOST, USER_AGENT};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode};
-use tollgate_core::{Caller, ClientIp, Clock, PathTemplate, Rejection, RequestId, SharedClock, SystemClock};
+use tollgate_core::{
+    Caller, ClientIp, Clock, PathTemplate, Rejection, RequestId, SharedClock, SystemClock, SystemValues,
+};
 
 use crate::config::{ConfigError, ParamInjectionConfig, Position, SystemParam};
 use crate::names::{self, Declared};
@@ -125,8 +127,8 @@ pub struct Injection {
     reserved_query: Vec<String>,
     reads_query: bool,
     reads_path: bool,
-    api_name: Option<String>,
-    stage: String,
+    /// The values of the system parameters only configuration knows.
+    values: SystemValues,
     default_scheme: String,
     clock: SharedClock,
 }
@@ -180,6 +182,7 @@ impl Injection {
             Some(t) => Some(PathTemplate::parse(t).map_err(|e| ConfigError::new("path", e.reason))?),
             None => None,
         };
+        let values = config.system_values();
         let mut ops = Vec::new();
         let mut remove_headers: Vec<HeaderName> = Vec::new();
         let mut remove_query: Vec<String> = Vec::new();
@@ -200,6 +203,17 @@ impl Injection {
             let field = format!("system[{i}]");
             if s.param == SystemParam::ApiName && config.api_name.is_none() {
                 return Err(ConfigError::new(format!("{field}.param"), "api_name passes the API's name: set api_name"));
+            }
+            if s.param.is_configured() && values.get(s.param).is_none() {
+                return Err(ConfigError::new(
+                    format!("{field}.param"),
+                    format!(
+                        "{} ({}) takes its value from configuration: set {}",
+                        s.param.as_str(),
+                        s.param.aliyun_name(),
+                        s.param.as_str()
+                    ),
+                ));
             }
             ops.push(Op { source: Source::System(s.param), target: target(&field, s.position, &s.name)? });
         }
@@ -284,8 +298,7 @@ impl Injection {
             remove_headers,
             remove_query,
             reserved_query,
-            api_name: config.api_name.clone(),
-            stage: config.stage.clone(),
+            values,
             default_scheme: config.default_scheme.clone(),
             clock: Arc::new(SystemClock),
         })
@@ -318,8 +331,6 @@ impl Injection {
             }
             SystemParam::AppKey => Caller::from_extensions(ext).and_then(|c| text(c.key_id())),
             SystemParam::AppId => Caller::from_extensions(ext).and_then(|c| text(c.app_id())),
-            SystemParam::ApiName => self.api_name.as_deref().and_then(text),
-            SystemParam::Stage => text(&self.stage),
             SystemParam::Host => match request.headers().get(HOST) {
                 Some(host) => Some(Carried::Header(Cow::Borrowed(host))),
                 None => request.uri().authority().and_then(|a| text(a.as_str())),
@@ -327,6 +338,8 @@ impl Injection {
             SystemParam::Scheme => text(request.uri().scheme_str().unwrap_or(&self.default_scheme)),
             SystemParam::UserAgent => request.headers().get(USER_AGENT).map(|v| Carried::Header(Cow::Borrowed(v))),
             SystemParam::RequestTime => Some(Carried::Text(httpdate::fmt_http_date(self.clock.now()).into())),
+            // the API name, the stage and what describes the gateway: from configuration
+            configured => self.values.get(configured).and_then(text),
         }
     }
 
@@ -537,5 +550,74 @@ mod tests {
         h.append("x-other", HeaderValue::from_static("3"));
         remove_headers(&mut h, &[HeaderName::from_static("x-client-ip")]);
         assert_eq!(h.len(), 1);
+    }
+
+    #[test]
+    fn the_five_the_gateway_cannot_know_come_from_configuration() {
+        let config = ParamInjectionConfig::new()
+            .system(Position::Header, "x-proxy", SystemParam::Proxy)
+            .system(Position::Header, "x-instance", SystemParam::InstanceId)
+            .system(Position::Query, "vpc", SystemParam::SourceVpcId)
+            .system(Position::Query, "market", SystemParam::CloudMarketInstanceId)
+            .system(Position::Header, "x-extend", SystemParam::AppExtendInfo)
+            .system_value(SystemParam::InstanceId, "apigateway-hz-1")
+            .system_value(SystemParam::SourceVpcId, "vpc-1")
+            .system_value(SystemParam::CloudMarketInstanceId, "cmapi-9")
+            .system_value(SystemParam::AppExtendInfo, "tier=gold");
+        let injection = Injection::new(&config).unwrap();
+        let mut req = Request::get("/?a=1").header("x-proxy", "evil").body(()).unwrap();
+        injection.apply(&mut req, &[]).unwrap();
+        assert_eq!(req.headers()["x-proxy"], "AliCloudApiGateway");
+        assert_eq!(req.headers()["x-instance"], "apigateway-hz-1");
+        assert_eq!(req.headers()["x-extend"], "tier=gold");
+        assert_eq!(req.uri(), "/?a=1&vpc=vpc-1&market=cmapi-9");
+
+        // unset, one of them is a build error naming the entry, not an absent value
+        for (i, param) in
+            [SystemParam::InstanceId, SystemParam::SourceVpcId, SystemParam::AppExtendInfo].into_iter().enumerate()
+        {
+            let mut config = ParamInjectionConfig::new().system(Position::Header, "x-z", SystemParam::Stage);
+            config = config.system(Position::Header, format!("x-{i}"), param);
+            let Err(err) = Injection::new(&config) else { panic!("{param} without a value was accepted") };
+            assert_eq!(err.field, "system[1].param", "{err}");
+            assert!(err.problem.contains(param.aliyun_name()), "{err}");
+        }
+    }
+
+    #[test]
+    fn tencent_and_aliyun_names_are_accepted_in_configuration() {
+        let config: ParamInjectionConfig = serde_json::from_str(
+            r#"{"instance_id": "i-1", "system": [
+                {"name": "x-ip", "position": "header", "param": "clientIp"},
+                {"name": "x-scheme", "position": "header", "param": "httpScheme"},
+                {"name": "x-ua", "position": "header", "param": "sysparam.clientUa"},
+                {"name": "x-inst", "position": "header", "param": "CaInstanceId"},
+                {"name": "x-proxy", "position": "header", "param": "CaProxy"}]}"#,
+        )
+        .unwrap();
+        let params: Vec<SystemParam> = config.system.iter().map(|s| s.param).collect();
+        assert_eq!(
+            params,
+            [
+                SystemParam::ClientIp,
+                SystemParam::Scheme,
+                SystemParam::UserAgent,
+                SystemParam::InstanceId,
+                SystemParam::Proxy
+            ]
+        );
+        assert_eq!(config.system_values().get(SystemParam::InstanceId), Some("i-1"));
+        let injection = Injection::new(&config).unwrap();
+        let mut req = Request::get("https://api.example.com/").header("user-agent", "ua/1").body(()).unwrap();
+        req.extensions_mut().insert(ClientIp::direct("203.0.113.7".parse().unwrap()));
+        injection.apply(&mut req, &[]).unwrap();
+        assert_eq!(req.headers()["x-ip"], "203.0.113.7");
+        assert_eq!(req.headers()["x-scheme"], "https");
+        assert_eq!(req.headers()["x-ua"], "ua/1");
+        assert_eq!(req.headers()["x-inst"], "i-1");
+        // our own round trip writes our names
+        let text = serde_json::to_string(&config).unwrap();
+        assert!(text.contains(r#""param":"client_ip""#), "{text}");
+        assert_eq!(serde_json::from_str::<ParamInjectionConfig>(&text).unwrap(), config);
     }
 }

@@ -86,9 +86,12 @@
 //! # Injection: [`ParamInjectionLayer`]
 //!
 //! - Constant parameters: a header or query parameter with the same value on every request.
-//! - System parameters ([`SystemParam`]): the client IP, request id, the caller's app key
-//!   and app id, the API name, the stage, host, scheme, user agent and request time, each
-//!   under a name and position of the user's choice.
+//! - System parameters ([`SystemParam`], core's): the client IP, request id, the caller's app
+//!   key and app id, the API name, the stage, host, scheme, user agent and request time, and
+//!   what only configuration knows (Aliyun's `CaProxy`, `CaInstanceId`, `CaSourceVpcId`,
+//!   `CaCloudMarketInstanceId`, `CaAppExtendInfo`: [`ParamInjectionConfig::system_value`]),
+//!   each under a name and position of the user's choice; named ours (`client_ip`),
+//!   Aliyun's (`CaClientIp`) or Tencent's (`clientIp`, `httpScheme`, `clientUa`).
 //! - Mappings ([`ParamMapping`]): a header, query or path parameter passed on under another
 //!   name or position (path to query, header rename, query to header, ...), the original
 //!   removed unless kept.
@@ -118,7 +121,7 @@ pub mod urlencoded;
 
 pub use config::{
     ConfigError, ConstantParam, Limit, Location, Param, ParamInjectionConfig, ParamMapping, ParamType,
-    ParamValidationConfig, Position, SystemParam, SystemParamConfig,
+    ParamValidationConfig, Position, SystemParam, SystemParamConfig, SystemValues,
 };
 pub use inject::{CODE_UNRESOLVED, Injection};
 pub use layer::{ParamInjection, ParamInjectionLayer, ParamValidation, ParamValidationLayer, ResponseFuture};

@@ -7,9 +7,10 @@ use std::net::IpAddr;
 
 use super::aliyun::{Variables, collate};
 use super::ast::{Expr, Operand, PairOp, Scalar, ScalarKind, Test};
+use super::lenient;
 use super::number::Decimal;
 use super::request::RequestView;
-use crate::param::{ParamError, normalize_path, unique_urlencoded};
+use crate::param::{ParamError, normalize_path};
 
 /// An operand's value in one request.
 enum Value<'r> {
@@ -78,21 +79,14 @@ fn value<'v>(
 ) -> Result<Option<Value<'v>>, ParamError> {
     let text = match operand {
         Operand::Var(var) => return Ok(vars.value(&var.location)?.map(Value::Text)),
-        Operand::Header(name) => {
-            let mut values = request.headers.get_all(name).iter();
-            let first = values.next();
-            if values.next().is_some() {
-                return Err(ParamError::Repeated(format!("header {name}")));
-            }
-            first.and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
-        }
+        Operand::Header(name) => lenient::header(request.headers, name)?,
         Operand::Query(name) => {
             let Some(query) = request.query else { return Ok(None) };
-            return Ok(unique_urlencoded(query.as_bytes(), name, &|| format!("query {name}"))?.map(Value::Text));
+            return Ok(lenient::pair(query.as_bytes(), name, "query")?.map(Value::Text));
         }
         Operand::Form(name) => {
             let Some(form) = request.form else { return Ok(None) };
-            return Ok(unique_urlencoded(form, name, &|| format!("form {name}"))?.map(Value::Text));
+            return Ok(lenient::pair(form, name, "form")?.map(Value::Text));
         }
         Operand::PathParam(name) => request.path_params.and_then(|p| p.get(name)),
         Operand::Method => Some(request.method),

@@ -1,7 +1,10 @@
 //! [`Condition`]: a small expression language that decides on a request's attributes,
-//! compiled once and evaluated without allocation.
+//! compiled once and evaluated without allocation, in two dialects: ours and Tencent's
+//! ([`Condition::parse`]), and Aliyun's ([`Condition::parse_aliyun`], see
+//! [below](#aliyuns-dialect)).
 //!
-//! Feature `condition` of `tollgate-core` (it brings `regex`); tollgate-flow enables it.
+//! Feature `condition` of `tollgate-core` (it brings `regex` and `httpdate`); tollgate-flow
+//! enables it.
 //!
 //! ```
 //! use std::net::{IpAddr, Ipv4Addr};
@@ -79,17 +82,107 @@
 //! of the wrong type (`>` with a non-number, `in` without a list, `~=` without a string),
 //! `Random()` with `~=` / `contains`, and nesting deeper than 64 levels.
 //!
+//! # Aliyun's dialect
+//!
+//! [`Condition::parse_aliyun`] reads the conditions of Aliyun's plug-ins (access control,
+//! parameter flow control, routing, error mapping) into the same syntax tree, evaluated by
+//! the same evaluator. Operands are the parameters a plug-in declares in its `parameters`
+//! map ([`AliyunParameters`]), written `$name` or `${name}`, and literals.
+//!
+//! ```
+//! use std::net::{IpAddr, Ipv4Addr};
+//! use http::Request;
+//! use tollgate_core::{Caller, ClientIp, Condition, PathTemplate};
+//! use tollgate_core::condition::{AliyunParameters, RequestView};
+//!
+//! let params = AliyunParameters::from_pairs([("userId", "Query:userId"), ("pathUserId", "path:userId")])?
+//!     .for_request()?;
+//! let own = Condition::parse_aliyun("$userId = $pathUserId", &params)?;
+//! let office = Condition::parse_aliyun("$CaClientIp in_cidr '106.11.31.0/24' and $userId like '%0'", &params)?;
+//! let apps = Condition::parse_aliyun("$CaAppId = 4534463 or $CaAppId = 86734572", &params)?;
+//!
+//! let mut req = Request::get("/users/100?userId=100").body(())?;
+//! req.extensions_mut().insert(PathTemplate::parse("/users/{userId}")?.matches("/users/100").unwrap());
+//! req.extensions_mut().insert(ClientIp::direct(IpAddr::V4(Ipv4Addr::new(106, 11, 31, 9))));
+//! req.extensions_mut().insert(Caller::new("AK").with_app_id("86734572"));
+//! let view = RequestView::from_request(&req);
+//! assert!(own.evaluate(&view) && office.evaluate(&view) && apps.evaluate(&view));
+//! assert_eq!(own.to_string(), "$userId == $pathUserId");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ```text
+//! expr       := or
+//! or         := and ( ("or" | "||") and )*
+//! and        := not ( ("and" | "&&") not )*
+//! not        := ("not" | "!") not | atom
+//! atom       := "(" expr ")" | "true" | "false" | side op side
+//! side       := "$" NAME | "${" NAME "}" | STRING | NUMBER | "null"
+//! op         := "=" | "==" | "<>" | "!=" | "<" | "<=" | ">" | ">=" | "like" | "in_cidr"
+//! ```
+//!
+//! Keywords ignore case (`AND`, `Like`); `not` applies to the comparison or parenthesis
+//! after it, and `and` binds tighter than `or`. `NAME` is `[A-Za-z0-9_]+`: a parameter declared in
+//! `parameters`, else one of the fifteen system parameters by Aliyun's name (`$CaAppId`,
+//! `$CaClientIp`, see [`SystemParam`](crate::SystemParam)); a declared name wins. Any other
+//! name is a build error at its offset. Strings take single or double quotes, with the
+//! escapes above. The symbolic spellings of our dialect (`==`, `&&`, `||`, `!`) are accepted
+//! too, so that the printed form reads back.
+//!
+//! Where a parameter's value comes from, and what a request-phase plug-in reads, is
+//! [`RequestView::aliyun_value`], the one routine for every Aliyun plug-in; a response-phase
+//! plug-in gives `StatusCode`, `ErrorCode`, response headers and `BodyJsonField` through
+//! [`Variables`] and [`Condition::check_with`]. `${name}` in messages and bodies is
+//! [`Template`].
+//!
+//! Meaning:
+//!
+//! - `=`, `<>` / `!=`, `<`, `<=`, `>`, `>=`: as numbers when both sides read as numbers
+//!   (`-?[0-9]+(\.[0-9]+)?`, exactly: `$userId = 1230` holds for `01230`), otherwise as text,
+//!   byte by byte and case-sensitive (`$ClientVersion < '2.0.5'` compares text: `2.0.10` is
+//!   less, as it is for Aliyun's string comparison; the host and scheme ignore case, as in
+//!   Tencent's). Both sides may be parameters (`$userId = $pathUserId`) or literals
+//!   (`1 = 1`, decided when built); `'2.0.5' > $v` is `$v < '2.0.5'`. Mind the numbers
+//!   between two request values: `$userId = $pathUserId` holds for `42` and `042`, so where
+//!   a backend keys users by the id's text, bind the path parameter to digits without a
+//!   leading zero (or compare `$pathUserId like '0%'` to refuse those).
+//! - `null`: `$x = null` holds when the request has no value for `$x`, `$x != null` /
+//!   `$x <> null` when it has one; `null` compares only for equality, and only with a
+//!   parameter.
+//! - A parameter without a value makes every other comparison false, except `!=` / `<>`,
+//!   which hold (as in Tencent's dialect): with two parameters, `=` holds only when both
+//!   have values, so `$userId = $pathUserId` does not hold for a request with neither.
+//! - `like 'PATTERN'`: the whole value matches; `%` any run of characters, `_` one
+//!   character, `\` makes the next one literal; case-sensitive.
+//! - `in_cidr 'CIDR'`: the value is an IP address (IPv4 or IPv6; `::ffff:a.b.c.d` read as
+//!   IPv4) within the network (a bare address is a /32 or /128); a value that is not an
+//!   address is not within. A bad CIDR is a build error.
+//! - A value the request gives in two readings (a repeated header, query or form name, a
+//!   name some backend reads as the same one, a malformed escape) fails
+//!   [`check`](Condition::check) rather than be guessed.
+//!
+//! Settled where the spec is UNCERTAIN (§A3.4, §A3.5): system parameters are usable without
+//! a declaration (`$CaAppId`), as a documentation copy shows; `${name}` is accepted in
+//! conditions as in `successCondition: "${statusCode} = 200"`; `not`, `>`, `>=`, `<=` and the
+//! precedence above are the usual ones though no example shows them; `in (...)`, functions
+//! and Tencent's `exists()` / `regex()` / `~=` are not part of this dialect (nothing shows
+//! them) and are build errors. `<>` is also accepted by our dialect, as `!=`.
+//!
 //! # Printing
 //!
 //! [`Display`](std::fmt::Display) gives the canonical form: `==`, `&&`, `||`, `!`,
 //! `client_ip`, `~=`, double-quoted strings, and parentheses around an `&&` inside an `||` and
 //! around a negated comparison, `&&` or `||` (`!(header.a == 1)`). Parsing the printed text
-//! gives an equal condition, which prints the same.
+//! gives an equal condition, which prints the same. An Aliyun condition prints its
+//! parameters as `$name`, `null` tests as `$x != null` (negated for `= null`), `like` and
+//! `in_cidr` as written, and a constant comparison (`1 = 1`) as `true`; it reads back with
+//! [`Condition::parse_aliyun`] and the same parameters.
 
 mod aliyun;
 mod ast;
 mod error;
 mod eval;
+mod lenient;
 mod lexer;
 mod number;
 mod parser;
@@ -200,7 +293,10 @@ impl Condition {
 
     /// Whether the condition holds for the request, or why the request cannot be judged: an
     /// operand it reads is given twice (a repeated query or form name, a repeated header
-    /// line), holds a malformed percent-escape, or is a path that cannot be normalised.
+    /// line, or the same parameter again under a name a lenient backend folds into it:
+    /// `x_user` beside the header `x-user`, CGI-style; `ID`, `id[]` or a `;id=` pair beside the
+    /// query `id`, as ASP.NET, PHP or older Python and Go read them), holds a malformed
+    /// percent-escape, or is a path that cannot be normalised.
     /// Frameworks differ on which reading a backend takes, so a policy acting on a condition
     /// refuses such a request rather than judge one reading ([`evaluate`](Self::evaluate)
     /// would let it escape a rule whose condition it makes false).

@@ -4,8 +4,15 @@
 //! agree with a plain model of the semantics), and printing is a fixed point.
 //!
 //! `conformance.rs` holds the tables and examples; `properties.rs` the generators, a plain
-//! model of the semantics and the properties checked against it.
+//! model of the semantics and the properties checked against it. `aliyun.rs` does the same
+//! for Aliyun's dialect (the spec's expressions and plug-in examples verbatim, parameters,
+//! system parameters, templates), `aliyun_props.rs` its properties (among them, that the two
+//! dialects agree where they overlap), and `adversarial.rs` what a hostile client sends to
+//! have a condition read one value while the backend reads another.
 
+mod adversarial;
+mod aliyun;
+mod aliyun_props;
 mod conformance;
 mod properties;
 

@@ -242,7 +242,7 @@ fn render(g: &Gen) -> String {
 
 /// A generated request.
 #[derive(Debug, Clone)]
-struct GenReq {
+pub(super) struct GenReq {
     method: &'static str,
     path: &'static str,
     query: Vec<(&'static str, &'static str, bool)>,
@@ -261,7 +261,7 @@ fn value_text() -> impl Strategy<Value = &'static str> {
     prop::sample::select(&["1", "2", "01", "1.0", "-1", "10", "x", "X", "a b", "vip", "", "true", "10.1"][..])
 }
 
-fn request() -> impl Strategy<Value = GenReq> {
+pub(super) fn request() -> impl Strategy<Value = GenReq> {
     (
         prop::sample::select(&["GET", "POST", "put"][..]),
         prop::sample::select(&["/", "/p", "/test", "/v1/orders/12"][..]),
@@ -299,7 +299,7 @@ fn encode(text: &str, percent: bool) -> String {
 
 impl GenReq {
     /// The request, and the body for the view.
-    fn build(&self) -> (Request<()>, Vec<u8>) {
+    pub(super) fn build(&self) -> (Request<()>, Vec<u8>) {
         let query: Vec<String> = self.query.iter().map(|(k, v, pct)| format!("{k}={}", encode(v, *pct))).collect();
         let mut uri = match self.absolute_https {
             Some(https) => format!("{}://api.example.com{}", if https { "https" } else { "http" }, self.path),

@@ -2,6 +2,7 @@
 //! ([`Variables`], read from a request by [`RequestView`](super::RequestView)), `like`
 //! patterns, and `${name}` templates ([`Template`]).
 
+mod json_path;
 mod like;
 mod params;
 mod template;

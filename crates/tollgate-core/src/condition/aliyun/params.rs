@@ -59,7 +59,9 @@ pub enum AliyunLocation {
     /// A parameter the API defines, by its front-end name: in tollgate, a path parameter bound
     /// by a route template ([`PathParams`](crate::PathParams)).
     Parameter(String),
-    /// A field of the backend's JSON response body, by JSONPath (`$.result_code`).
+    /// A field of the backend's JSON response body, by JSONPath (`$.result_code`): `$`
+    /// then `.name`, `['name']` or `[index]` steps, checked when read (wildcards, `..` and
+    /// filters are refused); [`AliyunLocation::select_json`] reads it.
     BodyJsonField(String),
     /// A system parameter.
     System(SystemParam),
@@ -88,6 +90,28 @@ impl AliyunLocation {
             Self::Method | Self::Path | Self::Query(_) | Self::Form(_) | Self::Parameter(_) | Self::Xff(_) => {
                 phase == Phase::Request
             }
+        }
+    }
+}
+
+impl AliyunLocation {
+    /// The value a `BodyJsonField` location selects in a response body, as text (a string
+    /// as it is, other JSON as its text; `None` when absent or `null`); `None` for any other
+    /// location. For the response-phase [`Variables`](super::Variables) of error mapping.
+    ///
+    /// ```
+    /// use tollgate_core::condition::AliyunLocation;
+    ///
+    /// let body = serde_json::json!({"result_code": "ROLE_NOT_EXISTS", "data": {"n": [1, 2]}});
+    /// let code: AliyunLocation = "BodyJsonField:$.result_code".parse().unwrap();
+    /// assert_eq!(code.select_json(&body).as_deref(), Some("ROLE_NOT_EXISTS"));
+    /// let second: AliyunLocation = "BodyJson:$.data.n[1]".parse().unwrap();
+    /// assert_eq!(second.select_json(&body).as_deref(), Some("2"));
+    /// ```
+    pub fn select_json<'v>(&self, body: &'v serde_json::Value) -> Option<std::borrow::Cow<'v, str>> {
+        match self {
+            Self::BodyJsonField(path) => super::json_path::select(body, path),
+            _ => None,
         }
     }
 }
@@ -132,9 +156,7 @@ impl FromStr for AliyunLocation {
                 .to_owned()),
             "bodyjsonfield" | "bodyjson" => {
                 let path = named("$.PATH")?;
-                if !path.starts_with('$') {
-                    return Err(format!("{path:?} is not a JSONPath (it starts with $, as $.result_code)"));
-                }
+                super::json_path::check(path)?;
                 Ok(Self::BodyJsonField(path.to_owned()))
             }
             "system" => {

@@ -17,12 +17,13 @@ enum Part {
 /// `"Path not match ${userId} vs /${pathUserId}"`.
 ///
 /// A placeholder names a declared parameter or a system parameter (`${CaRequestId}`); any
-/// other is refused when built, with its offset. A `$` not followed by `{` is text, and so
-/// is `$${`'s first `$`... there is no escape: `${` always opens a placeholder.
+/// other is refused when built, with its offset. A `$` not followed by `{` is text; `${`
+/// always opens a placeholder (Aliyun documents no escape).
 ///
-/// Rendering puts each value as it is (an absent one as nothing): the caller escapes for
-/// where the text goes (a header refuses control characters; an XML or JSON body wants
-/// its own escaping), since the values come from the request.
+/// Rendering puts each value as it is (an absent one as nothing). The values come from the
+/// request, so where the text goes decides their escaping: a header refuses control
+/// characters, an XML or JSON body wants its own; [`render_with`](Self::render_with) takes
+/// the escaping.
 ///
 /// ```
 /// use http::Request;
@@ -88,13 +89,43 @@ impl Template {
     /// The text with every placeholder replaced by its value (nothing when absent); an
     /// error when a value has two readings (a repeated header or query name).
     pub fn render(&self, vars: &dyn Variables) -> Result<String, ParamError> {
+        self.render_with(vars, &|value, out| out.push_str(value))
+    }
+
+    /// Like [`render`](Self::render), each value written by `escape` (the template's own
+    /// text is written as it is): for an XML body, a JSON string, or a header, where a value
+    /// from the request must not close an element or start a line.
+    ///
+    /// ```
+    /// use http::Request;
+    /// use tollgate_core::condition::{AliyunParameters, RequestView, Template};
+    ///
+    /// let params = AliyunParameters::from_pairs([("q", "Query:q")])?;
+    /// let body = Template::parse("<Reason>${q}</Reason>", &params)?;
+    /// let req = Request::get("/?q=%3C%2FReason%3E%0D%0Ax").body(())?;
+    /// let xml = |v: &str, out: &mut String| {
+    ///     for c in v.chars() {
+    ///         match c {
+    ///             '<' => out.push_str("&lt;"),
+    ///             '>' => out.push_str("&gt;"),
+    ///             '&' => out.push_str("&amp;"),
+    ///             c if c.is_control() => out.push(' '),
+    ///             c => out.push(c),
+    ///         }
+    ///     }
+    /// };
+    /// let text = body.render_with(&RequestView::from_request(&req), &xml)?;
+    /// assert_eq!(text, "<Reason>&lt;/Reason&gt;  x</Reason>");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn render_with(&self, vars: &dyn Variables, escape: &dyn Fn(&str, &mut String)) -> Result<String, ParamError> {
         let mut out = String::new();
         for part in &self.parts {
             match part {
                 Part::Text(text) => out.push_str(text),
                 Part::Var { location, .. } => {
                     if let Some(value) = vars.value(location)? {
-                        out.push_str(&value);
+                        escape(&value, &mut out);
                     }
                 }
             }

@@ -7,7 +7,8 @@ use http::HeaderName;
 
 use super::params::AliyunLocation;
 use crate::condition::RequestView;
-use crate::param::{ParamError, normalize_path, unique_urlencoded};
+use crate::condition::lenient;
+use crate::param::{ParamError, normalize_path};
 use crate::{Caller, RequestId, SystemParam, SystemValues, TokenClaims};
 
 /// Where the values of Aliyun parameters come from when a condition is evaluated or a
@@ -97,8 +98,10 @@ impl<'a> RequestView<'a> {
     /// an HTTP date ([`with_time`](Self::with_time)), the rest from
     /// [`with_system_values`](Self::with_system_values).
     ///
-    /// A header, query or form parameter given twice, or with a malformed escape, is an
-    /// error rather than a guess at which one the backend reads. `XFF:` is what the client
+    /// A header, query or form parameter given twice, with a malformed escape, or also under
+    /// a name some backend reads as the same one (`x_user` for the header `x-user`; `ID`,
+    /// `id[]`, `i.d` for `i_d`, or `;id=` for the query `id`) is an error rather than a guess
+    /// at which one the backend reads. `XFF:` is what the client
     /// or the proxies before tollgate wrote: only entries added by proxies you trust say
     /// anything (`XFF:-1` behind one trusted proxy); `$CaClientIp` is the address
     /// [`ClientIpLayer`](crate::ClientIpLayer) settled on.
@@ -106,14 +109,14 @@ impl<'a> RequestView<'a> {
         let text = match location {
             AliyunLocation::Method => Some(self.method),
             AliyunLocation::Path => return normalize_path(self.path).map(Some),
-            AliyunLocation::Header(name) => self.unique_header(name)?,
+            AliyunLocation::Header(name) => lenient::header(self.headers, name)?,
             AliyunLocation::Query(name) => {
                 let Some(query) = self.query else { return Ok(None) };
-                return unique_urlencoded(query.as_bytes(), name, &|| format!("query {name}"));
+                return lenient::pair(query.as_bytes(), name, "query");
             }
             AliyunLocation::Form(name) => {
                 let Some(form) = self.form else { return Ok(None) };
-                return unique_urlencoded(form, name, &|| format!("form {name}"));
+                return lenient::pair(form, name, "form");
             }
             AliyunLocation::Parameter(name) => self.path_params.and_then(|p| p.get(name)),
             AliyunLocation::System(param) => return self.system_value(*param),
@@ -125,15 +128,6 @@ impl<'a> RequestView<'a> {
             AliyunLocation::StatusCode | AliyunLocation::ErrorCode | AliyunLocation::BodyJsonField(_) => None,
         };
         Ok(text.map(Cow::Borrowed))
-    }
-
-    fn unique_header(&self, name: &HeaderName) -> Result<Option<&'a str>, ParamError> {
-        let mut values = self.headers.get_all(name).iter();
-        let first = values.next();
-        if values.next().is_some() {
-            return Err(ParamError::Repeated(format!("header {name}")));
-        }
-        Ok(first.and_then(|v| std::str::from_utf8(v.as_bytes()).ok()))
     }
 
     fn xff(&self, index: i64) -> Option<&'a str> {
