@@ -79,8 +79,12 @@
 //! - **`ErrorCode`** is "the gateway's system error code", which a plain backend response
 //!   does not have: it is read from the response's `X-Ca-Error-Code` header, where Aliyun's
 //!   gateway puts it and where a backend that speaks Aliyun's error vocabulary can too.
-//! - **A JSON value that is not a string** is its compact JSON text (`404`, `true`,
-//!   `{"a":1}`); `null` and a missing field are absent (`null` in a condition).
+//! - **JSONPath**: the subset Aliyun's examples use, `$` then `.name`, `['name']` or
+//!   `[index]` steps (`$.data.items[0].code`), read by core
+//!   ([`AliyunLocation::select_json`](tollgate_core::condition::AliyunLocation::select_json));
+//!   wildcards, `..` and filters are refused when the layer is built. **A JSON value that is
+//!   not a string** is its compact JSON text (`404`, `true`, `{"a":1}`); `null` and a missing
+//!   field are absent (`null` in a condition).
 //! - **A body the condition cannot read** — not JSON, over the limit, cut short by an
 //!   error, or not valid JSON (invalid UTF-8 included) — leaves the response unchanged when
 //!   the condition reads a `BodyJsonField`: the mapping is for error bodies the plug-in can
@@ -102,12 +106,10 @@
 
 mod body;
 pub mod config;
-pub mod json_path;
 mod layer;
 mod policy;
 
 pub use body::MappedBody;
 pub use config::{ConfigError, DEFAULT_BODY_LIMIT, ErrorMappingConfig, MappingConfig};
-pub use json_path::{JsonPath, JsonPathError};
 pub use layer::{ErrorMapping, ErrorMappingLayer, ResponseFuture};
 pub use policy::{MAX_MESSAGE_BYTES, X_CA_ERROR_CODE};

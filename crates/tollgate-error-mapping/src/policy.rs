@@ -11,7 +11,6 @@ use tollgate_core::condition::{AliyunLocation, AliyunParameters, RequestView, Te
 use tollgate_core::{Condition, ParamError, X_CA_ERROR_MESSAGE};
 
 use crate::config::{ConfigError, DEFAULT_BODY_LIMIT, ErrorMappingConfig, MappingConfig};
-use crate::json_path::JsonPath;
 
 /// The header an `ErrorCode` parameter reads: a plain backend has no gateway error code of
 /// its own, so the one it (or a gateway before it) put in Aliyun's header is taken.
@@ -52,8 +51,8 @@ pub(crate) struct Policy {
     error_code: Option<AliyunLocation>,
     mappings: Vec<Mapping>,
     default: Option<Mapping>,
-    /// Every `BodyJsonField` path the plug-in reads, compiled, by its text.
-    paths: Vec<(String, JsonPath)>,
+    /// Whether a parameter is a `BodyJsonField`: only then are bodies read.
+    reads_body: bool,
     /// The `System:` and `Token:` locations the plug-in reads, taken from each request.
     captures: Vec<AliyunLocation>,
     /// Whether the condition reads a `BodyJsonField`.
@@ -64,15 +63,8 @@ pub(crate) struct Policy {
 impl Policy {
     pub(crate) fn from_config(config: &ErrorMappingConfig) -> Result<Self, ConfigError> {
         let params = AliyunParameters::from_pairs(config.parameters.iter().map(|(n, l)| (n, l)))?.for_response()?;
-        let mut paths = Vec::new();
-        for (name, location) in params.iter() {
-            if let AliyunLocation::BodyJsonField(text) = location {
-                let path = text
-                    .parse::<JsonPath>()
-                    .map_err(|e| ConfigError::new(format!("parameters.{name}"), format!("{text:?}: {e}")))?;
-                paths.push((text.clone(), path));
-            }
-        }
+        // (core checks each BodyJsonField's JSONPath as it reads the location)
+        let reads_body = params.iter().any(|(_, l)| matches!(l, AliyunLocation::BodyJsonField(_)));
         let condition = Condition::parse_aliyun(&config.error_condition, &params)
             .map_err(|e| ConfigError::new("errorCondition", e))?;
         let error_code = match &config.error_code {
@@ -137,7 +129,7 @@ impl Policy {
             error_code,
             mappings,
             default,
-            paths,
+            reads_body,
             captures,
             condition_reads_body,
             body_limit: config.body_limit.unwrap_or(DEFAULT_BODY_LIMIT),
@@ -146,7 +138,7 @@ impl Policy {
 
     /// Whether responses must be read: only when a parameter is a `BodyJsonField`.
     pub(crate) fn reads_body(&self) -> bool {
-        !self.paths.is_empty()
+        self.reads_body
     }
 
     /// Takes what the plug-in reads of the request (`System:`, `Token:`).
@@ -190,7 +182,7 @@ impl Policy {
             BodyFields::Json(value) => Some(value),
             BodyFields::NotRead | BodyFields::Unreadable => None,
         };
-        let vars = ResponseVars { status: head.status, headers: &head.headers, json, paths: &self.paths, captured };
+        let vars = ResponseVars { status: head.status, headers: &head.headers, json, captured };
         let (method, uri, headers, extensions) =
             (http::Method::GET, http::Uri::default(), HeaderMap::new(), http::Extensions::new());
         // Every `$name` of a response-phase plug-in is read through `vars`; the view is empty.
@@ -246,7 +238,6 @@ struct ResponseVars<'a> {
     status: StatusCode,
     headers: &'a HeaderMap,
     json: Option<&'a Value>,
-    paths: &'a [(String, JsonPath)],
     captured: &'a Captured,
 }
 
@@ -260,10 +251,8 @@ impl Variables for ResponseVars<'_> {
             AliyunLocation::StatusCode => Some(Cow::Owned(self.status.as_u16().to_string())),
             AliyunLocation::ErrorCode => header(&X_CA_ERROR_CODE),
             AliyunLocation::Header(name) => header(name),
-            AliyunLocation::BodyJsonField(text) => {
-                let path = self.paths.iter().find(|(t, _)| t == text).map(|(_, p)| p);
-                self.json.zip(path).and_then(|(json, path)| path.text(json))
-            }
+            // core's reading of the path: a string as it is, other JSON as its text, null absent
+            AliyunLocation::BodyJsonField(_) => self.json.and_then(|json| location.select_json(json)),
             AliyunLocation::System(_) | AliyunLocation::Token(_) => {
                 self.captured.0.iter().find(|(l, _)| l == location).and_then(|(_, v)| v.as_deref()).map(Cow::Borrowed)
             }
