@@ -60,6 +60,77 @@ pub struct ErrorMappingConfig {
     pub body_limit: Option<usize>,
 }
 
+impl ErrorMappingConfig {
+    /// A plug-in mapping the responses for which `error_condition` holds; add its
+    /// parameters and mappings with the methods below, then build it with
+    /// [`ErrorMappingLayer::from_config`](crate::ErrorMappingLayer::from_config), which
+    /// checks it all.
+    ///
+    /// ```
+    /// use tollgate_error_mapping::{ErrorMappingConfig, ErrorMappingLayer};
+    ///
+    /// let config = ErrorMappingConfig::new("$status >= 500 or $code <> null")
+    ///     .parameter("status", "StatusCode")
+    ///     .parameter("code", "BodyJsonField:$.error.code")
+    ///     .error_code("code")
+    ///     .mapping("NO_SUCH_USER", 404, "No such user")
+    ///     .default_mapping(502, "Backend error ${code}");
+    /// let layer = ErrorMappingLayer::from_config(&config)?;
+    /// assert!(layer.reads_bodies());
+    ///
+    /// let bad = ErrorMappingConfig::new("$status = 500").parameter("status", "Query:status");
+    /// assert_eq!(ErrorMappingLayer::from_config(&bad).unwrap_err().field, "parameters.status");
+    /// # Ok::<(), tollgate_error_mapping::ConfigError>(())
+    /// ```
+    pub fn new(error_condition: impl Into<String>) -> Self {
+        Self {
+            parameters: Vec::new(),
+            error_condition: error_condition.into(),
+            error_code: None,
+            mappings: Vec::new(),
+            default_mapping: None,
+            body_limit: None,
+        }
+    }
+
+    /// Adds a parameter: `name` read as `$name`, from `location` (`StatusCode`, `ErrorCode`,
+    /// `Header:NAME`, `BodyJsonField:$.PATH`, `System:NAME`, `Token:NAME`).
+    pub fn parameter(mut self, name: impl Into<String>, location: impl Into<String>) -> Self {
+        self.parameters.push((name.into(), location.into()));
+        self
+    }
+
+    /// Names the parameter whose value is matched against the mappings' codes.
+    pub fn error_code(mut self, parameter: impl Into<String>) -> Self {
+        self.error_code = Some(parameter.into());
+        self
+    }
+
+    /// Adds a mapping: the error code `code` becomes `status` with the message `message`
+    /// (`${name}` placeholders allowed).
+    pub fn mapping(mut self, code: impl Into<String>, status: u16, message: impl Into<String>) -> Self {
+        self.mappings.push(MappingConfig {
+            code: Some(code.into()),
+            status_code: Some(status.into()),
+            error_message: Some(message.into()),
+        });
+        self
+    }
+
+    /// Sets the mapping of an error no mapping's code matched.
+    pub fn default_mapping(mut self, status: u16, message: impl Into<String>) -> Self {
+        self.default_mapping =
+            Some(MappingConfig { code: None, status_code: Some(status.into()), error_message: Some(message.into()) });
+        self
+    }
+
+    /// The most bytes of a JSON response read ([`DEFAULT_BODY_LIMIT`] by default).
+    pub fn body_limit(mut self, limit: usize) -> Self {
+        self.body_limit = Some(limit);
+        self
+    }
+}
+
 /// One entry of `mappings` (or `defaultMapping`, which has no `code`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
