@@ -201,9 +201,10 @@ mod tests {
     use super::*;
     use http_body_util::{BodyExt, Full, StreamBody};
 
-    fn stream(
-        chunks: Vec<Result<Frame<Bytes>, std::io::Error>>,
-    ) -> StreamBody<futures_util::stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, std::io::Error>>>> {
+    type Chunk = Result<Frame<Bytes>, std::io::Error>;
+    type Chunks = StreamBody<futures_util::stream::Iter<std::vec::IntoIter<Chunk>>>;
+
+    fn stream(chunks: Vec<Chunk>) -> Chunks {
         StreamBody::new(futures_util::stream::iter(chunks))
     }
 

@@ -283,3 +283,39 @@ fn status_code_is_the_status_of_the_response() {
         assert_eq!(run(exchange(&l, 500, &[], "")).0, StatusCode::from_u16(s).unwrap().as_u16());
     }
 }
+
+#[tokio::test]
+async fn nested_paths_and_non_string_codes() {
+    let l = layer(
+        r#"{"parameters": {"c": "BodyJsonField:$.data.errors[1]['code']"}, "errorCondition": "$c != null",
+            "errorCode": "c", "mappings": [{"code": 1001, "statusCode": 429, "errorMessage": "c=${c}"}]}"#,
+    );
+    let body = r#"{"data": {"errors": [{"code": 1}, {"code": 1001}]}}"#;
+    assert_eq!(exchange(&l, 200, &[JSON], body).await.1.as_deref(), Some("c=1001"));
+    assert_eq!(exchange(&l, 200, &[JSON], r#"{"data": {"errors": [{"code": 1001}]}}"#).await.0, 200);
+}
+
+#[tokio::test]
+async fn bodies_are_read_only_when_a_body_field_is_used_and_the_body_is_json() {
+    let backend = |content_type: &'static str| {
+        service_fn(move |_req: Request<()>| async move {
+            let resp = Response::builder().status(500).header("content-type", content_type);
+            Ok::<_, Infallible>(resp.body(Full::new(Bytes::from_static(b"{\"code\":\"A\"}"))).unwrap())
+        })
+    };
+    let no_body = layer(
+        r#"{"parameters": {"s": "StatusCode"}, "errorCondition": "$s = 500", "mappings": [{"statusCode": 502}]}"#,
+    );
+    let resp = no_body.layer(backend("application/json")).oneshot(Request::new(())).await.unwrap();
+    assert_eq!(resp.status(), 502);
+    assert!(resp.body().is_streamed(), "read without a BodyJsonField");
+
+    let with_body = layer(
+        r#"{"parameters": {"c": "BodyJsonField:$.code"}, "errorCondition": "$c = 'A'", "mappings": [{"statusCode": 409}]}"#,
+    );
+    let resp = with_body.layer(backend("text/plain")).oneshot(Request::new(())).await.unwrap();
+    assert!(resp.body().is_streamed(), "a text body was read");
+    let resp = with_body.layer(backend("application/json")).oneshot(Request::new(())).await.unwrap();
+    assert_eq!(resp.status(), 409);
+    assert!(!resp.body().is_streamed());
+}
