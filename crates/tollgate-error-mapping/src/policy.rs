@@ -70,10 +70,10 @@ impl Policy {
         let error_code = match &config.error_code {
             None => None,
             Some(name) => Some(
-                params
-                    .get(name.trim_start_matches('$'))
-                    .cloned()
-                    .ok_or_else(|| ConfigError::new("errorCode", format!("{name:?} is not one of the parameters")))?,
+                // a declared parameter, or a system parameter by Aliyun's name, as in a condition
+                params.resolve(name.trim_start_matches('$')).ok_or_else(|| {
+                    ConfigError::new("errorCode", format!("{name:?} is neither a parameter nor a system parameter"))
+                })?,
             ),
         };
         let mut mappings = Vec::with_capacity(config.mappings.len());

@@ -196,7 +196,7 @@ fn configuration_errors_name_the_field() {
     let e = config_error(
         r#"{"parameters": {"s": "StatusCode"}, "errorCondition": "$s = 1", "errorCode": "t", "mappings": []}"#,
     );
-    assert!(e.starts_with("errorCode: \"t\" is not one of the parameters"), "{e}");
+    assert!(e.starts_with("errorCode: \"t\" is neither a parameter nor a system parameter"), "{e}");
     let e = config_error(
         r#"{"parameters": {"s": "StatusCode"}, "errorCondition": "$s = 1", "mappings": [{"code": "A", "statusCode": 400}]}"#,
     );
