@@ -43,8 +43,8 @@ impl ErrorMappingLayer {
         self
     }
 
-    /// Whether the layer ever reads a response body: only when a parameter is a
-    /// `BodyJsonField`, and then only JSON bodies.
+    /// Whether the layer ever reads a response body: only when the condition, `errorCode`
+    /// or a message uses a `BodyJsonField` parameter, and then only JSON bodies.
     pub fn reads_bodies(&self) -> bool {
         self.policy.reads_body()
     }

@@ -58,8 +58,8 @@
 //!
 //! # The body
 //!
-//! The layer reads a response body only when a parameter is a `BodyJsonField` **and** the
-//! response is JSON (`application/json`, `application/…+json`, `text/json`): up to a limit
+//! The layer reads a response body only when a `BodyJsonField` parameter is used (by the
+//! condition, `errorCode` or a message) **and** the response is JSON (`application/json`, `application/…+json`, `text/json`): up to a limit
 //! ([`DEFAULT_BODY_LIMIT`], 64 KiB; `bodyLimit` in the configuration or
 //! [`ErrorMappingLayer::body_limit`]), then the body is rebuilt from the bytes read. Every
 //! other body passes through untouched, streamed. A body is never lost or cut: one over the

@@ -51,7 +51,8 @@ pub(crate) struct Policy {
     error_code: Option<AliyunLocation>,
     mappings: Vec<Mapping>,
     default: Option<Mapping>,
-    /// Whether a parameter is a `BodyJsonField`: only then are bodies read.
+    /// Whether the condition, `errorCode` or a message reads a `BodyJsonField`: only then
+    /// are bodies read.
     reads_body: bool,
     /// The `System:` and `Token:` locations the plug-in reads, taken from each request.
     captures: Vec<AliyunLocation>,
@@ -64,7 +65,6 @@ impl Policy {
     pub(crate) fn from_config(config: &ErrorMappingConfig) -> Result<Self, ConfigError> {
         let params = AliyunParameters::from_pairs(config.parameters.iter().map(|(n, l)| (n, l)))?.for_response()?;
         // (core checks each BodyJsonField's JSONPath as it reads the location)
-        let reads_body = params.iter().any(|(_, l)| matches!(l, AliyunLocation::BodyJsonField(_)));
         let condition = Condition::parse_aliyun(&config.error_condition, &params)
             .map_err(|e| ConfigError::new("errorCondition", e))?;
         let error_code = match &config.error_code {
@@ -111,12 +111,11 @@ impl Policy {
         let condition_reads_body = condition_locations.iter().any(|l| matches!(l, AliyunLocation::BodyJsonField(_)));
         let mut captures: Vec<AliyunLocation> = Vec::new();
         let messages = mappings.iter().chain(&default).filter_map(|m| m.message.as_ref());
-        let read = condition_locations
-            .iter()
-            .chain(error_code.iter())
-            .chain(messages.flat_map(Template::locations))
-            .chain(params.iter().map(|(_, l)| l));
-        for location in read {
+        // what is read: a parameter declared and never used costs nothing
+        let used: Vec<&AliyunLocation> =
+            condition_locations.iter().chain(error_code.iter()).chain(messages.flat_map(Template::locations)).collect();
+        let reads_body = used.iter().any(|l| matches!(l, AliyunLocation::BodyJsonField(_)));
+        for &location in &used {
             match location {
                 AliyunLocation::System(_) | AliyunLocation::Token(_) if !captures.contains(location) => {
                     captures.push(location.clone())
@@ -136,7 +135,7 @@ impl Policy {
         })
     }
 
-    /// Whether responses must be read: only when a parameter is a `BodyJsonField`.
+    /// Whether responses must be read: only when a `BodyJsonField` is used.
     pub(crate) fn reads_body(&self) -> bool {
         self.reads_body
     }

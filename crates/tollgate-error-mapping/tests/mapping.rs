@@ -309,6 +309,12 @@ async fn bodies_are_read_only_when_a_body_field_is_used_and_the_body_is_json() {
     let resp = no_body.layer(backend("application/json")).oneshot(Request::new(())).await.unwrap();
     assert_eq!(resp.status(), 502);
     assert!(resp.body().is_streamed(), "read without a BodyJsonField");
+    // declared but used nowhere: not read either
+    let unused = layer(
+        r#"{"parameters": {"s": "StatusCode", "c": "BodyJsonField:$.code"}, "errorCondition": "$s = 500",
+            "mappings": [{"statusCode": 502, "errorMessage": "fixed"}]}"#,
+    );
+    assert!(!unused.reads_bodies());
 
     let with_body = layer(
         r#"{"parameters": {"c": "BodyJsonField:$.code"}, "errorCondition": "$c = 'A'", "mappings": [{"statusCode": 409}]}"#,
