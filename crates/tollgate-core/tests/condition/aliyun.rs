@@ -552,7 +552,9 @@ fn build_errors_with_offsets() {
 
 #[test]
 fn parameters_map_errors_name_the_entry() {
-    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+    /// The pairs of a map, the field its error names, and words of its problem.
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case<'_>] = &[
         (&[("a", "Cookie:x")], "parameters.a", "unknown location"),
         (&[("a", "Query")], "parameters.a", "takes a name"),
         (&[("a", "Method:x")], "parameters.a", "takes no name"),
