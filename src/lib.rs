@@ -17,6 +17,7 @@
 //! | `gateway`, `yaml`, `toml` (default) | [`gateway`] | the whole canonical stack as one layer, per API, from code or a JSON, YAML or TOML file |
 //! | `params` (default) | [`params`] | parameters: validation (types, ranges, lengths, enums, regexes, JSON Schema), constant and system parameters, mapping |
 //! | `access` (default) | [`access`] | Aliyun parameter access control (`accessControl`): ordered rules on the request's parameters, ALLOW / DENY with a response of one's own |
+//! | `error-mapping` (default) | [`error_mapping`] | error-code mapping: Aliyun's `errorMapping` plug-in, a backend's error status, header or JSON field mapped to the status and message the client sees |
 //!
 //! The shared vocabulary — [`Rejection`], [`ErrorStyle`], [`RequestId`], [`ClientIp`],
 //! [`Caller`], the stores and clocks — is re-exported at the root from `tollgate-core`.
@@ -40,8 +41,9 @@
 //!
 //! Outermost first: request id; CORS; IP access control; flow control by API and client IP;
 //! signature verification; replay guard; parameter access control; flow control by app and
-//! parameter flow control;
-//! parameter validation; parameter injection and mapping; your handler. Cheap refusals run
+//! parameter flow control; parameter validation; parameter injection and mapping; error-code
+//! mapping (it sees your handler's responses, not tollgate's refusals); your handler. Cheap
+//! refusals run
 //! before cryptography, and only authenticated requests can burn a nonce.
 
 pub use tollgate_core::*;
@@ -95,6 +97,13 @@ pub mod access {
     pub use tollgate_access::*;
 }
 
+/// Error-code mapping, Aliyun's `errorMapping` plug-in (feature `error-mapping`): see
+/// [`tollgate_error_mapping`].
+#[cfg(feature = "error-mapping")]
+pub mod error_mapping {
+    pub use tollgate_error_mapping::*;
+}
+
 /// The whole canonical stack as one layer, from code or a configuration file (feature
 /// `gateway`): see [`Gateway`].
 #[cfg(feature = "gateway")]
@@ -114,6 +123,8 @@ pub mod prelude {
     };
     #[cfg(feature = "cors")]
     pub use tollgate_cors::CorsLayer;
+    #[cfg(feature = "error-mapping")]
+    pub use tollgate_error_mapping::ErrorMappingLayer;
     #[cfg(feature = "flow")]
     pub use tollgate_flow::{AliyunFlowControlLayer, BasicFlowControlLayer, ParamFlowControlLayer};
     #[cfg(feature = "ip")]

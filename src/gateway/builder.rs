@@ -100,6 +100,14 @@ macro_rules! policy_methods {
             self.policies.set(Slot::ParamInjection, Arc::new(layer));
             self
         }
+
+        /// Error-code mapping (an `ErrorMappingLayer`), the one response-phase policy:
+        /// innermost, next to the handler, so it maps the handler's responses and never
+        /// tollgate's own refusals. Replaces an earlier one.
+        pub fn error_mapping(mut self, layer: impl PolicyLayer) -> Self {
+            self.policies.set(Slot::ErrorMapping, Arc::new(layer));
+            self
+        }
     };
 }
 

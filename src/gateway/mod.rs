@@ -93,13 +93,20 @@
 //!     # access_control:                     # Aliyun's accessControl plug-in, pasted as it is
 //!     #   parameters: {userType: "Token:userType"}   # (or its text, YAML or JSON, in a string)
 //!     #   rules: [{name: admin, condition: "$userType = 'admin'", ifTrue: ALLOW}]
+//!     # error_mapping:                      # Aliyun's errorMapping plug-in, verbatim (camelCase)
+//!     #   parameters: {statusCode: StatusCode, resultCode: "BodyJsonField:$.result_code"}
+//!     #   errorCondition: "$statusCode = 200 and $resultCode <> 'OK'"
+//!     #   errorCode: resultCode
+//!     #   mappings: [{code: ROLE_NOT_EXISTS, statusCode: 404, errorMessage: "Role Not Exists"}]
 //! ```
 //!
 //! Where each block sits: `cors` 2nd, `ip_access` 3rd, `basic_flow_control` 4th (7th when it
 //! has app limits, which read the caller the signature layer finds), `signature` 5th,
 //! `replay` 6th, `access_control` after it (its rules may read the caller and a token's
 //! claims, and refuse in the Aliyun style unless the API names another),
-//! `param_flow_control` and `aliyun_flow_control` 7th. Each API has its own
+//! `param_flow_control` and `aliyun_flow_control` 7th, `params` 8th and 9th,
+//! `error_mapping` last, next to the handler (it maps the handler's responses, never a
+//! refusal of the blocks above). Each API has its own
 //! rate stores: its limits are its own. The replay guards of all APIs share one nonce store,
 //! set at the top of the file:
 //!

@@ -211,6 +211,8 @@ pub(crate) enum Slot {
     AppFlow,
     ParamValidation,
     ParamInjection,
+    /// Response phase: next to the handler, so it sees the handler's responses only.
+    ErrorMapping,
 }
 
 /// The policies of one API (or of the requests no API matched), in insertion order; sorted
@@ -269,6 +271,7 @@ impl Slot {
             Self::AppFlow => "flow_by_app",
             Self::ParamValidation => "param_validation",
             Self::ParamInjection => "param_injection",
+            Self::ErrorMapping => "error_mapping",
         }
     }
 }

@@ -9,6 +9,7 @@ mod http_support;
 mod access;
 mod client_ip;
 mod cors;
+mod error_mapping;
 mod flow;
 mod ip;
 mod params;

@@ -120,7 +120,8 @@ fn build_api(raw: RawApi, global_style: Option<StyleName>, nonces: &MemoryNonceS
     api = add(api, "signature", raw.signature, &cx)?;
     api = add(api, "replay", raw.replay, &cx)?;
     api = add(api, "access_control", raw.access_control, &cx)?;
-    add(api, "params", raw.params, &cx)
+    api = add(api, "params", raw.params, &cx)?;
+    add(api, "error_mapping", raw.error_mapping, &cx)
 }
 
 /// What the blocks of one API are built with.
@@ -261,6 +262,14 @@ impl Block for super::read::access::AccessBlock {
         let style = cx.style.clone().unwrap_or(ErrorStyle::AliyunApiGateway);
         let values = tollgate_core::SystemValues::new().set(tollgate_core::SystemParam::ApiName, cx.name.clone());
         Ok(api.access_control(layer.error_style(style).system_values(values)))
+    }
+}
+
+#[cfg(feature = "error-mapping")]
+impl Block for tollgate_error_mapping::ErrorMappingConfig {
+    fn add_to(self, api: Api, _: &Context<'_>) -> Result<Api, ConfigError> {
+        // no error style: it maps the backend's responses, it refuses nothing
+        Ok(api.error_mapping(tollgate_error_mapping::ErrorMappingLayer::from_config(&self)?))
     }
 }
 

@@ -192,6 +192,8 @@ pub(super) struct RawApi {
     pub(super) params: Option<ParamsBlock>,
     #[serde(default)]
     pub(super) access_control: Option<AccessBlock>,
+    #[serde(default)]
+    pub(super) error_mapping: Option<ErrorMappingBlock>,
 }
 
 /// The type an API's block is read into: the policy's own configuration when its cargo
@@ -235,6 +237,7 @@ block!(SignatureBlock = signature::SignatureBlock, "signature");
 block!(ReplayBlock = BoolOr<replay::ReplayRule>, "replay");
 block!(ParamsBlock = params::ParamsBlock, "params");
 block!(AccessBlock = access::AccessBlock, "access");
+block!(ErrorMappingBlock = tollgate_error_mapping::ErrorMappingConfig, "error-mapping");
 
 // ---------------------------------------------------------------------------------------
 // Shapes of values several blocks use

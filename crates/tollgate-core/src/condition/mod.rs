@@ -354,6 +354,34 @@ impl Condition {
     pub fn is_always(&self) -> bool {
         *self.expr == Expr::Bool(true)
     }
+
+    /// The locations of the Aliyun `$name`s the condition reads, each once, in the order
+    /// written: a response-phase plug-in learns from it what to take from the request
+    /// (`System:`, `Token:`) before the response comes, and whether the condition reads the
+    /// body (`BodyJsonField`).
+    ///
+    /// ```
+    /// use tollgate_core::Condition;
+    /// use tollgate_core::condition::{AliyunLocation, AliyunParameters};
+    ///
+    /// let params = AliyunParameters::from_pairs([("code", "BodyJsonField:$.code")])?.for_response()?;
+    /// let cond = Condition::parse_aliyun("$code <> 'OK' and $CaAppId = 1 or $code = 'X'", &params)?;
+    /// let read: Vec<String> = cond.aliyun_locations().iter().map(|l| l.to_string()).collect();
+    /// assert_eq!(read, ["BodyJsonField:$.code", "System:CaAppId"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn aliyun_locations(&self) -> Vec<AliyunLocation> {
+        let found = std::cell::RefCell::new(Vec::<AliyunLocation>::new());
+        self.expr.any_operand(&|o| {
+            if let Operand::Var(v) = o
+                && !found.borrow().contains(&v.location)
+            {
+                found.borrow_mut().push(v.location.clone());
+            }
+            false // visit every operand
+        });
+        found.into_inner()
+    }
 }
 
 impl PartialEq for Condition {
