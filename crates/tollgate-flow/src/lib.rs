@@ -92,11 +92,13 @@ mod param;
 mod policy;
 mod refusal;
 
-pub use aliyun::{AliyunLimits, MAX_API_DEFAULT};
+pub use aliyun::{
+    AliyunFlowControlConfig, AliyunForm, AliyunLimits, AliyunPolicy, AliyunSpecial, AliyunSpecialType, AliyunSpecials,
+    AliyunUnit, MAX_API_DEFAULT,
+};
 pub use basic::{BasicLimits, DEFAULT_IPV6_PREFIX, MAX_SPECIALS};
 pub use config::{
-    AlgorithmChoice, AliyunFlowControlConfig, AliyunSpecial, AliyunSpecialType, AliyunUnit, BasicFlowControlConfig,
-    ConfigError, ParamFlowControlConfig, ParameterConfig, ParameterKind, SpecialApp, SpecialIp, StrategyConfig,
+    AlgorithmChoice, BasicFlowControlConfig, ConfigError, ParamFlowControlConfig, ParameterConfig, ParameterKind, SpecialApp, SpecialIp, StrategyConfig,
     WindowUnit,
 };
 pub use keyed::KeyedLimit;
