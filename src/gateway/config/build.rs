@@ -97,6 +97,7 @@ fn header_name(path: String, name: &str) -> Result<HeaderName, ConfigError> {
 
 /// One API; error paths relative to it.
 fn build_api(raw: RawApi, global_style: Option<StyleName>, nonces: &MemoryNonceStore) -> Result<Api, ConfigError> {
+    one_flow_control(&raw)?;
     let mut api = Api::new(&raw.path)?;
     for (i, m) in raw.method.map(|m| m.0).unwrap_or_default().iter().enumerate() {
         let method = Method::from_bytes(m.trim().to_ascii_uppercase().as_bytes())
@@ -106,7 +107,6 @@ fn build_api(raw: RawApi, global_style: Option<StyleName>, nonces: &MemoryNonceS
     if let Some(name) = raw.name {
         api = api.named(name);
     }
-    one_flow_control(&raw)?;
     let cx = Context {
         name: api.name().to_owned(),
         style: raw.error_style.or(global_style).map(StyleName::style),
