@@ -113,16 +113,15 @@ fn gateway_with(plugin: &str, extra: &str) -> Gateway {
 /// The app behind `gateway`, with an outer layer that puts a `Caller` named by `x-test-app`
 /// in the extensions (as an authentication layer of the user's own would).
 async fn serve_gateway(gateway: Gateway) -> std::net::SocketAddr {
-    let app = Router::new()
-        .route("/orders", get(|| async { "ok" }))
-        .layer(gateway.into_layer())
-        .layer(tower::util::MapRequestLayer::new(|mut req: http::Request<Body>| {
+    let app = Router::new().route("/orders", get(|| async { "ok" })).layer(gateway.into_layer()).layer(
+        tower::util::MapRequestLayer::new(|mut req: http::Request<Body>| {
             let app = req.headers().get("x-test-app").and_then(|v| v.to_str().ok()).map(str::to_owned);
             if let Some(app) = app {
                 req.extensions_mut().insert(Caller::new(app));
             }
             req
-        }));
+        }),
+    );
     serve(app).await
 }
 
@@ -136,7 +135,12 @@ async fn at_a_second_boundary() {
 
 /// Sends a GET to `/orders`, signed by Aliyun's gateway scheme as `key` when `secret` is given
 /// (else naming the app in `x-test-app`); the status and `X-Ca-Error-Message`.
-async fn get_as(client: &reqwest::Client, addr: std::net::SocketAddr, key: &str, secret: Option<&str>) -> (u16, String, String) {
+async fn get_as(
+    client: &reqwest::Client,
+    addr: std::net::SocketAddr,
+    key: &str,
+    secret: Option<&str>,
+) -> (u16, String, String) {
     let mut req = http::Request::get(format!("http://{addr}/orders"))
         .header("accept", "application/json")
         .body(Bytes::new())
@@ -156,7 +160,13 @@ async fn get_as(client: &reqwest::Client, addr: std::net::SocketAddr, key: &str,
 }
 
 /// How many of `n` requests pass, and the last refusal's status and message.
-async fn count(client: &reqwest::Client, addr: std::net::SocketAddr, key: &str, secret: Option<&str>, n: usize) -> (usize, u16, String) {
+async fn count(
+    client: &reqwest::Client,
+    addr: std::net::SocketAddr,
+    key: &str,
+    secret: Option<&str>,
+    n: usize,
+) -> (usize, u16, String) {
     let (mut passed, mut status, mut message) = (0, 0, String::new());
     for _ in 0..n {
         let (s, m, _) = get_as(client, addr, key, secret).await;
@@ -171,7 +181,8 @@ async fn count(client: &reqwest::Client, addr: std::net::SocketAddr, key: &str, 
 
 #[tokio::test]
 async fn the_plugin_template_verbatim_limits_signed_apps_and_the_special_one() {
-    let signature = "    signature:\n      scheme: aliyun-apigw\n      keys: {\"10123123\": s3cret, \"20000001\": other}\n";
+    let signature =
+        "    signature:\n      scheme: aliyun-apigw\n      keys: {\"10123123\": s3cret, \"20000001\": other}\n";
     let addr = serve_gateway(gateway_with(TEMPLATE, signature)).await;
     let client = client_from("127.0.0.1");
     at_a_second_boundary().await;
@@ -240,7 +251,8 @@ fn aliyun_config_errors_name_the_plugin_field() {
     assert!(message.contains("queueing"), "{message}");
     let (field, _) = error("{unit: SECOND, apiDefault: 5, specials: [{type: APPS, policies: []}]}");
     assert_eq!(field, "apis[0].aliyun_flow_control.specials[0].type");
-    let (field, message) = error("{unit: SECOND, apiDefault: 5, specials: [{type: APP, policies: [{key: 1, value: 6}]}]}");
+    let (field, message) =
+        error("{unit: SECOND, apiDefault: 5, specials: [{type: APP, policies: [{key: 1, value: 6}]}]}");
     assert_eq!(field, "apis[0].aliyun_flow_control.specials[0].policies[0].value");
     assert!(message.contains("may not exceed apiDefault (5)"), "{message}");
     // the OpenAPI spelling still reads, and names its own fields
@@ -292,7 +304,10 @@ apis:
 fn an_api_takes_one_flow_control_plugin() {
     let blocks = [
         ("basic_flow_control", "{expire_type: minute, api_rate_limit: 5}"),
-        ("param_flow_control", "{default_window: 60, default_rate_limit: 5, strategies: [{name: u, strategy_weight: 1, parameters: [{type: header, name: x-user}], rate_limit: 1, window: 60}]}"),
+        (
+            "param_flow_control",
+            "{default_window: 60, default_rate_limit: 5, strategies: [{name: u, strategy_weight: 1, parameters: [{type: header, name: x-user}], rate_limit: 1, window: 60}]}",
+        ),
         ("aliyun_flow_control", "{unit: MINUTE, apiDefault: 5}"),
     ];
     for (i, (first, a)) in blocks.iter().enumerate() {
@@ -304,7 +319,8 @@ fn an_api_takes_one_flow_control_plugin() {
             assert!(message.contains(first) && message.contains(second), "{message}");
         }
         // each alone is fine, and so is one per API
-        let text = format!("apis:\n  - path: /a\n    {first}: {a}\n  - path: /b\n    basic_flow_control: {}\n", blocks[0].1);
+        let text =
+            format!("apis:\n  - path: /a\n    {first}: {a}\n  - path: /b\n    basic_flow_control: {}\n", blocks[0].1);
         assert!(Gateway::from_config(&text, Format::Yaml).is_ok(), "{first}");
     }
 }

@@ -49,7 +49,8 @@ fuzz_target!(|data: &[u8]| {
     let (app, user) = text.split_once('\0').unwrap_or((&text, "u"));
     req.extensions_mut().insert(Caller::new(app.to_string()).with_user(user.to_string()));
     req.extensions_mut().insert(ClientIp::direct([127, 0, 0, 1].into()));
-    let view = FlowRequest { method: req.method(), uri: req.uri(), headers: req.headers(), extensions: req.extensions() };
+    let view =
+        FlowRequest { method: req.method(), uri: req.uri(), headers: req.headers(), extensions: req.extensions() };
     for policy in &policies {
         let mut out = Checks::default();
         // a refusal (an ambiguous or unreadable key) is an answer too; only a panic fails

@@ -16,9 +16,9 @@ use tollgate_core::{ErrorStyle, MemoryRateStore, RateDecision, RateStore, Reject
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::aliyun::AliyunFlowControlConfig;
 use crate::aliyun::AliyunLimits;
 use crate::basic::BasicLimits;
-use crate::aliyun::AliyunFlowControlConfig;
 use crate::config::{BasicFlowControlConfig, ConfigError, ParamFlowControlConfig};
 use crate::param::ParamLimits;
 use crate::policy::{Checks, FlowPolicy, FlowRequest, Tier};

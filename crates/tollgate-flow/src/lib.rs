@@ -152,8 +152,8 @@ pub use aliyun::{
 };
 pub use basic::{BasicLimits, DEFAULT_IPV6_PREFIX, MAX_SPECIALS};
 pub use config::{
-    AlgorithmChoice, BasicFlowControlConfig, ConfigError, ParamFlowControlConfig, ParameterConfig, ParameterKind, SpecialApp, SpecialIp, StrategyConfig,
-    WindowUnit,
+    AlgorithmChoice, BasicFlowControlConfig, ConfigError, ParamFlowControlConfig, ParameterConfig, ParameterKind,
+    SpecialApp, SpecialIp, StrategyConfig, WindowUnit,
 };
 pub use keyed::KeyedLimit;
 pub use layer::{

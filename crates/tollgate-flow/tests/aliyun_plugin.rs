@@ -315,7 +315,9 @@ fn reading_refuses_mixed_spellings_missing_fields_and_strangers() {
     assert!(read("Unit: DAY\n").contains("missing field `ApiDefault`"));
     assert!(read("unit: WEEK\napiDefault: 1\n").contains("unknown variant"));
     assert!(read("unit: DAY\napiDefault: 1\nqueueSize: 10\n").contains("unknown field"));
-    assert!(read("unit: DAY\napiDefault: 1\nspecials: [{type: APP, policies: [{key: -1, value: 1}]}]\n").contains("id"));
+    assert!(
+        read("unit: DAY\napiDefault: 1\nspecials: [{type: APP, policies: [{key: -1, value: 1}]}]\n").contains("id")
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -357,9 +359,8 @@ impl Key {
 fn generated() -> impl Strategy<Value = Generated> {
     let limit = prop_oneof![8 => 0u64..=120, 1 => Just(100_000_001u64), 1 => any::<u64>()];
     let key = prop_oneof![(0u64..50).prop_map(Key::Number), "[a-c ]{0,3}".prop_map(Key::Text)];
-    let mode = |good: &'static str| {
-        proptest::option::of(prop_oneof![3 => Just(good.to_owned()), 1 => "[A-Z_a-z]{0,12}"])
-    };
+    let mode =
+        |good: &'static str| proptest::option::of(prop_oneof![3 => Just(good.to_owned()), 1 => "[A-Z_a-z]{0,12}"]);
     (
         prop_oneof![Just("SECOND"), Just("MINUTE"), Just("HOUR"), Just("DAY"), Just("SENCOND")],
         limit.clone(),
@@ -432,9 +433,9 @@ impl Generated {
             .specials
             .iter()
             .flat_map(|(kind, policies)| {
-                policies.iter().map(move |(k, v)| {
-                    serde_json::json!({"SpecialType": kind, "SpecialKey": k.json(), "TrafficValue": v})
-                })
+                policies.iter().map(
+                    move |(k, v)| serde_json::json!({"SpecialType": kind, "SpecialKey": k.json(), "TrafficValue": v}),
+                )
             })
             .collect();
         if !controls.is_empty() {
@@ -492,8 +493,12 @@ fn asked(limits: &AliyunLimits) -> Vec<Vec<(String, u32, Tier)>> {
         .iter()
         .map(|(app, user)| {
             let req = from(Some(app), Some(user));
-            let view =
-                FlowRequest { method: req.method(), uri: req.uri(), headers: req.headers(), extensions: req.extensions() };
+            let view = FlowRequest {
+                method: req.method(),
+                uri: req.uri(),
+                headers: req.headers(),
+                extensions: req.extensions(),
+            };
             let mut out = Checks::default();
             limits.checks(&view, &mut out).unwrap();
             (0..out.len())

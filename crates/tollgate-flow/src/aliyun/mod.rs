@@ -5,7 +5,9 @@ mod config;
 use http::StatusCode;
 use tollgate_core::{Caller, RateQuota, Rejection};
 
-pub use config::{AliyunFlowControlConfig, AliyunForm, AliyunPolicy, AliyunSpecial, AliyunSpecialType, AliyunSpecials, AliyunUnit};
+pub use config::{
+    AliyunFlowControlConfig, AliyunForm, AliyunPolicy, AliyunSpecial, AliyunSpecialType, AliyunSpecials, AliyunUnit,
+};
 
 use crate::config::{AlgorithmChoice, ConfigError, Enforcement};
 use crate::policy::{Check, Checks, FlowPolicy, FlowRequest, Keys, Tier};
@@ -64,16 +66,19 @@ impl AliyunLimits {
                 ),
             ));
         }
-        let how = Enforcement {
-            algorithm,
-            per_second: config.unit == AliyunUnit::Second,
-            ..Enforcement::default()
-        };
+        let how = Enforcement { algorithm, per_second: config.unit == AliyunUnit::Second, ..Enforcement::default() };
         let status = match config.status_code {
             None => None,
-            Some(code) => Some(StatusCode::from_u16(code).ok().filter(|s| s.is_client_error() || s.is_server_error()).ok_or_else(
-                || ConfigError::new(config.field("statusCode", "StatusCode"), format!("expected a status from 400 to 599, got {code}")),
-            )?),
+            Some(code) => Some(
+                StatusCode::from_u16(code).ok().filter(|s| s.is_client_error() || s.is_server_error()).ok_or_else(
+                    || {
+                        ConfigError::new(
+                            config.field("statusCode", "StatusCode"),
+                            format!("expected a status from 400 to 599, got {code}"),
+                        )
+                    },
+                )?,
+            ),
         };
         let api_field = config.field("apiDefault", "ApiDefault");
         if config.api_default > MAX_API_DEFAULT {
@@ -194,7 +199,8 @@ impl FlowPolicy for AliyunLimits {
         out.push(Check { key: self.keys.whole(), quota: self.api, tier: Tier::Api });
         let Some(caller) = Caller::from_extensions(request.extensions) else { return Ok(()) };
         let special_app = self.special_apps.iter().find(|(id, _)| caller.is(id)).map(|(_, q)| *q);
-        let user = caller.user().map(|user| (user, self.special_users.iter().find(|(id, _)| id == user).map(|(_, q)| *q)));
+        let user =
+            caller.user().map(|user| (user, self.special_users.iter().find(|(id, _)| id == user).map(|(_, q)| *q)));
         let special_user = user.and_then(|(_, q)| q);
         // a special's own limit replaces both base limits for it
         let base = special_app.is_none() && special_user.is_none();
