@@ -67,19 +67,7 @@ impl AliyunLimits {
             ));
         }
         let how = Enforcement { algorithm, per_second: config.unit == AliyunUnit::Second, ..Enforcement::default() };
-        let status = match config.status_code {
-            None => None,
-            Some(code) => Some(
-                StatusCode::from_u16(code).ok().filter(|s| s.is_client_error() || s.is_server_error()).ok_or_else(
-                    || {
-                        ConfigError::new(
-                            config.field("statusCode", "StatusCode"),
-                            format!("expected a status from 400 to 599, got {code}"),
-                        )
-                    },
-                )?,
-            ),
-        };
+        let status = refusal_status(config)?;
         let api_field = config.field("apiDefault", "ApiDefault");
         if config.api_default > MAX_API_DEFAULT {
             return Err(ConfigError::new(api_field, format!("InvalidApiDefault: at most {MAX_API_DEFAULT}")));
@@ -184,6 +172,18 @@ impl AliyunLimits {
     /// The API's limit.
     pub fn api(&self) -> &RateQuota {
         &self.api
+    }
+}
+
+/// The configuration's `statusCode`, if it names one: a client or server error.
+fn refusal_status(config: &AliyunFlowControlConfig) -> Result<Option<StatusCode>, ConfigError> {
+    let Some(code) = config.status_code else { return Ok(None) };
+    match StatusCode::from_u16(code) {
+        Ok(status) if status.is_client_error() || status.is_server_error() => Ok(Some(status)),
+        _ => Err(ConfigError::new(
+            config.field("statusCode", "StatusCode"),
+            format!("expected a status from 400 to 599, got {code}"),
+        )),
     }
 }
 
