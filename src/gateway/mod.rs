@@ -82,11 +82,23 @@
 //!     replay: true                          # or false, or {require_nonce: false} (default true: a request
 //!                                           # without its scheme's nonce is refused), or {headers: aliyun-apigw},
 //!                                           # or {timestamp: x-ts, format: epoch_millis, window: 5m, nonce: x-nonce, per_key: x-key}
-//!     param_flow_control:                   # Tencent's parameter plugin
-//!       default_window: 60
-//!       default_rate_limit: 100
-//!       strategies: []
-//!     # aliyun_flow_control: {...}          # Aliyun's API / user / app tiers (PascalCase)
+//!     # ONE flow-control plug-in per API (as Tencent binds one); instead of basic_flow_control:
+//!     # param_flow_control:                 # Tencent's parameter plugin
+//!     #   default_window: 60
+//!     #   default_rate_limit: 100
+//!     #   strategies: [...]
+//!     # aliyun_flow_control:                # Aliyun's trafficControl plug-in (basic template), pasted:
+//!     #   unit: SECOND                      # SECOND (or SENCOND), MINUTE, HOUR, DAY; required
+//!     #   apiDefault: 1000                  # required; userDefault <= apiDefault, appDefault <= userDefault
+//!     #   userDefault: 30
+//!     #   appDefault: 30
+//!     #   controlMode: FIX_WINDOW           # the only value; absent: token bucket at SECOND, fixed window else
+//!     #   blockingMode: QUICK_RETURN        # the only value (queueing is not offered); absent: the same
+//!     #   specials:                         # own limit (<= apiDefault) instead of the app and user limits;
+//!     #     - type: APP                     #   APP or USER; a key listed twice: the later value
+//!     #       policies: [{key: 10123123, value: 10}]
+//!     #   statusCode: 429                   # ours: the refusal status (default 403, Aliyun's error table)
+//!     #   # or the OpenAPI's PascalCase: {Unit, ApiDefault, UserDefault, AppDefault, SpecialControls}
 //!     # params:                             # parameter rules (tollgate-params' configs)
 //!     #   validation: {path: ..., params: [...], schema: ..., strict: false}
 //!     #   injection: {constants: [...], system: [...], mappings: [...]}
@@ -106,7 +118,11 @@
 //! claims, and refuse in the Aliyun style unless the API names another),
 //! `param_flow_control` and `aliyun_flow_control` 7th, `params` 8th and 9th,
 //! `error_mapping` last, next to the handler (it maps the handler's responses, never a
-//! refusal of the blocks above). Each API has its own
+//! refusal of the blocks above). An API takes one of the three flow-control blocks: two are
+//! an error naming the API (`apis[1]: an API takes one flow-control plug-in, got both ...`);
+//! stack two by hand in code if you mean it. (Aliyun's plug-in has no block of its own named
+//! `traffic_control`: Tencent's basic plug-in is also called `TrafficControl`, so the name
+//! would read two ways.) Each API has its own
 //! rate stores: its limits are its own. The replay guards of all APIs share one nonce store,
 //! set at the top of the file:
 //!

@@ -392,3 +392,104 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// specials: who may claim one
+
+/// Sends `n` requests through `gateway` from peer `peer`, with `headers` and, when `app` is
+/// given, a `Caller` in the extensions (as an authentication layer puts it); how many passed.
+async fn passes_through(
+    gateway: &tollgate::gateway::GatewayService,
+    peer: &str,
+    app: Option<&str>,
+    headers: &[(&str, &str)],
+    n: usize,
+) -> usize {
+    let mut passed = 0;
+    for _ in 0..n {
+        let mut req = Request::get("/orders").body(axum::body::Body::empty()).unwrap();
+        req.extensions_mut().insert(PeerAddr(SocketAddr::new(peer.parse().unwrap(), 40000)));
+        if let Some(app) = app {
+            req.extensions_mut().insert(tollgate::Caller::new(app));
+        }
+        for (name, value) in headers {
+            let name = http::HeaderName::from_bytes(name.as_bytes()).unwrap();
+            req.headers_mut().append(name, value.parse().unwrap());
+        }
+        passed += usize::from(gateway.clone().oneshot(req).await.unwrap().status() == StatusCode::OK);
+    }
+    passed
+}
+
+fn gateway_service(text: &str) -> tollgate::gateway::GatewayService {
+    Gateway::from_config(text, Format::Yaml).unwrap().into_layer().layer(service_fn(
+        |_req: Request<axum::body::Body>| async { Ok::<_, Infallible>(Response::new(axum::body::Body::empty())) },
+    ))
+}
+
+/// A special ClientIP is free of the app limit: a client that could name its own address in
+/// `X-Forwarded-For` would escape every app limit. Only a trusted proxy's word counts.
+#[tokio::test]
+async fn a_forged_forwarding_header_cannot_claim_a_special_ip() {
+    let plugin = "    basic_flow_control: {expire_type: hour, api_rate_limit: 100, app_rate_limit: 1, \
+                  spec_ip_rate_limits: [{ip_key: 10.9.9.9, rate_limit: 50}]}\n";
+    let direct = gateway_service(&format!("apis:\n  - path: /orders\n{plugin}"));
+    for header in ["x-forwarded-for", "x-real-ip", "forwarded"] {
+        let value = if header == "forwarded" { "for=10.9.9.9" } else { "10.9.9.9" };
+        let app = format!("app-{header}");
+        assert_eq!(passes_through(&direct, "127.0.0.1", Some(&app), &[(header, value)], 3).await, 1, "{header}");
+    }
+    // behind a trusted proxy, the address it forwards is the client's: the special applies
+    let proxied = gateway_service(&format!("trusted_proxies: [127.0.0.1]\napis:\n  - path: /orders\n{plugin}"));
+    let via = [("x-forwarded-for", "10.9.9.9")];
+    assert_eq!(passes_through(&proxied, "127.0.0.1", Some("a1"), &via, 3).await, 3);
+    // ... and a client of that proxy cannot prepend the special address to its own hop
+    let prepended = [("x-forwarded-for", "10.9.9.9, 192.0.2.7")];
+    assert_eq!(passes_through(&proxied, "127.0.0.1", Some("a2"), &prepended, 3).await, 1);
+}
+
+/// An Aliyun special app is matched by the caller's exact id: no trimming, no leading zeros,
+/// no prefix, no case folding on the request side.
+#[tokio::test]
+async fn a_lookalike_caller_gets_no_special_apps_allowance() {
+    let gateway = gateway_service(
+        "apis:\n  - path: /orders\n    aliyun_flow_control:\n      unit: HOUR\n      apiDefault: 1000\n      \
+         appDefault: 1\n      specials: [{type: APP, policies: [{key: 10123123, value: 50}, {key: VipApp, value: 50}]}]\n",
+    );
+    for lookalike in ["10123123 ", " 10123123", "010123123", "1012312", "101231230", "vipapp", "VIPAPP", "VipApp\t"] {
+        assert_eq!(passes_through(&gateway, "127.0.0.1", Some(lookalike), &[], 3).await, 1, "{lookalike:?}");
+    }
+    assert_eq!(passes_through(&gateway, "127.0.0.1", Some("10123123"), &[], 3).await, 3, "the special itself");
+}
+
+/// Flow control by app sits inside signature verification: requests that only claim a special
+/// app's key (a forged or stale signature) are refused before they count, so they cannot use
+/// up the real app's allowance.
+#[tokio::test]
+async fn forged_requests_in_a_special_apps_name_do_not_drain_its_allowance() {
+    use tollgate::signature::{aliyun_apigw::AliyunApiGateway, sign_request};
+
+    let gateway = gateway_service(
+        "apis:\n  - path: /orders\n    signature: {scheme: aliyun-apigw, keys: {\"10123123\": s3cret}}\n    \
+         aliyun_flow_control: {unit: HOUR, apiDefault: 100, appDefault: 1, \
+         specials: [{type: APP, policies: [{key: 10123123, value: 3}]}]}\n",
+    );
+    let signed = |secret: &str| {
+        let req = Request::get("http://api.example.com/orders").body(bytes::Bytes::new()).unwrap();
+        let req = sign_request(&AliyunApiGateway::new(), req, "10123123", &secret.into(), std::time::SystemTime::now())
+            .unwrap();
+        let mut req = req.map(axum::body::Body::from);
+        req.extensions_mut().insert(PeerAddr("127.0.0.1:40000".parse().unwrap()));
+        req
+    };
+    for _ in 0..10 {
+        let status = gateway.clone().oneshot(signed("wrong")).await.unwrap().status();
+        assert!(status == StatusCode::BAD_REQUEST || status == StatusCode::UNAUTHORIZED, "{status}");
+    }
+    for _ in 0..3 {
+        assert_eq!(gateway.clone().oneshot(signed("s3cret")).await.unwrap().status(), StatusCode::OK);
+    }
+    let refused = gateway.clone().oneshot(signed("s3cret")).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(refused.headers()["x-ca-error-message"], "Throttled by APP Flow Control");
+}

@@ -22,9 +22,14 @@ const MAX_WINDOW: Duration = Duration::from_secs(366 * 86_400);
 
 /// The compiled limits of Tencent's basic flow-control plugin: the API limit always applies;
 /// the app limit per [`Caller`] (not applied to a request without one); the IP limit per
-/// [`ClientIp`](tollgate_core::ClientIp); a special app or IP gets its own limit instead of
-/// the general one, the API limit still applying. Every limit that applies is checked; the
-/// smallest decides.
+/// [`ClientIp`](tollgate_core::ClientIp). Every limit that applies is checked; the smallest
+/// decides. The specials follow Tencent's console text, the API limit always applying:
+///
+/// - a special app gets its own limit instead of the general app limit; the IP limit still
+///   applies to its requests (the text names the app and user limits only);
+/// - a special client IP gets its own limit instead of BOTH the general IP limit and the
+///   general app limit ("App 流量限制和 ClientIP 流量限制对该应用失效"); a special app
+///   calling from it still has its own app limit, which is not a general one.
 ///
 /// An IPv4 client is limited by its address; an IPv6 client by its /64 network (one host
 /// commonly owns a whole /64; see [`ipv6_prefix`](Self::ipv6_prefix)). A special IP is
@@ -236,22 +241,27 @@ pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
 impl FlowPolicy for BasicLimits {
     fn checks<'a>(&'a self, request: &FlowRequest<'a>, out: &mut Checks<'a>) -> Result<(), Rejection> {
         out.push(Check { key: self.keys.whole(), quota: self.api, tier: Tier::Api });
+        let ip = if self.ip.is_none() && self.special_ips.is_empty() {
+            None
+        } else {
+            match client_ip(request.extensions) {
+                Some(ip) => Some(canonical(ip)),
+                None if self.pass_unresolved => None,
+                None => return Err(ip_unresolved()),
+            }
+        };
+        let special_ip = ip.and_then(|ip| self.special_ips.get(&ip).map(|quota| (ip, *quota)));
         if let Some(caller) = Caller::from_extensions(request.extensions) {
             let special = self.special_apps.iter().find(|(id, _)| caller.is(id)).map(|(_, q)| *q);
-            if let Some(quota) = special.or(self.app) {
+            // a special IP's limit replaces the general app limit too ("App 流量限制和 ClientIP
+            // 流量限制对该应用失效"); a special app keeps its own
+            if let Some(quota) = special.or(self.app.filter(|_| special_ip.is_none())) {
                 out.push(Check { key: self.keys.app(caller.app_id()), quota, tier: Tier::App });
             }
         }
-        if self.ip.is_none() && self.special_ips.is_empty() {
-            return Ok(());
-        }
-        let Some(ip) = client_ip(request.extensions) else {
-            return if self.pass_unresolved { Ok(()) } else { Err(ip_unresolved()) };
-        };
-        let ip = canonical(ip);
-        if let Some(quota) = self.special_ips.get(&ip).copied() {
+        if let Some((ip, quota)) = special_ip {
             out.push(Check { key: self.keys.ip(ip), quota, tier: Tier::Ip });
-        } else if let Some(quota) = self.ip {
+        } else if let (Some(ip), Some(quota)) = (ip, self.ip) {
             let key = match ip {
                 IpAddr::V6(v6) if self.ipv6_prefix < 128 => {
                     let net = network(v6, self.ipv6_prefix);

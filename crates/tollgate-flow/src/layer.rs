@@ -16,9 +16,10 @@ use tollgate_core::{ErrorStyle, MemoryRateStore, RateDecision, RateStore, Reject
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::aliyun::AliyunFlowControlConfig;
 use crate::aliyun::AliyunLimits;
 use crate::basic::BasicLimits;
-use crate::config::{AliyunFlowControlConfig, BasicFlowControlConfig, ConfigError, ParamFlowControlConfig};
+use crate::config::{BasicFlowControlConfig, ConfigError, ParamFlowControlConfig};
 use crate::param::ParamLimits;
 use crate::policy::{Checks, FlowPolicy, FlowRequest, Tier};
 use crate::refusal::{refusal, unavailable};
@@ -107,10 +108,17 @@ impl ParamFlowControlLayer {
 }
 
 impl AliyunFlowControlLayer {
-    /// From an Aliyun flow-control policy, validated; an in-memory store; refusals in the
-    /// Aliyun API Gateway style.
+    /// From an Aliyun flow-control policy (the plug-in's or the OpenAPI's spelling),
+    /// validated; an in-memory store; refusals in the Aliyun API Gateway style, with the
+    /// configuration's `statusCode` if it names one (else 403).
     pub fn from_config(config: &AliyunFlowControlConfig) -> Result<Self, ConfigError> {
-        Ok(Self::new(AliyunLimits::from_config(config)?).error_style(ErrorStyle::AliyunApiGateway))
+        let limits = AliyunLimits::from_config(config)?;
+        let status = limits.status();
+        let layer = Self::new(limits).error_style(ErrorStyle::AliyunApiGateway);
+        Ok(match status {
+            Some(status) => layer.aliyun_status(status),
+            None => layer,
+        })
     }
 }
 

@@ -31,12 +31,66 @@
 //! |---|---|---|
 //! | [`BasicFlowControlLayer`] | [`BasicLimits`]: the API; each app ([`Caller`](tollgate_core::Caller)); each client IP ([`ClientIp`](tollgate_core::ClientIp)); special apps and IPs instead of the general app / IP limits | [`BasicFlowControlConfig`] |
 //! | [`ParamFlowControlLayer`] | [`ParamLimits`]: a default API limit, then up to 10 strategies by descending weight, each keyed by a header, query parameter or the path, guarded by a [`Condition`](tollgate_core::Condition) | [`ParamFlowControlConfig`] |
-//! | [`AliyunFlowControlLayer`] | [`AliyunLimits`]: API, user and app tiers, app <= user <= API, special users and apps | [`AliyunFlowControlConfig`] |
+//! | [`AliyunFlowControlLayer`] | [`AliyunLimits`]: API, user and app tiers, app <= user <= API, special users and apps | [`AliyunFlowControlConfig`]: the `trafficControl` plug-in's YAML/JSON or the OpenAPI's fields |
 //! | [`KeyedFlowControlLayer`] | [`KeyedLimit`]: one limit per client IP, per app or per value of a header, nothing else: `FlowControlLayer::per_client_ip(100, Duration::from_secs(60))?` | (code only) |
 //!
 //! All limits that apply to a request are taken from the [`RateStore`](tollgate_core::RateStore)
 //! at once, all or nothing: the smallest decides, and a request refused by one limit uses
 //! up none of the others (an app over its own limit does not drain the API's allowance).
+//!
+//! # Specials
+//!
+//! A special app or IP (Tencent) or a special app or user (Aliyun) has its own limit; the
+//! API limit always applies to it. Which general limits it replaces follows each cloud's
+//! console text:
+//!
+//! | special | replaces | still applies |
+//! |---|---|---|
+//! | Tencent special app | the app limit | the API and IP limits |
+//! | Tencent special ClientIP | the IP limit and the app limit ("App 流量限制和 ClientIP 流量限制对该应用失效") | the API limit, a special app's own limit |
+//! | Aliyun special app | the app and user limits ("基础的APP流量限制和用户流量限制对该 APP 或用户失效") | the API limit, a special user's own limit |
+//! | Aliyun special user | the user and app limits | the API limit, a special app's own limit |
+//!
+//! # Aliyun's `trafficControl` plug-in
+//!
+//! The basic template reads as the console writes it, YAML or JSON:
+//!
+//! ```
+//! use tollgate_flow::{AliyunFlowControlConfig, AliyunFlowControlLayer};
+//!
+//! let config: AliyunFlowControlConfig = serde_norway::from_str("
+//! unit: SECOND
+//! apiDefault: 1000
+//! controlMode: FIX_WINDOW
+//! appDefault: 30
+//! blockingMode: QUICK_RETURN
+//! specials:
+//!   - type: APP
+//!     policies:
+//!       - {key: 10123123, value: 10}
+//! ")?;
+//! let layer = AliyunFlowControlLayer::from_config(&config)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! What the documentation leaves open, settled as an Aliyun user would expect:
+//!
+//! - `unit` and `apiDefault` are required, the rest optional (as the OpenAPI has it);
+//!   `SENCOND`, one doc version's spelling, is a second.
+//! - `controlMode: FIX_WINDOW` is a fixed calendar window; absent, the unit's default (a
+//!   token bucket for SECOND, a fixed window otherwise). `FIX_WINDOW` is the only value the
+//!   documentation shows: any other is a configuration error naming `controlMode`.
+//! - `blockingMode: QUICK_RETURN` is what every limit here does (no token: refused at once);
+//!   absent means the same. Aliyun's default queues a request for the next token; queueing is
+//!   not offered, and any other value is an error naming `blockingMode`.
+//! - A special's `key` is the AppId or account id; YAML's `key: 10123123` (a number) is read as
+//!   its digits. A special may not exceed `apiDefault`. A key listed twice (as in the
+//!   CreatePlugin example) takes its later value, as `AddTrafficSpecialControl` overwrites.
+//! - Refusals are 403 with `X-Ca-Error-Message: Throttled by APP Flow Control` (`API`,
+//!   `USER`) as Aliyun's error table has it; the plug-in documentation says 429, which
+//!   `statusCode: 429` (ours) gives.
+//! - The OpenAPI spelling (`Unit`, `ApiDefault`, `SpecialControls`, ...) still reads; one
+//!   configuration in both spellings is refused. Errors name fields as they were written.
 //!
 //! # Algorithms
 //!
@@ -92,12 +146,14 @@ mod param;
 mod policy;
 mod refusal;
 
-pub use aliyun::{AliyunLimits, MAX_API_DEFAULT};
+pub use aliyun::{
+    AliyunFlowControlConfig, AliyunForm, AliyunLimits, AliyunPolicy, AliyunSpecial, AliyunSpecialType, AliyunSpecials,
+    AliyunUnit, MAX_API_DEFAULT,
+};
 pub use basic::{BasicLimits, DEFAULT_IPV6_PREFIX, MAX_SPECIALS};
 pub use config::{
-    AlgorithmChoice, AliyunFlowControlConfig, AliyunSpecial, AliyunSpecialType, AliyunUnit, BasicFlowControlConfig,
-    ConfigError, ParamFlowControlConfig, ParameterConfig, ParameterKind, SpecialApp, SpecialIp, StrategyConfig,
-    WindowUnit,
+    AlgorithmChoice, BasicFlowControlConfig, ConfigError, ParamFlowControlConfig, ParameterConfig, ParameterKind,
+    SpecialApp, SpecialIp, StrategyConfig, WindowUnit,
 };
 pub use keyed::KeyedLimit;
 pub use layer::{

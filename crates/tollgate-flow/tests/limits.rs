@@ -127,6 +127,37 @@ async fn special_apps_and_ips_replace_the_general_limits_and_the_api_caps_them()
 }
 
 #[tokio::test]
+async fn a_special_client_ip_replaces_the_app_limit_too() {
+    // Tencent: for a special ClientIP "App 流量限制和 ClientIP 流量限制对该应用失效"
+    let clock = clock();
+    let json = r#"{"expire_type": "hour", "api_rate_limit": 100, "app_rate_limit": 1, "ip_rate_limit": 2,
+        "spec_ip_rate_limits": [{"ip_key": "172.16.0.1", "rate_limit": 4}]}"#;
+    let mut svc = service(basic(json), &clock, ErrorStyle::default());
+    assert_eq!(passes(&mut svc, Some("a1"), Some([172, 16, 0, 1]), 9).await, 4, "the special IP's 4, not the app's 1");
+    // the same app from an ordinary address: its general app limit, untouched by the above
+    assert_eq!(passes(&mut svc, Some("a1"), Some([10, 0, 0, 1]), 3).await, 1, "the app limit elsewhere");
+    let r = send(&mut svc, request(Some("a2"), Some([10, 0, 0, 2]), "/")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = send(&mut svc, request(Some("a2"), Some([10, 0, 0, 2]), "/")).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "an ordinary IP keeps the app limit");
+}
+
+#[tokio::test]
+async fn a_special_app_keeps_the_ip_limit_and_a_special_ip_keeps_a_special_apps_own_limit() {
+    // Tencent's special app replaces the app (and user) limit only: the IP limit still holds
+    let clock = clock();
+    let json = r#"{"expire_type": "hour", "api_rate_limit": 100, "app_rate_limit": 1, "ip_rate_limit": 2,
+        "spec_app_rate_limits": [{"app_id": "vip", "rate_limit": 3}],
+        "spec_ip_rate_limits": [{"ip_key": "172.16.0.1", "rate_limit": 10}]}"#;
+    let mut svc = service(basic(json), &clock, ErrorStyle::default());
+    assert_eq!(passes(&mut svc, Some("vip"), Some([10, 0, 0, 1]), 5).await, 2, "the IP limit still applies");
+    // from the special IP, the special app's own limit is not a general one: it still counts
+    assert_eq!(passes(&mut svc, Some("vip"), Some([172, 16, 0, 1]), 5).await, 1, "vip's 3, 2 used above");
+    let r = send(&mut svc, request(Some("vip"), Some([172, 16, 0, 1]), "/")).await;
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+}
+
+#[tokio::test]
 async fn the_smallest_limit_is_reported_and_decides() {
     let clock = clock();
     let json = r#"{"expire_type": "minute", "api_rate_limit": 100, "app_rate_limit": 3, "ip_rate_limit": 50}"#;

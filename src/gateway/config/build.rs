@@ -97,6 +97,7 @@ fn header_name(path: String, name: &str) -> Result<HeaderName, ConfigError> {
 
 /// One API; error paths relative to it.
 fn build_api(raw: RawApi, global_style: Option<StyleName>, nonces: &MemoryNonceStore) -> Result<Api, ConfigError> {
+    one_flow_control(&raw)?;
     let mut api = Api::new(&raw.path)?;
     for (i, m) in raw.method.map(|m| m.0).unwrap_or_default().iter().enumerate() {
         let method = Method::from_bytes(m.trim().to_ascii_uppercase().as_bytes())
@@ -122,6 +123,28 @@ fn build_api(raw: RawApi, global_style: Option<StyleName>, nonces: &MemoryNonceS
     api = add(api, "access_control", raw.access_control, &cx)?;
     api = add(api, "params", raw.params, &cx)?;
     add(api, "error_mapping", raw.error_mapping, &cx)
+}
+
+/// Refuses a second flow-control block on one API, as Tencent binds one flow-control plug-in
+/// to an API (binding another replaces it) and an Aliyun throttling plug-in replaces the
+/// API's throttling policy: two would both count every request, which neither cloud does.
+/// The error's field is the API itself.
+fn one_flow_control(raw: &RawApi) -> Result<(), ConfigError> {
+    let present: Vec<&str> = [
+        ("basic_flow_control", raw.basic_flow_control.is_some()),
+        ("param_flow_control", raw.param_flow_control.is_some()),
+        ("aliyun_flow_control", raw.aliyun_flow_control.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, on)| on.then_some(name))
+    .collect();
+    if let [first, second, ..] = present[..] {
+        return Err(ConfigError::new(
+            "",
+            format!("an API takes one flow-control plug-in, got both `{first}` and `{second}`: keep one"),
+        ));
+    }
+    Ok(())
 }
 
 /// What the blocks of one API are built with.
@@ -217,7 +240,12 @@ impl Block for tollgate_flow::AliyunFlowControlConfig {
         let limits = AliyunLimits::from_config(&self)?.named(&cx.name);
         // Aliyun's own style unless the configuration names one
         let style = cx.style.clone().unwrap_or(ErrorStyle::AliyunApiGateway);
-        Ok(api.app_flow(FlowControlLayer::new(limits).error_style(style)))
+        let status = limits.status();
+        let layer = FlowControlLayer::new(limits).error_style(style);
+        Ok(api.app_flow(match status {
+            Some(status) => layer.aliyun_status(status),
+            None => layer,
+        }))
     }
 }
 
