@@ -8,6 +8,7 @@
 //! be refused, naming the feature.
 
 mod build;
+mod plugins;
 mod read;
 
 use std::path::Path;

@@ -7,6 +7,7 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use tollgate_core::ErrorStyle;
@@ -167,11 +168,60 @@ pub(super) enum RawUnmatched {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawApi {
-    #[serde(default)]
+    /// Tencent's `CreateApi` spells it `ApiName`.
+    #[serde(default, alias = "ApiName")]
     pub(super) name: Option<String>,
     #[serde(default)]
     pub(super) method: Option<OneOrMany>,
-    pub(super) path: String,
+    /// Required, unless Tencent's `RequestConfig` gives it.
+    #[serde(default)]
+    pub(super) path: Option<String>,
+    #[serde(default, rename = "RequestConfig")]
+    pub(super) request_config: Option<RawRequestConfig>,
+    /// Tencent's switch of the API's CORS (`CreateApi`'s `EnableCORS`).
+    #[serde(default, rename = "EnableCORS")]
+    pub(super) enable_cors: Option<bool>,
+    /// Tencent's `AuthType`: `NONE`, or `SECRET` with a signature block.
+    #[serde(default, rename = "AuthType")]
+    pub(super) auth_type: Option<String>,
+    #[serde(default, rename = "RequestParameters")]
+    pub(super) request_parameters: Option<RequestParams>,
+    #[serde(default, rename = "ConstantParameters")]
+    pub(super) constant_parameters: Option<ConstantParams>,
+    #[serde(default, rename = "ServiceParameters")]
+    pub(super) service_parameters: Option<ServiceParams>,
+    /// `{PluginType, PluginData}` envelopes, each read into its block (see `plugins`).
+    #[serde(default)]
+    pub(super) plugins: Vec<super::plugins::RawPlugin>,
+    /// Where blocks read from `plugins` came from, for the errors of building them.
+    #[serde(skip)]
+    pub(super) origins: Vec<(&'static str, String)>,
+    // The rest of a `CreateApi` request, about the back end or documentation: read so
+    // that one pastes as an API, never used.
+    #[serde(default, rename = "ServiceId")]
+    _service_id: Option<IgnoredAny>,
+    #[serde(default, rename = "ServiceType")]
+    _service_type: Option<IgnoredAny>,
+    #[serde(default, rename = "ServiceTimeout")]
+    _service_timeout: Option<IgnoredAny>,
+    #[serde(default, rename = "Protocol")]
+    _protocol: Option<IgnoredAny>,
+    #[serde(default, rename = "ApiDesc")]
+    _api_desc: Option<IgnoredAny>,
+    #[serde(default, rename = "ApiType")]
+    _api_type: Option<IgnoredAny>,
+    #[serde(default, rename = "ServiceConfig")]
+    _service_config: Option<IgnoredAny>,
+    #[serde(default, rename = "ServiceMockReturnMessage")]
+    _service_mock_return_message: Option<IgnoredAny>,
+    #[serde(default, rename = "ResponseType")]
+    _response_type: Option<IgnoredAny>,
+    #[serde(default, rename = "ResponseSuccessExample")]
+    _response_success_example: Option<IgnoredAny>,
+    #[serde(default, rename = "ResponseFailExample")]
+    _response_fail_example: Option<IgnoredAny>,
+    #[serde(default, rename = "ResponseErrorCodes")]
+    _response_error_codes: Option<IgnoredAny>,
     #[serde(default)]
     pub(super) error_style: Option<StyleName>,
     #[serde(default)]
@@ -190,6 +240,15 @@ pub(super) struct RawApi {
     pub(super) replay: Option<ReplayBlock>,
     #[serde(default)]
     pub(super) params: Option<ParamsBlock>,
+}
+
+/// Tencent's `ApiRequestConfig`: the front end's path and method.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+pub(super) struct RawRequestConfig {
+    pub(super) path: String,
+    #[serde(default)]
+    pub(super) method: Option<String>,
 }
 
 /// The type an API's block is read into: the policy's own configuration when its cargo
@@ -232,6 +291,9 @@ block!(AliyunBlock = tollgate_flow::AliyunFlowControlConfig, "flow");
 block!(SignatureBlock = signature::SignatureBlock, "signature");
 block!(ReplayBlock = BoolOr<replay::ReplayRule>, "replay");
 block!(ParamsBlock = params::ParamsBlock, "params");
+block!(RequestParams = Vec<tollgate_params::tencent::RequestParameter>, "params");
+block!(ConstantParams = Vec<tollgate_params::tencent::ConstantParameter>, "params");
+block!(ServiceParams = Vec<tollgate_params::tencent::ServiceParameter>, "params");
 
 // ---------------------------------------------------------------------------------------
 // Shapes of values several blocks use
