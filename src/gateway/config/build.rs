@@ -184,7 +184,10 @@ fn auth_type(raw: &RawApi) -> Result<(), ConfigError> {
     }
 }
 
-/// Tencent's `EnableCORS: true`: the CORS switch, beside a CORS plugin if there is one.
+/// Tencent's `EnableCORS: true`: the CORS switch, beside a CORS plugin if there is one (whose
+/// rules win). Alone, it answers preflights too: any origin, method and header, no
+/// credentials — what a browser needs to call the API, which the bare switch (`cors: true`,
+/// `Access-Control-Allow-Origin: *` on responses) does not give it.
 fn enable_cors(raw: &mut RawApi) -> Result<(), ConfigError> {
     if raw.enable_cors != Some(true) {
         return Ok(());
@@ -194,7 +197,9 @@ fn enable_cors(raw: &mut RawApi) -> Result<(), ConfigError> {
         use super::read::cors::CorsBlock;
 
         raw.cors = Some(match raw.cors.take() {
-            None | Some(CorsBlock::Switch(true)) => CorsBlock::Switch(true),
+            None => CorsBlock::Enabled,
+            Some(CorsBlock::Switch(true)) => CorsBlock::Switch(true),
+            Some(CorsBlock::Enabled) => CorsBlock::Enabled,
             Some(CorsBlock::Switch(false)) => {
                 return Err(ConfigError::new("EnableCORS", "CORS is switched on here and off by `cors: false`"));
             }
@@ -309,6 +314,9 @@ impl Block for super::read::cors::CorsBlock {
         let layer = match self {
             CorsBlock::Switch(true) => CorsLayer::switch(),
             CorsBlock::Switch(false) => CorsLayer::off(),
+            // any origin, method and header, without credentials: `*` on every answer to an
+            // origin, as the switch, and a browser's preflight answered
+            CorsBlock::Enabled => CorsLayer::new().allow_origin(["*"])?.allow_methods(["*"])?.allow_headers(["*"])?,
             CorsBlock::Config(c) => CorsLayer::from_config(&c).map_err(|e| e.within("plugin"))?,
             CorsBlock::Plugin(p) => CorsLayer::from_plugin(&p)?,
         };

@@ -382,6 +382,8 @@ pub(super) mod cors {
 
     pub(crate) enum CorsBlock {
         Switch(bool),
+        /// Tencent's `EnableCORS: true` alone: the switch, answering preflights too.
+        Enabled,
         Config(tollgate_cors::CorsConfig),
         Plugin(tollgate_cors::CorsPlugin),
     }
