@@ -8,6 +8,7 @@ mod http_support;
 
 mod client_ip;
 mod cors;
+mod definitions;
 mod flow;
 mod ip;
 mod params;
