@@ -209,6 +209,7 @@ fn yaml(_: &str) -> Result<Value, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy;
 
     #[test]
     fn types_are_matched_exactly() {
@@ -219,6 +220,43 @@ mod tests {
         assert!(kind("ipcontrol").unwrap_err().starts_with("unknown plug-in type \"ipcontrol\""));
         assert!(kind("CustomReq").unwrap_err().contains("not implemented"));
         assert!(kind("caching").unwrap_err().contains("not implemented"));
+    }
+
+    proptest::proptest! {
+        /// Any envelope list reads and builds without panicking, and an error names a field
+        /// under the API's plugins (or the API, for a block the envelopes repeat).
+        #[test]
+        fn envelopes_never_panic(
+            plugins in proptest::collection::vec((
+                proptest::sample::select(vec![
+                    "IPControl", "TrafficControl", "TrafficControlByParameter", "Cors", "ipControl",
+                    "trafficControl", "cors", "accessControl", "CustomReq", "Ipcontrol", "",
+                ]),
+                proptest::prop_oneof![
+                    proptest::sample::select(vec![
+                        r#"{"type": "white_list", "blocks": "10.0.0.0/8"}"#,
+                        r#"{"expire_type": "minute", "api_rate_limit": 3}"#,
+                        r#"{"allow_origin": ["*"], "allow_methods": ["GET"], "max_age": 1}"#,
+                        "allowMethods: GET", "{\"Unit\": \"SECOND\", \"ApiDefault\": 1}", "---\n- 1", "{",
+                    ]).prop_map(|s: &str| s.to_owned()),
+                    "\\PC{0,30}",
+                ],
+                proptest::bool::ANY,
+            ), 0..4),
+        ) {
+            let list: Vec<Value> = plugins.iter().map(|(ty, data, as_object)| {
+                let data = match serde_json::from_str::<Value>(data) {
+                    Ok(object @ Value::Object(_)) if *as_object => object,
+                    _ => Value::String(data.clone()),
+                };
+                serde_json::json!({"PluginType": ty, "PluginData": data, "PluginName": "p1"})
+            }).collect();
+            let text = serde_json::json!({"apis": [{"path": "/p/", "plugins": list}]}).to_string();
+            let built = super::super::read::parse(&text, super::super::Format::Json).and_then(super::super::build::gateway);
+            if let Err(e) = built {
+                proptest::prop_assert!(e.field.starts_with("apis[0].plugins[") || e.field == "apis[0]", "{}", e);
+            }
+        }
     }
 
     #[test]
