@@ -305,8 +305,8 @@ async fn tencent_param_flow_envelope() {
 async fn aliyun_ip_control_envelope() {
     // verbatim, the documentation's masked addresses are refused, naming the entry
     let e = config_error(&with_plugin("ipControl", ALIYUN_IP_CONTROL), Format::Yaml);
-    assert_eq!(e.field, "apis[0].plugins[0].PluginData", "{e}");
-    assert!(e.problem.starts_with("items[0].blocks: entry 1 (\"61.3.XX.XX/24\")"), "{e}");
+    assert_eq!(e.field, "apis[0].plugins[0].PluginData.items[0].blocks", "{e}");
+    assert!(e.problem.starts_with("entry 1 (\"61.3.XX.XX/24\")"), "{e}");
     // unmasked, a white list that does not hold 127.0.0.1
     let unmasked = ALIYUN_IP_CONTROL.replace("XX.XX", "0.1");
     let addr = serve_config(&with_plugin("ipControl", &unmasked), Format::Yaml).await;
@@ -386,6 +386,8 @@ fn envelope_errors_name_the_field() {
         Format::Yaml,
     );
     assert_eq!(e.field, "apis[0].plugins[0].PluginData.api_rate_limit");
+    let e = config_error(&with_plugin("IPControl", r#"{"type": "white_list", "blocks": "1.1.1.1\n10.0.0.300"}"#), Format::Yaml);
+    assert_eq!(e.field, "apis[0].plugins[0].PluginData.blocks", "{e}");
     let e = config_error(&with_plugin("IPControl", r#"{"type": "white_list", "blockz": "1.1.1.1"}"#), Format::Yaml);
     assert!(e.field.starts_with("apis[0].plugins[0].PluginData"), "{e}");
     // types tollgate does not implement, or does not know, are named

@@ -168,11 +168,25 @@ fn put<B: DeserializeOwned>(slot: &mut Option<B>, data: Value, from: &str, key: 
     }
     let block = serde_path_to_error::deserialize(data).map_err(|e| {
         let path = e.path().to_string();
-        let path = if path == "." { String::new() } else { path };
-        ConfigError::new(path, e.into_inner()).within(from)
+        let message = e.into_inner().to_string();
+        // a block that checks itself as a whole names the field in its message: lift it
+        match (path.as_str(), leading_field(&message)) {
+            (".", Some((field, problem))) => ConfigError::new(field, problem),
+            (".", None) => ConfigError::new("", message),
+            _ => ConfigError::new(path, message),
+        }
+        .within(from)
     })?;
     *slot = Some(block);
     Ok(())
+}
+
+/// `items[0].blocks: entry 1 ...` as (`items[0].blocks`, `entry 1 ...`).
+fn leading_field(message: &str) -> Option<(&str, &str)> {
+    let (field, problem) = message.split_once(": ")?;
+    let ok = field.starts_with(|c: char| c.is_ascii_alphabetic())
+        && field.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']'));
+    ok.then_some((field, problem))
 }
 
 /// `PluginData`: JSON or YAML text, or the object itself.
@@ -257,6 +271,13 @@ mod tests {
                 proptest::prop_assert!(e.field.starts_with("apis[0].plugins[") || e.field == "apis[0]", "{}", e);
             }
         }
+    }
+
+    #[test]
+    fn a_field_named_in_a_message_is_lifted() {
+        assert_eq!(leading_field("items[0].blocks: entry 1 (\"x\")"), Some(("items[0].blocks", "entry 1 (\"x\")")));
+        assert_eq!(leading_field("invalid type: map"), None);
+        assert_eq!(leading_field("unknown field `a`: x"), None);
     }
 
     #[test]
