@@ -254,6 +254,19 @@ async fn preflight(addr: SocketAddr, origin: &str, method: &str) -> reqwest::Res
         .unwrap()
 }
 
+/// `EnableCORS` beside a CORS plug-in: the plug-in's rules win, as in Tencent's console;
+/// its errors name the envelope's data.
+#[tokio::test]
+async fn enable_cors_beside_a_cors_plugin() {
+    let config = format!("{}    EnableCORS: true\n", with_plugin("Cors", TENCENT_CORS));
+    let addr = serve_config(&config, Format::Yaml).await;
+    let resp = preflight(addr, "https://app.example.com", "PUT").await;
+    assert_eq!(resp.headers()["access-control-max-age"], "600");
+    let bad = format!("{}    EnableCORS: true\n", with_plugin("Cors", r#"{"allow_origin": ["*"], "allow_methods": ["GET"], "max_age": 0}"#));
+    let e = config_error(&bad, Format::Yaml);
+    assert_eq!(e.field, "apis[0].plugins[0].PluginData.max_age", "{e}");
+}
+
 #[tokio::test]
 async fn tencent_ip_control_envelope() {
     let addr = serve_config(&with_plugin("IPControl", TENCENT_IP_CONTROL), Format::Yaml).await;

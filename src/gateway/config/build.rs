@@ -203,12 +203,7 @@ fn enable_cors(raw: &mut RawApi) -> Result<(), ConfigError> {
             Some(CorsBlock::Switch(false)) => {
                 return Err(ConfigError::new("EnableCORS", "CORS is switched on here and off by `cors: false`"));
             }
-            Some(CorsBlock::Plugin(plugin)) => {
-                let mut config = tollgate_cors::CorsConfig::default();
-                config.switch = true;
-                config.plugin = Some(plugin);
-                CorsBlock::Config(config)
-            }
+            Some(CorsBlock::Plugin(plugin) | CorsBlock::EnabledWith(plugin)) => CorsBlock::EnabledWith(plugin),
             Some(CorsBlock::Config(mut config)) => {
                 config.switch = true;
                 CorsBlock::Config(config)
@@ -318,6 +313,8 @@ impl Block for super::read::cors::CorsBlock {
             // origin, as the switch, and a browser's preflight answered
             CorsBlock::Enabled => CorsLayer::new().allow_origin(["*"])?.allow_methods(["*"])?.allow_headers(["*"])?,
             CorsBlock::Config(c) => CorsLayer::from_config(&c).map_err(|e| e.within("plugin"))?,
+            // the plugin's rules win over the switch, as in `CorsConfig`
+            CorsBlock::EnabledWith(p) => CorsLayer::from_plugin(&p)?,
             CorsBlock::Plugin(p) => CorsLayer::from_plugin(&p)?,
         };
         Ok(api.cors(layer))

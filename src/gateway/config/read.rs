@@ -384,6 +384,8 @@ pub(super) mod cors {
         Switch(bool),
         /// Tencent's `EnableCORS: true` alone: the switch, answering preflights too.
         Enabled,
+        /// `EnableCORS: true` beside a plugin (given as the block or in an envelope).
+        EnabledWith(tollgate_cors::CorsPlugin),
         Config(tollgate_cors::CorsConfig),
         Plugin(tollgate_cors::CorsPlugin),
     }
