@@ -162,8 +162,11 @@ pub enum Unmatched {
     ///
     /// In [`ErrorStyle::AliyunApiGateway`] the refusal is Aliyun's own: 400 with
     /// `X-Ca-Error-Message: Invalid Url`, or 400 `Invalid HttpMethod` when only the method
-    /// differs (the status and messages of Aliyun's error-code table for classic instances;
-    /// its VPC instances answer a wrong method with 405 `I405UM`, which we do not follow).
+    /// differs — the messages of Aliyun's classic error table, which its SDKs and clients
+    /// know; `Invalid Url` is 400 there. The status of `Invalid HttpMethod` could not be
+    /// read in the docs (UNCERTAIN): 400 like its neighbour. Aliyun's newer VPC instances
+    /// answer 404 `I404NF` ("API not found") and 405 `I405UM` ("Unsupported Method")
+    /// instead, with an `X-Ca-Error-Code`; we follow the classic table.
     NotFound,
 }
 

@@ -1,6 +1,7 @@
 //! Tencent Cloud API Gateway's API definition blocks, as its `CreateApi` API spells them
-//! (API 2018-08-08; the SDKs' `tencentcloud/apigateway/v20180808/models.py` classes
-//! `RequestParameter`, `ConstantParameter`, `ServiceParameter` and `CreateApiRequest`):
+//! (API 2018-08-08, <https://www.tencentcloud.com/document/api/628/36661>; the SDKs'
+//! `tencentcloud/apigateway/v20180808/models.py` classes `RequestParameter`,
+//! `ConstantParameter`, `ServiceParameter` and `CreateApiRequest`):
 //!
 //! | block | fields | becomes |
 //! |---|---|---|
