@@ -262,7 +262,10 @@ async fn enable_cors_beside_a_cors_plugin() {
     let addr = serve_config(&config, Format::Yaml).await;
     let resp = preflight(addr, "https://app.example.com", "PUT").await;
     assert_eq!(resp.headers()["access-control-max-age"], "600");
-    let bad = format!("{}    EnableCORS: true\n", with_plugin("Cors", r#"{"allow_origin": ["*"], "allow_methods": ["GET"], "max_age": 0}"#));
+    let bad = format!(
+        "{}    EnableCORS: true\n",
+        with_plugin("Cors", r#"{"allow_origin": ["*"], "allow_methods": ["GET"], "max_age": 0}"#)
+    );
     let e = config_error(&bad, Format::Yaml);
     assert_eq!(e.field, "apis[0].plugins[0].PluginData.max_age", "{e}");
 }
@@ -394,12 +397,13 @@ fn aliyun_access_control_envelope_is_refused_until_the_block_exists() {
 #[test]
 fn envelope_errors_name_the_field() {
     // an error inside the data names the path into it
+    let e =
+        config_error(&with_plugin("TrafficControl", r#"{"expire_type": "minute", "api_rate_limit": 0}"#), Format::Yaml);
+    assert_eq!(e.field, "apis[0].plugins[0].PluginData.api_rate_limit");
     let e = config_error(
-        &with_plugin("TrafficControl", r#"{"expire_type": "minute", "api_rate_limit": 0}"#),
+        &with_plugin("IPControl", r#"{"type": "white_list", "blocks": "1.1.1.1\n10.0.0.300"}"#),
         Format::Yaml,
     );
-    assert_eq!(e.field, "apis[0].plugins[0].PluginData.api_rate_limit");
-    let e = config_error(&with_plugin("IPControl", r#"{"type": "white_list", "blocks": "1.1.1.1\n10.0.0.300"}"#), Format::Yaml);
     assert_eq!(e.field, "apis[0].plugins[0].PluginData.blocks", "{e}");
     let e = config_error(&with_plugin("IPControl", r#"{"type": "white_list", "blockz": "1.1.1.1"}"#), Format::Yaml);
     assert!(e.field.starts_with("apis[0].plugins[0].PluginData"), "{e}");
@@ -423,9 +427,15 @@ fn envelope_errors_name_the_field() {
     assert_eq!(e.field, "apis[0].plugins[0].PluginType");
     assert!(e.problem.contains("ip_access") && e.problem.contains("plugins[0]"), "{e}");
     // data that is neither text nor an object; JSON that breaks
-    let e = config_error(r#"{"apis": [{"path": "/p/", "plugins": [{"PluginType": "Cors", "PluginData": 7}]}]}"#, Format::Json);
+    let e = config_error(
+        r#"{"apis": [{"path": "/p/", "plugins": [{"PluginType": "Cors", "PluginData": 7}]}]}"#,
+        Format::Json,
+    );
     assert_eq!(e.field, "apis[0].plugins[0].PluginData");
-    let e = config_error(r#"{"apis": [{"path": "/p/", "plugins": [{"PluginType": "Cors", "PluginData": "{\"allow"}]}]}"#, Format::Json);
+    let e = config_error(
+        r#"{"apis": [{"path": "/p/", "plugins": [{"PluginType": "Cors", "PluginData": "{\"allow"}]}]}"#,
+        Format::Json,
+    );
     assert_eq!(e.field, "apis[0].plugins[0].PluginData");
     assert!(e.problem.starts_with("invalid JSON"), "{e}");
 }
@@ -491,9 +501,12 @@ async fn unmatched_in_the_aliyun_style() {
     for (style, header) in [("tencent_api_gateway", "x-api-requestid"), ("problem_json", "content-type")] {
         let config = format!("error_style: {style}\napis:\n  - {{path: \"/users/[id]\", method: GET}}\n");
         let svc = Gateway::from_config(&config, Format::Yaml).unwrap().into_layer();
-        let svc = tower::Layer::layer(&svc, tower::service_fn(|_: Request<Body>| async {
-            Ok::<_, std::convert::Infallible>(http::Response::new(Body::empty()))
-        }));
+        let svc = tower::Layer::layer(
+            &svc,
+            tower::service_fn(|_: Request<Body>| async {
+                Ok::<_, std::convert::Infallible>(http::Response::new(Body::empty()))
+            }),
+        );
         let req = |method: &str, path: &str| {
             let mut req = Request::builder().method(method).uri(path).body(Body::empty()).unwrap();
             req.extensions_mut().insert(PeerAddr("127.0.0.1:5000".parse().unwrap()));

@@ -568,7 +568,9 @@ mod tests {
         assert!(t.matches("/a/1/c/2").is_none());
         assert!(t.matches("/a/1/b").is_none());
         assert!(t.matches("a/1/b/2").is_none());
-        for bad in ["", "x", "/{}", "/{a b}", "/x{a}", "/{a}/{a}", "/{a", "/[a", "/[a}", "/{a]", "/x[a]", "/[]", "/[a]/{a}"] {
+        for bad in
+            ["", "x", "/{}", "/{a b}", "/x{a}", "/{a}/{a}", "/{a", "/[a", "/[a}", "/{a]", "/x[a]", "/[]", "/[a]/{a}"]
+        {
             assert!(PathTemplate::parse(bad).is_err(), "{bad}");
         }
         // Aliyun's brackets bind as braces do, and mix with them

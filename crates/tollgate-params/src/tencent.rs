@@ -283,32 +283,49 @@ impl TencentApiDefinition {
             .iter()
             .enumerate()
             .filter(|(_, s)| {
-                !same((s.relevant_request_parameter_position, &s.relevant_request_parameter_name), (s.position, &s.name))
+                !same(
+                    (s.relevant_request_parameter_position, &s.relevant_request_parameter_name),
+                    (s.position, &s.name),
+                )
             })
             .map(|(i, _)| i)
             .collect();
-        let renamed = rename(&error.field, "params", "RequestParameters", None, &[
-            ("name", "Name"),
-            ("position", "Position"),
-            ("type", "Type"),
-            ("default", "DefaultValue"),
-            ("required", "Required"),
-        ])
-        .or_else(|| {
-            rename(&error.field, "constants", "ConstantParameters", None, &[
+        let renamed = rename(
+            &error.field,
+            "params",
+            "RequestParameters",
+            None,
+            &[
                 ("name", "Name"),
                 ("position", "Position"),
-                ("value", "DefaultValue"),
-            ])
+                ("type", "Type"),
+                ("default", "DefaultValue"),
+                ("required", "Required"),
+            ],
+        )
+        .or_else(|| {
+            rename(
+                &error.field,
+                "constants",
+                "ConstantParameters",
+                None,
+                &[("name", "Name"), ("position", "Position"), ("value", "DefaultValue")],
+            )
         })
         .or_else(|| {
-            rename(&error.field, "mappings", "ServiceParameters", Some(&mapped), &[
-                ("from.name", "RelevantRequestParameterName"),
-                ("from.position", "RelevantRequestParameterPosition"),
-                ("to.name", "Name"),
-                ("to.position", "Position"),
-                ("keep_original", "RelevantRequestParameterName"),
-            ])
+            rename(
+                &error.field,
+                "mappings",
+                "ServiceParameters",
+                Some(&mapped),
+                &[
+                    ("from.name", "RelevantRequestParameterName"),
+                    ("from.position", "RelevantRequestParameterPosition"),
+                    ("to.name", "Name"),
+                    ("to.position", "Position"),
+                    ("keep_original", "RelevantRequestParameterName"),
+                ],
+            )
         });
         if let Some(field) = renamed {
             error.field = field;
@@ -432,7 +449,8 @@ mod tests {
 
     #[test]
     fn path_parameters_need_the_template() {
-        let d = def(r#"{"RequestParameters": [{"Name": "userId", "Position": "path", "Type": "int", "Required": true}]}"#);
+        let d =
+            def(r#"{"RequestParameters": [{"Name": "userId", "Position": "path", "Type": "int", "Required": true}]}"#);
         assert!(d.validation(Some(&template("/users/[userId]"))).unwrap().is_some());
         let e = d.validation(Some(&template("/users/{id}"))).unwrap_err();
         assert_eq!(e.field, "RequestParameters[0].Name");
@@ -481,8 +499,14 @@ mod tests {
                     "ServiceParameters": [{"Name": "a", "Position": "query", "RelevantRequestParameterPosition": "query", "RelevantRequestParameterName": "b", "DefaultValue": "2"}]}"#,
                 "ServiceParameters[0].DefaultValue",
             ),
-            (r#"{"ConstantParameters": [{"Name": "a", "Position": "query", "DefaultValue": ""}]}"#, "ConstantParameters[0].DefaultValue"),
-            (r#"{"ConstantParameters": [{"Name": "a", "Position": "path", "DefaultValue": "x"}]}"#, "ConstantParameters[0].Position"),
+            (
+                r#"{"ConstantParameters": [{"Name": "a", "Position": "query", "DefaultValue": ""}]}"#,
+                "ConstantParameters[0].DefaultValue",
+            ),
+            (
+                r#"{"ConstantParameters": [{"Name": "a", "Position": "path", "DefaultValue": "x"}]}"#,
+                "ConstantParameters[0].Position",
+            ),
         ];
         for (json, field) in cases {
             let d = def(json);
@@ -490,7 +514,8 @@ mod tests {
             assert_eq!(e.field, field, "{json}: {e}");
         }
         // errors of the compiled layers, renamed
-        let d = def(r#"{"RequestParameters": [{"Name": "n", "Position": "query", "Type": "int", "DefaultValue": "x"}]}"#);
+        let d =
+            def(r#"{"RequestParameters": [{"Name": "n", "Position": "query", "Type": "int", "DefaultValue": "x"}]}"#);
         let e = ParamValidationLayer::from_config(&d.validation(None).unwrap().unwrap()).unwrap_err();
         assert_eq!(d.tencent_fields(e).field, "RequestParameters[0].DefaultValue");
         let d = def(r#"{"RequestParameters": [{"Name": "a", "Position": "query"}, {"Name": "b", "Position": "query"}],

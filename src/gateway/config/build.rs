@@ -243,7 +243,8 @@ fn tencent_definition(
     }
     if let Some(config) = definition.injection()? {
         if injection_given {
-            let field = if definition.constant_parameters.is_empty() { "ServiceParameters" } else { "ConstantParameters" };
+            let field =
+                if definition.constant_parameters.is_empty() { "ServiceParameters" } else { "ConstantParameters" };
             return Err(ConfigError::new(field, "injection is given twice: here and in params.injection"));
         }
         let layer = ParamInjectionLayer::from_config(&config).map_err(|e| definition.tencent_fields(e))?;

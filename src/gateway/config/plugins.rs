@@ -195,7 +195,10 @@ fn data(value: Value) -> Result<Value, ConfigError> {
         Value::String(text) => text,
         object @ Value::Object(_) => return Ok(object),
         other => {
-            return Err(ConfigError::new("", format!("expected the plug-in's JSON or YAML text, or an object, got {other}")));
+            return Err(ConfigError::new(
+                "",
+                format!("expected the plug-in's JSON or YAML text, or an object, got {other}"),
+            ));
         }
     };
     match serde_json::from_str::<Value>(&text) {
@@ -287,7 +290,10 @@ mod tests {
         assert!(data(Value::String(r#"{"a": "#.into())).unwrap_err().problem.starts_with("invalid JSON"));
         assert!(data(serde_json::json!(7)).is_err());
         if cfg!(feature = "yaml") {
-            assert_eq!(data(Value::String("---\nunit: SECOND\n".into())).unwrap(), serde_json::json!({"unit": "SECOND"}));
+            assert_eq!(
+                data(Value::String("---\nunit: SECOND\n".into())).unwrap(),
+                serde_json::json!({"unit": "SECOND"})
+            );
         }
     }
 }
