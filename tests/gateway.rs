@@ -336,8 +336,8 @@ fn errors_name_the_field_in_yaml() {
     let err = config_error("apis:\n  - path: users\n", Format::Yaml);
     assert!(err.starts_with("apis[0].path: expected \"= /exact\""), "{err}");
 
-    let err = config_error("apis:\n  - path: /a\n    plugins: {}\n", Format::Yaml);
-    assert!(err.starts_with("apis[0].plugins: unknown field `plugins`, expected one of `name`"), "{err}");
+    let err = config_error("apis:\n  - path: /a\n    plugin: {}\n", Format::Yaml);
+    assert!(err.starts_with("apis[0].plugin: unknown field `plugin`, expected one of `name`"), "{err}");
     assert!(err.ends_with("at line 3 column 5"), "{err}");
 
     let err = config_error(

@@ -175,6 +175,14 @@ pub enum Unmatched {
     /// It is refused in the gateway's error style: 404 `NotFound`, or 405
     /// `MethodNotAllowed` with `Allow` when an API has the path but not the method. The
     /// default of a configuration file.
+    ///
+    /// In [`ErrorStyle::AliyunApiGateway`] the refusal is Aliyun's own: 400 with
+    /// `X-Ca-Error-Message: Invalid Url`, or 400 `Invalid HttpMethod` when only the method
+    /// differs — the messages of Aliyun's classic error table, which its SDKs and clients
+    /// know; `Invalid Url` is 400 there. The status of `Invalid HttpMethod` could not be
+    /// read in the docs (UNCERTAIN): 400 like its neighbour. Aliyun's newer VPC instances
+    /// answer 404 `I404NF` ("API not found") and 405 `I405UM` ("Unsupported Method")
+    /// instead, with an `X-Ca-Error-Code`; we follow the classic table.
     NotFound,
 }
 
@@ -276,7 +284,8 @@ impl Gateway {
 ///
 /// 1. exact: `= /health`;
 /// 2. preferred prefix: `^~ /static/` (the longest wins);
-/// 3. template `/users/{id}` (one whole segment per `{name}`, bound as
+/// 3. template `/users/{id}` or, in Aliyun's spelling, `/users/[id]` (one whole segment
+///    per `{name}` or `[name]`, bound as
 ///    [`PathParams`](tollgate_core::PathParams) in the request's extensions, where parameter
 ///    flow control reads them) or regex `~ ^/v1/orders/[0-9]+$` (`~*` ignores case), in
 ///    declaration order;
@@ -488,13 +497,15 @@ impl Service<Request<Body>> for Dispatch {
                 "NotFound",
                 format!("no API matches {} {}", req.method(), req.uri().path()),
             )
+            .with_aliyun_api_gateway(StatusCode::BAD_REQUEST, "Invalid Url")
         } else {
             let list = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
             let mut r = Rejection::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "MethodNotAllowed",
                 format!("{} {} is bound to {list} only", req.method(), req.uri().path()),
-            );
+            )
+            .with_aliyun_api_gateway(StatusCode::BAD_REQUEST, "Invalid HttpMethod");
             if let Ok(value) = HeaderValue::from_str(&list) {
                 r = r.with_header(ALLOW, value);
             }

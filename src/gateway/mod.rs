@@ -56,13 +56,15 @@
 //! trusted_proxies: [10.0.0.0/8]    # believe X-Forwarded-For from these peers only (default: none)
 //! forwarding_header: x-forwarded-for   # or forwarded, x-real-ip
 //! error_style: problem_json        # aliyun_api_gateway, aliyun_rpc, tencent_cloud, tencent_api_gateway, grpc
-//! unmatched: not_found             # a request no API matches: 404 (405 if only the method differs), or `pass`
+//! unmatched: not_found             # a request no API matches: 404 (405 if only the method differs), or `pass`;
+//!                                  # in the aliyun_api_gateway style, 400 `Invalid Url` (`Invalid HttpMethod`)
 //! allow_encoded_slashes: false     # true lets %2F / %5C in paths through (default: 400 InvalidPath)
 //!
 //! apis:
 //!   - name: health                 # optional; names the API's flow-control keys
 //!     method: GET                  # optional: one method or a list; none means any
-//!     path: "= /health"            # exact | "^~ /prefix/" | "/users/{id}" | "~ ^regex$" | "/prefix/"
+//!     path: "= /health"            # exact | "^~ /prefix/" | "/users/{id}" (or Aliyun's "/users/[id]")
+//!                                  # | "~ ^regex$" | "/prefix/"
 //!
 //!   - path: /users/{id}
 //!     method: [GET, PUT]
@@ -110,7 +112,50 @@
 //!     #   errorCondition: "$statusCode = 200 and $resultCode <> 'OK'"
 //!     #   errorCode: resultCode
 //!     #   mappings: [{code: ROLE_NOT_EXISTS, statusCode: 404, errorMessage: "Role Not Exists"}]
+//!
+//!   # Tencent's CreateApi request, pasted as it is (PascalCase): the fields below act; the
+//!   # others of CreateApi about the back end or documentation (ServiceId, ServiceType,
+//!   # ServiceTimeout, Protocol, ApiDesc, ApiType, ServiceConfig, ServiceMockReturnMessage,
+//!   # ResponseType, ResponseSuccessExample, ResponseFailExample, ResponseErrorCodes) are
+//!   # read and not used; any other is an error.
+//!   - ApiName: GetUser                      # = name
+//!     RequestConfig: {Path: "/user/{userId}", Method: GET} # = path and method; a path with no
+//!                                           # parameter is exact (= /path), as Tencent matches it
+//!     AuthType: NONE                        # or SECRET with a signature block; others refused
+//!     EnableCORS: true                      # the CORS switch; alone, it answers preflights too
+//!                                           # (any origin, method, header; no credentials)
+//!     RequestParameters:                    # front-end parameters (validation): Position header
+//!       - {Name: userId, Position: path, Type: int, DefaultValue: "", Required: true, Desc: ""}
+//!       - {Name: page, Position: query, Type: int, DefaultValue: "1", Required: false}
+//!     ConstantParameters:                   # added toward the handler (DefaultValue: the value)
+//!       - {Name: source, Desc: "", Position: query, DefaultValue: apigateway}
+//!     ServiceParameters:                    # a front-end parameter under its back-end name
+//!       - {Name: x-user-id, Position: header, RelevantRequestParameterPosition: path,
+//!          RelevantRequestParameterName: userId, DefaultValue: ""}
+//!
+//!   # Plug-ins in the clouds' CreatePlugin envelope, PluginData as text (JSON, or YAML for
+//!   # Aliyun) or as an object; each is read as the block its type names:
+//!   # IPControl / ipControl -> ip_access, TrafficControl -> basic_flow_control,
+//!   # TrafficControlByParameter -> param_flow_control, trafficControl -> aliyun_flow_control,
+//!   # Cors / cors -> cors. Types are case-sensitive; one tollgate does not implement
+//!   # (CustomReq, Routing, caching, jwtAuth, accessControl for now, ...) is an error, and so
+//!   # is a block given twice (two envelopes of a type, or an envelope beside the block).
+//!   - path: /orders/
+//!     plugins:
+//!       - PluginType: IPControl
+//!         PluginData: '{"type": "white_list", "blocks": "10.0.0.0/8"}'
+//!       - PluginType: cors
+//!         PluginData: |
+//!           allowOrigins: api.foo.com
+//!           allowMethods: GET,POST
 //! ```
+//!
+//! Tencent's parameter blocks are read by `tollgate::params::TencentApiDefinition` (whose
+//! docs say how each field
+//! is read, e.g. that a required parameter's `DefaultValue` is never used) and placed where
+//! the `params` block's are (an API gives one or the other). Errors inside an envelope name
+//! the path into its data (`apis[0].plugins[1].PluginData.api_rate_limit`); those of the
+//! parameter blocks name Tencent's fields (`apis[0].RequestParameters[1].Type`).
 //!
 //! Where each block sits: `cors` 2nd, `ip_access` 3rd, `basic_flow_control` 4th (7th when it
 //! has app limits, which read the caller the signature layer finds), `signature` 5th,

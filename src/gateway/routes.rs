@@ -12,7 +12,7 @@ use tollgate_core::{PathParams, PathTemplate};
 /// |---|---|---|
 /// | `= /health` | exact | that path only |
 /// | `^~ /static/` | preferred prefix | paths starting with it; the longest one wins |
-/// | `/users/{id}` | template | one whole segment per `{name}` (bound as [`PathParams`]) |
+/// | `/users/{id}` or `/users/[id]` | template | one whole segment per `{name}` or Aliyun's `[name]` (bound as [`PathParams`]) |
 /// | `~ ^/v1/orders/[0-9]+$` | regex | paths the regex finds a match in (`~*`: ignoring case) |
 /// | `/api/` | prefix | paths starting with it; the longest one wins |
 ///
@@ -68,7 +68,7 @@ impl PathPattern {
                 "expected \"= /exact\", \"^~ /prefix/\", \"~ regex\", a template \"/users/{{id}}\" or a prefix \"/api/\", got {text:?}"
             ));
         }
-        if text.contains(['{', '}']) {
+        if text.contains(['{', '}', '[', ']']) {
             return PathTemplate::parse(text).map(Self::Template).map_err(|e| e.to_string());
         }
         Ok(Self::Prefix(text.to_owned()))
@@ -279,7 +279,14 @@ mod tests {
             route(&[], "= /static/img/logo.png"),
             route(&[], "/users/{id}"),
             route(&["DELETE"], "/users/"),
+            route(&[], "/shops/[shopId]/items/{itemId}"),
         ];
+        match find(&routes, &Method::GET, "/shops/s1/items/i%202") {
+            Found::Api(7, Some(params)) => {
+                assert_eq!((params.get("shopId"), params.get("itemId")), (Some("s1"), Some("i 2")));
+            }
+            other => panic!("{other:?}"),
+        }
         assert_eq!(at(&routes, "GET", "/static/img/logo.png"), Some(4));
         assert_eq!(at(&routes, "GET", "/static/img/a.png"), Some(2));
         assert_eq!(at(&routes, "GET", "/static/a.png"), Some(3));
@@ -377,5 +384,9 @@ mod tests {
         assert!(PathPattern::parse("= users").is_err());
         assert!(PathPattern::parse("~ (").is_err());
         assert!(PathPattern::parse("/users/{id").is_err());
+        assert!(PathPattern::parse("/users/[id").is_err());
+        assert!(PathPattern::parse("/users/x[id]").is_err());
+        // a regex keeps its brackets
+        assert!(matches!(PathPattern::parse("~ ^/v[0-9]/x$"), Ok(PathPattern::Regex(_))));
     }
 }

@@ -10,6 +10,7 @@ mod access;
 mod client_ip;
 mod cors;
 mod error_mapping;
+mod definitions;
 mod flow;
 mod ip;
 mod params;

@@ -45,10 +45,11 @@ impl fmt::Display for ParamLocation {
     }
 }
 
-/// A path pattern with named segments: `/user/{id}/orders/{order}`.
+/// A path pattern with named segments: `/user/{id}/orders/{order}`, or in Aliyun API
+/// Gateway's spelling `/user/[id]/orders/[order]` (the two may be mixed).
 ///
-/// A `{name}` segment binds one whole non-empty path segment (percent-decoded); other
-/// segments match literally. A trailing slash is significant.
+/// A `{name}` (or `[name]`) segment binds one whole non-empty path segment
+/// (percent-decoded); other segments match literally. A trailing slash is significant.
 ///
 /// ```
 /// use tollgate_core::PathTemplate;
@@ -58,6 +59,11 @@ impl fmt::Display for ParamLocation {
 /// assert_eq!(params.get("id"), Some("42 x"));
 /// assert!(t.matches("/user/42/more").is_none());
 /// assert!(PathTemplate::parse("/user/{id").is_err());
+///
+/// // Aliyun writes the same template with brackets
+/// let aliyun = PathTemplate::parse("/user/[id]").unwrap();
+/// assert_eq!(aliyun.matches("/user/42").unwrap().get("id"), Some("42"));
+/// assert_eq!(aliyun.names().collect::<Vec<_>>(), ["id"]);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathTemplate {
@@ -82,15 +88,19 @@ pub struct TemplateError {
 }
 
 impl PathTemplate {
-    /// Parses a template; it must start with `/`, and braces must enclose a whole segment
-    /// holding a unique name of letters, digits, `_` or `-`.
+    /// Parses a template; it must start with `/`, and braces (or Aliyun's brackets) must
+    /// enclose a whole segment holding a unique name of letters, digits, `_` or `-`.
     pub fn parse(template: &str) -> Result<Self, TemplateError> {
         let err = |reason| TemplateError { template: template.to_owned(), reason };
         let rest = template.strip_prefix('/').ok_or_else(|| err("must start with '/'"))?;
         let mut segments = Vec::new();
         for seg in rest.split('/') {
-            if let Some(inner) = seg.strip_prefix('{') {
-                let name = inner.strip_suffix('}').ok_or_else(|| err("unclosed '{'"))?;
+            let inner = match seg.as_bytes().first() {
+                Some(b'{') => Some(seg[1..].strip_suffix('}').ok_or_else(|| err("unclosed '{'"))?),
+                Some(b'[') => Some(seg[1..].strip_suffix(']').ok_or_else(|| err("unclosed '['"))?),
+                _ => None,
+            };
+            if let Some(name) = inner {
                 if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
                     return Err(err("a parameter name is letters, digits, '_' or '-'"));
                 }
@@ -98,8 +108,8 @@ impl PathTemplate {
                     return Err(err("a parameter name appears twice"));
                 }
                 segments.push(Segment::Param(name.to_owned()));
-            } else if seg.contains(['{', '}']) {
-                return Err(err("braces must enclose a whole segment"));
+            } else if seg.contains(['{', '}', '[', ']']) {
+                return Err(err("braces or brackets must enclose a whole segment"));
             } else {
                 segments.push(Segment::Literal(seg.to_owned()));
             }
@@ -110,6 +120,14 @@ impl PathTemplate {
     /// The template as written.
     pub fn as_str(&self) -> &str {
         &self.source
+    }
+
+    /// The names of the parameters it binds, in order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().filter_map(|s| match s {
+            Segment::Param(name) => Some(name.as_str()),
+            Segment::Literal(_) => None,
+        })
     }
 
     /// The parameters bound by `path`, or `None` when it does not match.
@@ -564,10 +582,47 @@ mod tests {
         assert!(t.matches("/a/1/c/2").is_none());
         assert!(t.matches("/a/1/b").is_none());
         assert!(t.matches("a/1/b/2").is_none());
-        for bad in ["", "x", "/{}", "/{a b}", "/x{a}", "/{a}/{a}", "/{a"] {
+        for bad in
+            ["", "x", "/{}", "/{a b}", "/x{a}", "/{a}/{a}", "/{a", "/[a", "/[a}", "/{a]", "/x[a]", "/[]", "/[a]/{a}"]
+        {
             assert!(PathTemplate::parse(bad).is_err(), "{bad}");
         }
+        // Aliyun's brackets bind as braces do, and mix with them
+        let t = PathTemplate::parse("/a/[x]/b/{y}").unwrap();
+        let p = t.matches("/a/1/b/2").unwrap();
+        assert_eq!(p.iter().collect::<Vec<_>>(), [("x", "1"), ("y", "2")]);
+        assert_eq!(t.names().collect::<Vec<_>>(), ["x", "y"]);
+        assert!(t.matches("/a/[x]/b/").is_none());
         assert!(PathTemplate::parse("/").unwrap().matches("/").is_some());
+    }
+
+    proptest::proptest! {
+        /// Aliyun's `[name]` is the same template as `{name}`: same names, same matches,
+        /// same bindings; and no text makes parsing panic.
+        #[test]
+        fn brackets_are_braces(
+            segments in proptest::collection::vec(("[a-z]{1,4}", proptest::bool::ANY, proptest::bool::ANY), 0..5),
+            path in "(/[a-z0-9\\[\\]{}%]{0,5}){0,5}",
+            junk in "\\PC{0,20}",
+        ) {
+            let _ = PathTemplate::parse(&junk);
+            let mut braces = String::new();
+            let mut mixed = String::new();
+            for (i, (lit, is_param, bracket)) in segments.iter().enumerate() {
+                if *is_param {
+                    braces.push_str(&format!("/{{p{i}}}"));
+                    mixed.push_str(&if *bracket { format!("/[p{i}]") } else { format!("/{{p{i}}}") });
+                } else {
+                    braces.push_str(&format!("/{lit}"));
+                    mixed.push_str(&format!("/{lit}"));
+                }
+            }
+            let braces = if braces.is_empty() { "/".to_owned() } else { braces };
+            let mixed = if mixed.is_empty() { "/".to_owned() } else { mixed };
+            let (a, b) = (PathTemplate::parse(&braces).unwrap(), PathTemplate::parse(&mixed).unwrap());
+            proptest::prop_assert!(a.names().eq(b.names()));
+            proptest::prop_assert_eq!(a.matches(&path), b.matches(&path));
+        }
     }
 
     #[test]

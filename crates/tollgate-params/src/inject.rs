@@ -256,10 +256,8 @@ impl Injection {
                     ));
                 }
             };
-            let unbound = match (&source, &config.path) {
-                (Source::Path(name), Some(t)) => {
-                    !t.split('/').any(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) == Some(name))
-                }
+            let unbound = match (&source, &template) {
+                (Source::Path(name), Some(t)) => !t.names().any(|n| n == name),
                 _ => false,
             };
             if unbound {

@@ -106,6 +106,12 @@
 //! never the caller's value; an unknown [`ClientIp`](tollgate_core::ClientIp) refuses the
 //! request (403 [`CODE_UNRESOLVED`]), since the peer may be a proxy.
 //!
+//! # Tencent's API definitions: [`TencentApiDefinition`]
+//!
+//! Tencent Cloud API Gateway's `CreateApi` blocks as its API spells them —
+//! `RequestParameters`, `ConstantParameters`, `ServiceParameters` (PascalCase) — read with
+//! serde and turned into the two configurations above; see the [`tencent`] module.
+//!
 //! # The policies alone
 //!
 //! [`ParamRules`] and [`Injection`] are the policies without tower: check a
@@ -117,6 +123,7 @@ mod layer;
 mod names;
 mod report;
 mod rules;
+pub mod tencent;
 pub mod urlencoded;
 
 pub use config::{
@@ -127,3 +134,4 @@ pub use inject::{CODE_UNRESOLVED, Injection};
 pub use layer::{ParamInjection, ParamInjectionLayer, ParamValidation, ParamValidationLayer, ResponseFuture};
 pub use report::{MAX_LISTED_PROBLEMS, Problem, ProblemKind, Report};
 pub use rules::{Fixes, ParamRequest, ParamRules};
+pub use tencent::TencentApiDefinition;

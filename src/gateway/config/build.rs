@@ -96,22 +96,21 @@ fn header_name(path: String, name: &str) -> Result<HeaderName, ConfigError> {
 }
 
 /// One API; error paths relative to it.
-fn build_api(raw: RawApi, global_style: Option<StyleName>, nonces: &MemoryNonceStore) -> Result<Api, ConfigError> {
+fn build_api(mut raw: RawApi, global_style: Option<StyleName>, nonces: &MemoryNonceStore) -> Result<Api, ConfigError> {
+    super::plugins::resolve(&mut raw)?;
     one_flow_control(&raw)?;
-    let mut api = Api::new(&raw.path)?;
-    for (i, m) in raw.method.map(|m| m.0).unwrap_or_default().iter().enumerate() {
-        let method = Method::from_bytes(m.trim().to_ascii_uppercase().as_bytes())
-            .map_err(|_| ConfigError::new(format!("method[{i}]"), format!("expected an HTTP method, got {m:?}")))?;
-        api = api.method(method);
-    }
-    if let Some(name) = raw.name {
+    let mut api = front_end(&mut raw)?;
+    if let Some(name) = raw.name.take() {
         api = api.named(name);
     }
+    auth_type(&raw)?;
+    enable_cors(&mut raw)?;
     let cx = Context {
         name: api.name().to_owned(),
         style: raw.error_style.or(global_style).map(StyleName::style),
         signed: raw.signature.is_some(),
         nonces,
+        origins: std::mem::take(&mut raw.origins),
     };
     api = add(api, "cors", raw.cors, &cx)?;
     api = add(api, "ip_access", raw.ip_access, &cx)?;
@@ -121,7 +120,20 @@ fn build_api(raw: RawApi, global_style: Option<StyleName>, nonces: &MemoryNonceS
     api = add(api, "signature", raw.signature, &cx)?;
     api = add(api, "replay", raw.replay, &cx)?;
     api = add(api, "access_control", raw.access_control, &cx)?;
+    #[cfg(feature = "params")]
+    let given = raw.params.as_ref().map_or((false, false), |p| (p.validation.is_some(), p.injection.is_some()));
     api = add(api, "params", raw.params, &cx)?;
+    #[cfg(feature = "params")]
+    {
+        let definition = tollgate_params::TencentApiDefinition {
+            request_parameters: raw.request_parameters.unwrap_or_default(),
+            constant_parameters: raw.constant_parameters.unwrap_or_default(),
+            service_parameters: raw.service_parameters.unwrap_or_default(),
+        };
+        api = tencent_definition(api, &definition, given, &cx)?;
+    }
+    #[cfg(not(feature = "params"))]
+    let _ = (raw.request_parameters, raw.constant_parameters, raw.service_parameters);
     add(api, "error_mapping", raw.error_mapping, &cx)
 }
 
@@ -147,6 +159,124 @@ fn one_flow_control(raw: &RawApi) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// The API's binding: `path` and `method`, or Tencent's `RequestConfig` (`Path`, `Method`),
+/// where a path with no parameter is exact, as Tencent matches it.
+fn front_end(raw: &mut RawApi) -> Result<Api, ConfigError> {
+    let (mut api, methods) = match (raw.path.take(), raw.request_config.take()) {
+        (Some(path), None) => (Api::new(&path)?, raw.method.take().map(|m| m.0).unwrap_or_default()),
+        (None, Some(config)) => {
+            if raw.method.is_some() && config.method.is_some() {
+                return Err(ConfigError::new("method", "the method is given twice: here and in RequestConfig.Method"));
+            }
+            let path = config.path.trim();
+            let pattern = if path.contains(['{', '[']) { path.to_owned() } else { format!("= {path}") };
+            let api = Api::new(&pattern).map_err(|e| ConfigError::new("RequestConfig.Path", e.problem))?;
+            let methods = match config.method {
+                Some(m) => vec![m],
+                None => raw.method.take().map(|m| m.0).unwrap_or_default(),
+            };
+            (api, methods)
+        }
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::new("RequestConfig", "the path is given twice: here and as `path`"));
+        }
+        (None, None) => return Err(ConfigError::new("path", "missing: expected a path pattern (or RequestConfig)")),
+    };
+    for (i, m) in methods.iter().enumerate() {
+        let method = Method::from_bytes(m.trim().to_ascii_uppercase().as_bytes())
+            .map_err(|_| ConfigError::new(format!("method[{i}]"), format!("expected an HTTP method, got {m:?}")))?;
+        api = api.method(method);
+    }
+    Ok(api)
+}
+
+/// Tencent's `AuthType`: `NONE`, or `SECRET` (its key pair) with the signature block that
+/// holds the keys; the others are not implemented, and never silently dropped.
+fn auth_type(raw: &RawApi) -> Result<(), ConfigError> {
+    let Some(auth) = &raw.auth_type else { return Ok(()) };
+    match auth.trim().to_ascii_uppercase().as_str() {
+        "NONE" => Ok(()),
+        "SECRET" if raw.signature.is_some() => Ok(()),
+        "SECRET" => Err(ConfigError::new(
+            "AuthType",
+            "SECRET needs a signature block holding the keys (scheme: tencent-apigw for Tencent's key pairs)",
+        )),
+        _ => Err(ConfigError::new(
+            "AuthType",
+            format!("{auth:?} is not implemented by tollgate: expected NONE, or SECRET with a signature block"),
+        )),
+    }
+}
+
+/// Tencent's `EnableCORS: true`: the CORS switch, beside a CORS plugin if there is one (whose
+/// rules win). Alone, it answers preflights too: any origin, method and header, no
+/// credentials — what a browser needs to call the API, which the bare switch (`cors: true`,
+/// `Access-Control-Allow-Origin: *` on responses) does not give it.
+fn enable_cors(raw: &mut RawApi) -> Result<(), ConfigError> {
+    if raw.enable_cors != Some(true) {
+        return Ok(());
+    }
+    #[cfg(feature = "cors")]
+    {
+        use super::read::cors::CorsBlock;
+
+        raw.cors = Some(match raw.cors.take() {
+            None => CorsBlock::Enabled,
+            Some(CorsBlock::Switch(true)) => CorsBlock::Switch(true),
+            Some(CorsBlock::Enabled) => CorsBlock::Enabled,
+            Some(CorsBlock::Switch(false)) => {
+                return Err(ConfigError::new("EnableCORS", "CORS is switched on here and off by `cors: false`"));
+            }
+            Some(CorsBlock::Plugin(plugin) | CorsBlock::EnabledWith(plugin)) => CorsBlock::EnabledWith(plugin),
+            Some(CorsBlock::Config(mut config)) => {
+                config.switch = true;
+                CorsBlock::Config(config)
+            }
+        });
+        Ok(())
+    }
+    #[cfg(not(feature = "cors"))]
+    Err(ConfigError::new("EnableCORS", "this switch needs tollgate's `cors` feature"))
+}
+
+/// Tencent's `RequestParameters`, `ConstantParameters` and `ServiceParameters`: validation
+/// and injection, like the `params` block's (which must not give them too).
+#[cfg(feature = "params")]
+fn tencent_definition(
+    mut api: Api,
+    definition: &tollgate_params::TencentApiDefinition,
+    (validation_given, injection_given): (bool, bool),
+    cx: &Context<'_>,
+) -> Result<Api, ConfigError> {
+    use crate::gateway::routes::PathPattern;
+    use tollgate_params::{ParamInjectionLayer, ParamValidationLayer};
+
+    let template = match &api.route.pattern {
+        PathPattern::Template(t) => Some(t),
+        _ => None,
+    };
+    if let Some(config) = definition.validation(template)? {
+        if validation_given {
+            return Err(ConfigError::new(
+                "RequestParameters",
+                "the front-end parameters are given twice: here and in params.validation",
+            ));
+        }
+        let layer = ParamValidationLayer::from_config(&config).map_err(|e| definition.tencent_fields(e))?;
+        api = api.param_validation(styled(layer, cx, ParamValidationLayer::error_style));
+    }
+    if let Some(config) = definition.injection()? {
+        if injection_given {
+            let field =
+                if definition.constant_parameters.is_empty() { "ServiceParameters" } else { "ConstantParameters" };
+            return Err(ConfigError::new(field, "injection is given twice: here and in params.injection"));
+        }
+        let layer = ParamInjectionLayer::from_config(&config).map_err(|e| definition.tencent_fields(e))?;
+        api = api.param_injection(styled(layer, cx, ParamInjectionLayer::error_style));
+    }
+    Ok(api)
+}
+
 /// What the blocks of one API are built with.
 #[cfg_attr(
     not(all(feature = "flow", feature = "replay")),
@@ -161,6 +291,8 @@ pub(super) struct Context<'a> {
     signed: bool,
     /// The nonce store every replay guard of the gateway shares.
     nonces: &'a MemoryNonceStore,
+    /// Blocks read from a `plugins` envelope, and where (`plugins[1].PluginData`).
+    origins: Vec<(&'static str, String)>,
 }
 
 /// A block of an API's configuration: it puts its policy's layers on the API.
@@ -172,7 +304,7 @@ pub(super) trait Block {
 /// Adds the block under `key`, if the API has one.
 fn add<B: Block>(api: Api, key: &str, block: Option<B>, cx: &Context<'_>) -> Result<Api, ConfigError> {
     match block {
-        Some(block) => block.add_to(api, cx).map_err(|e| e.within(key)),
+        Some(block) => block.add_to(api, cx).map_err(|e| e.within(super::plugins::origin(&cx.origins, key))),
         None => Ok(api),
     }
 }
@@ -202,7 +334,12 @@ impl Block for super::read::cors::CorsBlock {
         let layer = match self {
             CorsBlock::Switch(true) => CorsLayer::switch(),
             CorsBlock::Switch(false) => CorsLayer::off(),
+            // any origin, method and header, without credentials: `*` on every answer to an
+            // origin, as the switch, and a browser's preflight answered
+            CorsBlock::Enabled => CorsLayer::new().allow_origin(["*"])?.allow_methods(["*"])?.allow_headers(["*"])?,
             CorsBlock::Config(c) => CorsLayer::from_config(&c).map_err(|e| e.within("plugin"))?,
+            // the plugin's rules win over the switch, as in `CorsConfig`
+            CorsBlock::EnabledWith(p) => CorsLayer::from_plugin(&p)?,
             CorsBlock::Plugin(p) => CorsLayer::from_plugin(&p)?,
         };
         Ok(api.cors(layer))

@@ -8,6 +8,7 @@
 //! be refused, naming the feature.
 
 mod build;
+mod plugins;
 mod read;
 
 use std::path::Path;
@@ -55,6 +56,20 @@ impl Gateway {
     ///     {"expire_type": "minute", "api_rate_limit": 0}}]}"#, Format::Json).unwrap_err();
     /// assert_eq!(err.field, "apis[0].basic_flow_control.api_rate_limit");
     /// assert!(err.to_string().starts_with("apis[0].basic_flow_control.api_rate_limit: expected a positive integer"));
+    /// ```
+    ///
+    /// The same in a plug-in envelope names the path into its data:
+    ///
+    /// ```
+    /// use tollgate::gateway::{Format, Gateway};
+    ///
+    /// let err = Gateway::from_config(r#"{"apis": [{"path": "/", "plugins": [{"PluginType": "TrafficControl",
+    ///     "PluginData": "{\"expire_type\": \"minute\", \"api_rate_limit\": 0}"}]}]}"#, Format::Json).unwrap_err();
+    /// assert_eq!(err.field, "apis[0].plugins[0].PluginData.api_rate_limit");
+    ///
+    /// let err = Gateway::from_config(r#"{"apis": [{"path": "/", "plugins": [{"PluginType": "CustomReq",
+    ///     "PluginData": "{}"}]}]}"#, Format::Json).unwrap_err();
+    /// assert_eq!(err.field, "apis[0].plugins[0].PluginType");
     /// ```
     pub fn from_config(text: &str, format: Format) -> Result<Self, ConfigError> {
         build::gateway(read::parse(text, format)?)

@@ -7,6 +7,7 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use tollgate_core::ErrorStyle;
@@ -167,11 +168,60 @@ pub(super) enum RawUnmatched {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawApi {
-    #[serde(default)]
+    /// Tencent's `CreateApi` spells it `ApiName`.
+    #[serde(default, alias = "ApiName")]
     pub(super) name: Option<String>,
     #[serde(default)]
     pub(super) method: Option<OneOrMany>,
-    pub(super) path: String,
+    /// Required, unless Tencent's `RequestConfig` gives it.
+    #[serde(default)]
+    pub(super) path: Option<String>,
+    #[serde(default, rename = "RequestConfig")]
+    pub(super) request_config: Option<RawRequestConfig>,
+    /// Tencent's switch of the API's CORS (`CreateApi`'s `EnableCORS`).
+    #[serde(default, rename = "EnableCORS")]
+    pub(super) enable_cors: Option<bool>,
+    /// Tencent's `AuthType`: `NONE`, or `SECRET` with a signature block.
+    #[serde(default, rename = "AuthType")]
+    pub(super) auth_type: Option<String>,
+    #[serde(default, rename = "RequestParameters")]
+    pub(super) request_parameters: Option<RequestParams>,
+    #[serde(default, rename = "ConstantParameters")]
+    pub(super) constant_parameters: Option<ConstantParams>,
+    #[serde(default, rename = "ServiceParameters")]
+    pub(super) service_parameters: Option<ServiceParams>,
+    /// `{PluginType, PluginData}` envelopes, each read into its block (see `plugins`).
+    #[serde(default)]
+    pub(super) plugins: Vec<super::plugins::RawPlugin>,
+    /// Where blocks read from `plugins` came from, for the errors of building them.
+    #[serde(skip)]
+    pub(super) origins: Vec<(&'static str, String)>,
+    // The rest of a `CreateApi` request, about the back end or documentation: read so
+    // that one pastes as an API, never used.
+    #[serde(default, rename = "ServiceId")]
+    _service_id: Option<IgnoredAny>,
+    #[serde(default, rename = "ServiceType")]
+    _service_type: Option<IgnoredAny>,
+    #[serde(default, rename = "ServiceTimeout")]
+    _service_timeout: Option<IgnoredAny>,
+    #[serde(default, rename = "Protocol")]
+    _protocol: Option<IgnoredAny>,
+    #[serde(default, rename = "ApiDesc")]
+    _api_desc: Option<IgnoredAny>,
+    #[serde(default, rename = "ApiType")]
+    _api_type: Option<IgnoredAny>,
+    #[serde(default, rename = "ServiceConfig")]
+    _service_config: Option<IgnoredAny>,
+    #[serde(default, rename = "ServiceMockReturnMessage")]
+    _service_mock_return_message: Option<IgnoredAny>,
+    #[serde(default, rename = "ResponseType")]
+    _response_type: Option<IgnoredAny>,
+    #[serde(default, rename = "ResponseSuccessExample")]
+    _response_success_example: Option<IgnoredAny>,
+    #[serde(default, rename = "ResponseFailExample")]
+    _response_fail_example: Option<IgnoredAny>,
+    #[serde(default, rename = "ResponseErrorCodes")]
+    _response_error_codes: Option<IgnoredAny>,
     #[serde(default)]
     pub(super) error_style: Option<StyleName>,
     #[serde(default)]
@@ -194,6 +244,15 @@ pub(super) struct RawApi {
     pub(super) access_control: Option<AccessBlock>,
     #[serde(default)]
     pub(super) error_mapping: Option<ErrorMappingBlock>,
+}
+
+/// Tencent's `ApiRequestConfig`: the front end's path and method.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+pub(super) struct RawRequestConfig {
+    pub(super) path: String,
+    #[serde(default)]
+    pub(super) method: Option<String>,
 }
 
 /// The type an API's block is read into: the policy's own configuration when its cargo
@@ -238,6 +297,9 @@ block!(ReplayBlock = BoolOr<replay::ReplayRule>, "replay");
 block!(ParamsBlock = params::ParamsBlock, "params");
 block!(AccessBlock = access::AccessBlock, "access");
 block!(ErrorMappingBlock = tollgate_error_mapping::ErrorMappingConfig, "error-mapping");
+block!(RequestParams = Vec<tollgate_params::tencent::RequestParameter>, "params");
+block!(ConstantParams = Vec<tollgate_params::tencent::ConstantParameter>, "params");
+block!(ServiceParams = Vec<tollgate_params::tencent::ServiceParameter>, "params");
 
 // ---------------------------------------------------------------------------------------
 // Shapes of values several blocks use
@@ -326,6 +388,10 @@ pub(super) mod cors {
 
     pub(crate) enum CorsBlock {
         Switch(bool),
+        /// Tencent's `EnableCORS: true` alone: the switch, answering preflights too.
+        Enabled,
+        /// `EnableCORS: true` beside a plugin (given as the block or in an envelope).
+        EnabledWith(tollgate_cors::CorsPlugin),
         Config(tollgate_cors::CorsConfig),
         Plugin(tollgate_cors::CorsPlugin),
     }

@@ -10,8 +10,11 @@ use crate::config::{ConfigError, Limit, Param, ParamType, ParamValidationConfig,
 use crate::{names, urlencoded};
 
 /// The `{names}` of a template.
+/// The parameter names of a template: `{name}` and Aliyun's `[name]` segments.
 fn template_names(template: &str) -> impl Iterator<Item = &str> {
-    template.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+    template.split('/').filter_map(|s| {
+        s.strip_prefix('{').and_then(|s| s.strip_suffix('}')).or_else(|| s.strip_prefix('[')?.strip_suffix(']'))
+    })
 }
 
 fn limit_for(ty: ParamType, limit: Limit, field: &str) -> Result<Limit, ConfigError> {
@@ -281,5 +284,6 @@ mod tests {
     #[test]
     fn template_names_are_read() {
         assert_eq!(template_names("/a/{x}/b/{y}").collect::<Vec<_>>(), ["x", "y"]);
+        assert_eq!(template_names("/a/[x]/b/{y}").collect::<Vec<_>>(), ["x", "y"]);
     }
 }
