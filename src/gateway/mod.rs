@@ -111,6 +111,13 @@
 //! up to 4294967295, got 0`. Each format needs its feature: `yaml` (with `serde_norway`, the
 //! maintained fork of the deprecated `serde_yaml`) and `toml`, both on by default.
 //!
+//! # Live reload
+//!
+//! [`GatewayLayer::reload_handle`] gives a [`ReloadHandle`] that reads the file again and
+//! swaps the new configuration in atomically, keeping the rate counters and nonces of the
+//! blocks that did not change; a bad file is refused and the old configuration stays. See
+//! [`reload`].
+//!
 //! # Cost
 //!
 //! The policy crates are zero-cost on their own. So that one type holds any configuration,
@@ -119,9 +126,11 @@
 
 mod builder;
 mod config;
+pub mod reload;
 mod routes;
 mod stack;
 
 pub use builder::{Api, Gateway, GatewayLayer, GatewayService, Unmatched};
 pub use config::{ConfigError, Format};
+pub use reload::ReloadHandle;
 pub use stack::{BoxError, GatewayFuture, Next, PolicyLayer};
