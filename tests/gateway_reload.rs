@@ -538,3 +538,57 @@ async fn a_watched_file_is_reloaded_when_it_changes() {
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(current().await.as_deref(), Some("40"));
 }
+
+// ---------------------------------------------------------------------------------------
+// properties
+
+/// The limit a gateway answers `/x` with, through `oneshot`.
+fn limit_of(svc: &GatewayService) -> Option<String> {
+    let mut req = Request::get("/x").body(Body::empty()).unwrap();
+    req.extensions_mut().insert(PeerAddr("127.0.0.1:40000".parse().unwrap()));
+    let resp = block_on(svc.clone().oneshot(req)).unwrap();
+    resp.headers().get("x-ratelimit-limit").map(|v| v.to_str().unwrap().to_owned())
+}
+
+/// Runs a future that needs no reactor (the gateway's in-memory policies) to its end.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(future)
+}
+
+const IN_FORCE: &str = "apis: [{path: /, basic_flow_control: {expire_type: hour, api_rate_limit: 77}}]";
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+    /// Any text is reloaded exactly when it would start a gateway, refused with the same
+    /// error when it would not, and then the configuration in force stays.
+    #[test]
+    fn a_reload_is_refused_exactly_when_a_start_is(text in r#"[a-z_: {}\[\]"'=,.0-9/~^\n-]{0,120}"#) {
+        for format in [Format::Json, Format::Yaml, Format::Toml] {
+            let layer = Gateway::from_config(IN_FORCE, Format::Yaml).unwrap().into_layer();
+            let svc = handler_service(&layer);
+            let at_start = Gateway::from_config(&text, format).map(|_| ()).map_err(|e| e.to_string());
+            let on_reload = layer.reload_handle().reload_from(&text, format).map_err(|e| e.to_string());
+            proptest::prop_assert_eq!(&on_reload, &at_start);
+            if on_reload.is_err() {
+                proptest::prop_assert_eq!(limit_of(&svc), Some("77".to_owned()));
+            }
+        }
+    }
+
+    /// Mangled versions of a valid configuration (a character dropped): the same.
+    #[test]
+    fn a_mangled_reload_is_refused_exactly_when_a_start_is(cut in 0usize..200) {
+        let sample = "apis:\n  - name: a\n    path: /\n    basic_flow_control: {expire_type: hour, api_rate_limit: 5}\n    ip_access: {type: white_list, blocks: \"127.0.0.1\"}\n";
+        let cut = cut % sample.len();
+        let mangled = format!("{}{}", &sample[..cut], &sample[cut + 1..]);
+        let layer = Gateway::from_config(IN_FORCE, Format::Yaml).unwrap().into_layer();
+        let svc = handler_service(&layer);
+        let at_start = Gateway::from_config(&mangled, Format::Yaml).map(|_| ()).map_err(|e| e.to_string());
+        let on_reload = layer.reload_handle().reload_from(&mangled, Format::Yaml).map_err(|e| e.to_string());
+        proptest::prop_assert_eq!(&on_reload, &at_start);
+        if on_reload.is_err() {
+            proptest::prop_assert_eq!(limit_of(&svc), Some("77".to_owned()));
+        }
+    }
+}

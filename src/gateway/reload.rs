@@ -49,7 +49,9 @@
 //! Rate counters and remembered nonces of the blocks that did not change:
 //!
 //! - the nonce store, shared by every API's replay guard, while the `nonce_store` block is
-//!   unchanged (a replayed request stays refused across reloads);
+//!   unchanged (a replayed request stays refused across reloads). A changed `nonce_store`
+//!   block starts an empty store, as a restart would, and the reload logs a warning: a
+//!   request signed before it can be replayed once within its window: change it with care;
 //! - each flow-control block's counters (`basic_flow_control`, `param_flow_control`,
 //!   `aliyun_flow_control`), while the block is unchanged and in the same API. An API is
 //!   known by its `name`, else by its methods and path: name your APIs, and moving one to
@@ -224,6 +226,14 @@ impl ReloadHandle {
                 let apis = gateway.apis.len();
                 let rate_stores = gateway.carry.rate_stores();
                 self.hub.swap(gateway.compile());
+                if kept.nonces_forgotten {
+                    // as a restart would: an in-memory store cannot be resized in place
+                    tracing::warn!(
+                        target: "tollgate::gateway::reload",
+                        "the nonce_store block changed: its new store starts empty, so a request signed before \
+                         this reload can be replayed once within its window"
+                    );
+                }
                 tracing::info!(
                     target: "tollgate::gateway::reload",
                     apis,

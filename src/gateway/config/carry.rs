@@ -69,6 +69,8 @@ pub(super) struct Keeper<'a> {
 pub(crate) struct Kept {
     /// Whether the nonce store was carried over.
     pub(crate) nonces: bool,
+    /// Whether the previous configuration's nonce store was dropped for a new, empty one.
+    pub(crate) nonces_forgotten: bool,
     /// How many rate stores were carried over.
     pub(crate) rate_stores: usize,
 }
@@ -135,6 +137,7 @@ impl<'a> Keeper<'a> {
         let mut kept = Kept::default();
         if let Some(previous) = self.previous {
             kept.nonces = matches!((&previous.nonces, &next.nonces), (Some((_, a)), Some((_, b))) if Arc::ptr_eq(a, b));
+            kept.nonces_forgotten = previous.nonces.is_some() && !kept.nonces;
             kept.rate_stores = next
                 .rates
                 .iter()
