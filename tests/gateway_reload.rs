@@ -592,3 +592,91 @@ proptest::proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// events
+
+/// The events logged, as (level, message, `error` field, `apis` field).
+type Events = Arc<std::sync::Mutex<Vec<(tracing::Level, String, String, u64)>>>;
+
+#[derive(Default, Clone)]
+struct EventLog(Events);
+
+impl tracing::Subscriber for EventLog {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        if event.metadata().target() != "tollgate::gateway::reload" {
+            return;
+        }
+        let mut fields = EventFields::default();
+        event.record(&mut fields);
+        self.0.lock().unwrap().push((*event.metadata().level(), fields.message, fields.error, fields.apis));
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[derive(Default)]
+struct EventFields {
+    message: String,
+    error: String,
+    apis: u64,
+}
+
+impl tracing::field::Visit for EventFields {
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        if field.name() == "apis" {
+            self.apis = value;
+        }
+    }
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        match field.name() {
+            "message" => self.message = format!("{value:?}"),
+            "error" => self.error = format!("{value:?}"),
+            _ => {}
+        }
+    }
+}
+
+/// The process-wide recording subscriber (tracing caches each call site's interest
+/// process-wide: a scoped subscriber could miss events first met on another thread).
+fn event_log() -> Events {
+    static LOG: std::sync::OnceLock<EventLog> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let log = EventLog::default();
+        tracing::subscriber::set_global_default(log.clone()).expect("no other global subscriber in this binary");
+        log
+    })
+    .0
+    .clone()
+}
+
+#[test]
+fn each_reload_logs_an_event_info_when_taken_warn_when_refused() {
+    let events = event_log();
+    let reload = Gateway::new().into_layer().reload_handle();
+    // 13 APIs: no other test's reload has as many
+    let apis: String = (0..13).map(|i| format!("  - path: /p{i}/\n")).collect();
+    reload.reload_from(&format!("apis:\n{apis}"), Format::Yaml).unwrap();
+    reload.reload_from("apis: [{path: /, no_such_block_13: 1}]", Format::Yaml).unwrap_err();
+    let events = events.lock().unwrap();
+    assert!(
+        events.iter().any(|(level, message, _, apis)| *level == tracing::Level::INFO
+            && message == "gateway configuration reloaded"
+            && *apis == 13),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|(level, message, error, _)| *level == tracing::Level::WARN
+            && message.starts_with("gateway configuration refused")
+            && error.contains("no_such_block_13")),
+        "{events:?}"
+    );
+}
