@@ -6,7 +6,7 @@
 //! API's policies in the canonical order — CORS, IP access control, flow control by API and
 //! IP, signature verification, the replay guard, flow control by app or parameter — however
 //! they were declared. A path that is not in normal form (`//`, `/./`, `/../`, `%61`, `%2F`,
-//! ...) is refused with 400 `InvalidPath` before any API is chosen (see [`Api`]). It is one
+//! ...) is refused with 400 `InvalidPath` before any API is chosen (see [`Api`](crate::gateway::Api)). It is one
 //! [`GatewayLayer`]: `Router::layer` it onto an axum app, or
 //! wrap any tower service.
 //!
@@ -113,10 +113,10 @@
 //!
 //! # Live reload
 //!
-//! [`GatewayLayer::reload_handle`] gives a [`ReloadHandle`] that reads the file again and
+//! [`GatewayLayer::reload_handle`] gives a [`ReloadHandle`](crate::gateway::ReloadHandle) that reads the file again and
 //! swaps the new configuration in atomically, keeping the rate counters and nonces of the
 //! blocks that did not change; a bad file is refused and the old configuration stays. See
-//! [`reload`].
+//! [`reload`](crate::gateway::reload).
 //!
 //! # Cost
 //!

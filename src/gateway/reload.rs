@@ -154,8 +154,10 @@ impl Hub {
 }
 
 /// Replaces the configuration of a [`GatewayLayer`](super::GatewayLayer) while it serves.
-/// Get one from [`GatewayLayer::reload_handle`](super::GatewayLayer::reload_handle); it is
-/// cheap to clone and may be used from any thread. See [the module docs](self).
+/// Get one from [`GatewayLayer::reload_handle`](super::GatewayLayer::reload_handle) (from the
+/// layer, not the [`Gateway`]: a `Gateway` is a builder, and each of its clones becomes a
+/// layer of its own); it is cheap to clone and may be used from any thread. See [the module
+/// docs](self).
 ///
 /// Each successful reload logs an `INFO` event (target `tollgate::gateway::reload`) saying
 /// how many APIs are in force and which stores were kept; a refused one logs a `WARN` event
@@ -184,6 +186,11 @@ impl ReloadHandle {
     /// Reads the gateway's file again and puts it in force. If the file is refused — with
     /// the error [`Gateway::from_file`] gives for it — the configuration in force stays.
     /// A gateway not read from a file has nothing to reread: that is an error too.
+    ///
+    /// The file is the whole configuration: what was added in code to the gateway read
+    /// from it (an [`Api`](super::Api), a policy) is not in the reloaded one. Parsing is
+    /// blocking work: from async code, call it in `spawn_blocking` (the `reload` example
+    /// does).
     pub fn reload(&self) -> Result<(), ConfigError> {
         let _one = lock(&self.hub.reloading);
         let current = self.hub.current();

@@ -11,6 +11,9 @@
 //!   re-routed API without a name is a new API). An API whose name (or, unnamed, methods and
 //!   path) repeats an earlier one's in the same file starts afresh on every reload.
 //!
+//! A new block that keeps state between requests (a store, a cache) takes it from the
+//! [`Keeper`] the same way, so that it survives reloads too.
+//!
 //! "Unchanged" compares the blocks as data (`{a: 1, b: 2}` and `{b: 2, a: 1}` are the same;
 //! `10` and `"10"` are not), read from the text in its own format. A text that cannot be read
 //! as plain data for this comparison (a YAML tag, say) keeps nothing: every store starts
