@@ -183,6 +183,61 @@ apis:
     assert_eq!(resp.text().await.unwrap(), "slow");
 }
 
+/// A request body whose chunks the test sends when it pleases.
+struct ChannelBody(tokio::sync::mpsc::UnboundedReceiver<Bytes>);
+
+impl http_body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        self.0.poll_recv(cx).map(|chunk| chunk.map(|b| Ok(http_body::Frame::data(b))))
+    }
+}
+
+/// A request stopped half-way through its stack (parameter validation waits for the body)
+/// when the reload comes finishes through the old stack: the old validation rules, not the
+/// new ones, judge its body.
+#[tokio::test]
+async fn a_request_half_way_through_its_stack_finishes_on_the_old_policies() {
+    let rules = |max: u32, limit: u32| {
+        format!(
+            "apis:\n  - path: /\n    basic_flow_control: {{expire_type: hour, api_rate_limit: {limit}}}\n    \
+             params: {{validation: {{params: [{{name: n, position: form, type: int, max: {max}}}]}}}}\n"
+        )
+    };
+    let layer = Gateway::from_config(&rules(10, 100), Format::Yaml).unwrap().into_layer();
+    let reload = layer.reload_handle();
+    let mut svc = handler_service(&layer);
+    let form = |body: Body| {
+        let mut req =
+            Request::post("/").header("content-type", "application/x-www-form-urlencoded").body(body).unwrap();
+        req.extensions_mut().insert(PeerAddr("127.0.0.1:40000".parse().unwrap()));
+        req
+    };
+
+    let (chunks, rx) = tokio::sync::mpsc::unbounded_channel();
+    // called now: it passes flow control and waits in the validation for the rest of its body
+    let in_flight = tokio::spawn(tower::Service::call(&mut svc, form(Body::new(ChannelBody(rx)))));
+    chunks.send(Bytes::from_static(b"n=5")).unwrap();
+    tokio::task::yield_now().await;
+    reload.reload_from(&rules(1000, 7), Format::Yaml).unwrap();
+
+    // a new request: n = 500 is within the new maximum
+    let resp = svc.clone().oneshot(form(Body::from("n=500"))).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-ratelimit-limit"], "7");
+
+    // the old one gets the rest of its body: n = 500 is over the old maximum
+    chunks.send(Bytes::from_static(b"00")).unwrap();
+    drop(chunks);
+    let resp = in_flight.await.unwrap().unwrap();
+    assert_eq!(resp.status(), 400);
+}
+
 // ---------------------------------------------------------------------------------------
 // a bad file
 
