@@ -15,6 +15,7 @@
 //! | `cors` (default) | [`cors`] | CORS: Tencent's plugin rules, Aliyun's plug-in, the "support CORS" switch |
 //! | `redis` (default) | [`redis`] | Redis-backed nonce and rate stores, so a fleet shares one limit and one nonce history |
 //! | `gateway`, `yaml`, `toml` (default) | [`gateway`] | the whole canonical stack as one layer, per API, from code or a JSON, YAML or TOML file |
+//! | `watch` | [`gateway::ReloadHandle::watch`] | reload a gateway when its configuration file changes |
 //! | `params` (default) | [`params`] | parameters: validation (types, ranges, lengths, enums, regexes, JSON Schema), constant and system parameters, mapping |
 //! | `access` (default) | [`access`] | Aliyun parameter access control (`accessControl`): ordered rules on the request's parameters, ALLOW / DENY with a response of one's own |
 //! | `error-mapping` (default) | [`error_mapping`] | error-code mapping: Aliyun's `errorMapping` plug-in, a backend's error status, header or JSON field mapped to the status and message the client sees |

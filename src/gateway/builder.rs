@@ -2,6 +2,7 @@
 
 use std::convert::Infallible;
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -12,7 +13,8 @@ use http::{HeaderValue, Method, Request, Response, StatusCode};
 use tollgate_core::{ClientIpLayer, ErrorStyle, Rejection, RequestIdLayer, TrustedProxies};
 use tower::{Layer, Service};
 
-use super::config::ConfigError;
+use super::config::{Carry, ConfigError};
+use super::reload::{Hub, Live, ReloadHandle};
 use super::routes::{self, Found, PathPattern, Route};
 use super::stack::{BoxError, GatewayFuture, Next, Policies, PolicyLayer, Slot};
 
@@ -145,6 +147,10 @@ pub struct Gateway {
     pub(crate) policies: Policies,
     pub(crate) unmatched: Unmatched,
     pub(crate) encoded_slashes: bool,
+    /// The stores a configuration file's blocks use, for a reload to carry over.
+    pub(crate) carry: Arc<Carry>,
+    /// The file it was read from, which [`ReloadHandle::reload`] reads again.
+    pub(crate) source: Option<PathBuf>,
 }
 
 impl fmt::Debug for Gateway {
@@ -198,6 +204,8 @@ impl Gateway {
             policies: Policies::default(),
             unmatched: Unmatched::Pass,
             encoded_slashes: false,
+            carry: Arc::default(),
+            source: None,
         }
     }
 
@@ -256,24 +264,30 @@ impl Gateway {
 
     policy_methods!();
 
-    /// The gateway as one tower layer.
+    /// The gateway as one tower layer. Its configuration can be replaced while it serves
+    /// through [`GatewayLayer::reload_handle`].
     pub fn into_layer(self) -> GatewayLayer {
+        GatewayLayer { hub: Arc::new(Hub::new(self.compile())) }
+    }
+
+    /// The configuration as a layer applies it: routes and each API's policies.
+    pub(crate) fn compile(self) -> Compiled {
         let routes = self.apis.iter().map(|api| api.route.clone()).collect();
         let stacks = self.apis.into_iter().map(|api| api.policies).collect();
         let fallback = match self.unmatched {
             Unmatched::Pass => Some(self.policies),
             Unmatched::NotFound => None,
         };
-        GatewayLayer {
-            shared: Arc::new(Compiled {
-                request_id: self.request_id,
-                client_ip: self.client_ip,
-                style: self.style,
-                routes,
-                stacks,
-                fallback,
-                encoded_slashes: self.encoded_slashes,
-            }),
+        Compiled {
+            request_id: self.request_id,
+            client_ip: self.client_ip,
+            style: self.style,
+            routes,
+            stacks,
+            fallback,
+            encoded_slashes: self.encoded_slashes,
+            carry: self.carry,
+            source: self.source,
         }
     }
 }
@@ -361,7 +375,8 @@ impl Api {
     policy_methods!();
 }
 
-struct Compiled {
+/// One configuration, ready to be put in front of a service: what a reload swaps.
+pub(crate) struct Compiled {
     request_id: Option<RequestIdLayer>,
     client_ip: ClientIpLayer,
     style: ErrorStyle,
@@ -369,6 +384,28 @@ struct Compiled {
     stacks: Vec<Policies>,
     fallback: Option<Policies>,
     encoded_slashes: bool,
+    pub(crate) carry: Arc<Carry>,
+    pub(crate) source: Option<PathBuf>,
+}
+
+impl Compiled {
+    /// How many APIs it declares.
+    pub(crate) fn apis(&self) -> usize {
+        self.routes.len()
+    }
+
+    /// The whole stack in front of `inner`: request id, client address, then each API's
+    /// policies. Built once per service and configuration, never per request.
+    pub(crate) fn stack(self: &Arc<Self>, inner: Next) -> Next {
+        let stacks: Arc<[Next]> = self.stacks.iter().map(|p| p.apply(inner.clone())).collect();
+        let fallback = self.fallback.as_ref().map(|p| p.apply(inner));
+        let dispatch = Dispatch { shared: self.clone(), stacks, fallback };
+        let with_ip = self.client_ip.clone().layer(dispatch);
+        match &self.request_id {
+            Some(layer) => Next::new(layer.layer(with_ip)),
+            None => Next::new(with_ip),
+        }
+    }
 }
 
 /// The gateway as one tower layer: use it with axum's `Router::layer` or wrap any service
@@ -383,15 +420,24 @@ struct Compiled {
 /// type-erased, so a request costs one boxed future per policy it crosses (its service is
 /// cloned, which is an `Arc` or two, and called at once), and bodies are unified to
 /// [`axum::body::Body`] (free when the body is one, or a policy's wrapping of one). The
-/// stacks are put together once, when the layer is applied, not per request.
+/// stacks are put together once, when the layer is applied (and again on each reload), not
+/// per request; a request reads which configuration is in force with one atomic load.
 #[derive(Clone)]
 pub struct GatewayLayer {
-    shared: Arc<Compiled>,
+    hub: Arc<Hub>,
 }
 
 impl fmt::Debug for GatewayLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GatewayLayer").field("apis", &self.shared.routes.len()).finish_non_exhaustive()
+        f.debug_struct("GatewayLayer").field("apis", &self.hub.current().apis()).finish_non_exhaustive()
+    }
+}
+
+impl GatewayLayer {
+    /// A handle that replaces the configuration of this layer, and of every service it has
+    /// made or will make, while they serve: see [`ReloadHandle`].
+    pub fn reload_handle(&self) -> ReloadHandle {
+        ReloadHandle::new(self.hub.clone())
     }
 }
 
@@ -405,24 +451,17 @@ where
     type Service = GatewayService;
 
     fn layer(&self, inner: S) -> GatewayService {
-        let shared = &self.shared;
-        let inner = Next::new(inner);
-        let stacks: Arc<[Next]> = shared.stacks.iter().map(|p| p.apply(inner.clone())).collect();
-        let fallback = shared.fallback.as_ref().map(|p| p.apply(inner));
-        let dispatch = Dispatch { shared: shared.clone(), stacks, fallback };
-        let with_ip = shared.client_ip.clone().layer(dispatch);
-        let next = match &shared.request_id {
-            Some(layer) => Next::new(layer.layer(with_ip)),
-            None => Next::new(with_ip),
-        };
-        GatewayService(next)
+        GatewayService(self.hub.attach(Next::new(inner)))
     }
 }
 
 /// The service a [`GatewayLayer`] makes: takes a request with any body of [`Bytes`],
 /// answers with an [`axum::body::Body`], never fails. Cheap to clone.
+///
+/// Each request runs on the configuration in force when it arrived, to its end, whatever
+/// reloads happen meanwhile.
 #[derive(Clone)]
-pub struct GatewayService(Next);
+pub struct GatewayService(Arc<Live>);
 
 impl fmt::Debug for GatewayService {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -439,12 +478,15 @@ where
     type Error = Infallible;
     type Future = GatewayFuture;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Service::<Request<B>>::poll_ready(&mut self.0, cx)
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        // the stack is a `Next`: always ready (see `Next`)
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: Request<B>) -> GatewayFuture {
-        self.0.call(req)
+        // The future owns clones of the policies it runs through: a reload while it waits
+        // leaves it on the configuration it started with.
+        self.0.stack().call_shared(req)
     }
 }
 

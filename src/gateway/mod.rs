@@ -7,7 +7,7 @@
 //! IP, signature verification, the replay guard, parameter access control, flow control by
 //! app or parameter — however
 //! they were declared. A path that is not in normal form (`//`, `/./`, `/../`, `%61`, `%2F`,
-//! ...) is refused with 400 `InvalidPath` before any API is chosen (see [`Api`]). It is one
+//! ...) is refused with 400 `InvalidPath` before any API is chosen (see [`Api`](crate::gateway::Api)). It is one
 //! [`GatewayLayer`]: `Router::layer` it onto an axum app, or
 //! wrap any tower service.
 //!
@@ -185,6 +185,13 @@
 //! up to 4294967295, got 0`. Each format needs its feature: `yaml` (with `serde_norway`, the
 //! maintained fork of the deprecated `serde_yaml`) and `toml`, both on by default.
 //!
+//! # Live reload
+//!
+//! [`GatewayLayer::reload_handle`] gives a [`ReloadHandle`](crate::gateway::ReloadHandle) that reads the file again and
+//! swaps the new configuration in atomically, keeping the rate counters and nonces of the
+//! blocks that did not change; a bad file is refused and the old configuration stays. See
+//! [`reload`](crate::gateway::reload).
+//!
 //! # Cost
 //!
 //! The policy crates are zero-cost on their own. So that one type holds any configuration,
@@ -193,9 +200,11 @@
 
 mod builder;
 mod config;
+pub mod reload;
 mod routes;
 mod stack;
 
 pub use builder::{Api, Gateway, GatewayLayer, GatewayService, Unmatched};
 pub use config::{ConfigError, Format};
+pub use reload::ReloadHandle;
 pub use stack::{BoxError, GatewayFuture, Next, PolicyLayer};

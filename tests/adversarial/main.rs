@@ -15,6 +15,7 @@ mod flow;
 mod ip;
 mod params;
 mod redis;
+mod reload;
 mod replay;
 mod routing;
 mod signature;

@@ -8,11 +8,13 @@ use http::{HeaderName, Method};
 use tollgate_core::{ClientIpLayer, ErrorStyle, ForwardingHeader, MemoryNonceStore, RequestIdLayer, TrustedProxies};
 
 use super::ConfigError;
+use super::carry::{self, Keeper};
 use super::read::{BoolOr, RawApi, RawForwarding, RawGateway, RawNonceStore, RawUnmatched, StyleName};
 use crate::gateway::builder::{Api, Gateway, Unmatched};
 
-/// The gateway: its global blocks, then each API (error paths under `apis[i]`).
-pub(super) fn gateway(raw: RawGateway) -> Result<Gateway, ConfigError> {
+/// The gateway: its global blocks, then each API (error paths under `apis[i]`). Its stores
+/// come from `keeper` (the previous configuration's where a reload may keep them).
+pub(super) fn gateway(raw: RawGateway, keeper: &Keeper<'_>) -> Result<Gateway, ConfigError> {
     let mut gateway = Gateway::new()
         .unmatched(match raw.unmatched {
             Some(RawUnmatched::Pass) => Unmatched::Pass,
@@ -51,9 +53,10 @@ pub(super) fn gateway(raw: RawGateway) -> Result<Gateway, ConfigError> {
     if let Some(style) = raw.error_style {
         gateway = gateway.error_style(style.style());
     }
-    let nonces = nonce_store(raw.nonce_store).map_err(|e| e.within("nonce_store"))?;
+    let nonces = keeper.nonce_store(|| nonce_store(raw.nonce_store).map_err(|e| e.within("nonce_store")))?;
     for (i, api) in raw.apis.into_iter().enumerate() {
-        let api = build_api(api, raw.error_style, &nonces).map_err(|e| e.within(format_args!("apis[{i}]")))?;
+        let api =
+            build_api(api, i, raw.error_style, &nonces, keeper).map_err(|e| e.within(format_args!("apis[{i}]")))?;
         gateway = gateway.api(api);
     }
     Ok(gateway)
@@ -95,10 +98,17 @@ fn header_name(path: String, name: &str) -> Result<HeaderName, ConfigError> {
         .map_err(|_| ConfigError::new(path, format!("expected a header name, got {name:?}")))
 }
 
-/// One API; error paths relative to it.
-fn build_api(mut raw: RawApi, global_style: Option<StyleName>, nonces: &MemoryNonceStore) -> Result<Api, ConfigError> {
+/// One API, the `index`th; error paths relative to it.
+fn build_api(
+    mut raw: RawApi,
+    index: usize,
+    global_style: Option<StyleName>,
+    nonces: &MemoryNonceStore,
+    keeper: &Keeper<'_>,
+) -> Result<Api, ConfigError> {
     super::plugins::resolve(&mut raw)?;
     one_flow_control(&raw)?;
+    let identity = identity_of(&raw);
     let mut api = front_end(&mut raw)?;
     if let Some(name) = raw.name.take() {
         api = api.named(name);
@@ -111,6 +121,9 @@ fn build_api(mut raw: RawApi, global_style: Option<StyleName>, nonces: &MemoryNo
         signed: raw.signature.is_some(),
         nonces,
         origins: std::mem::take(&mut raw.origins),
+        index,
+        identity,
+        keeper,
     };
     api = add(api, "cors", raw.cors, &cx)?;
     api = add(api, "ip_access", raw.ip_access, &cx)?;
@@ -157,6 +170,16 @@ fn one_flow_control(raw: &RawApi) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
+}
+
+/// How a reload knows the API (see `carry`): its name, else its methods and path, as written
+/// in `path` and `method` or in Tencent's `RequestConfig`.
+fn identity_of(raw: &RawApi) -> String {
+    let config = raw.request_config.as_ref();
+    let path = raw.path.as_deref().or(config.map(|c| c.path.as_str())).unwrap_or_default();
+    let mut methods = raw.method.as_ref().map(|m| m.0.clone()).unwrap_or_default();
+    methods.extend(config.and_then(|c| c.method.clone()));
+    carry::identity(raw.name.as_deref(), &methods, path)
 }
 
 /// The API's binding: `path` and `method`, or Tencent's `RequestConfig` (`Path`, `Method`),
@@ -293,6 +316,20 @@ pub(super) struct Context<'a> {
     nonces: &'a MemoryNonceStore,
     /// Blocks read from a `plugins` envelope, and where (`plugins[1].PluginData`).
     origins: Vec<(&'static str, String)>,
+    /// The API's place in the file and how a reload knows it (see `carry`).
+    index: usize,
+    identity: String,
+    /// Hands out rate stores: a reload keeps those of unchanged blocks.
+    keeper: &'a Keeper<'a>,
+}
+
+impl Context<'_> {
+    /// The rate store of the API's flow-control block `key` (the block's own: each block
+    /// keeps or resets its counters on reload by itself).
+    #[cfg_attr(not(feature = "flow"), allow(dead_code, reason = "only flow control counts"))]
+    fn rate_store(&self, key: &'static str) -> std::sync::Arc<tollgate_core::MemoryRateStore> {
+        self.keeper.rate_store(self.index, &self.identity, key)
+    }
 }
 
 /// A block of an API's configuration: it puts its policy's layers on the API.
@@ -364,7 +401,8 @@ impl Block for tollgate_flow::BasicFlowControlConfig {
         // App limits read the `Caller`: they go inside the signature layer.
         let by_app = self.app_rate_limit.is_some() || !self.spec_app_rate_limits.is_empty();
         let limits = BasicLimits::from_config(&self)?.named(&cx.name);
-        let layer = styled(FlowControlLayer::new(limits), cx, FlowControlLayer::error_style);
+        let layer = FlowControlLayer::with_shared_store(limits, cx.rate_store("basic_flow_control"));
+        let layer = styled(layer, cx, FlowControlLayer::error_style);
         Ok(if by_app { api.app_flow(layer) } else { api.flow(layer) })
     }
 }
@@ -378,7 +416,8 @@ impl Block for tollgate_flow::AliyunFlowControlConfig {
         // Aliyun's own style unless the configuration names one
         let style = cx.style.clone().unwrap_or(ErrorStyle::AliyunApiGateway);
         let status = limits.status();
-        let layer = FlowControlLayer::new(limits).error_style(style);
+        let layer =
+            FlowControlLayer::with_shared_store(limits, cx.rate_store("aliyun_flow_control")).error_style(style);
         Ok(api.app_flow(match status {
             Some(status) => layer.aliyun_status(status),
             None => layer,
@@ -392,7 +431,8 @@ impl Block for tollgate_flow::ParamFlowControlConfig {
         use tollgate_flow::{FlowControlLayer, ParamLimits};
 
         let limits = ParamLimits::from_config(&self)?.named(&cx.name);
-        Ok(api.param_flow(styled(FlowControlLayer::new(limits), cx, FlowControlLayer::error_style)))
+        let layer = FlowControlLayer::with_shared_store(limits, cx.rate_store("param_flow_control"));
+        Ok(api.param_flow(styled(layer, cx, FlowControlLayer::error_style)))
     }
 }
 

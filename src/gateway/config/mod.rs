@@ -8,14 +8,17 @@
 //! be refused, naming the feature.
 
 mod build;
+mod carry;
 mod plugins;
 mod read;
 
 use std::path::Path;
+use std::sync::Arc;
 
 pub use tollgate_core::ConfigError;
 
 use super::builder::Gateway;
+pub(crate) use carry::{Carry, Kept};
 
 /// The format of a configuration text. [`Gateway::from_file`] picks it from the file's
 /// extension: `.json`, `.yaml` / `.yml`, `.toml`.
@@ -72,17 +75,39 @@ impl Gateway {
     /// assert_eq!(err.field, "apis[0].plugins[0].PluginType");
     /// ```
     pub fn from_config(text: &str, format: Format) -> Result<Self, ConfigError> {
-        build::gateway(read::parse(text, format)?)
+        Self::load(text, format, None).map(|(gateway, _)| gateway)
     }
 
     /// Reads a gateway from a file, the format named by its extension (`.json`, `.yaml`,
     /// `.yml`, `.toml`). Errors name the file.
+    ///
+    /// Such a gateway can be reloaded from its file while it serves: see
+    /// [`GatewayLayer::reload_handle`](super::GatewayLayer::reload_handle).
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
-        let path = path.as_ref();
+        Self::load_file(path.as_ref(), None).map(|(gateway, _)| gateway)
+    }
+
+    /// [`from_config`](Self::from_config), taking the stores of `previous` whose blocks
+    /// are unchanged (see `carry`); also says what it kept.
+    pub(crate) fn load(text: &str, format: Format, previous: Option<&Carry>) -> Result<(Self, Kept), ConfigError> {
+        let raw = read::parse(text, format)?;
+        let tree = carry::tree(text, format);
+        let keeper = carry::Keeper::new(tree.as_ref(), previous);
+        let mut gateway = build::gateway(raw, &keeper)?;
+        let (carry, kept) = keeper.finish();
+        gateway.carry = Arc::new(carry);
+        Ok((gateway, kept))
+    }
+
+    /// [`from_file`](Self::from_file), taking the stores of `previous` whose blocks are
+    /// unchanged: the same errors, naming the file.
+    pub(crate) fn load_file(path: &Path, previous: Option<&Carry>) -> Result<(Self, Kept), ConfigError> {
         let in_file = |e: ConfigError| e.in_file(path);
         let format = Format::from_path(path)
             .ok_or_else(|| in_file(ConfigError::new("", "expected a .json, .yaml, .yml or .toml file")))?;
         let text = std::fs::read_to_string(path).map_err(|e| in_file(ConfigError::new("", e)))?;
-        Self::from_config(&text, format).map_err(in_file)
+        let (mut gateway, kept) = Self::load(&text, format, previous).map_err(in_file)?;
+        gateway.source = Some(path.to_owned());
+        Ok((gateway, kept))
     }
 }
