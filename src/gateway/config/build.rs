@@ -328,7 +328,9 @@ impl Context<'_> {
     /// keeps or resets its counters on reload by itself).
     #[cfg_attr(not(feature = "flow"), allow(dead_code, reason = "only flow control counts"))]
     fn rate_store(&self, key: &'static str) -> std::sync::Arc<tollgate_core::MemoryRateStore> {
-        self.keeper.rate_store(self.index, &self.identity, key)
+        // a block read from a plug-in envelope is compared as the API's whole `plugins` list
+        let written = if self.origins.iter().any(|(block, _)| *block == key) { "plugins" } else { key };
+        self.keeper.rate_store(self.index, &self.identity, key, written)
     }
 }
 

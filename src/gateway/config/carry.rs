@@ -117,9 +117,17 @@ impl<'a> Keeper<'a> {
 
     /// The rate store of the flow-control block `key` of the API at `index`, known as
     /// `identity`: the previous one if the API and the block are unchanged, else a new one.
-    pub(super) fn rate_store(&self, index: usize, identity: &str, key: &'static str) -> Arc<MemoryRateStore> {
+    /// The block is compared as the API's field `written`: its own, or `plugins` when it was
+    /// read from a plug-in envelope (so a change to any envelope starts it afresh).
+    pub(super) fn rate_store(
+        &self,
+        index: usize,
+        identity: &str,
+        key: &'static str,
+        written: &'static str,
+    ) -> Arc<MemoryRateStore> {
         let fresh = || Arc::new(MemoryRateStore::new());
-        let path = [BlockKey::Field("apis"), BlockKey::Index(index), BlockKey::Field(key)];
+        let path = [BlockKey::Field("apis"), BlockKey::Index(index), BlockKey::Field(written)];
         let Some(block) = self.block(&path) else { return fresh() };
         let slot = (identity.to_owned(), key);
         let mut next = self.next.borrow_mut();
@@ -185,7 +193,7 @@ mod tests {
             {"path": "/b", "basic_flow_control": {"api_rate_limit": 1}},
         ]});
         let keeper = keeper_for(&first, None);
-        let a = keeper.rate_store(0, "name a", "basic_flow_control");
+        let a = keeper.rate_store(0, "name a", "basic_flow_control", "basic_flow_control");
         let b = keeper.rate_store(1, &identity(None, &[], "/b"), "basic_flow_control");
         let (carry, kept) = keeper.finish();
         assert_eq!((kept.rate_stores, carry.rate_stores()), (0, 2));
@@ -196,7 +204,7 @@ mod tests {
             {"basic_flow_control": {"api_rate_limit": 1}, "name": "a"},
         ]});
         let keeper = keeper_for(&second, Some(&carry));
-        assert!(Arc::ptr_eq(&keeper.rate_store(1, "name a", "basic_flow_control"), &a));
+        assert!(Arc::ptr_eq(&keeper.rate_store(1, "name a", "basic_flow_control", "basic_flow_control"), &a));
         assert!(!Arc::ptr_eq(&keeper.rate_store(0, &identity(None, &[], "/b"), "basic_flow_control"), &b));
         assert_eq!(keeper.finish().1.rate_stores, 1);
     }
@@ -208,11 +216,11 @@ mod tests {
             {"name": "a", "basic_flow_control": {"api_rate_limit": 1}},
         ]});
         let keeper = keeper_for(&tree, None);
-        keeper.rate_store(0, "name a", "basic_flow_control");
-        keeper.rate_store(1, "name a", "basic_flow_control");
+        keeper.rate_store(0, "name a", "basic_flow_control", "basic_flow_control");
+        keeper.rate_store(1, "name a", "basic_flow_control", "basic_flow_control");
         let (carry, _) = keeper.finish();
         let keeper = keeper_for(&tree, Some(&carry));
-        keeper.rate_store(0, "name a", "basic_flow_control");
+        keeper.rate_store(0, "name a", "basic_flow_control", "basic_flow_control");
         assert_eq!(keeper.finish().1.rate_stores, 0);
     }
 
