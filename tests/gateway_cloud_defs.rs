@@ -387,11 +387,37 @@ specials:                    # [CreatePlugin example]
     assert_eq!(resp.status(), 200);
 }
 
-#[test]
-fn aliyun_access_control_envelope_is_refused_until_the_block_exists() {
-    let e = config_error(&with_plugin("accessControl", ALIYUN_ACCESS_CONTROL), Format::Yaml);
-    assert_eq!(e.field, "apis[0].plugins[0].PluginType");
-    assert!(e.problem.contains("access_control"), "{e}");
+#[tokio::test]
+async fn aliyun_access_control_envelope_verbatim() {
+    // the spec's plug-in as PluginData, on an Aliyun path: with no token its `userId` is
+    // null, so the `user` rule's condition is false and it denies with its own answer
+    let data = ALIYUN_ACCESS_CONTROL.lines().map(|l| format!("          {l}")).collect::<Vec<_>>().join("\n");
+    let config = format!(
+        "apis:\n  - path: /users/[userId]\n    plugins:\n      - PluginType: accessControl\n        PluginData: |\n{data}\n"
+    );
+    let addr = serve_config(&config, Format::Yaml).await;
+    let resp = client_from("127.0.0.1").get(format!("http://{addr}/users/7")).send().await.unwrap();
+    assert_eq!(resp.status(), 403);
+    assert_eq!(resp.headers()["content-type"], "application/xml");
+    let message = resp.headers()["x-ca-error-message"].to_str().unwrap().to_owned();
+    assert!(message.starts_with("Path not match") && message.ends_with("vs /7"), "{message}");
+    assert!(resp.text().await.unwrap().contains("vs /7</Reason>"));
+    // the same plug-in twice, as an envelope and as the block: an error naming both
+    let twice = format!("{config}    access_control: {{parameters: {{}}, rules: []}}\n");
+    let e = config_error(&twice, Format::Yaml);
+    assert!(e.to_string().contains("access_control"), "{e}");
+}
+
+#[tokio::test]
+async fn aliyun_error_mapping_envelope() {
+    let data = r#"{"parameters": {"statusCode": "StatusCode"}, "errorCondition": "$statusCode = 200",
+        "mappings": [], "defaultMapping": {"statusCode": 418, "errorMessage": "mapped ${statusCode}"}}"#;
+    let addr = serve_config(&with_plugin("errorMapping", data), Format::Yaml).await;
+    let resp = client_from("127.0.0.1").get(format!("http://{addr}/p/x")).send().await.unwrap();
+    assert_eq!(resp.status(), 418);
+    assert_eq!(resp.headers()["x-ca-error-message"], "mapped 200");
+    // the handler's body is kept as sent
+    assert!(resp.text().await.unwrap().starts_with("/p/x"));
 }
 
 #[test]

@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
 use tollgate::gateway::{Format, Gateway};
 
-const PLUGIN_TYPES: [&str; 10] = [
+const PLUGIN_TYPES: [&str; 11] = [
     "IPControl",
     "TrafficControl",
     "TrafficControlByParameter",
@@ -17,6 +17,7 @@ const PLUGIN_TYPES: [&str; 10] = [
     "trafficControl",
     "cors",
     "accessControl",
+    "errorMapping",
     "CustomReq",
     "ipcontrol",
 ];

@@ -137,8 +137,9 @@
 //!   # Aliyun) or as an object; each is read as the block its type names:
 //!   # IPControl / ipControl -> ip_access, TrafficControl -> basic_flow_control,
 //!   # TrafficControlByParameter -> param_flow_control, trafficControl -> aliyun_flow_control,
-//!   # Cors / cors -> cors. Types are case-sensitive; one tollgate does not implement
-//!   # (CustomReq, Routing, caching, jwtAuth, accessControl for now, ...) is an error, and so
+//!   # Cors / cors -> cors, accessControl -> access_control, errorMapping -> error_mapping.
+//!   # Types are case-sensitive; one tollgate does not implement
+//!   # (CustomReq, Routing, caching, jwtAuth, ...) is an error, and so
 //!   # is a block given twice (two envelopes of a type, or an envelope beside the block).
 //!   - path: /orders/
 //!     plugins:

@@ -8,13 +8,14 @@
 //! | `TrafficControlByParameter` | | `param_flow_control` |
 //! | | `trafficControl` | `aliyun_flow_control` |
 //! | `Cors` | `cors` | `cors` |
-//! | | `accessControl` | `access_control` (refused until that block exists) |
+//! | | `accessControl` | `access_control` |
+//! | | `errorMapping` | `error_mapping` |
 //!
 //! Types are matched exactly: Tencent's `TrafficControl` and Aliyun's `trafficControl`
 //! differ only in case and are different plug-ins. A type tollgate does not implement
 //! (Tencent's `CustomReq`, `CustomAuth`, `Routing`, `CircuitBreaker`, `ProxyCache`; Aliyun's
-//! `backendSignature`, `jwtAuth`, `caching`, `basicAuth`, `routing`, `errorMapping`,
-//! `circuitBreaker`, `remoteAuth`) is a configuration error naming it: a policy the operator
+//! `backendSignature`, `jwtAuth`, `caching`, `basicAuth`, `routing`, `circuitBreaker`,
+//! `remoteAuth`) is a configuration error naming it: a policy the operator
 //! asked for is never silently left out.
 //!
 //! `PluginData` is text, as the clouds' APIs take it — JSON (Tencent and Aliyun) or YAML
@@ -56,6 +57,7 @@ pub(crate) enum BlockKind {
     ParamFlowControl,
     AliyunFlowControl,
     AccessControl,
+    ErrorMapping,
 }
 
 impl BlockKind {
@@ -68,12 +70,13 @@ impl BlockKind {
             Self::ParamFlowControl => "param_flow_control",
             Self::AliyunFlowControl => "aliyun_flow_control",
             Self::AccessControl => "access_control",
+            Self::ErrorMapping => "error_mapping",
         }
     }
 }
 
 /// Types tollgate implements, as each cloud spells them.
-const KNOWN: [(&str, BlockKind); 8] = [
+const KNOWN: [(&str, BlockKind); 9] = [
     ("IPControl", BlockKind::IpAccess),
     ("TrafficControl", BlockKind::BasicFlowControl),
     ("TrafficControlByParameter", BlockKind::ParamFlowControl),
@@ -82,10 +85,11 @@ const KNOWN: [(&str, BlockKind); 8] = [
     ("trafficControl", BlockKind::AliyunFlowControl),
     ("cors", BlockKind::Cors),
     ("accessControl", BlockKind::AccessControl),
+    ("errorMapping", BlockKind::ErrorMapping),
 ];
 
 /// Types the clouds document that tollgate does not implement.
-const NOT_IMPLEMENTED: [&str; 13] = [
+const NOT_IMPLEMENTED: [&str; 12] = [
     "CustomReq",
     "CustomAuth",
     "Routing",
@@ -96,7 +100,6 @@ const NOT_IMPLEMENTED: [&str; 13] = [
     "caching",
     "basicAuth",
     "routing",
-    "errorMapping",
     "circuitBreaker",
     "remoteAuth",
 ];
@@ -138,12 +141,8 @@ pub(super) fn resolve(api: &mut RawApi) -> Result<(), ConfigError> {
             BlockKind::BasicFlowControl => put(&mut api.basic_flow_control, data, &from, kind.key())?,
             BlockKind::ParamFlowControl => put(&mut api.param_flow_control, data, &from, kind.key())?,
             BlockKind::AliyunFlowControl => put(&mut api.aliyun_flow_control, data, &from, kind.key())?,
-            BlockKind::AccessControl => {
-                return Err(ConfigError::new(
-                    format!("{at}.PluginType"),
-                    "accessControl (the access_control block) is not available in this version of tollgate",
-                ));
-            }
+            BlockKind::AccessControl => put(&mut api.access_control, data, &from, kind.key())?,
+            BlockKind::ErrorMapping => put(&mut api.error_mapping, data, &from, kind.key())?,
         }
         api.origins.push((kind.key(), from));
     }
