@@ -63,8 +63,9 @@
 //! ([`DEFAULT_BODY_LIMIT`], 64 KiB; `bodyLimit` in the configuration or
 //! [`ErrorMappingLayer::body_limit`]), then the body is rebuilt from the bytes read. Every
 //! other body passes through untouched, streamed. A body is never lost or cut: one over the
-//! limit (or declared so by `Content-Length`) is handed on as the bytes read followed by the
-//! rest, streamed; one that fails half-way is handed on as its bytes then the error.
+//! limit (reading stops at the frame that crosses it; a body declared larger, by
+//! `Content-Length` or its size hint, is not read at all) is handed on as the bytes read
+//! followed by the rest, streamed; one that fails half-way is handed on as its bytes then the error.
 //!
 //! # Settled where Aliyun's documentation is unclear
 //!

@@ -101,9 +101,7 @@ impl Policy {
             }
             Some(entry) => Some(mapping(entry, &params).map_err(|e| e.within("defaultMapping"))?),
         };
-        if let Some(limit) = config.body_limit
-            && limit == 0
-        {
+        if config.body_limit == Some(0) {
             return Err(ConfigError::new("bodyLimit", "expected a positive number of bytes"));
         }
 

@@ -373,9 +373,12 @@ impl Condition {
     pub fn aliyun_locations(&self) -> Vec<AliyunLocation> {
         let found = std::cell::RefCell::new(Vec::<AliyunLocation>::new());
         self.expr.any_operand(&|o| {
-            if let Operand::Var(v) = o
-                && !found.borrow().contains(&v.location)
-            {
+            // (no let chains: the policy crates build on Rust 1.85)
+            let var = match o {
+                Operand::Var(v) => Some(v),
+                _ => None,
+            };
+            if let Some(v) = var.filter(|v| !found.borrow().contains(&v.location)) {
                 found.borrow_mut().push(v.location.clone());
             }
             false // visit every operand
