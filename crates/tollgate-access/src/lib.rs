@@ -102,7 +102,10 @@
 //! judged), a name a lenient backend reads as the rule's (`x_user` for the header `x-user`,
 //! `ID` or `id[]` for the query name `id`), or a malformed percent-escape
 //! (`MalformedParameter`). Header names match in any case; query and form values are
-//! percent-decoded as backends decode them.
+//! percent-decoded as backends decode them. `Form:` fields are read from
+//! `application/x-www-form-urlencoded` bodies; when a rule reads one, a `multipart/*` body is
+//! refused (415 `UnsupportedFormType`): a backend reading its parts as the form would see
+//! fields no rule read.
 //!
 //! - **`Token:NAME`** reads the claims a token verifier put in the extensions
 //!   ([`TokenClaims`](tollgate_core::TokenClaims)); without a verifier inside the stack before
@@ -136,5 +139,5 @@ mod response;
 
 pub use config::{AccessControlConfig, Action, ConfigError, Rule};
 pub use layer::{AccessControl, AccessControlLayer, BoxResponseFuture, ResponseFuture};
-pub use policy::{CODE_AMBIGUOUS_PARAMETER, CODE_MALFORMED_PARAMETER};
+pub use policy::{CODE_AMBIGUOUS_PARAMETER, CODE_MALFORMED_PARAMETER, CODE_UNSUPPORTED_FORM};
 pub use response::{CODE_DENIED, DEFAULT_MESSAGE};

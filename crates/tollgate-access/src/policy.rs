@@ -92,6 +92,10 @@ impl Policy {
     /// Runs the rules in order: the first that fires decides. `Ok` when one ALLOWs or none
     /// fires; the rule's refusal when one DENYs. `body` is the buffered form body, if read.
     pub(crate) fn decide<B>(&self, req: &Request<B>, body: Option<&[u8]>) -> Result<(), Rejection> {
+        if self.needs_body && is_multipart(req.headers()) {
+            // a backend reading multipart fields as its form would see fields the rules never read
+            return Err(multipart_refused());
+        }
         let mut view = RequestView::from_request(req).with_system_values(&self.system);
         if let Some(body) = body {
             view = view.with_body(body);
@@ -167,6 +171,26 @@ fn compile_rule(rule: &Rule, parameters: &AliyunParameters) -> Result<Compiled, 
         if_true: decision(rule.if_true),
         if_false: decision(rule.if_false),
     })
+}
+
+/// The refusal code when a rule reads form fields and the body is `multipart/form-data`.
+pub const CODE_UNSUPPORTED_FORM: &str = "UnsupportedFormType";
+
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(CONTENT_TYPE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.trim_start().get(..10).is_some_and(|t| t.eq_ignore_ascii_case("multipart/")))
+}
+
+/// 415: form fields the rules read only in `application/x-www-form-urlencoded` bodies.
+fn multipart_refused() -> Rejection {
+    let message = "form parameters are read from application/x-www-form-urlencoded bodies only";
+    Rejection::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, CODE_UNSUPPORTED_FORM, message)
+        .with_policy("access")
+        .with_aliyun_api_gateway(StatusCode::UNSUPPORTED_MEDIA_TYPE, message)
+        .with_grpc_code(GrpcCode::InvalidArgument)
 }
 
 /// 400: a parameter the backend could read another way than the rules did.
