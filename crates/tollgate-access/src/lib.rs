@@ -105,7 +105,9 @@
 //! percent-decoded as backends decode them. `Form:` fields are read from
 //! `application/x-www-form-urlencoded` bodies; when a rule reads one, a `multipart/*` body is
 //! refused (415 `UnsupportedFormType`): a backend reading its parts as the form would see
-//! fields no rule read.
+//! fields no rule read; and so is a form whose field a rule reads when the query carries the
+//! same name (a backend merging the two may read either). A rule reading `Query:x` does not
+//! read the body, though: declare `Form:x` too for a backend that merges forms into its query.
 //!
 //! - **`Token:NAME`** reads the claims a token verifier put in the extensions
 //!   ([`TokenClaims`](tollgate_core::TokenClaims)); without a verifier inside the stack before

@@ -46,6 +46,8 @@ pub(crate) struct Policy {
     needs_body: bool,
     /// Whether a parameter is a path parameter (`Parameter:NAME`, `path:NAME`).
     reads_path_params: bool,
+    /// The form fields a parameter reads, with the query parameter of the same name.
+    form_fields: Vec<(String, AliyunLocation)>,
     /// The system parameters the gateway cannot know (`CaStage`, `CaInstanceId`, ...).
     pub(crate) system: SystemValues,
 }
@@ -65,7 +67,14 @@ impl Policy {
             .collect::<Result<Vec<_>, _>>()?;
         let needs_body = rules.iter().any(|r| r.condition.needs_form_body() || r.denials().any(Deny::reads_form));
         let reads_path_params = parameters.iter().any(|(_, l)| matches!(l, AliyunLocation::Parameter(_)));
-        Ok(Self { rules, needs_body, reads_path_params, system: SystemValues::new() })
+        let form_fields = parameters
+            .iter()
+            .filter_map(|(_, l)| match l {
+                AliyunLocation::Form(name) => Some((name.clone(), AliyunLocation::Query(name.clone()))),
+                _ => None,
+            })
+            .collect();
+        Ok(Self { rules, needs_body, reads_path_params, form_fields, system: SystemValues::new() })
     }
 
     /// Whether a parameter is a path parameter, bound by a router.
@@ -99,6 +108,13 @@ impl Policy {
         let mut view = RequestView::from_request(req).with_system_values(&self.system);
         if let Some(body) = body {
             view = view.with_body(body);
+            // a field in the body and in the query: frameworks that merge them (PHP's
+            // $_REQUEST, Flask's request.values) may read the one no rule read
+            for (name, in_query) in &self.form_fields {
+                if let Ok(Some(_)) | Err(_) = view.aliyun_value(in_query) {
+                    return Err(bad_parameter(&ParamError::Repeated(format!("form {name} (also in the query)"))));
+                }
+            }
         }
         for rule in &self.rules {
             // a value with two readings refuses the request: else a client could make a
