@@ -208,10 +208,11 @@ rules:
     assert!(body.contains("&lt;/Reason&gt;&lt;Admin&gt;true"), "{body}");
 }
 
-/// A form field read for a rule: a repeated name is refused; the body the handler gets is the
-/// one the rule read, byte for byte.
+/// A form field read for a rule: a repeated name is refused, and so are the name in the query
+/// as well and a multipart body; the body the handler gets is the one the rule read, byte
+/// for byte.
 #[tokio::test]
-async fn a_repeated_form_field_is_refused() {
+async fn a_repeated_form_field_or_a_multipart_body_is_refused() {
     let layer = AccessControlLayer::from_plugin(
         r#"{"parameters": {"act": "Form:action"}, "rules": [{"condition": "$act = 'drop'", "ifTrue": "DENY"}]}"#,
     )
@@ -225,4 +226,20 @@ async fn a_repeated_form_field_is_refused() {
     assert_eq!(call(&layer, form("action=read&action=drop")).await.0, StatusCode::BAD_REQUEST);
     assert_eq!(call(&layer, form("action=dro%70")).await.0, StatusCode::FORBIDDEN);
     assert_eq!(call(&layer, form("action=read")).await, (StatusCode::OK, "handler".to_owned(), None));
+    // the same name in the query: a backend merging query and form may read `drop`
+    let both = Request::post("/?action=drop")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from("action=read"))
+        .unwrap();
+    assert_eq!(call(&layer, both).await.0, StatusCode::BAD_REQUEST);
+    // the same field as a multipart part: a backend reading parts as its form sees `drop`
+    let multipart = Request::post("/")
+        .header("content-type", "Multipart/Form-Data; boundary=b")
+        .body(Body::from("--b\r\nContent-Disposition: form-data; name=\"action\"\r\n\r\ndrop\r\n--b--\r\n"))
+        .unwrap();
+    assert_eq!(call(&layer, multipart).await.0, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // an API whose rules read no form field takes multipart as before
+    let query_only = AccessControlLayer::from_plugin(GUESTS_OUT).unwrap();
+    let upload = Request::post("/").header("content-type", "multipart/form-data; boundary=b").body(Body::empty());
+    assert_eq!(call(&query_only, upload.unwrap()).await.0, StatusCode::OK);
 }

@@ -102,7 +102,12 @@
 //! judged), a name a lenient backend reads as the rule's (`x_user` for the header `x-user`,
 //! `ID` or `id[]` for the query name `id`), or a malformed percent-escape
 //! (`MalformedParameter`). Header names match in any case; query and form values are
-//! percent-decoded as backends decode them.
+//! percent-decoded as backends decode them. `Form:` fields are read from
+//! `application/x-www-form-urlencoded` bodies; when a rule reads one, a `multipart/*` body is
+//! refused (415 `UnsupportedFormType`): a backend reading its parts as the form would see
+//! fields no rule read; and so is a form whose field a rule reads when the query carries the
+//! same name (a backend merging the two may read either). A rule reading `Query:x` does not
+//! read the body, though: declare `Form:x` too for a backend that merges forms into its query.
 //!
 //! - **`Token:NAME`** reads the claims a token verifier put in the extensions
 //!   ([`TokenClaims`](tollgate_core::TokenClaims)); without a verifier inside the stack before
@@ -136,5 +141,5 @@ mod response;
 
 pub use config::{AccessControlConfig, Action, ConfigError, Rule};
 pub use layer::{AccessControl, AccessControlLayer, BoxResponseFuture, ResponseFuture};
-pub use policy::{CODE_AMBIGUOUS_PARAMETER, CODE_MALFORMED_PARAMETER};
+pub use policy::{CODE_AMBIGUOUS_PARAMETER, CODE_MALFORMED_PARAMETER, CODE_UNSUPPORTED_FORM};
 pub use response::{CODE_DENIED, DEFAULT_MESSAGE};

@@ -46,6 +46,8 @@ pub(crate) struct Policy {
     needs_body: bool,
     /// Whether a parameter is a path parameter (`Parameter:NAME`, `path:NAME`).
     reads_path_params: bool,
+    /// The form fields a parameter reads, with the query parameter of the same name.
+    form_fields: Vec<(String, AliyunLocation)>,
     /// The system parameters the gateway cannot know (`CaStage`, `CaInstanceId`, ...).
     pub(crate) system: SystemValues,
 }
@@ -65,7 +67,14 @@ impl Policy {
             .collect::<Result<Vec<_>, _>>()?;
         let needs_body = rules.iter().any(|r| r.condition.needs_form_body() || r.denials().any(Deny::reads_form));
         let reads_path_params = parameters.iter().any(|(_, l)| matches!(l, AliyunLocation::Parameter(_)));
-        Ok(Self { rules, needs_body, reads_path_params, system: SystemValues::new() })
+        let form_fields = parameters
+            .iter()
+            .filter_map(|(_, l)| match l {
+                AliyunLocation::Form(name) => Some((name.clone(), AliyunLocation::Query(name.clone()))),
+                _ => None,
+            })
+            .collect();
+        Ok(Self { rules, needs_body, reads_path_params, form_fields, system: SystemValues::new() })
     }
 
     /// Whether a parameter is a path parameter, bound by a router.
@@ -92,9 +101,20 @@ impl Policy {
     /// Runs the rules in order: the first that fires decides. `Ok` when one ALLOWs or none
     /// fires; the rule's refusal when one DENYs. `body` is the buffered form body, if read.
     pub(crate) fn decide<B>(&self, req: &Request<B>, body: Option<&[u8]>) -> Result<(), Rejection> {
+        if self.needs_body && is_multipart(req.headers()) {
+            // a backend reading multipart fields as its form would see fields the rules never read
+            return Err(multipart_refused());
+        }
         let mut view = RequestView::from_request(req).with_system_values(&self.system);
         if let Some(body) = body {
             view = view.with_body(body);
+            // a field in the body and in the query: frameworks that merge them (PHP's
+            // $_REQUEST, Flask's request.values) may read the one no rule read
+            for (name, in_query) in &self.form_fields {
+                if let Ok(Some(_)) | Err(_) = view.aliyun_value(in_query) {
+                    return Err(bad_parameter(&ParamError::Repeated(format!("form {name} (also in the query)"))));
+                }
+            }
         }
         for rule in &self.rules {
             // a value with two readings refuses the request: else a client could make a
@@ -167,6 +187,26 @@ fn compile_rule(rule: &Rule, parameters: &AliyunParameters) -> Result<Compiled, 
         if_true: decision(rule.if_true),
         if_false: decision(rule.if_false),
     })
+}
+
+/// The refusal code when a rule reads form fields and the body is `multipart/form-data`.
+pub const CODE_UNSUPPORTED_FORM: &str = "UnsupportedFormType";
+
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(CONTENT_TYPE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.trim_start().get(..10).is_some_and(|t| t.eq_ignore_ascii_case("multipart/")))
+}
+
+/// 415: form fields the rules read only in `application/x-www-form-urlencoded` bodies.
+fn multipart_refused() -> Rejection {
+    let message = "form parameters are read from application/x-www-form-urlencoded bodies only";
+    Rejection::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, CODE_UNSUPPORTED_FORM, message)
+        .with_policy("access")
+        .with_aliyun_api_gateway(StatusCode::UNSUPPORTED_MEDIA_TYPE, message)
+        .with_grpc_code(GrpcCode::InvalidArgument)
 }
 
 /// 400: a parameter the backend could read another way than the rules did.

@@ -231,13 +231,15 @@ impl ErrorStyle {
             }
             Self::Custom(renderer) => return renderer.render(rejection, cx),
         };
-        if let Some(body) = rejection.body()
-            && !matches!(self, Self::Grpc)
-        {
-            // the style's description of its own body goes with it
-            response.headers_mut().remove(CONTENT_TYPE);
-            response.headers_mut().remove(CONTENT_LENGTH);
-            *response.body_mut() = Full::new(body.clone());
+        // (no let chain: core keeps to Rust 1.85)
+        match rejection.body() {
+            Some(body) if !matches!(self, Self::Grpc) => {
+                // the style's description of its own body goes with it
+                response.headers_mut().remove(CONTENT_TYPE);
+                response.headers_mut().remove(CONTENT_LENGTH);
+                *response.body_mut() = Full::new(body.clone());
+            }
+            _ => {}
         }
         // the rejection's headers replace the style's of the same name (a configured
         // `Content-Type`), never sit beside them
