@@ -149,6 +149,7 @@ fn tencent_definition_errors_name_the_field() {
         (r#"{"apis": [{"RequestConfig": {"Path": "u"}}]}"#, "apis[0].RequestConfig.Path"),
         (r#"{"apis": [{"RequestConfig": {"Path": "/u", "Method": "GET"}, "method": "GET"}]}"#, "apis[0].method"),
         (r#"{"apis": [{"name": "x"}]}"#, "apis[0].path"),
+        (r#"{"apis": [{"path": "/u/", "name": "x", "ApiName": "y"}]}"#, "apis[0].ApiName"),
     ];
     for (json, field) in cases {
         let e = config_error(json, Format::Json);

@@ -99,8 +99,10 @@ fn header_name(path: String, name: &str) -> Result<HeaderName, ConfigError> {
 fn build_api(mut raw: RawApi, global_style: Option<StyleName>, nonces: &MemoryNonceStore) -> Result<Api, ConfigError> {
     super::plugins::resolve(&mut raw)?;
     let mut api = front_end(&mut raw)?;
-    if let Some(name) = raw.name.take() {
-        api = api.named(name);
+    match (raw.name.take(), raw.api_name.take()) {
+        (Some(_), Some(_)) => return Err(ConfigError::new("ApiName", "the name is given twice: here and as `name`")),
+        (Some(name), None) | (None, Some(name)) => api = api.named(name),
+        (None, None) => {}
     }
     auth_type(&raw)?;
     enable_cors(&mut raw)?;
