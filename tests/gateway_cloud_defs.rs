@@ -149,6 +149,7 @@ fn tencent_definition_errors_name_the_field() {
         (r#"{"apis": [{"RequestConfig": {"Path": "u"}}]}"#, "apis[0].RequestConfig.Path"),
         (r#"{"apis": [{"RequestConfig": {"Path": "/u", "Method": "GET"}, "method": "GET"}]}"#, "apis[0].method"),
         (r#"{"apis": [{"name": "x"}]}"#, "apis[0].path"),
+        (r#"{"apis": [{"path": "/u/", "name": "x", "ApiName": "y"}]}"#, "apis[0].ApiName"),
     ];
     for (json, field) in cases {
         let e = config_error(json, Format::Json);
@@ -364,9 +365,8 @@ async fn aliyun_traffic_control_envelope_in_the_openapi_form() {
 }
 
 /// shared/specs/cloud-plugins.md §A1.1, verbatim: the plug-in form is read by the
-/// `aliyun_flow_control` block once branch h19-flow is merged.
+/// `aliyun_flow_control` block.
 #[tokio::test]
-#[ignore = "needs h19-flow: aliyun_flow_control reading the plug-in form (unit, apiDefault, ...)"]
 async fn aliyun_traffic_control_envelope_verbatim() {
     const ALIYUN_TRAFFIC_CONTROL: &str = r#"---
 unit: SECOND        # control interval; values: SECOND, MINUTE, HOUR, DAY

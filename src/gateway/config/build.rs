@@ -110,8 +110,10 @@ fn build_api(
     one_flow_control(&raw)?;
     let identity = identity_of(&raw);
     let mut api = front_end(&mut raw)?;
-    if let Some(name) = raw.name.take() {
-        api = api.named(name);
+    match (raw.name.take(), raw.api_name.take()) {
+        (Some(_), Some(_)) => return Err(ConfigError::new("ApiName", "the name is given twice: here and as `name`")),
+        (Some(name), None) | (None, Some(name)) => api = api.named(name),
+        (None, None) => {}
     }
     auth_type(&raw)?;
     enable_cors(&mut raw)?;

@@ -168,14 +168,42 @@ pub(super) enum RawUnmatched {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawApi {
-    /// Tencent's `CreateApi` spells it `ApiName`.
-    #[serde(default, alias = "ApiName")]
+    #[serde(default)]
     pub(super) name: Option<String>,
     #[serde(default)]
     pub(super) method: Option<OneOrMany>,
     /// Required, unless Tencent's `RequestConfig` gives it.
     #[serde(default)]
     pub(super) path: Option<String>,
+    #[serde(default)]
+    pub(super) error_style: Option<StyleName>,
+    #[serde(default)]
+    pub(super) cors: Option<CorsBlock>,
+    #[serde(default)]
+    pub(super) ip_access: Option<IpBlock>,
+    #[serde(default)]
+    pub(super) basic_flow_control: Option<BasicBlock>,
+    #[serde(default)]
+    pub(super) param_flow_control: Option<ParamBlock>,
+    #[serde(default)]
+    pub(super) aliyun_flow_control: Option<AliyunBlock>,
+    #[serde(default)]
+    pub(super) signature: Option<SignatureBlock>,
+    #[serde(default)]
+    pub(super) replay: Option<ReplayBlock>,
+    #[serde(default)]
+    pub(super) params: Option<ParamsBlock>,
+    #[serde(default)]
+    pub(super) access_control: Option<AccessBlock>,
+    #[serde(default)]
+    pub(super) error_mapping: Option<ErrorMappingBlock>,
+    /// `{PluginType, PluginData}` envelopes, each read into its block (see `plugins`).
+    #[serde(default)]
+    pub(super) plugins: Vec<super::plugins::RawPlugin>,
+    /// Where blocks read from `plugins` came from, for the errors of building them.
+    #[serde(skip)]
+    pub(super) origins: Vec<(&'static str, String)>,
+    /// Tencent's `CreateApi` binding (`Path`, `Method`), instead of `path` and `method`.
     #[serde(default, rename = "RequestConfig")]
     pub(super) request_config: Option<RawRequestConfig>,
     /// Tencent's switch of the API's CORS (`CreateApi`'s `EnableCORS`).
@@ -190,12 +218,9 @@ pub(super) struct RawApi {
     pub(super) constant_parameters: Option<ConstantParams>,
     #[serde(default, rename = "ServiceParameters")]
     pub(super) service_parameters: Option<ServiceParams>,
-    /// `{PluginType, PluginData}` envelopes, each read into its block (see `plugins`).
-    #[serde(default)]
-    pub(super) plugins: Vec<super::plugins::RawPlugin>,
-    /// Where blocks read from `plugins` came from, for the errors of building them.
-    #[serde(skip)]
-    pub(super) origins: Vec<(&'static str, String)>,
+    /// Tencent's `CreateApi` name of the API (`name`).
+    #[serde(default, rename = "ApiName")]
+    pub(super) api_name: Option<String>,
     // The rest of a `CreateApi` request, about the back end or documentation: read so
     // that one pastes as an API, never used.
     #[serde(default, rename = "ServiceId")]
@@ -222,28 +247,6 @@ pub(super) struct RawApi {
     _response_fail_example: Option<IgnoredAny>,
     #[serde(default, rename = "ResponseErrorCodes")]
     _response_error_codes: Option<IgnoredAny>,
-    #[serde(default)]
-    pub(super) error_style: Option<StyleName>,
-    #[serde(default)]
-    pub(super) cors: Option<CorsBlock>,
-    #[serde(default)]
-    pub(super) ip_access: Option<IpBlock>,
-    #[serde(default)]
-    pub(super) basic_flow_control: Option<BasicBlock>,
-    #[serde(default)]
-    pub(super) param_flow_control: Option<ParamBlock>,
-    #[serde(default)]
-    pub(super) aliyun_flow_control: Option<AliyunBlock>,
-    #[serde(default)]
-    pub(super) signature: Option<SignatureBlock>,
-    #[serde(default)]
-    pub(super) replay: Option<ReplayBlock>,
-    #[serde(default)]
-    pub(super) params: Option<ParamsBlock>,
-    #[serde(default)]
-    pub(super) access_control: Option<AccessBlock>,
-    #[serde(default)]
-    pub(super) error_mapping: Option<ErrorMappingBlock>,
 }
 
 /// Tencent's `ApiRequestConfig`: the front end's path and method.
