@@ -205,7 +205,10 @@ mod tests {
         ]});
         let keeper = keeper_for(&second, Some(&carry));
         assert!(Arc::ptr_eq(&keeper.rate_store(1, "name a", "basic_flow_control", "basic_flow_control"), &a));
-        assert!(!Arc::ptr_eq(&keeper.rate_store(0, &identity(None, &[], "/b"), "basic_flow_control", "basic_flow_control"), &b));
+        assert!(!Arc::ptr_eq(
+            &keeper.rate_store(0, &identity(None, &[], "/b"), "basic_flow_control", "basic_flow_control"),
+            &b
+        ));
         assert_eq!(keeper.finish().1.rate_stores, 1);
     }
 

@@ -268,7 +268,7 @@ mod tests {
                 serde_json::json!({"PluginType": ty, "PluginData": data, "PluginName": "p1"})
             }).collect();
             let text = serde_json::json!({"apis": [{"path": "/p/", "plugins": list}]}).to_string();
-            let built = super::super::read::parse(&text, super::super::Format::Json).and_then(super::super::build::gateway);
+            let built = crate::gateway::Gateway::from_config(&text, super::super::Format::Json);
             if let Err(e) = built {
                 proptest::prop_assert!(e.field.starts_with("apis[0].plugins[") || e.field == "apis[0]", "{}", e);
             }
