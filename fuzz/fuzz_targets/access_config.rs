@@ -15,10 +15,8 @@ fuzz_target!(|data: &[u8]| {
     let rest = String::from_utf8_lossy(rest);
     let target: String = rest.chars().filter(|c| c.is_ascii_graphic()).collect();
     let uri = format!("/{}", target.trim_start_matches('/')).parse::<http::Uri>().unwrap_or_default();
-    let mut req = http::Request::post(uri)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(())
-        .unwrap();
+    let mut req =
+        http::Request::post(uri).header("content-type", "application/x-www-form-urlencoded").body(()).unwrap();
     if let Ok(value) = http::HeaderValue::from_bytes(rest.as_bytes()) {
         req.headers_mut().append("x-user", value.clone());
         req.headers_mut().append("x-forwarded-for", value);

@@ -78,7 +78,11 @@ fuzz_target!(|data: &[u8]| {
     let mut svc = layer.layer(backend);
     let resp = now(svc.call(Request::new(()))).unwrap();
     if resp.status() != status {
-        assert!(statuses.contains(&u64::from(resp.status().as_u16())), "mapped to {} which no entry names", resp.status());
+        assert!(
+            statuses.contains(&u64::from(resp.status().as_u16())),
+            "mapped to {} which no entry names",
+            resp.status()
+        );
     }
     assert_eq!(drain(resp.into_body()), body, "the body changed");
 });
