@@ -1,14 +1,12 @@
 //! [`AccessControlLayer`], its service and its response future.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
-use pin_project_lite::pin_project;
 use tollgate_core::{
     DEFAULT_BODY_LIMIT, ErrorStyle, PolicyFuture, Rejection, RequestBody, RequestId, ResponseBody, SystemValues,
     buffer_request,
@@ -19,8 +17,7 @@ use tower_service::Service;
 use crate::config::{AccessControlConfig, ConfigError};
 use crate::policy::Policy;
 
-/// A boxed response future, for requests whose form body must be read first.
-pub type BoxResponseFuture<B, E> = Pin<Box<dyn Future<Output = Result<Response<ResponseBody<B>>, E>> + Send>>;
+pub use tollgate_core::BoxResponseFuture;
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -143,7 +140,7 @@ where
                 Ok(()) => PolicyFuture::inner(self.inner.call(req.map(RequestBody::streaming))),
                 Err(rejection) => PolicyFuture::refused(settings.style.respond(&rejection, &req)),
             };
-            return ResponseFuture { kind: Kind::Now { future } };
+            return ResponseFuture::now(future);
         }
         // The ready inner service goes into the future; a fresh clone waits for the next call.
         let clone = self.inner.clone();
@@ -161,7 +158,7 @@ where
                 Err(rejection) => refuse(rejection),
             }
         });
-        ResponseFuture { kind: Kind::Later { future } }
+        ResponseFuture::later(future)
     }
 }
 
@@ -207,40 +204,7 @@ fn head_of<B>(req: &Request<B>) -> Request<()> {
     head
 }
 
-pin_project! {
-    #[project = KindProj]
-    enum Kind<F, B, E> {
-        Now { #[pin] future: PolicyFuture<F> },
-        Later { future: BoxResponseFuture<B, E> },
-    }
-}
-
-pin_project! {
-    /// Response future of [`AccessControl`]: the inner service's future or the refusal when
-    /// the request was settled in `call` (no form body to read); otherwise a boxed future
-    /// that reads the body first.
-    pub struct ResponseFuture<F, B, E> {
-        #[pin]
-        kind: Kind<F, B, E>,
-    }
-}
-
-impl<F, B, E> Future for ResponseFuture<F, B, E>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = Result<Response<ResponseBody<B>>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Now { future } => future.poll(cx),
-            KindProj::Later { future } => future.as_mut().poll(cx),
-        }
-    }
-}
-
-impl<F, B, E> std::fmt::Debug for ResponseFuture<F, B, E> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ResponseFuture")
-    }
-}
+/// Response future of [`AccessControl`]: the inner service's future or the refusal when the
+/// request was settled in `call` (no form body to read); otherwise a boxed future that reads
+/// the body first.
+pub type ResponseFuture<F, B, E> = tollgate_core::MaybeBoxedFuture<F, B, E>;

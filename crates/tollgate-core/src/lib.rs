@@ -17,7 +17,7 @@
 //! | [`TokenClaims`] | the claims of a verified token (Aliyun's `Token:NAME`) |
 //! | [`Condition`] | a compiled condition expression (`header.x-level == "vip" && client_ip in ["10.0.0.0/8"]`, Aliyun's `$userId = $pathUserId`), see [`condition`] (feature `condition`) |
 //! | [`NonceStore`], [`RateStore`] | where nonces and rate allowances live; bounded in-memory defaults |
-//! | [`buffer_request`], [`ResponseBody`], [`PolicyFuture`] | body and future plumbing shared by the policies |
+//! | [`buffer_request`], [`ResponseBody`], [`PolicyFuture`], [`MaybeBoxedFuture`] | body and future plumbing shared by the policies |
 //!
 //! ```
 //! use std::net::SocketAddr;
@@ -100,7 +100,7 @@ pub use condition::{Condition, ConditionError};
 pub use config_error::ConfigError;
 #[cfg(feature = "axum")]
 pub use extract::ExtractRejection;
-pub use future::PolicyFuture;
+pub use future::{BoxResponseFuture, MaybeBoxedFuture, PolicyFuture};
 pub use param::{
     ParamError, ParamLocation, ParamSource, PathParams, PathTemplate, TemplateError, normalize_path, parse_urlencoded,
 };

@@ -8,7 +8,6 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
-use pin_project_lite::pin_project;
 use tollgate_core::{
     Caller, Clock, DEFAULT_BODY_LIMIT, ErrorStyle, MAX_WINDOW, PolicyFuture, Rejection, ReplayRefusals, RequestBody,
     ResponseBody, SharedClock, SignedClaims, StoreError, SystemClock, buffer_request,
@@ -19,8 +18,7 @@ use tower_service::Service;
 use crate::scheme::{RequestView, Scheme, Signer};
 use crate::secret::{KeyRecord, Secret, SecretStore};
 
-/// A boxed response future: verification awaits the body and the secret store.
-pub type BoxResponseFuture<B, E> = Pin<Box<dyn Future<Output = Result<Response<ResponseBody<B>>, E>> + Send>>;
+pub use tollgate_core::BoxResponseFuture;
 
 /// The layer's settings. Scheme and store sit behind their own `Arc` so the settings can be
 /// copied on write: a builder call on a cloned layer changes that layer only.
@@ -304,7 +302,7 @@ where
                 }
                 Err(rejection) => PolicyFuture::refused(shared.style.respond(&unauthenticated(rejection), &req)),
             };
-            return ResponseFuture { kind: Kind::Now { future } };
+            return ResponseFuture::now(future);
         }
         // The ready inner service goes into the future; a fresh clone waits for the next call.
         let clone = self.inner.clone();
@@ -318,47 +316,14 @@ where
                 }
             }
         });
-        ResponseFuture { kind: Kind::Later { future } }
+        ResponseFuture::later(future)
     }
 }
 
-pin_project! {
-    #[project = KindProj]
-    enum Kind<F, B, E> {
-        Now { #[pin] future: PolicyFuture<F> },
-        Later { future: BoxResponseFuture<B, E> },
-    }
-}
-
-pin_project! {
-    /// Response future of [`SignatureService`]: the inner service's future or the refusal,
-    /// when the request was settled in `call` (no body to read, a secret store that answers
-    /// at once); otherwise a boxed future that reads the body and awaits the store first.
-    pub struct ResponseFuture<F, B, E> {
-        #[pin]
-        kind: Kind<F, B, E>,
-    }
-}
-
-impl<F, B, E> Future for ResponseFuture<F, B, E>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = Result<Response<ResponseBody<B>>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Now { future } => future.poll(cx),
-            KindProj::Later { future } => future.as_mut().poll(cx),
-        }
-    }
-}
-
-impl<F, B, E> std::fmt::Debug for ResponseFuture<F, B, E> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ResponseFuture")
-    }
-}
+/// Response future of [`SignatureService`]: the inner service's future or the refusal, when
+/// the request was settled in `call` (no body to read, a secret store that answers at once);
+/// otherwise a boxed future that reads the body and awaits the store first.
+pub type ResponseFuture<F, B, E> = tollgate_core::MaybeBoxedFuture<F, B, E>;
 
 /// Signs outgoing requests with one [`Signer`], as a gateway signs what it sends to its
 /// back ends. Wrap an HTTP client service with it.

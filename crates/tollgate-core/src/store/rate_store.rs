@@ -327,8 +327,10 @@ mod tests {
         for i in 0..5_000 {
             assert!(store.take_now(&format!("k{i}"), &q, 1).unwrap().allowed);
         }
+        // each of the 64 shards holds 10 at most and forgets two at once when full, so it
+        // ends with 9 or 10 as the keys' (randomly keyed) hashes fall: 576 at the least
         let len = store.len();
-        assert!((600..=640).contains(&len), "{len}");
+        assert!((576..=640).contains(&len), "{len}");
         assert!(store.at_bound() >= 5_000 - 640);
     }
 
