@@ -276,5 +276,33 @@ mod tests {
         assert!(!query.needs_body_of(&headers));
         headers.insert(CONTENT_TYPE, "application/json".parse().unwrap());
         assert!(!form.needs_body_of(&headers), "a JSON body has no form fields");
+        assert!(form.needs_body() && !query.needs_body());
+    }
+
+    #[test]
+    fn path_parameters_are_asked_of_the_router_only_when_read() {
+        let path = policy(&[("u", "Parameter:u")], vec![Rule::new("$u = 1").if_true(Action::Deny)]);
+        let query = policy(&[("q", "Query:q")], vec![Rule::new("$q = 1").if_true(Action::Deny)]);
+        assert!(path.reads_path_params() && !query.reads_path_params());
+    }
+
+    /// Values with two readings: a repeated name, a form field also in the query, a form
+    /// the rules cannot read (multipart) when a rule reads the form.
+    #[test]
+    fn two_readings_refuse_with_their_codes() {
+        let form = policy(&[("f", "Form:f")], vec![Rule::new("$f = 1").if_true(Action::Deny)]);
+        let query = policy(&[("q", "Query:q")], vec![Rule::new("$q = 1").if_true(Action::Deny)]);
+        let post = |target: &str, content_type: &str| {
+            Request::post(target).header(CONTENT_TYPE, content_type).body(()).unwrap()
+        };
+        let urlencoded = "application/x-www-form-urlencoded";
+        let both = form.decide(&post("/?f=2", urlencoded), Some(b"f=1")).unwrap_err();
+        assert_eq!(both.code(), CODE_AMBIGUOUS_PARAMETER);
+        assert!(form.decide(&post("/?g=2", urlencoded), Some(b"f=2")).is_ok());
+        let repeated = query.decide(&post("/?q=2&q=1", urlencoded), None).unwrap_err();
+        assert_eq!(repeated.code(), CODE_AMBIGUOUS_PARAMETER);
+        let multipart = "multipart/form-data; boundary=x";
+        assert_eq!(form.decide(&post("/", multipart), None).unwrap_err().code(), CODE_UNSUPPORTED_FORM);
+        assert!(query.decide(&post("/", multipart), None).is_ok(), "no rule reads the form");
     }
 }
