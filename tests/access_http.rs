@@ -23,25 +23,7 @@ mod http_support;
 use http_support::serve;
 
 /// The example of Aliyun's documentation (cloud-plugins.md §A4), verbatim.
-const DOC_EXAMPLE: &str = r#"---
-parameters:
-  userId: "Token:userId"
-  userType: "Token:userType"
-  pathUserId: "path:userId"
-rules:
-  - name: admin
-    condition: "$userType = 'admin'"
-    ifTrue: "ALLOW"
-  - name: user
-    condition: "$userId = $pathUserId"
-    ifFalse: "DENY"
-    statusCode: 403
-    errorMessage: "Path not match ${userId} vs /${pathUserId}"
-    responseHeaders:
-      Content-Type: application/xml
-    responseBody:
-      <Reason>Path not match ${userId} vs /${pathUserId}</Reason>
-"#;
+const DOC_EXAMPLE: &str = include_str!("fixtures/cloud-plugins/aliyun-access-control.yaml");
 
 /// Plays a token verifier: the JSON of `x-test-claims` becomes the request's `TokenClaims`.
 #[derive(Clone)]

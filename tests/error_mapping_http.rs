@@ -21,23 +21,7 @@ mod http_support;
 use http_support::serve;
 
 /// cloud-plugins.md §A6, verbatim.
-const SPEC_A6: &str = r#"---
-parameters:
-  statusCode: "StatusCode"
-  resultCode: "BodyJsonField:$.result_code"
-  resultId: "BodyJsonField:$.req_msg_id"
-errorCondition: "$statusCode = 200 and $resultCode <> 'OK'"
-errorCode: "resultCode"
-mappings:
-  - code: "ROLE_NOT_EXISTS"
-    statusCode: 404
-    errorMessage: "Role Not Exists, RequestId=${resultId}"
-  - code: "INVALID_PARAMETER"
-    statusCode: 400
-    errorMessage: "Invalid Parameter, RequestId=${resultId}"
-defaultMapping:            # optional
-  statusCode: 500
-  errorMessage: "Unknown Error, ${resultCode}, RequestId=${resultId}""#;
+const SPEC_A6: &str = include_str!("fixtures/cloud-plugins/aliyun-error-mapping.yaml");
 
 /// The gateway file: one API whose `error_mapping` block is §A6 (indented under it; YAML's
 /// document marker `---` cannot be nested, so that one line is left out).

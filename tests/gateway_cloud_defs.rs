@@ -224,25 +224,7 @@ allowCredentials: true                              # whether cookies are allowe
 maxAge: 172800                                      # seconds (preflight cache)
 "#;
 
-const ALIYUN_ACCESS_CONTROL: &str = r#"---
-parameters:
-  userId: "Token:userId"
-  userType: "Token:userType"
-  pathUserId: "path:userId"
-rules:
-  - name: admin
-    condition: "$userType = 'admin'"
-    ifTrue: "ALLOW"
-  - name: user
-    condition: "$userId = $pathUserId"
-    ifFalse: "DENY"
-    statusCode: 403
-    errorMessage: "Path not match ${userId} vs /${pathUserId}"
-    responseHeaders:
-      Content-Type: application/xml
-    responseBody:
-      <Reason>Path not match ${userId} vs /${pathUserId}</Reason>
-"#;
+const ALIYUN_ACCESS_CONTROL: &str = include_str!("fixtures/cloud-plugins/aliyun-access-control.yaml");
 
 /// A preflight for `method` from `origin`.
 async fn preflight(addr: SocketAddr, origin: &str, method: &str) -> reqwest::Response {
@@ -368,20 +350,7 @@ async fn aliyun_traffic_control_envelope_in_the_openapi_form() {
 /// `aliyun_flow_control` block.
 #[tokio::test]
 async fn aliyun_traffic_control_envelope_verbatim() {
-    const ALIYUN_TRAFFIC_CONTROL: &str = r#"---
-unit: SECOND        # control interval; values: SECOND, MINUTE, HOUR, DAY
-apiDefault: 1000    # total allowed traffic for the API (per unit)
-controlMode: FIX_WINDOW   # (comment cut off in the source)
-# --- fields below are confirmed by other sources, position in template UNCERTAIN ---
-userDefault: 30     # per-user (Alibaba Cloud account) limit   [CreatePlugin example]
-appDefault: 30      # per-app limit                             [CreatePlugin example]
-blockingMode: QUICK_RETURN   # named in the algorithm text (see A1.3)
-specials:                    # [CreatePlugin example]
-  - type: "APP"              # APP or USER (USER per ROS/API docs)
-    policies:
-      - key: 10123123        # AppId (APP) or Alibaba Cloud account id (USER)
-        value: 10            # special limit
-"#;
+    const ALIYUN_TRAFFIC_CONTROL: &str = include_str!("fixtures/cloud-plugins/aliyun-traffic-control.yaml");
     let addr = serve_config(&with_plugin("trafficControl", ALIYUN_TRAFFIC_CONTROL), Format::Yaml).await;
     let resp = client_from("127.0.0.1").get(format!("http://{addr}/p/x")).send().await.unwrap();
     assert_eq!(resp.status(), 200);

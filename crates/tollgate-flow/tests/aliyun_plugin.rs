@@ -15,37 +15,13 @@ use tollgate_flow::{
 use tower::{Service, ServiceExt, service_fn};
 
 /// §A1.1 of the cloud-plugins spec, verbatim (comments included).
-const TEMPLATE: &str = r#"---
-unit: SECOND        # control interval; values: SECOND, MINUTE, HOUR, DAY
-apiDefault: 1000    # total allowed traffic for the API (per unit)
-controlMode: FIX_WINDOW   # (comment cut off in the source)
-# --- fields below are confirmed by other sources, position in template UNCERTAIN ---
-userDefault: 30     # per-user (Alibaba Cloud account) limit   [CreatePlugin example]
-appDefault: 30      # per-app limit                             [CreatePlugin example]
-blockingMode: QUICK_RETURN   # named in the algorithm text (see A1.3)
-specials:                    # [CreatePlugin example]
-  - type: "APP"              # APP or USER (USER per ROS/API docs)
-    policies:
-      - key: 10123123        # AppId (APP) or Alibaba Cloud account id (USER)
-        value: 10            # special limit
-"#;
+const TEMPLATE: &str = include_str!("../../../tests/fixtures/cloud-plugins/aliyun-traffic-control.yaml");
 
 /// The CreatePlugin example (`--- unit: SECOND apiDefault: 1000 userDefault: 30 appDefault: 30
 /// specials: - type: "APP" policies: - key: 10123123 value: 10 - key: 10123123 value: 10`),
 /// re-flowed as YAML, its duplicate key kept.
-const CREATE_PLUGIN: &str = r#"---
-unit: SECOND
-apiDefault: 1000
-userDefault: 30
-appDefault: 30
-specials:
-  - type: "APP"
-    policies:
-      - key: 10123123
-        value: 10
-      - key: 10123123
-        value: 10
-"#;
+const CREATE_PLUGIN: &str =
+    include_str!("../../../tests/fixtures/cloud-plugins/aliyun-traffic-control-create-plugin.yaml");
 
 /// 2026-11-23 00:00:00 UTC: a multiple of every window below, so windows start here.
 const START: u64 = 1_795_392_000;

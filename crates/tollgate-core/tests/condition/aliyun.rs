@@ -212,25 +212,7 @@ parameters:
 /// §A4's access-control example, verbatim: its parameters, conditions and messages.
 #[test]
 fn access_control_example_verbatim() {
-    let yaml = r#"---
-parameters:
-  userId: "Token:userId"
-  userType: "Token:userType"
-  pathUserId: "path:userId"
-rules:
-  - name: admin
-    condition: "$userType = 'admin'"
-    ifTrue: "ALLOW"
-  - name: user
-    condition: "$userId = $pathUserId"
-    ifFalse: "DENY"
-    statusCode: 403
-    errorMessage: "Path not match ${userId} vs /${pathUserId}"
-    responseHeaders:
-      Content-Type: application/xml
-    responseBody:
-      <Reason>Path not match ${userId} vs /${pathUserId}</Reason>
-"#;
+    let yaml = include_str!("../../../../tests/fixtures/cloud-plugins/aliyun-access-control.yaml");
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Rule {
@@ -279,24 +261,7 @@ rules:
 /// and messages build against them, and a request-phase check refuses them.
 #[test]
 fn error_mapping_example_verbatim() {
-    let yaml = r#"---
-parameters:
-  statusCode: "StatusCode"
-  resultCode: "BodyJsonField:$.result_code"
-  resultId: "BodyJsonField:$.req_msg_id"
-errorCondition: "$statusCode = 200 and $resultCode <> 'OK'"
-errorCode: "resultCode"
-mappings:
-  - code: "ROLE_NOT_EXISTS"
-    statusCode: 404
-    errorMessage: "Role Not Exists, RequestId=${resultId}"
-  - code: "INVALID_PARAMETER"
-    statusCode: 400
-    errorMessage: "Invalid Parameter, RequestId=${resultId}"
-defaultMapping:            # optional
-  statusCode: 500
-  errorMessage: "Unknown Error, ${resultCode}, RequestId=${resultId}"
-"#;
+    let yaml = include_str!("../../../../tests/fixtures/cloud-plugins/aliyun-error-mapping.yaml");
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Mapping {
