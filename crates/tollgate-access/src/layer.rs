@@ -8,8 +8,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
 use tollgate_core::{
-    DEFAULT_BODY_LIMIT, ErrorStyle, PolicyFuture, Rejection, RequestBody, RequestId, ResponseBody, SystemValues,
-    buffer_request,
+    DEFAULT_BODY_LIMIT, ErrorStyle, PolicyFuture, Rejection, RequestBody, ResponseBody, SystemValues, buffer_request,
 };
 use tower_layer::Layer;
 use tower_service::Service;
@@ -147,7 +146,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let settings = self.settings.clone();
         let future = Box::pin(async move {
-            let head = head_of(&req);
+            let head = ErrorStyle::head_of(&req);
             let refuse = |rejection: Rejection| Ok(ResponseBody::rejection(settings.style.respond(&rejection, &head)));
             let (req, bytes) = match buffer_request(req, settings.body_limit).await {
                 Ok(read) => read,
@@ -190,18 +189,6 @@ fn router_path_params<B>(req: Request<B>) -> Request<B> {
 #[cfg(not(feature = "axum"))]
 fn router_path_params<B>(req: Request<B>) -> Request<B> {
     req
-}
-
-/// The request's head without its body, for rendering a refusal.
-fn head_of<B>(req: &Request<B>) -> Request<()> {
-    let mut head = Request::new(());
-    *head.method_mut() = req.method().clone();
-    *head.uri_mut() = req.uri().clone();
-    *head.headers_mut() = req.headers().clone();
-    if let Some(id) = req.extensions().get::<RequestId>() {
-        head.extensions_mut().insert(id.clone());
-    }
-    head
 }
 
 /// Response future of [`AccessControl`]: the inner service's future or the refusal when the

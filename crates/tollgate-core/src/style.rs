@@ -159,6 +159,42 @@ impl ErrorStyle {
         self.render(rejection, &RenderContext { request_id: &request_id, host })
     }
 
+    /// What [`respond`](Self::respond) reads of a request — its method, URI, `Host` and
+    /// [`RequestId`] — as a request without a body: a policy that consumes the request (to
+    /// read its body) keeps this to answer a refusal afterwards.
+    ///
+    /// ```
+    /// use http::Request;
+    /// use tollgate_core::{ErrorStyle, Rejection, RequestId};
+    ///
+    /// let mut req = Request::post("/orders?x=1").header("host", "api.example.com").header("x-other", "1").body(())?;
+    /// req.extensions_mut().insert(RequestId::generate());
+    /// let head = ErrorStyle::head_of(&req);
+    /// assert_eq!((head.method(), head.uri()), (req.method(), req.uri()));
+    /// assert_eq!(head.headers().len(), 1, "only the host");
+    /// let refusal = Rejection::new(http::StatusCode::FORBIDDEN, "Denied", "no");
+    /// let (a, b) = (ErrorStyle::AliyunRpc.respond(&refusal, &req), ErrorStyle::AliyunRpc.respond(&refusal, &head));
+    /// let body = |r: http::Response<http_body_util::Full<bytes::Bytes>>| {
+    ///     let collect = http_body_util::BodyExt::collect(r.into_body());
+    ///     futures_util::FutureExt::now_or_never(collect).unwrap().unwrap().to_bytes()
+    /// };
+    /// assert_eq!(a.headers(), b.headers());
+    /// assert_eq!(body(a), body(b), "the same RequestId and HostId");
+    /// # Ok::<(), http::Error>(())
+    /// ```
+    pub fn head_of<B>(request: &Request<B>) -> Request<()> {
+        let mut head = Request::new(());
+        *head.method_mut() = request.method().clone();
+        *head.uri_mut() = request.uri().clone();
+        if let Some(host) = request.headers().get(HOST) {
+            head.headers_mut().insert(HOST, host.clone());
+        }
+        if let Some(id) = RequestId::from_extensions(request.extensions()) {
+            head.extensions_mut().insert(id.clone());
+        }
+        head
+    }
+
     /// Renders `rejection` with the given context.
     pub fn render(&self, rejection: &Rejection, cx: &RenderContext<'_>) -> Response<Full<Bytes>> {
         let id = cx.request_id.as_str();

@@ -11,7 +11,7 @@ use http_body::Body;
 use http_body_util::Full;
 use pin_project_lite::pin_project;
 use tollgate_core::{
-    Clock, DEFAULT_BODY_LIMIT, ErrorStyle, PathParams, Rejection, RequestBody, RequestId, ResponseBody, buffer_request,
+    Clock, DEFAULT_BODY_LIMIT, ErrorStyle, PathParams, Rejection, RequestBody, ResponseBody, buffer_request,
 };
 use tower_layer::Layer;
 use tower_service::Service;
@@ -154,20 +154,6 @@ impl<S> std::fmt::Debug for ParamValidation<S> {
     }
 }
 
-/// The request's head without its body, for rendering a refusal after the body is gone.
-fn head_of<B>(req: &Request<B>) -> Request<()> {
-    let mut head = Request::new(());
-    *head.method_mut() = req.method().clone();
-    *head.uri_mut() = req.uri().clone();
-    if let Some(host) = req.headers().get(http::header::HOST) {
-        head.headers_mut().insert(http::header::HOST, host.clone());
-    }
-    if let Some(id) = RequestId::from_extensions(req.extensions()) {
-        head.extensions_mut().insert(id.clone());
-    }
-    head
-}
-
 /// The boxed part of the body path: buffering and checking, then the request to pass on or
 /// the rendered refusal.
 type Buffering<B> = Pin<Box<dyn Future<Output = Result<Request<RequestBody<B>>, Response<Full<Bytes>>>> + Send>>;
@@ -244,7 +230,7 @@ where
     let clone = inner.clone();
     let inner = std::mem::replace(inner, clone);
     let buffering: Buffering<B> = Box::pin(async move {
-        let head = head_of(&req);
+        let head = ErrorStyle::head_of(&req);
         let (mut req, bytes) = match buffer_request(req, limit).await {
             Ok(buffered) => buffered,
             Err(rejection) => return Err(style.respond(&rejection.with_policy("params"), &head)),

@@ -158,7 +158,7 @@ impl<Sc: Scheme, St: SecretStore> Shared<Sc, St> {
     {
         let scheme = &self.scheme;
         let (req, body) = if scheme.needs_body(req.method(), req.headers()) {
-            let head = head_of(&req);
+            let head = ErrorStyle::head_of(&req);
             match buffer_request(req, self.body_limit).await {
                 Ok((req, bytes)) => (req, Some(bytes)),
                 Err(rejection) => return Outcome::Refuse(rejection.with_policy("signature"), head),
@@ -176,7 +176,7 @@ impl<Sc: Scheme, St: SecretStore> Shared<Sc, St> {
                 tollgate_core::observe::accepted("signature");
                 Outcome::Pass(req)
             }
-            Err(rejection) => Outcome::Refuse(rejection, head_of(&req)),
+            Err(rejection) => Outcome::Refuse(rejection, ErrorStyle::head_of(&req)),
         }
     }
 
@@ -255,18 +255,6 @@ fn replay_refusals<Sc: Scheme + ?Sized>(scheme: &Sc, style: ErrorStyle) -> Arc<R
         refusals = refusals.with_missing_nonce(missing);
     }
     Arc::new(refusals)
-}
-
-/// The request's head without its body, for rendering a refusal.
-fn head_of<B>(req: &Request<B>) -> Request<()> {
-    let mut head = Request::new(());
-    *head.method_mut() = req.method().clone();
-    *head.uri_mut() = req.uri().clone();
-    *head.headers_mut() = req.headers().clone();
-    if let Some(id) = req.extensions().get::<tollgate_core::RequestId>() {
-        head.extensions_mut().insert(id.clone());
-    }
-    head
 }
 
 impl<S, Sc, St, B, ResBody> Service<Request<B>> for SignatureService<S, Sc, St>
