@@ -17,7 +17,7 @@
 //! | `gateway`, `yaml`, `toml` (default) | [`gateway`] | the whole canonical stack as one layer, per API, from code or a JSON, YAML or TOML file |
 //! | `watch` | [`gateway::ReloadHandle::watch`] | reload a gateway when its configuration file changes |
 //! | `params` (default) | [`params`] | parameters: validation (types, ranges, lengths, enums, regexes, JSON Schema), constant and system parameters, mapping |
-//! | `access` (default) | [`access`] | Aliyun parameter access control (`accessControl`): ordered rules on the request's parameters, ALLOW / DENY with a response of one's own |
+//! | `access` (default) | [`access`] | Aliyun parameter access control (`accessControl`): ordered rules on the request's parameters, ALLOW / DENY with a response of one's own; app grants by stage and expiry |
 //! | `error-mapping` (default) | [`error_mapping`] | error-code mapping: Aliyun's `errorMapping` plug-in, a backend's error status, header or JSON field mapped to the status and message the client sees |
 //!
 //! The shared vocabulary — [`Rejection`], [`ErrorStyle`], [`RequestId`], [`ClientIp`],
@@ -41,7 +41,7 @@
 //! ## The canonical stack
 //!
 //! Outermost first: request id; CORS; IP access control; flow control by API and client IP;
-//! signature verification; replay guard; parameter access control; flow control by app and
+//! signature verification; replay guard; app grants and parameter access control; flow control by app and
 //! parameter flow control; parameter validation; parameter injection and mapping; error-code
 //! mapping (it sees your handler's responses, not tollgate's refusals); your handler. Cheap
 //! refusals run
@@ -117,7 +117,7 @@ pub mod prelude {
     #[cfg(feature = "gateway")]
     pub use crate::gateway::{Api, Gateway, GatewayLayer};
     #[cfg(feature = "access")]
-    pub use tollgate_access::AccessControlLayer;
+    pub use tollgate_access::{AccessControlLayer, GrantsLayer};
     pub use tollgate_core::{
         Caller, ClientIp, ClientIpLayer, ErrorStyle, ForwardingHeader, ManualClock, PeerAddr, RateQuota, Rejection,
         RequestId, RequestIdLayer, SystemClock, TimeWindow,

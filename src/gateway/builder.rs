@@ -69,6 +69,13 @@ macro_rules! policy_methods {
             self
         }
 
+        /// App grants (a `GrantsLayer`), after the replay guard and before parameter access
+        /// control: they read the `Caller` a verifier put there. Replaces an earlier one.
+        pub fn grants(mut self, layer: impl PolicyLayer) -> Self {
+            self.policies.set(Slot::Grants, Arc::new(layer));
+            self
+        }
+
         /// Aliyun parameter access control, after the replay guard and before flow control
         /// by app: its rules may read the `Caller` and a verified token's claims. Replaces
         /// an earlier one.

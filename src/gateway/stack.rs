@@ -206,6 +206,8 @@ pub(crate) enum Slot {
     Replay,
     /// IP access control with app-bound entries: they need the `Caller`.
     AppIpAccess,
+    /// App grants: they read the `Caller`.
+    Grants,
     /// Aliyun parameter access control: it reads the `Caller` and a token's claims.
     AccessControl,
     AppFlow,
@@ -267,6 +269,7 @@ impl Slot {
             Self::Signature => "signature",
             Self::Replay => "replay",
             Self::AppIpAccess => "ip_by_app",
+            Self::Grants => "grants",
             Self::AccessControl => "access",
             Self::AppFlow => "flow_by_app",
             Self::ParamValidation => "param_validation",

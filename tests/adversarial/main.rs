@@ -12,6 +12,7 @@ mod cors;
 mod definitions;
 mod error_mapping;
 mod flow;
+mod grants;
 mod ip;
 mod params;
 mod redis;

@@ -135,11 +135,13 @@
 //! [`ErrorStyle`]: tollgate_core::ErrorStyle
 
 pub mod config;
+pub mod grants;
 mod layer;
 mod policy;
 mod response;
 
 pub use config::{AccessControlConfig, Action, ConfigError, Rule};
+pub use grants::{Grant, GrantsLayer};
 pub use layer::{AccessControl, AccessControlLayer, BoxResponseFuture, ResponseFuture};
 pub use policy::{CODE_AMBIGUOUS_PARAMETER, CODE_MALFORMED_PARAMETER, CODE_UNSUPPORTED_FORM};
 pub use response::{CODE_DENIED, DEFAULT_MESSAGE};

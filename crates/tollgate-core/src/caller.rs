@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use http::Extensions;
 
-/// The authenticated identity of a request, put in its extensions by a signature verifier.
+/// The authenticated identity of a request, put in its extensions by a signature or token verifier.
 ///
 /// Flow control's app dimension, per-app IP rules and system parameters read it. The key id
 /// is the credential the request was signed with (Aliyun `AppKey`, Tencent `SecretId`); the
@@ -48,12 +48,40 @@ pub struct Caller {
     key_id: Arc<str>,
     app_id: Option<Arc<str>>,
     user: Option<Arc<str>>,
+    token: bool,
 }
 
 impl Caller {
     /// A caller known by its key id.
     pub fn new(key_id: impl Into<Arc<str>>) -> Self {
-        Self { key_id: key_id.into(), app_id: None, user: None }
+        Self { key_id: key_id.into(), app_id: None, user: None, token: false }
+    }
+
+    /// A caller a token verifier authenticated, known by the token's subject (the `sub`
+    /// claim, or the claim the verifier is configured to read) in place of a key id.
+    ///
+    /// It is marked as such ([`is_token`](Self::is_token)) so that a grant or rule naming
+    /// an app key is never met by a token whose subject happens to be written the same way:
+    /// whoever can choose a subject (a user name at sign-up) could otherwise take an app's
+    /// rights.
+    ///
+    /// ```
+    /// use tollgate_core::Caller;
+    ///
+    /// let user = Caller::from_token("alice");
+    /// assert!(user.is_token());
+    /// assert_eq!(user.key_id(), "alice");
+    /// assert!(!Caller::new("alice").is_token());
+    /// assert_ne!(user, Caller::new("alice"));
+    /// ```
+    pub fn from_token(subject: impl Into<Arc<str>>) -> Self {
+        Self { token: true, ..Self::new(subject) }
+    }
+
+    /// Whether a token verifier put this caller there ([`from_token`](Self::from_token)),
+    /// rather than a signature verifier.
+    pub fn is_token(&self) -> bool {
+        self.token
     }
 
     /// Names the account that owns the app (Aliyun's user, whose flow-control tier sits
@@ -101,6 +129,7 @@ impl fmt::Debug for Caller {
             .field("key_id", &self.key_id)
             .field("app_id", &self.app_id)
             .field("user", &self.user)
+            .field("token", &self.token)
             .finish()
     }
 }

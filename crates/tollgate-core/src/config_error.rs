@@ -44,9 +44,15 @@ impl ConfigError {
         Self { file: None, field: field.into(), problem: problem.to_string() }
     }
 
-    /// The same error with its field placed under `parent` (`apis[2]` + `cors.max_age`).
+    /// The same error with its field placed under `parent` (`apis[2]` + `cors.max_age`;
+    /// `grants` + `[1].app` is `grants[1].app`).
     pub fn within(mut self, parent: impl fmt::Display) -> Self {
-        self.field = if self.field.is_empty() { parent.to_string() } else { format!("{parent}.{}", self.field) };
+        self.field = match self.field.as_str() {
+            "" => parent.to_string(),
+            // an entry of a list the parent names: `grants` + `[1].app`
+            field if field.starts_with('[') => format!("{parent}{field}"),
+            field => format!("{parent}.{field}"),
+        };
         self
     }
 

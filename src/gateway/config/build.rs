@@ -134,6 +134,10 @@ fn build_api(
     api = add(api, "param_flow_control", raw.param_flow_control, &cx)?;
     api = add(api, "signature", raw.signature, &cx)?;
     api = add(api, "replay", raw.replay, &cx)?;
+    #[cfg(feature = "access")]
+    {
+        api = add(api, "grants", raw.grants, &cx)?;
+    }
     api = add(api, "access_control", raw.access_control, &cx)?;
     #[cfg(feature = "params")]
     let given = raw.params.as_ref().map_or((false, false), |p| (p.validation.is_some(), p.injection.is_some()));
@@ -471,6 +475,22 @@ impl Block for super::read::access::AccessBlock {
         let style = cx.style.clone().unwrap_or(ErrorStyle::AliyunApiGateway);
         let values = tollgate_core::SystemValues::new().set(tollgate_core::SystemParam::ApiName, cx.name.clone());
         Ok(api.access_control(layer.error_style(style).system_values(values)))
+    }
+}
+
+#[cfg(feature = "access")]
+impl Block for Vec<tollgate_access::Grant> {
+    fn add_to(self, api: Api, cx: &Context<'_>) -> Result<Api, ConfigError> {
+        use tollgate_access::GrantsLayer;
+
+        // the layer names an entry `grants[i]`; here `add` puts it under `grants`
+        let layer = GrantsLayer::new(self).map_err(|mut e| {
+            e.field = e.field.strip_prefix("grants").unwrap_or(&e.field).to_owned();
+            e
+        })?;
+        // Aliyun's own style unless the configuration names one: grants are Aliyun's
+        let style = cx.style.clone().unwrap_or(ErrorStyle::AliyunApiGateway);
+        Ok(api.grants(layer.error_style(style)))
     }
 }
 

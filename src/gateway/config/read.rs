@@ -195,6 +195,10 @@ pub(super) struct RawApi {
     pub(super) params: Option<ParamsBlock>,
     #[serde(default)]
     pub(super) access_control: Option<AccessBlock>,
+    /// App grants: who may call the API, by stage and until when.
+    #[cfg(feature = "access")]
+    #[serde(default)]
+    pub(super) grants: Option<Vec<tollgate_access::Grant>>,
     #[serde(default)]
     pub(super) error_mapping: Option<ErrorMappingBlock>,
     /// `{PluginType, PluginData}` envelopes, each read into its block (see `plugins`).
