@@ -40,8 +40,8 @@ pub use layer::{
     BoxResponseFuture, ResponseFuture, SignatureLayer, SignatureService, SigningError, SigningLayer, SigningService,
 };
 pub use mac::{HmacAlg, SignatureBytes};
-pub use scheme::{RequestView, Scheme, SignError, Signer, Verified, sign_request};
-pub use secret::{KeyForm, KeyRecord, MemorySecretStore, Secret, SecretStore};
+pub use scheme::{RequestView, Scheme, SignError, Signer, TokenProblem, Verified, sign_request};
+pub use secret::{KeyForm, KeyRecord, MemorySecretStore, Secret, SecretStore, TokenStatus};
 
 /// The old home of [`HmacAlg`], kept so that `tollgate_signature::util::HmacAlg` still
 /// compiles; the shared helpers that lived beside it are private now.
