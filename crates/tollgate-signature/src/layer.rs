@@ -267,7 +267,12 @@ impl<Sc: Scheme, St: SecretStore> Shared<Sc, St> {
     /// The token to ask the store about, if any: a temporary key without one is refused, an
     /// empty one is refused without asking. Checked after the signature, so that only a
     /// holder of the key's secret learns that the key is temporary or what its token is worth.
-    fn token_to_ask<'t>(&self, key_id: &str, record: &KeyRecord, token: Option<&'t str>) -> Result<Option<&'t str>, Rejection> {
+    fn token_to_ask<'t>(
+        &self,
+        key_id: &str,
+        record: &KeyRecord,
+        token: Option<&'t str>,
+    ) -> Result<Option<&'t str>, Rejection> {
         match token {
             None if record.is_temporary() => Err(self.scheme.token_refused(key_id, TokenProblem::Missing)),
             None => Ok(None),

@@ -328,7 +328,12 @@ pub trait SecretStore: Send + Sync + 'static {
     /// [`check_token`](Self::check_token) answered at once, for a store that never waits.
     /// `None`, the default, says the store must be awaited (which is always right, also for
     /// a store that implements only `check_token`).
-    fn check_token_at_once(&self, key_id: &str, token: &str, now: SystemTime) -> Option<Result<TokenStatus, StoreError>> {
+    fn check_token_at_once(
+        &self,
+        key_id: &str,
+        token: &str,
+        now: SystemTime,
+    ) -> Option<Result<TokenStatus, StoreError>> {
         let _ = (key_id, token, now);
         None
     }
@@ -450,7 +455,12 @@ impl SecretStore for MemorySecretStore {
         ready(Ok(self.token_status(key_id, token, now)))
     }
 
-    fn check_token_at_once(&self, key_id: &str, token: &str, now: SystemTime) -> Option<Result<TokenStatus, StoreError>> {
+    fn check_token_at_once(
+        &self,
+        key_id: &str,
+        token: &str,
+        now: SystemTime,
+    ) -> Option<Result<TokenStatus, StoreError>> {
         Some(Ok(self.token_status(key_id, token, now)))
     }
 }
@@ -473,7 +483,12 @@ impl<T: SecretStore> SecretStore for Arc<T> {
         T::check_token(self, key_id, token, now)
     }
 
-    fn check_token_at_once(&self, key_id: &str, token: &str, now: SystemTime) -> Option<Result<TokenStatus, StoreError>> {
+    fn check_token_at_once(
+        &self,
+        key_id: &str,
+        token: &str,
+        now: SystemTime,
+    ) -> Option<Result<TokenStatus, StoreError>> {
         T::check_token_at_once(self, key_id, token, now)
     }
 }

@@ -289,7 +289,11 @@ impl Scheme for AliyunRpc {
                 "InvalidSecurityToken.MismatchWithAccessKey",
                 "Specified SecurityToken mismatch with the AccessKey.",
             ),
-            TokenProblem::Malformed => refusal(StatusCode::BAD_REQUEST, "InvalidSecurityToken.Malformed", "Specified SecurityToken is malformed."),
+            TokenProblem::Malformed => refusal(
+                StatusCode::BAD_REQUEST,
+                "InvalidSecurityToken.Malformed",
+                "Specified SecurityToken is malformed.",
+            ),
         }
     }
 

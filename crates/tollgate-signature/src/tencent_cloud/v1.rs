@@ -298,7 +298,7 @@ mod tests {
             let (mut parts, ()) = http::Request::post(target).body(()).unwrap().into_parts();
             let mut body = Bytes::from_static(form.as_bytes());
             let secret = Secret::from("s");
-            sign(HmacAlg::Sha1, &mut parts, &mut body, "id", &secret, 1_700_000_000, "h").map(|()| (parts, body))
+            sign(HmacAlg::Sha1, &mut parts, &mut body, "id", &secret, None, 1_700_000_000, "h").map(|()| (parts, body))
         };
         let (parts, body) = sign_post("/?q=1", "f=2").unwrap();
         assert_eq!(parts.uri.query(), Some("q=1"), "the query stays where it was");
