@@ -97,7 +97,8 @@ fn store_of(keys: BTreeMap<String, serde_json::Value>) -> Result<MemorySecretSto
             serde_json::Value::String(secret) => store.with_key(key, secret),
             serde_json::Value::Object(entry) => {
                 let secret = entry.get("secret").and_then(|s| s.as_str()).ok_or(format!("{key}.secret: a string"))?;
-                let tokens = entry.get("tokens").and_then(|t| t.as_object()).ok_or(format!("{key}.tokens: an object"))?;
+                let tokens =
+                    entry.get("tokens").and_then(|t| t.as_object()).ok_or(format!("{key}.tokens: an object"))?;
                 let mut store = store.with_record(key.clone(), KeyRecord::new(secret).temporary(true));
                 for (token, expires) in tokens {
                     let expires = expires.as_u64().ok_or(format!("{key}.tokens.{token}: Unix seconds"))?;

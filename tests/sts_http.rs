@@ -150,3 +150,74 @@ async fn tencent_tc3_and_v1_tokens() {
         }
     }
 }
+
+/// The gateway file declares temporary keys with their tokens and expiry; they are enforced
+/// over real HTTP, in the API's scheme's error style.
+#[tokio::test]
+async fn the_gateway_file_declares_temporary_keys() {
+    use tollgate::gateway::{Format, Gateway};
+    let gateway = Gateway::from_config(
+        &format!(
+            r#"
+apis:
+  - path: /
+    replay: true
+    signature:
+      scheme: aliyun-rpc
+      keys:
+        - {{id: LTAIpermanent, secret: permSecret}}
+        - id: {TEMP}
+          secret: {TEMP_SECRET}
+          tokens:
+            - {{token: "{TOKEN}", expires: "2100-01-01T00:00:00Z"}}
+            - {{token: {OLD_TOKEN}, expires: "2020-01-01T00:00:00Z"}}
+        - id: {OTHER}
+          secret: httpOtherSecret
+          tokens: [{{token: {OTHER_TOKEN}, expires: "2100-01-01T00:00:00Z"}}]
+"#
+        ),
+        Format::Yaml,
+    )
+    .unwrap();
+    let app = Router::new().fallback(echo).layer(gateway.into_layer());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+    });
+    let get = ("GET", "/?Action=DescribeRegions&Version=2014-05-26", "", "");
+    let (status, body) = call(addr, AliyunRpc::new(), TEMP, Some(TOKEN), get).await;
+    assert_eq!((status, &body["key_id"]), (200, &json!(TEMP)), "{body}");
+    for (token, expected) in [
+        (None, (400, "MissingSecurityToken")),
+        (Some(OLD_TOKEN), (403, "InvalidSecurityToken.Expired")),
+        (Some(OTHER_TOKEN), (403, "InvalidSecurityToken.MismatchWithAccessKey")),
+    ] {
+        let (status, body) = call(addr, AliyunRpc::new(), TEMP, token, get).await;
+        assert_eq!((status, body["Code"].as_str().unwrap_or_default()), expected, "{token:?}: {body}");
+    }
+}
+
+#[test]
+fn gateway_token_errors_name_the_field() {
+    use tollgate::gateway::{Format, Gateway};
+    let error = |keys: &str, scheme: &str| {
+        let text = format!("apis:\n  - path: /\n    signature:\n      scheme: {scheme}\n      keys: {keys}\n");
+        Gateway::from_config(&text, Format::Yaml).unwrap_err().to_string()
+    };
+    let err = error(r#"[{id: k, secret: s, tokens: [{token: "", expires: "2100-01-01T00:00:00Z"}]}]"#, "aliyun-rpc");
+    assert!(err.starts_with("apis[0].signature.keys[0].tokens[0].token: expected a token"), "{err}");
+    let err = error(r#"[{id: k, secret: s, tokens: [{token: t, expires: "next year"}]}]"#, "tencent-cloud");
+    assert!(err.starts_with("apis[0].signature.keys[0].tokens[0].expires: expected an RFC 3339 time"), "{err}");
+    let err = error(r#"[{id: k, secret: s, tokens: [{token: t, expires: "2100-01-01T00:00:00Z"}]}]"#, "aliyun-apigw");
+    assert!(
+        err.starts_with("apis[0].signature.keys[0].tokens: expected tokens only with aliyun-rpc or tencent-cloud"),
+        "{err}"
+    );
+    let twice = r#"[{id: a, secret: s, tokens: [{token: t, expires: "2100-01-01T00:00:00Z"}]},
+                    {id: b, secret: s, tokens: [{token: u, expires: "2100-01-01T00:00:00Z"}, {token: t, expires: "2100-01-01T00:00:00Z"}]}]"#;
+    let err = error(twice, "aliyun-rpc");
+    assert!(err.starts_with("apis[0].signature.keys[1].tokens[1].token: expected each token once: keys[0]"), "{err}");
+    let err = error(r#"[{id: k, secret: s, tokens: [{token: t}]}]"#, "aliyun-rpc");
+    assert!(err.contains("missing field `expires`"), "{err}");
+}
