@@ -50,9 +50,12 @@ pub enum TokenProblem {
 /// A signature scheme, server side.
 ///
 /// The layer runs the checks in the reference's order: [`parse`](Self::parse) (is there a
-/// signature at all, is it well formed), then the key lookup ([`unknown_key`](Self::unknown_key)),
+/// signature at all, is it well formed) and [`security_token`](Self::security_token) (is the
+/// token, if any, readable one way), then the key lookup ([`unknown_key`](Self::unknown_key)),
 /// then [`verify`](Self::verify) (timestamp, signature against each active secret, body
-/// digest). Every refusal is a [`Rejection`] worded as the scheme's clients expect.
+/// digest), and last the token: a temporary key's must be there, and any token must be one
+/// the store vouches for ([`token_refused`](Self::token_refused)). Every refusal is a
+/// [`Rejection`] worded as the scheme's clients expect.
 pub trait Scheme: Send + Sync + 'static {
     /// What [`parse`](Self::parse) extracts: the key id, the claimed signature, ...,
     /// borrowed from the request where it can be (no copy per request).
