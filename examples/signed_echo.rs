@@ -6,7 +6,9 @@
 //! ```
 //!
 //! SCHEME is `aliyun-apigw`, `aliyun-rpc`, `tencent-cloud` or `tencent-apigw`; FILE is a JSON
-//! object mapping key ids to secrets; port 0 picks a free port. The first line printed is
+//! object mapping key ids to secrets, or to `{"secret": ..., "tokens": {TOKEN: EXPIRES}}` for a
+//! temporary key usable only with one of its security tokens (EXPIRES in Unix seconds);
+//! port 0 picks a free port. The first line printed is
 //! `listening on http://127.0.0.1:PORT`. Every method and path is behind the verifier and
 //! the replay guard; a verified request gets `200 application/json` with the key id
 //! (`{"Response": {...}}` for tencent-cloud). The Aliyun string-to-sign echo is on.
@@ -14,6 +16,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::SocketAddr;
+use std::time::{Duration, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::{Extension, Request};
@@ -23,7 +26,7 @@ use serde_json::json;
 use tollgate::prelude::*;
 use tollgate::replay::ReplayGuardLayer;
 use tollgate::signature::{
-    MemorySecretStore, Scheme, SignatureLayer, aliyun_apigw::AliyunApiGateway, aliyun_rpc::AliyunRpc,
+    KeyRecord, MemorySecretStore, Scheme, SignatureLayer, aliyun_apigw::AliyunApiGateway, aliyun_rpc::AliyunRpc,
     tencent_apigw::TencentApiGateway, tencent_cloud::TencentCloud,
 };
 
@@ -85,6 +88,30 @@ fn app<Sc: Scheme>(scheme: Sc, store: MemorySecretStore, envelope: bool) -> Rout
         .layer(RequestIdLayer::new())
 }
 
+/// The store a credentials file describes: `"key": "secret"`, or `"key": {"secret": "...",
+/// "tokens": {"token": expires}}` for a temporary key.
+fn store_of(keys: BTreeMap<String, serde_json::Value>) -> Result<MemorySecretStore, String> {
+    let mut store = MemorySecretStore::new();
+    for (key, entry) in keys {
+        store = match entry {
+            serde_json::Value::String(secret) => store.with_key(key, secret),
+            serde_json::Value::Object(entry) => {
+                let secret = entry.get("secret").and_then(|s| s.as_str()).ok_or(format!("{key}.secret: a string"))?;
+                let tokens =
+                    entry.get("tokens").and_then(|t| t.as_object()).ok_or(format!("{key}.tokens: an object"))?;
+                let mut store = store.with_record(key.clone(), KeyRecord::new(secret).temporary(true));
+                for (token, expires) in tokens {
+                    let expires = expires.as_u64().ok_or(format!("{key}.tokens.{token}: Unix seconds"))?;
+                    store = store.with_token(key.clone(), token.clone(), UNIX_EPOCH + Duration::from_secs(expires));
+                }
+                store
+            }
+            _ => return Err(format!("{key}: a secret, or an object with `secret` and `tokens`")),
+        };
+    }
+    Ok(store)
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let opts = options().unwrap_or_else(|e| {
@@ -92,8 +119,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::process::exit(2);
     });
     let text = std::fs::read_to_string(&opts.credentials)?;
-    let keys: BTreeMap<String, String> = serde_json::from_str(&text)?;
-    let store = MemorySecretStore::from_map(keys);
+    let store = store_of(serde_json::from_str(&text)?)?;
 
     let app = match opts.scheme.as_str() {
         "aliyun-apigw" => app(AliyunApiGateway::new().debug_string_to_sign(true), store, false),

@@ -1,7 +1,9 @@
 //! Aliyun API Gateway and Aliyun RPC on arbitrary bytes as the target's query, the `X-Ca-*`
 //! and content headers and the form body: `parse`, the canonical string builders and
-//! `verify` never panic; nothing arbitrary is accepted under a dummy secret; and whatever
-//! the signers produce from such a request, the verifiers accept.
+//! `verify` never panic, nor does reading the security token (`SecurityToken`,
+//! `x-acs-security-token`); nothing arbitrary is accepted under a dummy secret; and whatever
+//! the signers produce from such a request, with or without a token, the verifiers accept,
+//! reading back the token signed.
 #![no_main]
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -12,9 +14,9 @@ use libfuzzer_sys::fuzz_target;
 use tollgate_signature::aliyun_apigw::{self, AliyunApiGateway};
 use tollgate_signature::aliyun_rpc::{self, AliyunRpc};
 use tollgate_signature::fuzzing::decoded_pairs;
-use tollgate_signature::{RequestView, Scheme, Secret};
+use tollgate_signature::{RequestView, Scheme, Secret, Signer};
 
-const HEADERS: [&str; 11] = [
+const HEADERS: [&str; 12] = [
     "x-ca-signature",
     "x-ca-key",
     "x-ca-timestamp",
@@ -26,6 +28,7 @@ const HEADERS: [&str; 11] = [
     "accept",
     "date",
     "x-ca-stage",
+    "x-acs-security-token",
 ];
 
 fn now() -> SystemTime {
@@ -38,7 +41,16 @@ fn run<Sc: Scheme>(scheme: &Sc, parts: &Parts, body: &[u8], secret: &str) -> boo
     let view = RequestView { method: &parts.method, uri: &parts.uri, headers: &parts.headers, body };
     let Ok(parsed) = scheme.parse(&view) else { return false };
     let _ = scheme.key_id(&parsed);
+    let _ = scheme.security_token(&view, &parsed);
     scheme.verify(&view, &parsed, &[Secret::from(secret)], now()).is_ok()
+}
+
+/// The security token the scheme reads from a request it accepts.
+fn token_of<Sc: Scheme>(scheme: &Sc, parts: &Parts, body: &[u8]) -> Option<String> {
+    let body = scheme.needs_body(&parts.method, &parts.headers).then_some(body);
+    let view = RequestView { method: &parts.method, uri: &parts.uri, headers: &parts.headers, body };
+    let parsed = scheme.parse(&view).ok()?;
+    scheme.security_token(&view, &parsed).ok()?.map(|t| t.into_owned())
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -89,6 +101,16 @@ fuzz_target!(|data: &[u8]| {
         let mut signed = parts.clone();
         if AliyunRpc::new().sign_with_nonce(&mut signed, body, "fuzz-ak", &secret, now(), "n-1").is_ok() {
             assert!(run(&AliyunRpc::new(), &signed, body, "fuzz-secret"), "{signed:?}");
+        }
+        // with a token made of the input: signed, and read back as signed
+        let token = String::from_utf8_lossy(head).into_owned();
+        let mut signed = parts.clone();
+        let mut form = bytes::Bytes::copy_from_slice(body);
+        let rpc = AliyunRpc::new();
+        let no_acs_header = !headers.contains_key("x-acs-security-token");
+        if rpc.sign_with_token(&mut signed, &mut form, "fuzz-ak", &secret, Some(&token), now()).is_ok() && no_acs_header {
+            assert!(run(&rpc, &signed, &form, "fuzz-secret"), "{signed:?}");
+            assert_eq!(token_of(&rpc, &signed, &form).as_deref(), Some(token.as_str()));
         }
     }
 });

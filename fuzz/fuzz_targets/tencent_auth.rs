@@ -1,7 +1,8 @@
 //! The Tencent verifiers — Tencent Cloud API (TC3-HMAC-SHA256 `Authorization`, v1 `Signature`
 //! parameter) and the Tencent API Gateway key pair (`Authorization: hmac ...`) — on arbitrary
 //! bytes as the Authorization header, the query string, the form body and the date headers:
-//! `parse` and `verify` never panic, and nothing arbitrary is accepted under a dummy secret.
+//! `parse`, reading the security token (`X-TC-Token`, `Token`) and `verify` never panic,
+//! and nothing arbitrary is accepted under a dummy secret.
 #![no_main]
 
 use std::time::{Duration, UNIX_EPOCH};
@@ -18,6 +19,7 @@ fn run<Sc: Scheme>(scheme: &Sc, method: &Method, uri: &Uri, headers: &HeaderMap,
     let view = RequestView { method, uri, headers, body };
     let Ok(parsed) = scheme.parse(&view) else { return false };
     let _ = scheme.key_id(&parsed);
+    let _ = scheme.security_token(&view, &parsed);
     let now = UNIX_EPOCH + Duration::from_secs(1_795_364_129);
     scheme.verify(&view, &parsed, &[Secret::from("dummy-secret")], now).is_ok()
 }
@@ -40,7 +42,8 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(v) = HeaderValue::from_bytes(date) {
         base.insert("date", v.clone());
         base.insert("x-tc-timestamp", v.clone());
-        base.insert("source", v);
+        base.insert("source", v.clone());
+        base.insert("x-tc-token", v);
     }
 
     // The Authorization as given, and steered towards each scheme's grammar.

@@ -20,3 +20,4 @@ mod reload;
 mod replay;
 mod routing;
 mod signature;
+mod sts;

@@ -4,7 +4,10 @@
 import json
 import sys
 
+import os
+
 from aliyunsdkcore.acs_exception.exceptions import ServerException
+from aliyunsdkcore.auth.credentials import StsTokenCredential
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import CommonRequest, RpcRequest
 from aliyunsdkcore.utils import parameter_helper
@@ -136,6 +139,42 @@ for method in ["GET", "POST"]:
             expect(e.get_error_code() == "InvalidAccessKeySecret", f"SDK reported {e.get_error_code()}: {e.get_error_msg()}")
             return
         raise AssertionError("expected a refusal")
+
+
+# Temporary credentials (auth.md §4): StsTokenCredential sends SecurityToken, signed.
+STS_KEY, STS_SECRET = os.environ["STS_KEY"], os.environ["STS_SECRET"]
+
+
+def sts_client(token, key=STS_KEY, secret=STS_SECRET):
+    return AcsClient(region_id="cn-hangzhou", auto_retry=False, credential=StsTokenCredential(key, secret, token))
+
+
+for method in ["GET", "POST"]:
+
+    @case(f"STS {method}: valid token succeeds with the temporary key id")
+    def _():
+        body = json.loads(sts_client(os.environ["STS_TOKEN"]).do_action_with_exception(request(method)))
+        expect(body["key_id"] == STS_KEY, body)
+
+    @case(f"STS {method}: expired token (InvalidSecurityToken.Expired)")
+    def _():
+        refused("InvalidSecurityToken.Expired", 403, sts_client(os.environ["STS_OLD_TOKEN"]), method)
+
+    @case(f"STS {method}: another key's token (InvalidSecurityToken.MismatchWithAccessKey)")
+    def _():
+        refused("InvalidSecurityToken.MismatchWithAccessKey", 403, sts_client(os.environ["STS_OTHER_TOKEN"]), method)
+
+    @case(f"STS {method}: temporary key signed without its token (MissingSecurityToken)")
+    def _():
+        refused("MissingSecurityToken", 400, client(STS_KEY, STS_SECRET), method)
+
+    @case(f"STS {method}: token changed after signing (it is signed)")
+    def _():
+        def edit(p):
+            edit_query(p, lambda pairs: [(k, os.environ["STS_OTHER_TOKEN"] if k == "SecurityToken" else v) for k, v in pairs])
+
+        with after_signing(Session, edit):
+            refused("SignatureDoesNotMatch", 400, sts_client(os.environ["STS_TOKEN"]), method)
 
 
 finish("aliyun-rpc interop")

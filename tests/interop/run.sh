@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Drives the official SDKs against examples/signed_echo.rs on loopback, one scheme at a time:
-#   PyPI tencentcloud-sdk-python-common  -> --scheme tencent-cloud (TC3, HmacSHA1, HmacSHA256)
-#   PyPI aliyun-python-sdk-core          -> --scheme aliyun-rpc   (GET, POST form)
+#   PyPI tencentcloud-sdk-python-common  -> --scheme tencent-cloud (TC3, HmacSHA1, HmacSHA256;
+#                                           temporary credentials: Credential(id, key, token))
+#   PyPI aliyun-python-sdk-core          -> --scheme aliyun-rpc   (GET, POST form; StsTokenCredential)
 #   npm  aliyun-api-gateway              -> --scheme aliyun-apigw (GET query, POST form, POST JSON + MD5)
 # Installs the clients itself (a venv and tests/interop/node_modules). Any failure fails.
 set -euo pipefail
@@ -27,7 +28,14 @@ trap cleanup EXIT
 KEY_ID="AKIDinterop0000000000000000000000001"
 APP_KEY="203999001"
 SECRET="interopSecret-0000000000000000000001"
-printf '{"%s": "%s", "%s": "%s"}\n' "$KEY_ID" "$SECRET" "$APP_KEY" "$SECRET" > "$work/credentials.json"
+# temporary keys (STS): one with a valid and an expired token, another whose token is
+# sent with the first (a mismatch); read by the clients from the environment
+export STS_KEY="STS.interopTemporaryKey0001" STS_SECRET="interopStsSecret-0001"
+export STS_TOKEN="CAISinteropValidToken/0001+==" STS_OLD_TOKEN="CAISinteropExpiredToken"
+export STS_OTHER_KEY="STS.interopTemporaryKey0002" STS_OTHER_TOKEN="CAISinteropOtherKeyToken"
+printf '{"%s": "%s", "%s": "%s", "%s": {"secret": "%s", "tokens": {"%s": 4102444800, "%s": 1000000000}}, "%s": {"secret": "x", "tokens": {"%s": 4102444800}}}\n' \
+  "$KEY_ID" "$SECRET" "$APP_KEY" "$SECRET" "$STS_KEY" "$STS_SECRET" "$STS_TOKEN" "$STS_OLD_TOKEN" \
+  "$STS_OTHER_KEY" "$STS_OTHER_TOKEN" > "$work/credentials.json"
 
 start() {
   "$bin" --scheme "$1" --listen 127.0.0.1:0 --credentials "$work/credentials.json" >"$work/out" 2>"$work/err" &

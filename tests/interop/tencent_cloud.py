@@ -1,6 +1,7 @@
 """The official Tencent Cloud SDK (tencentcloud-sdk-python-common, CommonClient) against
 `signed_echo --scheme tencent-cloud`: TC3-HMAC-SHA256, HmacSHA1 and HmacSHA256."""
 
+import os
 import sys
 
 import requests
@@ -15,10 +16,11 @@ from common import AWKWARD, after_signing, case, edit_query, expect, finish, old
 ENDPOINT, KEY, SECRET = sys.argv[1], sys.argv[2], sys.argv[3]
 
 
-def client(sign="TC3-HMAC-SHA256", method="POST", key=KEY, secret=SECRET):
+def client(sign="TC3-HMAC-SHA256", method="POST", key=KEY, secret=SECRET, token=None):
     http = HttpProfile(protocol="http", endpoint=ENDPOINT, reqMethod=method)
     profile = ClientProfile(signMethod=sign, httpProfile=http)
-    return CommonClient("cvm", "2017-03-12", credential.Credential(key, secret), "ap-guangzhou", profile=profile)
+    cred = credential.Credential(key, secret, token)
+    return CommonClient("cvm", "2017-03-12", cred, "ap-guangzhou", profile=profile)
 
 
 def call(c, params=None):
@@ -132,6 +134,31 @@ for sign, method in VARIANTS:
 def _():
     resp = call(client(), {"Limit": 10, "Filters": [{"Name": "zone", "Values": ["ap-1", "张三 +*~/"]}]})
     expect(resp["Response"]["key_id"] == KEY, resp)
+
+
+# Temporary credentials (auth.md §4): Credential(id, key, token) sends X-TC-Token (TC3, not
+# signed) or Token (v1, signed).
+STS_KEY, STS_SECRET = os.environ["STS_KEY"], os.environ["STS_SECRET"]
+
+for sign, method in VARIANTS:
+    tag = f"STS {sign} {method}"
+
+    @case(f"{tag}: valid token succeeds with the temporary key id")
+    def _():
+        resp = call(client(sign, method, STS_KEY, STS_SECRET, os.environ["STS_TOKEN"]))
+        expect(resp["Response"]["key_id"] == STS_KEY, resp)
+
+    @case(f"{tag}: expired token (AuthFailure.TokenFailure)")
+    def _():
+        refused("AuthFailure.TokenFailure", client(sign, method, STS_KEY, STS_SECRET, os.environ["STS_OLD_TOKEN"]))
+
+    @case(f"{tag}: another key's token (AuthFailure.TokenFailure)")
+    def _():
+        refused("AuthFailure.TokenFailure", client(sign, method, STS_KEY, STS_SECRET, os.environ["STS_OTHER_TOKEN"]))
+
+    @case(f"{tag}: temporary key without its token (AuthFailure.TokenFailure)")
+    def _():
+        refused("AuthFailure.TokenFailure", client(sign, method, STS_KEY, STS_SECRET))
 
 
 finish("tencent-cloud interop")

@@ -15,8 +15,8 @@ use tollgate_core::{
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::scheme::{RequestView, Scheme, Signer};
-use crate::secret::{KeyRecord, Secret, SecretStore};
+use crate::scheme::{RequestView, Scheme, Signer, TokenProblem, Verified};
+use crate::secret::{KeyRecord, Secret, SecretStore, TokenStatus};
 
 pub use tollgate_core::BoxResponseFuture;
 
@@ -182,8 +182,16 @@ impl<Sc: Scheme, St: SecretStore> Shared<Sc, St> {
 
     async fn verify(&self, view: &RequestView<'_>) -> Result<(Caller, SignedClaims), Rejection> {
         let parsed = self.scheme.parse(view)?;
-        let found = self.store.lookup(self.scheme.key_id(&parsed)).await;
-        self.finish(view, &parsed, found)
+        let token = self.scheme.security_token(view, &parsed)?;
+        let key_id = self.scheme.key_id(&parsed);
+        let found = self.store.lookup(key_id).await;
+        let now = self.clock.now();
+        let (record, verified) = self.authenticate(view, &parsed, found, now)?;
+        if let Some(token) = self.token_to_ask(key_id, &record, token.as_deref())? {
+            let status = self.store.check_token(key_id, token, now).await;
+            self.token_answer(key_id, status)?;
+        }
+        Ok(self.admit(key_id, &record, verified))
     }
 
     /// Verifies a request that needs no body in one go, when the secret store answers at
@@ -201,16 +209,39 @@ impl<Sc: Scheme, St: SecretStore> Shared<Sc, St> {
         if scheme.needs_body_parsed(&parsed).unwrap_or_else(needs_body) {
             return None;
         }
-        let found = self.store.lookup_at_once(scheme.key_id(&parsed))?;
-        Some(self.finish(view, &parsed, found))
+        let token = match scheme.security_token(view, &parsed) {
+            Ok(token) => token,
+            Err(rejection) => return Some(Err(rejection)),
+        };
+        let key_id = scheme.key_id(&parsed);
+        let found = self.store.lookup_at_once(key_id)?;
+        let now = self.clock.now();
+        let (record, verified) = match self.authenticate(view, &parsed, found, now) {
+            Ok(passed) => passed,
+            Err(rejection) => return Some(Err(rejection)),
+        };
+        match self.token_to_ask(key_id, &record, token.as_deref()) {
+            Ok(None) => {}
+            Ok(Some(token)) => {
+                let status = self.store.check_token_at_once(key_id, token, now)?;
+                if let Err(rejection) = self.token_answer(key_id, status) {
+                    return Some(Err(rejection));
+                }
+            }
+            Err(rejection) => return Some(Err(rejection)),
+        }
+        Some(Ok(self.admit(key_id, &record, verified)))
     }
 
-    fn finish(
+    /// The key's record, once the key is known, enabled, and the request's signature is
+    /// one of its secrets'.
+    fn authenticate(
         &self,
         view: &RequestView<'_>,
         parsed: &Sc::Parsed<'_>,
         found: Result<Option<Arc<KeyRecord>>, StoreError>,
-    ) -> Result<(Caller, SignedClaims), Rejection> {
+        now: std::time::SystemTime,
+    ) -> Result<(Arc<KeyRecord>, Verified), Rejection> {
         let scheme = &self.scheme;
         let key_id = scheme.key_id(parsed);
         let record = match found {
@@ -229,7 +260,45 @@ impl<Sc: Scheme, St: SecretStore> Shared<Sc, St> {
             tracing::warn!(scheme = Sc::NAME, key_id, "a key with an empty secret is refused");
             return Err(scheme.unknown_key(key_id));
         }
-        let verified = scheme.verify(view, parsed, record.secrets(), self.clock.now())?;
+        let verified = scheme.verify(view, parsed, record.secrets(), now)?;
+        Ok((record, verified))
+    }
+
+    /// The token to ask the store about, if any: a temporary key without one is refused, an
+    /// empty one is refused without asking. Checked after the signature, so that only a
+    /// holder of the key's secret learns that the key is temporary or what its token is worth.
+    fn token_to_ask<'t>(
+        &self,
+        key_id: &str,
+        record: &KeyRecord,
+        token: Option<&'t str>,
+    ) -> Result<Option<&'t str>, Rejection> {
+        match token {
+            None if record.is_temporary() => Err(self.scheme.token_refused(key_id, TokenProblem::Missing)),
+            None => Ok(None),
+            Some("") => Err(self.scheme.token_refused(key_id, TokenProblem::Malformed)),
+            Some(token) => Ok(Some(token)),
+        }
+    }
+
+    /// Passes a token the store says is valid for the key; refuses any other.
+    fn token_answer(&self, key_id: &str, status: Result<TokenStatus, StoreError>) -> Result<(), Rejection> {
+        let problem = match status {
+            Ok(TokenStatus::Valid) => return Ok(()),
+            Ok(TokenStatus::Expired) => TokenProblem::Expired,
+            Ok(TokenStatus::OtherKey) => TokenProblem::MismatchWithKey,
+            Ok(TokenStatus::Unknown) => TokenProblem::Malformed,
+            Err(e) => {
+                tracing::warn!(scheme = Sc::NAME, error = %e, "secret store unavailable for a security token");
+                return Err(self.scheme.unavailable());
+            }
+        };
+        Err(self.scheme.token_refused(key_id, problem))
+    }
+
+    /// What a verified request carries on: its caller and signed claims.
+    fn admit(&self, key_id: &str, record: &KeyRecord, verified: Verified) -> (Caller, SignedClaims) {
+        let scheme = &self.scheme;
         let key_id = record.shared_key_id(key_id);
         let mut caller = Caller::new(key_id.clone());
         if let Some(app) = record.app_id() {
@@ -243,7 +312,7 @@ impl<Sc: Scheme, St: SecretStore> Shared<Sc, St> {
         if let Some(ts) = verified.timestamp {
             claims = claims.with_timestamp(ts);
         }
-        Ok((caller, claims))
+        (caller, claims)
     }
 }
 
@@ -323,6 +392,7 @@ struct SignerShared<Sg> {
     signer: Arc<Sg>,
     key_id: String,
     secret: Secret,
+    token: Option<String>,
     clock: SharedClock,
     body_limit: usize,
 }
@@ -333,6 +403,7 @@ impl<Sg> Clone for SignerShared<Sg> {
             signer: self.signer.clone(),
             key_id: self.key_id.clone(),
             secret: self.secret.clone(),
+            token: self.token.clone(),
             clock: self.clock.clone(),
             body_limit: self.body_limit,
         }
@@ -359,6 +430,7 @@ impl<Sg: Signer> SigningLayer<Sg> {
                 signer: Arc::new(signer),
                 key_id: key_id.into(),
                 secret: secret.into(),
+                token: None,
                 clock: Arc::new(SystemClock),
                 body_limit: DEFAULT_BODY_LIMIT,
             }),
@@ -368,6 +440,13 @@ impl<Sg: Signer> SigningLayer<Sg> {
     /// Reads time from `clock`.
     pub fn clock(mut self, clock: impl Clock) -> Self {
         Arc::make_mut(&mut self.shared).clock = Arc::new(clock);
+        self
+    }
+
+    /// Signs with temporary credentials: sends `token` as the scheme's security token
+    /// ([`Signer::sign_with_token`]; a scheme without tokens fails every request).
+    pub fn security_token(mut self, token: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.shared).token = Some(token.into());
         self
     }
 }
@@ -441,7 +520,9 @@ where
                 let (parts, body) = req.into_parts();
                 (parts, Some(body), Bytes::new())
             };
-            s.signer.sign(&mut parts, &mut bytes, &s.key_id, &s.secret, s.clock.now()).map_err(SigningError::Sign)?;
+            s.signer
+                .sign_with_token(&mut parts, &mut bytes, &s.key_id, &s.secret, s.token.as_deref(), s.clock.now())
+                .map_err(SigningError::Sign)?;
             let body = match body {
                 Some(body) => RequestBody::streaming(body),
                 None => RequestBody::buffered(bytes),

@@ -11,6 +11,13 @@
 //! [`SignatureLayer`] verifies one scheme against a [`SecretStore`] and puts the
 //! [`Caller`](tollgate_core::Caller) and [`SignedClaims`](tollgate_core::SignedClaims) in the
 //! request's extensions; [`SigningLayer`] signs outgoing requests.
+//!
+//! Temporary credentials (an STS key and its security token: Aliyun RPC's `SecurityToken`,
+//! Tencent's `X-TC-Token` / `Token`): the store is asked whether the token goes with the key
+//! ([`SecretStore::check_token`], [`MemorySecretStore::with_temporary_key`]); a temporary key
+//! without one, and any token the store does not vouch for, are refused in the cloud's words.
+//! The API gateways' app signatures carry no token. Signers send one with
+//! [`Signer::sign_with_token`] or [`SigningLayer::security_token`].
 
 pub mod aliyun_apigw;
 pub mod aliyun_rpc;
@@ -40,8 +47,8 @@ pub use layer::{
     BoxResponseFuture, ResponseFuture, SignatureLayer, SignatureService, SigningError, SigningLayer, SigningService,
 };
 pub use mac::{HmacAlg, SignatureBytes};
-pub use scheme::{RequestView, Scheme, SignError, Signer, Verified, sign_request};
-pub use secret::{KeyForm, KeyRecord, MemorySecretStore, Secret, SecretStore};
+pub use scheme::{RequestView, Scheme, SignError, Signer, TokenProblem, Verified, sign_request};
+pub use secret::{KeyForm, KeyRecord, MemorySecretStore, Secret, SecretStore, TokenStatus};
 
 /// The old home of [`HmacAlg`], kept so that `tollgate_signature::util::HmacAlg` still
 /// compiles; the shared helpers that lived beside it are private now.

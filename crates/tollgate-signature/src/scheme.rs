@@ -1,5 +1,6 @@
 //! The [`Scheme`] and [`Signer`] traits: what one signature scheme must say.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -32,12 +33,29 @@ pub struct Verified {
     pub timestamp: Option<SystemTime>,
 }
 
+/// Why a request's security token is refused (see [`Scheme::token_refused`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenProblem {
+    /// The key is temporary and the request carries no token.
+    Missing,
+    /// The token is empty, or one the store does not know.
+    Malformed,
+    /// The token's time has passed.
+    Expired,
+    /// The token was issued for another key.
+    MismatchWithKey,
+}
+
 /// A signature scheme, server side.
 ///
 /// The layer runs the checks in the reference's order: [`parse`](Self::parse) (is there a
-/// signature at all, is it well formed), then the key lookup ([`unknown_key`](Self::unknown_key)),
+/// signature at all, is it well formed) and [`security_token`](Self::security_token) (is the
+/// token, if any, readable one way), then the key lookup ([`unknown_key`](Self::unknown_key)),
 /// then [`verify`](Self::verify) (timestamp, signature against each active secret, body
-/// digest). Every refusal is a [`Rejection`] worded as the scheme's clients expect.
+/// digest), and last the token: a temporary key's must be there, and any token must be one
+/// the store vouches for ([`token_refused`](Self::token_refused)). Every refusal is a
+/// [`Rejection`] worded as the scheme's clients expect.
 pub trait Scheme: Send + Sync + 'static {
     /// What [`parse`](Self::parse) extracts: the key id, the claimed signature, ...,
     /// borrowed from the request where it can be (no copy per request).
@@ -78,6 +96,26 @@ pub trait Scheme: Send + Sync + 'static {
 
     /// The refusal for a disabled key id (by default: as unknown).
     fn disabled_key(&self, key_id: &str) -> Rejection {
+        self.unknown_key(key_id)
+    }
+
+    /// The security token the request carries (temporary credentials), read where the
+    /// scheme's clients send it; `Ok(None)` without one. A token that can be read more than
+    /// one way (sent twice, or also where another of the cloud's schemes sends it) is refused
+    /// here. The default, for a scheme whose clients send no token: `Ok(None)`, so a request
+    /// signed with a temporary key is refused as missing its token.
+    fn security_token<'a>(
+        &self,
+        request: &'a RequestView<'_>,
+        parsed: &'a Self::Parsed<'_>,
+    ) -> Result<Option<Cow<'a, str>>, Rejection> {
+        let _ = (request, parsed);
+        Ok(None)
+    }
+
+    /// The refusal of a security token (by default: as an unknown key).
+    fn token_refused(&self, key_id: &str, problem: TokenProblem) -> Rejection {
+        let _ = problem;
         self.unknown_key(key_id)
     }
 
@@ -138,6 +176,24 @@ pub trait Signer: Send + Sync + 'static {
         secret: &Secret,
         now: SystemTime,
     ) -> Result<(), SignError>;
+
+    /// [`sign`](Self::sign) with temporary credentials: `token` is sent where the scheme's
+    /// clients send a security token. The default, for a scheme without tokens, signs as
+    /// `sign` when `token` is `None` and refuses to sign otherwise (rather than drop the token).
+    fn sign_with_token(
+        &self,
+        parts: &mut http::request::Parts,
+        body: &mut Bytes,
+        key_id: &str,
+        secret: &Secret,
+        token: Option<&str>,
+        now: SystemTime,
+    ) -> Result<(), SignError> {
+        match token {
+            None => self.sign(parts, body, key_id, secret, now),
+            Some(_) => Err(SignError::Invalid("this scheme sends no security token".into())),
+        }
+    }
 }
 
 /// Signs a whole request with `signer`: the function form of [`SigningLayer`](crate::SigningLayer),

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::{Future, Ready, ready};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::SystemTime;
 
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
@@ -197,6 +198,7 @@ impl From<String> for Secret {
 pub struct KeyRecord {
     secrets: Vec<Secret>,
     disabled: bool,
+    temporary: bool,
     app_id: Option<Arc<str>>,
     /// The key id the record was first found by, shared by the `Caller` and claims of every
     /// request signed with it rather than copied for each (not part of what the record says).
@@ -205,7 +207,8 @@ pub struct KeyRecord {
 
 impl PartialEq for KeyRecord {
     fn eq(&self, other: &Self) -> bool {
-        (&self.secrets, self.disabled, &self.app_id) == (&other.secrets, other.disabled, &other.app_id)
+        (&self.secrets, self.disabled, self.temporary, &self.app_id)
+            == (&other.secrets, other.disabled, other.temporary, &other.app_id)
     }
 }
 
@@ -214,7 +217,7 @@ impl Eq for KeyRecord {}
 impl KeyRecord {
     /// A key with one active secret.
     pub fn new(secret: impl Into<Secret>) -> Self {
-        Self { secrets: vec![secret.into()], disabled: false, app_id: None, key_id: OnceLock::new() }
+        Self { secrets: vec![secret.into()], disabled: false, temporary: false, app_id: None, key_id: OnceLock::new() }
     }
 
     /// `key_id` (the id this record was found by) as a shared string: the one kept from the
@@ -233,6 +236,15 @@ impl KeyRecord {
     /// Marks the key disabled: requests signed with it are refused.
     pub fn disabled(mut self, disabled: bool) -> Self {
         self.disabled = disabled;
+        self
+    }
+
+    /// Marks the key temporary (an STS key): a request signed with it must carry a security
+    /// token the store vouches for ([`SecretStore::check_token`]), or it is refused as
+    /// missing one (Aliyun `MissingSecurityToken`). A key that is not temporary may still
+    /// be sent with a token, which is then checked all the same.
+    pub fn temporary(mut self, temporary: bool) -> Self {
+        self.temporary = temporary;
         self
     }
 
@@ -256,6 +268,28 @@ impl KeyRecord {
     pub fn app_id(&self) -> Option<&Arc<str>> {
         self.app_id.as_ref()
     }
+
+    /// Whether the key is temporary: usable only with a security token.
+    pub fn is_temporary(&self) -> bool {
+        self.temporary
+    }
+}
+
+/// What a [`SecretStore`] says of a security token presented with a key id.
+///
+/// What a token proves (who issued it, for which role, with which policy) is the issuer's
+/// business: tollgate only asks the store whether this token goes with this key now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenStatus {
+    /// The token was issued for this key and has not expired: the request may pass.
+    Valid,
+    /// The token was issued for this key, and its time has passed.
+    Expired,
+    /// The token is known, but was issued for another key.
+    OtherKey,
+    /// The store knows no such token (or knows no tokens at all).
+    Unknown,
 }
 
 /// Looks up key ids. Implement it over a database or a vault; [`MemorySecretStore`] is the
@@ -271,23 +305,63 @@ pub trait SecretStore: Send + Sync + 'static {
         let _ = key_id;
         None
     }
+
+    /// Whether `token` (a security token, sent as Aliyun's `SecurityToken` or Tencent's
+    /// `X-TC-Token` / `Token`) goes with `key_id` at time `now`. Asked only after the
+    /// request's signature was verified with the key's secret, so only a holder of the
+    /// secret learns what the store says of a token.
+    ///
+    /// The default answers [`TokenStatus::Unknown`] to every token: a store that knows no
+    /// tokens refuses a request that carries one rather than ignore it, since a backend that
+    /// reads the token would take it as checked. Existing stores keep working for requests
+    /// without a token, and refuse those with one until they implement this.
+    fn check_token(
+        &self,
+        key_id: &str,
+        token: &str,
+        now: SystemTime,
+    ) -> impl Future<Output = Result<TokenStatus, StoreError>> + Send {
+        let _ = (key_id, token, now);
+        ready(Ok(TokenStatus::Unknown))
+    }
+
+    /// [`check_token`](Self::check_token) answered at once, for a store that never waits.
+    /// `None`, the default, says the store must be awaited (which is always right, also for
+    /// a store that implements only `check_token`).
+    fn check_token_at_once(
+        &self,
+        key_id: &str,
+        token: &str,
+        now: SystemTime,
+    ) -> Option<Result<TokenStatus, StoreError>> {
+        let _ = (key_id, token, now);
+        None
+    }
 }
 
-/// An in-memory [`SecretStore`].
+/// An in-memory [`SecretStore`], with the security tokens of its temporary keys.
 ///
 /// ```
-/// use tollgate_signature::{KeyRecord, MemorySecretStore};
+/// use std::time::{Duration, SystemTime};
+/// use tollgate_signature::{KeyRecord, MemorySecretStore, TokenStatus};
 ///
+/// let now = SystemTime::now();
 /// let store = MemorySecretStore::new()
 ///     .with_key("203753741", "secret-of-app-1")
 ///     // rolling a secret over: both are accepted until the old one is removed
 ///     .with_record("AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE", KeyRecord::new("old").with_secret("new"))
-///     .with_record("AKIDdisabled", KeyRecord::new("x").disabled(true));
-/// assert_eq!(store.len(), 3);
+///     .with_record("AKIDdisabled", KeyRecord::new("x").disabled(true))
+///     // an STS key: usable only with its token, until the token expires
+///     .with_temporary_key("STS.NUgYrLnoC37mZZCNnAbez", "sts-secret", "CAIS...token", now + Duration::from_secs(3600));
+/// assert_eq!(store.len(), 4);
+/// assert_eq!(store.token_status("STS.NUgYrLnoC37mZZCNnAbez", "CAIS...token", now), TokenStatus::Valid);
+/// assert_eq!(store.token_status("203753741", "CAIS...token", now), TokenStatus::OtherKey);
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct MemorySecretStore {
     keys: HashMap<String, Arc<KeyRecord>>,
+    /// Security tokens: the key each was issued for, and when it expires.
+    tokens: HashMap<String, (String, SystemTime)>,
 }
 
 impl MemorySecretStore {
@@ -305,6 +379,40 @@ impl MemorySecretStore {
     pub fn with_record(mut self, key_id: impl Into<String>, record: KeyRecord) -> Self {
         self.keys.insert(key_id.into(), Arc::new(record));
         self
+    }
+
+    /// Adds a security token issued for `key_id`, valid until `expires_at` (excluded). A token
+    /// names one key: added again, it names the last. The key itself is added apart (with
+    /// [`KeyRecord::temporary`] so that it cannot be used without a token), or at once with
+    /// [`with_temporary_key`](Self::with_temporary_key).
+    pub fn with_token(mut self, key_id: impl Into<String>, token: impl Into<String>, expires_at: SystemTime) -> Self {
+        self.tokens.insert(token.into(), (key_id.into(), expires_at));
+        self
+    }
+
+    /// Adds a temporary key (an STS AccessKeyId or a Tencent temporary SecretId) with its
+    /// secret and its one token, valid until `expires_at`: requests signed with the key must
+    /// carry the token.
+    pub fn with_temporary_key(
+        self,
+        key_id: impl Into<String>,
+        secret: impl Into<Secret>,
+        token: impl Into<String>,
+        expires_at: SystemTime,
+    ) -> Self {
+        let key_id = key_id.into();
+        self.with_record(key_id.clone(), KeyRecord::new(secret).temporary(true)).with_token(key_id, token, expires_at)
+    }
+
+    /// What the store says of `token` sent with `key_id` at `now` (the synchronous
+    /// [`SecretStore::check_token`]).
+    pub fn token_status(&self, key_id: &str, token: &str, now: SystemTime) -> TokenStatus {
+        match self.tokens.get(token) {
+            None => TokenStatus::Unknown,
+            Some((issued_for, _)) if issued_for != key_id => TokenStatus::OtherKey,
+            Some((_, expires_at)) if now >= *expires_at => TokenStatus::Expired,
+            Some(_) => TokenStatus::Valid,
+        }
     }
 
     /// A store from a map of key ids to secrets (as in a JSON credentials file).
@@ -337,6 +445,24 @@ impl SecretStore for MemorySecretStore {
     fn lookup_at_once(&self, key_id: &str) -> Option<Result<Option<Arc<KeyRecord>>, StoreError>> {
         Some(Ok(self.get(key_id)))
     }
+
+    fn check_token(
+        &self,
+        key_id: &str,
+        token: &str,
+        now: SystemTime,
+    ) -> impl Future<Output = Result<TokenStatus, StoreError>> + Send {
+        ready(Ok(self.token_status(key_id, token, now)))
+    }
+
+    fn check_token_at_once(
+        &self,
+        key_id: &str,
+        token: &str,
+        now: SystemTime,
+    ) -> Option<Result<TokenStatus, StoreError>> {
+        Some(Ok(self.token_status(key_id, token, now)))
+    }
 }
 
 impl<T: SecretStore> SecretStore for Arc<T> {
@@ -346,6 +472,24 @@ impl<T: SecretStore> SecretStore for Arc<T> {
 
     fn lookup_at_once(&self, key_id: &str) -> Option<Result<Option<Arc<KeyRecord>>, StoreError>> {
         T::lookup_at_once(self, key_id)
+    }
+
+    fn check_token(
+        &self,
+        key_id: &str,
+        token: &str,
+        now: SystemTime,
+    ) -> impl Future<Output = Result<TokenStatus, StoreError>> + Send {
+        T::check_token(self, key_id, token, now)
+    }
+
+    fn check_token_at_once(
+        &self,
+        key_id: &str,
+        token: &str,
+        now: SystemTime,
+    ) -> Option<Result<TokenStatus, StoreError>> {
+        T::check_token_at_once(self, key_id, token, now)
     }
 }
 

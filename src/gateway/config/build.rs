@@ -539,6 +539,7 @@ fn signature(api: Api, block: super::read::signature::SignatureBlock, cx: &Conte
         }
         Keys::List(list) => {
             let count = list.len();
+            let mut tokens_seen = std::collections::HashMap::new();
             for (i, entry) in list.into_iter().enumerate() {
                 if entry.id.trim().is_empty() {
                     return Err(ConfigError::new(format!("keys[{i}].id"), "expected a key id"));
@@ -555,7 +556,31 @@ fn signature(api: Api, block: super::read::signature::SignatureBlock, cx: &Conte
                 if let Some(app) = entry.app_id {
                     record = record.with_app_id(app);
                 }
-                store = store.with_record(entry.id, record);
+                let temporary = !entry.tokens.is_empty();
+                if temporary && matches!(block.scheme, SchemeName::AliyunApigw | SchemeName::TencentApigw) {
+                    return Err(ConfigError::new(
+                        format!("keys[{i}].tokens"),
+                        "expected tokens only with aliyun-rpc or tencent-cloud: the API gateways' app signatures carry no token",
+                    ));
+                }
+                for (j, t) in entry.tokens.into_iter().enumerate() {
+                    let path = |field: &str| format!("keys[{i}].tokens[{j}].{field}");
+                    if t.token.trim().is_empty() {
+                        return Err(ConfigError::new(path("token"), "expected a token, got an empty one"));
+                    }
+                    if let Some(other) = tokens_seen.insert(t.token.clone(), i) {
+                        let why = format!("expected each token once: keys[{other}] has it too (a token names one key)");
+                        return Err(ConfigError::new(path("token"), why));
+                    }
+                    let expires = humantime::parse_rfc3339_weak(t.expires.trim()).map_err(|e| {
+                        ConfigError::new(
+                            path("expires"),
+                            format!("expected an RFC 3339 time like 2026-12-31T00:00:00Z: {e}"),
+                        )
+                    })?;
+                    store = store.with_token(entry.id.clone(), t.token, expires);
+                }
+                store = store.with_record(entry.id, record.temporary(temporary));
             }
             count
         }

@@ -480,6 +480,18 @@ pub(super) mod signature {
         pub(crate) app_id: Option<String>,
         #[serde(default)]
         pub(crate) disabled: bool,
+        /// Security tokens of a temporary key (which then needs one): `aliyun-rpc`'s
+        /// `SecurityToken`, `tencent-cloud`'s `X-TC-Token` / `Token`.
+        #[serde(default)]
+        pub(crate) tokens: Vec<TokenEntry>,
+    }
+
+    /// A security token and when it expires (RFC 3339, as STS's `Expiration`).
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct TokenEntry {
+        pub(crate) token: String,
+        pub(crate) expires: String,
     }
 
     impl<'de> Deserialize<'de> for Keys {

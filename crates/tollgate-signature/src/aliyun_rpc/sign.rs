@@ -30,10 +30,30 @@ impl Signer for AliyunRpc {
         secret: &Secret,
         now: SystemTime,
     ) -> Result<(), SignError> {
+        self.sign_with_token(parts, body, key_id, secret, None, now)
+    }
+
+    /// Also sets `SecurityToken` (signed, as `StsTokenCredential` does) when given a token.
+    fn sign_with_token(
+        &self,
+        parts: &mut http::request::Parts,
+        body: &mut Bytes,
+        key_id: &str,
+        secret: &Secret,
+        token: Option<&str>,
+        now: SystemTime,
+    ) -> Result<(), SignError> {
         let mut nonce = uuid::Uuid::encode_buffer();
         let nonce = uuid::Uuid::new_v4().simple().encode_lower(&mut nonce);
-        self.sign_with_nonce(parts, body, key_id, secret, now, nonce)
+        self.sign_rpc(parts, body, Credentials { key_id, secret, token }, now, nonce)
     }
+}
+
+/// What a request is signed as.
+struct Credentials<'a> {
+    key_id: &'a str,
+    secret: &'a Secret,
+    token: Option<&'a str>,
 }
 
 /// Sets `name` to `value` as a Python dict would: in place of its first occurrence (later
@@ -73,6 +93,18 @@ impl AliyunRpc {
         now: SystemTime,
         nonce: &str,
     ) -> Result<(), SignError> {
+        self.sign_rpc(parts, body, Credentials { key_id, secret, token: None }, now, nonce)
+    }
+
+    fn sign_rpc(
+        &self,
+        parts: &mut http::request::Parts,
+        body: &[u8],
+        credentials: Credentials<'_>,
+        now: SystemTime,
+        nonce: &str,
+    ) -> Result<(), SignError> {
+        let Credentials { key_id, secret, token } = credentials;
         // what the verifier refuses as readable more than one way is not signed
         if parts.headers.get_all(CONTENT_TYPE).iter().nth(1).is_some() {
             return Err(SignError::Invalid("the Content-Type header is sent more than once".into()));
@@ -90,6 +122,9 @@ impl AliyunRpc {
         set_param(&mut query, "SignatureVersion", "1.0".to_owned());
         set_param(&mut query, "SignatureNonce", nonce.to_owned());
         set_param(&mut query, "AccessKeyId", key_id.to_owned());
+        if let Some(token) = token {
+            set_param(&mut query, "SecurityToken", token.to_owned());
+        }
         if !query.iter().any(|(k, _)| k == "Format") {
             query.push(("Format".into(), "JSON".into()));
         }

@@ -22,6 +22,16 @@
 //! refuses it. TC3's `SignedHeaders` must list `content-type` and `host`, as Tencent
 //! requires (`AuthFailure.InvalidAuthorization` otherwise).
 //!
+//! Temporary credentials: TC3 sends the token in `X-TC-Token` (not among the signed
+//! headers, which the SDK keeps to `content-type;host`), v1 as the signed parameter `Token`.
+//! Once the signature is verified, the [`SecretStore`](crate::SecretStore) is asked whether
+//! the token goes with the SecretId; every refusal is `AuthFailure.TokenFailure` (message
+//! `token error: ` and why), in the 200 envelope: a temporary key without a token, an empty
+//! or unknown token, an expired one, one issued for another SecretId, and a token sent with a
+//! key that needs none unless the store vouches for it. The token is read in one place per
+//! scheme: a TC3 `Token` query parameter, a v1 `X-TC-Token` header and a repeated
+//! `X-TC-Token` are refused (`InvalidParameter`).
+//!
 //! ```
 //! use std::time::SystemTime;
 //! use bytes::Bytes;
@@ -68,7 +78,8 @@ use crate::HmacAlg;
 use crate::form::is_form;
 use crate::header_text::{header_str, header_text};
 use crate::mac::SignatureBytes;
-use crate::scheme::{RequestView, Scheme, SignError, Signer, Verified};
+use crate::name_order::Sought;
+use crate::scheme::{RequestView, Scheme, SignError, Signer, TokenProblem, Verified};
 use crate::secret::{KeyForm, Secret};
 use crate::sorted_params::Params;
 use tc3::{
@@ -78,6 +89,9 @@ use tc3::{
 
 pub use tc3::{tc3_canonical_request, tc3_signing_key, tc3_string_to_sign};
 pub use v1::v1_string_to_sign;
+
+/// The header a TC3 request's security token is sent in (not signed).
+const X_TC_TOKEN: &str = "x-tc-token";
 
 /// 9999-12-31T23:59:59Z: later timestamps are refused as malformed, whatever the window, so
 /// the credential date can always be formatted.
@@ -229,6 +243,14 @@ fn announces_body(headers: &HeaderMap) -> bool {
         || headers.get_all(http::header::CONTENT_LENGTH).iter().any(|v| v.as_bytes() != b"0")
 }
 
+/// Whether a query names a `Token` parameter (once decoded; a name that is not UTF-8 is not
+/// `Token`).
+fn names_a_token(query: &str) -> bool {
+    let mut found = false;
+    let _ = crate::form::each_param(query.as_bytes(), |name, _| found |= name == "Token");
+    found
+}
+
 fn host_of<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> &'a str {
     header_str(headers, HOST).or_else(|| uri.authority().map(|a| a.as_str())).unwrap_or("")
 }
@@ -298,6 +320,56 @@ impl Scheme for TencentCloud {
 
     fn unknown_key(&self, _key_id: &str) -> Rejection {
         refusal("AuthFailure.SecretIdNotFound", "The SecretId is not found; check that it is right and enabled.")
+    }
+
+    /// TC3: the `X-TC-Token` header; v1: the `Token` parameter. Each where the SDK sends it
+    /// and nowhere else: a TC3 request with a `Token` query parameter (a signed GET parameter
+    /// a backend could take for the token) and a v1 request with an `X-TC-Token` header (not
+    /// signed) are refused, as is an `X-TC-Token` sent twice or not visible ASCII.
+    fn security_token<'a>(
+        &self,
+        req: &'a RequestView<'_>,
+        parsed: &'a Parsed<'_>,
+    ) -> Result<Option<Cow<'a, str>>, Rejection> {
+        let mut headers = req.headers.get_all(X_TC_TOKEN).iter();
+        let header = headers.next();
+        match parsed {
+            Parsed::Tc3 { .. } => {
+                if headers.next().is_some() {
+                    return Err(repeated_header(X_TC_TOKEN));
+                }
+                if req.uri.query().is_some_and(names_a_token) {
+                    return Err(refusal(
+                        "InvalidParameter",
+                        "A TC3-HMAC-SHA256 request sends its token in the X-TC-Token header, not as a `Token` parameter.",
+                    ));
+                }
+                let Some(header) = header else { return Ok(None) };
+                let token = header_text(header).ok_or_else(|| self.token_refused("", TokenProblem::Malformed))?;
+                Ok(Some(Cow::Borrowed(token.trim_ascii())))
+            }
+            Parsed::V1 { params, .. } => {
+                if header.is_some() {
+                    return Err(refusal(
+                        "InvalidParameter",
+                        "A v1 request sends its token as the signed `Token` parameter, not in the X-TC-Token header.",
+                    ));
+                }
+                let [at] = params.0.first_of_each(&[Sought::new("Token")]);
+                Ok(params.0.keep(at))
+            }
+        }
+    }
+
+    /// Tencent answers every token problem alike: `AuthFailure.TokenFailure`.
+    fn token_refused(&self, _key_id: &str, problem: TokenProblem) -> Rejection {
+        let why = match problem {
+            TokenProblem::Missing => "this SecretId is temporary and the request carries no token",
+            TokenProblem::Malformed => "the token is empty or not known",
+            TokenProblem::Expired => "the token has expired",
+            TokenProblem::MismatchWithKey => "the token was issued for another SecretId",
+        };
+        refusal("AuthFailure.TokenFailure", format!("token error: {why}."))
     }
 
     fn verify(
@@ -403,14 +475,28 @@ impl Signer for TencentCloud {
         secret: &Secret,
         now: SystemTime,
     ) -> Result<(), SignError> {
+        self.sign_with_token(parts, body, key_id, secret, None, now)
+    }
+
+    /// Sends the token as `X-TC-Token` (TC3, not signed) or `Token` (v1, signed), as
+    /// `tencentcloud-sdk-python`'s `Credential(id, key, token)` does.
+    fn sign_with_token(
+        &self,
+        parts: &mut http::request::Parts,
+        body: &mut Bytes,
+        key_id: &str,
+        secret: &Secret,
+        token: Option<&str>,
+        now: SystemTime,
+    ) -> Result<(), SignError> {
         let ts = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
         let host = host_of(&parts.uri, &parts.headers).to_owned();
         if host.is_empty() {
             return Err(SignError::Invalid("the request names no host".into()));
         }
         match self.sign_with {
-            SignWith::Tc3 => tc3::sign(self.service.as_deref(), parts, body, key_id, secret, ts, &host),
-            SignWith::V1(alg) => v1::sign(alg, parts, body, key_id, secret, ts, &host),
+            SignWith::Tc3 => tc3::sign(self.service.as_deref(), parts, body, key_id, secret, token, ts, &host),
+            SignWith::V1(alg) => v1::sign(alg, parts, body, key_id, secret, token, ts, &host),
         }
     }
 }

@@ -282,9 +282,15 @@ pub(super) fn sign(
     body: &Bytes,
     key_id: &str,
     secret: &Secret,
+    token: Option<&str>,
     ts: u64,
     host: &str,
 ) -> Result<(), SignError> {
+    if let Some(token) = token {
+        // not among the signed headers, as the SDK sends it
+        let value = HeaderValue::from_str(token).map_err(|_| not_a_header_value("the security token"))?;
+        parts.headers.insert(super::X_TC_TOKEN, value);
+    }
     if !parts.headers.contains_key(HOST) {
         parts.headers.insert(HOST, HeaderValue::from_str(host).map_err(|_| not_a_header_value("the host"))?);
     }

@@ -205,6 +205,7 @@ pub(super) fn sign(
     body: &mut Bytes,
     key_id: &str,
     secret: &Secret,
+    token: Option<&str>,
     ts: u64,
     host: &str,
 ) -> Result<(), SignError> {
@@ -215,7 +216,10 @@ pub(super) fn sign(
     for source in sources {
         each_param(source, |_, _| {}).map_err(|ambiguity| SignError::Invalid(ambiguity.to_string()))?;
     }
-    let own = |k: &str| matches!(k, "Signature" | "SecretId" | "Timestamp" | "Nonce" | "SignatureMethod");
+    let own = |k: &str| {
+        matches!(k, "Signature" | "SecretId" | "Timestamp" | "Nonce" | "SignatureMethod")
+            || (k == "Token" && token.is_some())
+    };
     let mut params = decoded_pairs(query);
     if form && params.iter().any(|(k, _)| own(k)) {
         // the signer writes its own into the form; a copy left in the query is ambiguous
@@ -243,6 +247,10 @@ pub(super) fn sign(
     ]);
     if alg == HmacAlg::Sha256 {
         params.push(("SignatureMethod".to_owned(), "HmacSHA256".to_owned()));
+    }
+    if let Some(token) = token {
+        // signed, as the SDK's `Credential(id, key, token)` sends it
+        params.push(("Token".to_owned(), token.to_owned()));
     }
     let sts = v1_string_to_sign(&parts.method, host, parts.uri.path(), &params);
     params.push(("Signature".to_owned(), base64_encode(&hmac(alg, secret.expose(), sts.as_bytes()))));
@@ -290,7 +298,7 @@ mod tests {
             let (mut parts, ()) = http::Request::post(target).body(()).unwrap().into_parts();
             let mut body = Bytes::from_static(form.as_bytes());
             let secret = Secret::from("s");
-            sign(HmacAlg::Sha1, &mut parts, &mut body, "id", &secret, 1_700_000_000, "h").map(|()| (parts, body))
+            sign(HmacAlg::Sha1, &mut parts, &mut body, "id", &secret, None, 1_700_000_000, "h").map(|()| (parts, body))
         };
         let (parts, body) = sign_post("/?q=1", "f=2").unwrap();
         assert_eq!(parts.uri.query(), Some("q=1"), "the query stays where it was");
