@@ -381,7 +381,10 @@ impl KeySource {
     pub fn keys(&self, kid: Option<&str>) -> KeysFuture {
         match self.keys_at_once(kid) {
             Some(ready) => Box::pin(std::future::ready(ready)),
-            None => Box::pin(std::future::ready(Err(TokenError::KeysUnavailable("no keys".into())))),
+            None => Box::pin(std::future::ready(Err(TokenError::KeysUnavailable {
+                code: "KeysUnavailable",
+                reason: "no keys".into(),
+            }))),
         }
     }
 }
