@@ -41,7 +41,8 @@ fn rs256(kid: &str, claims: &Value) -> String {
 /// A token of our own header and payload, signed with `key` under `alg` (or unsigned).
 fn forge(header: &Value, payload: &Value, sign: Option<(Algorithm, &EncodingKey)>) -> String {
     let message = format!("{}.{}", b64(header.to_string().as_bytes()), b64(payload.to_string().as_bytes()));
-    let sig = sign.map(|(alg, key)| jsonwebtoken::crypto::sign(message.as_bytes(), key, alg).unwrap()).unwrap_or_default();
+    let sig =
+        sign.map(|(alg, key)| jsonwebtoken::crypto::sign(message.as_bytes(), key, alg).unwrap()).unwrap_or_default();
     format!("{message}.{sig}")
 }
 
@@ -113,7 +114,11 @@ async fn none_in_every_spelling() {
     let real_sig = real.rsplit('.').next().unwrap();
     for alg in ["none", "None", "NONE", "nOnE", "none ", ""] {
         for sig in ["", real_sig] {
-            let token = format!("{}.{}", forge(&json!({"alg": alg, "kid": "rsa-1"}), &claims(), None).trim_end_matches('.'), sig);
+            let token = format!(
+                "{}.{}",
+                forge(&json!({"alg": alg, "kid": "rsa-1"}), &claims(), None).trim_end_matches('.'),
+                sig
+            );
             let (status, _, _) = call(&layer, bearer(&token)).await;
             assert_eq!(status, StatusCode::FORBIDDEN, "{alg:?} {}", sig.len());
         }
@@ -143,7 +148,11 @@ async fn keys_named_by_the_token_are_never_used() {
     }
     // an unknown critical header is refused, not skipped
     let key = EncodingKey::from_rsa_pem(RSA_PEM).unwrap();
-    let token = forge(&json!({"alg": "RS256", "kid": "rsa-1", "crit": ["exp-policy"], "exp-policy": 1}), &claims(), Some((Algorithm::RS256, &key)));
+    let token = forge(
+        &json!({"alg": "RS256", "kid": "rsa-1", "crit": ["exp-policy"], "exp-policy": 1}),
+        &claims(),
+        Some((Algorithm::RS256, &key)),
+    );
     assert_ne!(call(&layer, bearer(&token)).await.0, StatusCode::OK);
 }
 
@@ -151,7 +160,16 @@ async fn keys_named_by_the_token_are_never_used() {
 async fn kid_tricks() {
     let layer = layer("");
     let key = EncodingKey::from_rsa_pem(RSA_PEM).unwrap();
-    for kid in [json!("../../rsa-1"), json!("rsa-1\u{0}"), json!("rsa-1 "), json!("RSA-1"), json!("rsa-1/"), json!(""), json!(["rsa-1"]), json!(1)] {
+    for kid in [
+        json!("../../rsa-1"),
+        json!("rsa-1\u{0}"),
+        json!("rsa-1 "),
+        json!("RSA-1"),
+        json!("rsa-1/"),
+        json!(""),
+        json!(["rsa-1"]),
+        json!(1),
+    ] {
         let token = forge(&json!({"alg": "RS256", "kid": kid}), &claims(), Some((Algorithm::RS256, &key)));
         let (status, _, _) = call(&layer, bearer(&token)).await;
         assert_ne!(status, StatusCode::OK, "{kid}");
@@ -174,10 +192,15 @@ async fn two_tokens() {
             .body(Body::empty())
             .unwrap();
         let (status, message, _) = call(&layer, req).await;
-        assert_eq!((status, message.as_str()), (StatusCode::BAD_REQUEST, "Invalid JWT: the token is given more than once"));
+        assert_eq!(
+            (status, message.as_str()),
+            (StatusCode::BAD_REQUEST, "Invalid JWT: the token is given more than once")
+        );
     }
     // two tokens in one header value
-    for value in [format!("Bearer {good}, Bearer {other}"), format!("Bearer {good} {other}"), format!("Bearer {good},{other}")] {
+    for value in
+        [format!("Bearer {good}, Bearer {other}"), format!("Bearer {good} {other}"), format!("Bearer {good},{other}")]
+    {
         let req = Request::get("/").header("authorization", value).body(Body::empty()).unwrap();
         assert_ne!(call(&layer, req).await.0, StatusCode::OK);
     }
@@ -245,6 +268,9 @@ async fn huge_and_odd_tokens_are_refused_cheaply() {
         assert_ne!(call(&layer, bearer(&odd)).await.0, StatusCode::OK, "{odd:.20}");
     }
     // a header that is not visible ASCII
-    let req = Request::get("/").header("authorization", http::HeaderValue::from_bytes(b"Bearer \xff\xfe").unwrap()).body(Body::empty()).unwrap();
+    let req = Request::get("/")
+        .header("authorization", http::HeaderValue::from_bytes(b"Bearer \xff\xfe").unwrap())
+        .body(Body::empty())
+        .unwrap();
     assert_eq!(call(&layer, req).await.0, StatusCode::BAD_REQUEST);
 }
