@@ -67,5 +67,5 @@ fn benches(c: &mut Criterion) {
     check(c, Algorithm::ES256, "es256");
 }
 
-criterion_group!(token, benches);
-criterion_main!(token);
+criterion_group!(token_benches, benches);
+criterion_main!(token_benches);
