@@ -21,3 +21,4 @@ mod replay;
 mod routing;
 mod signature;
 mod sts;
+mod token;
