@@ -79,7 +79,7 @@ use crate::form::is_form;
 use crate::header_text::{header_str, header_text};
 use crate::mac::SignatureBytes;
 use crate::name_order::Sought;
-use crate::scheme::{RequestView, Scheme, SignError, Signer, TokenProblem, Verified};
+use crate::scheme::{Credentials, RequestView, Scheme, SignError, Signer, TokenProblem, Verified};
 use crate::secret::{KeyForm, Secret};
 use crate::sorted_params::Params;
 use tc3::{
@@ -493,14 +493,15 @@ impl Signer for TencentCloud {
         token: Option<&str>,
         now: SystemTime,
     ) -> Result<(), SignError> {
+        let credentials = Credentials { key_id, secret, token };
         let ts = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
         let host = host_of(&parts.uri, &parts.headers).to_owned();
         if host.is_empty() {
             return Err(SignError::Invalid("the request names no host".into()));
         }
         match self.sign_with {
-            SignWith::Tc3 => tc3::sign(self.service.as_deref(), parts, body, key_id, secret, token, ts, &host),
-            SignWith::V1(alg) => v1::sign(alg, parts, body, key_id, secret, token, ts, &host),
+            SignWith::Tc3 => tc3::sign(self.service.as_deref(), parts, body, credentials, ts, &host),
+            SignWith::V1(alg) => v1::sign(alg, parts, body, credentials, ts, &host),
         }
     }
 }
