@@ -196,6 +196,13 @@ pub trait Signer: Send + Sync + 'static {
     }
 }
 
+/// What a request is signed as: the key, its secret, and a security token if temporary.
+pub(crate) struct Credentials<'a> {
+    pub(crate) key_id: &'a str,
+    pub(crate) secret: &'a Secret,
+    pub(crate) token: Option<&'a str>,
+}
+
 /// Signs a whole request with `signer`: the function form of [`SigningLayer`](crate::SigningLayer),
 /// for a client that builds its requests by hand.
 ///

@@ -108,7 +108,8 @@ pub use string_to_sign::string_to_sign;
 use string_to_sign::{write_sorted, write_sorted_raw};
 
 /// The header an Aliyun SDK sends an ROA request's security token in.
-const ACS_SECURITY_TOKEN: &str = "x-acs-security-token";
+/// A constant: a `&str` name would be parsed on every request.
+const ACS_SECURITY_TOKEN: http::HeaderName = http::HeaderName::from_static("x-acs-security-token");
 
 /// The Aliyun RPC signature v1 scheme, verifier and signer.
 #[derive(Debug, Clone)]

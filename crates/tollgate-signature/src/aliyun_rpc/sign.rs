@@ -10,7 +10,7 @@ use super::{AliyunRpc, string_to_sign};
 use crate::HmacAlg;
 use crate::form::{decoded_pairs, each_param, is_form, rfc3986_encode};
 use crate::mac::{base64_encode, hmac};
-use crate::scheme::{SignError, Signer};
+use crate::scheme::{Credentials, SignError, Signer};
 use crate::secret::Secret;
 
 impl Signer for AliyunRpc {
@@ -47,13 +47,6 @@ impl Signer for AliyunRpc {
         let nonce = uuid::Uuid::new_v4().simple().encode_lower(&mut nonce);
         self.sign_rpc(parts, body, Credentials { key_id, secret, token }, now, nonce)
     }
-}
-
-/// What a request is signed as.
-struct Credentials<'a> {
-    key_id: &'a str,
-    secret: &'a Secret,
-    token: Option<&'a str>,
 }
 
 /// Sets `name` to `value` as a Python dict would: in place of its first occurrence (later

@@ -79,7 +79,7 @@ use crate::form::is_form;
 use crate::header_text::{header_str, header_text};
 use crate::mac::SignatureBytes;
 use crate::name_order::Sought;
-use crate::scheme::{RequestView, Scheme, SignError, Signer, TokenProblem, Verified};
+use crate::scheme::{Credentials, RequestView, Scheme, SignError, Signer, TokenProblem, Verified};
 use crate::secret::{KeyForm, Secret};
 use crate::sorted_params::Params;
 use tc3::{
@@ -91,7 +91,7 @@ pub use tc3::{tc3_canonical_request, tc3_signing_key, tc3_string_to_sign};
 pub use v1::v1_string_to_sign;
 
 /// The header a TC3 request's security token is sent in (not signed).
-const X_TC_TOKEN: &str = "x-tc-token";
+const X_TC_TOKEN: http::HeaderName = http::HeaderName::from_static("x-tc-token");
 
 /// 9999-12-31T23:59:59Z: later timestamps are refused as malformed, whatever the window, so
 /// the credential date can always be formatted.
@@ -246,6 +246,10 @@ fn announces_body(headers: &HeaderMap) -> bool {
 /// Whether a query names a `Token` parameter (once decoded; a name that is not UTF-8 is not
 /// `Token`).
 fn names_a_token(query: &str) -> bool {
+    // most queries name no `Token`, even escaped: no need to decode them
+    if !query.contains("Token") && !query.contains('%') {
+        return false;
+    }
     let mut found = false;
     let _ = crate::form::each_param(query.as_bytes(), |name, _| found |= name == "Token");
     found
@@ -331,12 +335,12 @@ impl Scheme for TencentCloud {
         req: &'a RequestView<'_>,
         parsed: &'a Parsed<'_>,
     ) -> Result<Option<Cow<'a, str>>, Rejection> {
-        let mut headers = req.headers.get_all(X_TC_TOKEN).iter();
+        let mut headers = req.headers.get_all(&X_TC_TOKEN).iter();
         let header = headers.next();
         match parsed {
             Parsed::Tc3 { .. } => {
                 if headers.next().is_some() {
-                    return Err(repeated_header(X_TC_TOKEN));
+                    return Err(repeated_header(X_TC_TOKEN.as_str()));
                 }
                 if req.uri.query().is_some_and(names_a_token) {
                     return Err(refusal(
@@ -489,14 +493,15 @@ impl Signer for TencentCloud {
         token: Option<&str>,
         now: SystemTime,
     ) -> Result<(), SignError> {
+        let credentials = Credentials { key_id, secret, token };
         let ts = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
         let host = host_of(&parts.uri, &parts.headers).to_owned();
         if host.is_empty() {
             return Err(SignError::Invalid("the request names no host".into()));
         }
         match self.sign_with {
-            SignWith::Tc3 => tc3::sign(self.service.as_deref(), parts, body, key_id, secret, token, ts, &host),
-            SignWith::V1(alg) => v1::sign(alg, parts, body, key_id, secret, token, ts, &host),
+            SignWith::Tc3 => tc3::sign(self.service.as_deref(), parts, body, credentials, ts, &host),
+            SignWith::V1(alg) => v1::sign(alg, parts, body, credentials, ts, &host),
         }
     }
 }
@@ -567,6 +572,16 @@ mod tests {
         let twice = [("content-type", "application/json"), ("content-type", "text/plain")];
         assert!(sign(TencentCloud::new(), Method::POST, "http://cvm.example/", &twice).is_err());
         assert!(sign(TencentCloud::new(), Method::GET, "http://cvm.example/?a=1&a=2", &[]).is_ok());
+    }
+
+    #[test]
+    fn a_query_names_a_token_however_it_is_escaped() {
+        for query in ["Token=x", "a=1&Token=", "%54oken=x", "T%6Fken=1", "a=%20&Token"] {
+            assert!(names_a_token(query), "{query}");
+        }
+        for query in ["", "Tokens=1", "a=Token", "xToken=1", "token=1", "a=%54oken", "%FF=1"] {
+            assert!(!names_a_token(query), "{query}");
+        }
     }
 
     #[test]

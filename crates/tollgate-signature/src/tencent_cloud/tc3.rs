@@ -16,8 +16,7 @@ use crate::byte_search::{has_ascii_uppercase, split_ascii};
 use crate::header_text::header_text;
 use crate::hex::decode_hex;
 use crate::mac::hmac;
-use crate::scheme::SignError;
-use crate::secret::Secret;
+use crate::scheme::{Credentials, SignError};
 
 pub(super) const ALGORITHM: &str = "TC3-HMAC-SHA256";
 // Header names as constants: looking one up by `&str` parses and validates it every time.
@@ -280,12 +279,11 @@ pub(super) fn sign(
     service: Option<&str>,
     parts: &mut http::request::Parts,
     body: &Bytes,
-    key_id: &str,
-    secret: &Secret,
-    token: Option<&str>,
+    credentials: Credentials<'_>,
     ts: u64,
     host: &str,
 ) -> Result<(), SignError> {
+    let Credentials { key_id, secret, token } = credentials;
     if let Some(token) = token {
         // not among the signed headers, as the SDK sends it
         let value = HeaderValue::from_str(token).map_err(|_| not_a_header_value("the security token"))?;

@@ -12,8 +12,7 @@ use crate::form::{AmbiguousParams, decode_component, decode_step, decoded_pairs,
 use crate::mac::{SignatureBytes, base64_encode, hmac};
 use crate::name_order::{NameOrder, Sought};
 use crate::raw_params::RawParam;
-use crate::scheme::{RequestView, SignError};
-use crate::secret::Secret;
+use crate::scheme::{Credentials, RequestView, SignError};
 use crate::sorted_params::Params;
 
 /// Reads a request without an `Authorization` header: its `Signature` and the parameters
@@ -203,12 +202,11 @@ pub(super) fn sign(
     alg: HmacAlg,
     parts: &mut http::request::Parts,
     body: &mut Bytes,
-    key_id: &str,
-    secret: &Secret,
-    token: Option<&str>,
+    credentials: Credentials<'_>,
     ts: u64,
     host: &str,
 ) -> Result<(), SignError> {
+    let Credentials { key_id, secret, token } = credentials;
     let form = parts.method != Method::GET;
     let query = parts.uri.query().unwrap_or("").as_bytes();
     let sources: &[&[u8]] = if form { &[query, &body[..]] } else { &[query] };
@@ -279,6 +277,7 @@ pub(super) fn sign(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::Secret;
 
     #[test]
     fn documented_v1_example() {
@@ -298,7 +297,15 @@ mod tests {
             let (mut parts, ()) = http::Request::post(target).body(()).unwrap().into_parts();
             let mut body = Bytes::from_static(form.as_bytes());
             let secret = Secret::from("s");
-            sign(HmacAlg::Sha1, &mut parts, &mut body, "id", &secret, None, 1_700_000_000, "h").map(|()| (parts, body))
+            sign(
+                HmacAlg::Sha1,
+                &mut parts,
+                &mut body,
+                Credentials { key_id: "id", secret: &secret, token: None },
+                1_700_000_000,
+                "h",
+            )
+            .map(|()| (parts, body))
         };
         let (parts, body) = sign_post("/?q=1", "f=2").unwrap();
         assert_eq!(parts.uri.query(), Some("q=1"), "the query stays where it was");
