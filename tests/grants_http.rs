@@ -109,3 +109,41 @@ fn grant_configuration_errors_name_the_field() {
     let e = err("      - app: a\n        expires: next week\n");
     assert!(e.contains("expires"), "{e}");
 }
+
+/// Grants to token subjects, through a gateway whose API verifies a JWT: the subject granted
+/// passes, another is refused, and a token whose subject reads like a granted app key takes
+/// nothing of the app's grant.
+#[tokio::test]
+async fn grants_to_token_subjects_over_http() {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+
+    const JWKS: &str = include_str!("../crates/tollgate-token/tests/fixtures/jwks.json");
+    const RSA_PEM: &[u8] = include_bytes!("../crates/tollgate-token/tests/fixtures/rsa2048.pem");
+    let yaml = format!(
+        "apis:\n  - path: /orders\n    jwt:\n      jwks: {}\n    grants:\n      - subject: alice\n      - app: \"203753741\"\n",
+        JWKS.replace('\n', " ")
+    );
+    let gateway = Gateway::from_config(&yaml, Format::Yaml).unwrap();
+    let addr = serve(Router::new().route("/orders", get(|| async { "orders" })).layer(gateway.into_layer())).await;
+    let mint = |sub: &str| {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some("rsa-1".to_owned());
+        let claims = serde_json::json!({"sub": sub, "exp": jsonwebtoken::get_current_timestamp() + 600});
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_rsa_pem(RSA_PEM).unwrap()).unwrap()
+    };
+    let client = reqwest::Client::new();
+    for (sub, status, message) in [("alice", 200, ""), ("bob", 403, "Unauthorized"), ("203753741", 403, "Unauthorized")]
+    {
+        let resp = client
+            .get(format!("http://{addr}/orders"))
+            .header("authorization", format!("Bearer {}", mint(sub)))
+            .send()
+            .await
+            .unwrap();
+        let got = resp.headers().get("x-ca-error-message").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        assert_eq!((resp.status().as_u16(), got.as_str()), (status, message), "{sub}");
+    }
+    // no token at all: the token policy refuses before the grants are read
+    let resp = client.get(format!("http://{addr}/orders")).send().await.unwrap();
+    assert_eq!(resp.headers()["x-ca-error-message"], "JWT required");
+}
