@@ -116,3 +116,6 @@ pub use style::{
 pub use system_param::{DEFAULT_PROXY, SystemParam, SystemValues};
 pub use time::{Clock, ManualClock, SharedClock, SystemClock, TimeWindow, WindowUnit, time_apart};
 pub use token_claims::TokenClaims;
+/// The claims of a verified token: the name the token policy uses for [`TokenClaims`] (one
+/// type, two names).
+pub use token_claims::TokenClaims as Claims;
