@@ -72,7 +72,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tollgate_core::{ConfigError, Rejection, SharedClock, SystemClock, time_apart};
 
+use crate::Algorithm;
 use crate::keys::KeySet;
+use crate::verify::TokenError;
 
 /// Default age after which cached keys are fetched again.
 pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(300);
@@ -124,13 +126,32 @@ impl JwksError {
     /// The 503 a request gets when there are no keys to check its token with. The message
     /// says why without the URL, which is the operator's business, not the caller's.
     pub fn rejection(&self) -> Rejection {
-        Rejection::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            self.code(),
-            format!("token verification keys are unavailable: {self}"),
-        )
-        .with_policy("token")
+        unavailable(self.code(), &self.to_string())
     }
+
+    /// As the layer carries it: [`TokenError::KeysUnavailable`] with the code first
+    /// (`JwksUnavailable.Timeout: fetch timed out after 5s`), which
+    /// [`keys_unavailable`] reads back.
+    pub fn to_token_error(&self) -> TokenError {
+        TokenError::KeysUnavailable(format!("{}: {self}", self.code()))
+    }
+}
+
+/// The 503 for [`TokenError::KeysUnavailable`]`(reason)`: its code the one a [`JwksError`]
+/// put first in `reason`, else `JwksUnavailable`. Every profile answers the want of keys so:
+/// the token may be good, the gateway cannot tell.
+pub fn keys_unavailable(reason: &str) -> Rejection {
+    match reason.split_once(": ") {
+        Some((code, rest)) if code.starts_with("JwksUnavailable.") && !code.contains(' ') => {
+            unavailable(code.to_owned(), rest)
+        }
+        _ => unavailable("JwksUnavailable".to_owned(), reason),
+    }
+}
+
+fn unavailable(code: impl Into<std::borrow::Cow<'static, str>>, why: &str) -> Rejection {
+    Rejection::new(StatusCode::SERVICE_UNAVAILABLE, code, format!("token verification keys are unavailable: {why}"))
+        .with_policy("token")
 }
 
 /// Keys fetched from a JWKS URL and cached; see the [module docs](self) for the rules.
@@ -147,6 +168,7 @@ struct Inner {
     refetch_interval: Duration,
     timeout: Duration,
     max_body: usize,
+    algorithms: Option<Vec<Algorithm>>,
     clock: SharedClock,
     client: Client<Connector, Empty<Bytes>>,
     cache: RwLock<Option<Cached>>,
@@ -206,6 +228,7 @@ impl RemoteKeySet {
                 refetch_interval: DEFAULT_REFETCH_INTERVAL,
                 timeout: DEFAULT_TIMEOUT,
                 max_body: DEFAULT_MAX_BODY,
+                algorithms: None,
                 clock: Arc::new(SystemClock),
                 client: Client::builder(TokioExecutor::new()).build(connector()?),
                 cache: RwLock::new(None),
@@ -247,6 +270,13 @@ impl RemoteKeySet {
         self.with(|i| i.max_body = bytes)
     }
 
+    /// Keep, of each fetched key, only the algorithms of `allowed` (a profile's own list:
+    /// RS256 for OpenID Connect); a document left with no key is refused like a broken one.
+    pub fn algorithms(self, allowed: &[Algorithm]) -> Self {
+        let allowed = allowed.to_vec();
+        self.with(|i| i.algorithms = Some(allowed))
+    }
+
     /// Read time from `clock` (a [`ManualClock`](tollgate_core::ManualClock) in tests).
     pub fn clock(self, clock: SharedClock) -> Self {
         self.with(|i| i.clock = clock)
@@ -263,6 +293,7 @@ impl RemoteKeySet {
                 refetch_interval: shared.refetch_interval,
                 timeout: shared.timeout,
                 max_body: shared.max_body,
+                algorithms: shared.algorithms.clone(),
                 clock: shared.clock.clone(),
                 client: shared.client.clone(),
                 cache: RwLock::new(None),
@@ -272,6 +303,14 @@ impl RemoteKeySet {
         };
         set(&mut inner);
         Self { inner: Arc::new(inner) }
+    }
+
+    /// The cached keys, when they serve without a fetch: fresh, and knowing `kid` if one is
+    /// given. `None` means: call [`keys`](Self::keys), which may fetch.
+    pub fn keys_now(&self, kid: Option<&str>) -> Option<Arc<KeySet>> {
+        let cached = self.cached()?;
+        let fresh = time_apart(self.inner.clock.now(), cached.fetched_at) < self.inner.refresh_interval;
+        (fresh && kid.is_none_or(|kid| cached.keys.knows_kid(kid))).then_some(cached.keys)
     }
 
     /// The keys to check a token with, fetched or refreshed as the rules say. `kid` is the
@@ -290,7 +329,7 @@ impl RemoteKeySet {
         let stale = time_apart(inner.clock.now(), cached.fetched_at) >= inner.refresh_interval;
         let missing = match need {
             Need::Any => false,
-            Need::Kid(kid) => !cached.keys.contains_kid(kid),
+            Need::Kid(kid) => !cached.keys.knows_kid(kid),
         };
         if missing {
             // wait for a fetch in flight: it may bring the key
@@ -391,16 +430,30 @@ impl RemoteKeySet {
             Ok(body.to_bytes())
         };
         let body = tokio::time::timeout(inner.timeout, exchange).await.map_err(|_| JwksError::Timeout(inner.timeout))??;
-        parse_jwks(&body)
+        let keys = parse_jwks(&body)?;
+        match &inner.algorithms {
+            Some(allowed) => keys.restrict_to(allowed).map_err(|e| JwksError::Malformed(e.problem)),
+            None => Ok(keys),
+        }
     }
 }
 
-/// A JWKS document's keys. An empty set is refused: a provider never rotates to no keys, and
-/// a broken one must not wipe the keys in the cache.
+/// A JWKS document's keys: `{"keys": [...]}`, every key usable ([`KeySet::from_jwk_set`]).
+/// An empty set is refused (a provider never rotates to no keys, and a broken one must not
+/// wipe the keys in the cache), and so is a shared secret: an HMAC key published at a URL is
+/// a key anyone can sign with.
 pub fn parse_jwks(body: &[u8]) -> Result<KeySet, JwksError> {
-    let keys = KeySet::parse_jwks(body).map_err(|e| JwksError::Malformed(e.to_string()))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| JwksError::Malformed(format!("not JSON: {e}")))?;
+    if !value.get("keys").is_some_and(serde_json::Value::is_array) {
+        return Err(JwksError::Malformed("expected {\"keys\": [...]}".into()));
+    }
+    let keys = KeySet::from_jwk_set(&value).map_err(|e| JwksError::Malformed(e.to_string()))?;
     if keys.is_empty() {
         return Err(JwksError::Malformed("no keys".into()));
+    }
+    if keys.has_secrets() {
+        return Err(JwksError::Malformed("a shared secret (oct key) in a published key set".into()));
     }
     Ok(keys)
 }
@@ -499,6 +552,29 @@ mod tests {
             assert_eq!(r.code(), e.code());
             assert!(r.message().starts_with("token verification keys are unavailable: "));
         }
+    }
+
+    #[test]
+    fn the_code_survives_the_token_error() {
+        let e = JwksError::Timeout(Duration::from_secs(5));
+        let TokenError::KeysUnavailable(reason) = e.to_token_error() else { panic!("keys unavailable") };
+        let r = keys_unavailable(&reason);
+        assert_eq!((r.status(), r.code()), (StatusCode::SERVICE_UNAVAILABLE, "JwksUnavailable.Timeout"));
+        assert_eq!(r.message(), e.rejection().message());
+        // a reason of another source keeps the general code
+        assert_eq!(keys_unavailable("no keys").code(), "JwksUnavailable");
+        assert_eq!(keys_unavailable("JwksUnavailable.X Y: z").code(), "JwksUnavailable");
+    }
+
+    #[test]
+    fn published_secrets_are_refused() {
+        let oct = br#"{"keys": [{"kty": "oct", "k": "c2VjcmV0LXNlY3JldA", "alg": "HS256", "kid": "h"}]}"#;
+        assert!(matches!(parse_jwks(oct), Err(JwksError::Malformed(m)) if m.contains("shared secret")));
+        // one JWK alone, or a bare list, is not a JWKS document
+        let one = include_str!("../tests/fixtures/clouds/idp-1.jwk.json");
+        assert!(parse_jwks(one.as_bytes()).is_err());
+        assert!(parse_jwks(format!("[{one}]").as_bytes()).is_err());
+        assert_eq!(parse_jwks(format!("{{\"keys\": [{one}]}}").as_bytes()).unwrap().len(), 1);
     }
 
     #[test]

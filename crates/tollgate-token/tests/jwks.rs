@@ -12,7 +12,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tollgate_core::{ManualClock, SharedClock};
-use tollgate_token::{JwksError, RemoteKeySet};
+use tollgate_token::{Algorithm, JwksError, KeySource, RemoteKeySet, TokenError};
 
 const IDP_1: &str = include_str!("fixtures/clouds/idp-1.jwk.json");
 const IDP_2: &str = include_str!("fixtures/clouds/idp-2.jwk.json");
@@ -106,7 +106,7 @@ async fn first_use_fetches_then_the_cache_serves() {
     assert_eq!(server.hits(), 0, "nothing fetched before the first request");
 
     let set = keys.keys(Some("idp-1")).await.unwrap();
-    assert!(set.contains_kid("idp-1"));
+    assert!(set.knows_kid("idp-1"));
     assert_eq!(server.hits(), 1);
 
     clock.advance(Duration::from_secs(299));
@@ -131,7 +131,7 @@ async fn stale_keys_are_refreshed() {
     clock.advance(Duration::from_secs(300));
     let set = keys.keys(None).await.unwrap();
     assert_eq!(server.hits(), 2);
-    assert!(set.contains_kid("idp-2") && !set.contains_kid("idp-1"), "the refreshed set replaces the old one");
+    assert!(set.knows_kid("idp-2") && !set.knows_kid("idp-1"), "the refreshed set replaces the old one");
 }
 
 #[tokio::test]
@@ -145,7 +145,7 @@ async fn a_new_kid_triggers_one_refetch() {
     server.set(StatusCode::OK, jwks(&[IDP_1, IDP_2]));
     clock.advance(Duration::from_secs(30));
     let set = keys.keys(Some("idp-2")).await.unwrap();
-    assert!(set.contains_kid("idp-2"));
+    assert!(set.knows_kid("idp-2"));
     assert_eq!(server.hits(), 2);
     // known now: no more fetching
     keys.keys(Some("idp-2")).await.unwrap();
@@ -162,10 +162,10 @@ async fn a_new_kid_within_the_refetch_interval_waits_for_it() {
 
     clock.advance(Duration::from_secs(29));
     let set = keys.keys(Some("idp-2")).await.unwrap();
-    assert!(!set.contains_kid("idp-2"), "29 s after a fetch, no refetch");
+    assert!(!set.knows_kid("idp-2"), "29 s after a fetch, no refetch");
     assert_eq!(server.hits(), 1);
     clock.advance(Duration::from_secs(1));
-    assert!(keys.keys(Some("idp-2")).await.unwrap().contains_kid("idp-2"));
+    assert!(keys.keys(Some("idp-2")).await.unwrap().knows_kid("idp-2"));
     assert_eq!(server.hits(), 2);
 }
 
@@ -234,9 +234,9 @@ async fn an_unreachable_server_leaves_the_cached_keys_working() {
     // stale, and a new kid: both would fetch; the server is gone
     clock.advance(Duration::from_secs(600));
     let set = keys.keys(None).await.unwrap();
-    assert!(set.contains_kid("idp-1"));
+    assert!(set.knows_kid("idp-1"));
     let set = keys.keys(Some("idp-2")).await.unwrap();
-    assert!(set.contains_kid("idp-1") && !set.contains_kid("idp-2"));
+    assert!(set.knows_kid("idp-1") && !set.knows_kid("idp-2"));
     assert_eq!(server.hits(), 1);
 }
 
@@ -272,7 +272,7 @@ async fn a_server_coming_back_is_used_after_the_refetch_interval() {
     assert!(keys.keys(None).await.is_err(), "not asked again within the interval");
     assert_eq!(server.hits(), 1);
     clock.advance(Duration::from_secs(30));
-    assert!(keys.keys(None).await.unwrap().contains_kid("idp-1"));
+    assert!(keys.keys(None).await.unwrap().knows_kid("idp-1"));
     assert_eq!(server.hits(), 2);
 }
 
@@ -287,7 +287,7 @@ async fn a_broken_body_is_refused_and_the_cache_kept() {
         server.set(StatusCode::OK, broken);
         clock.advance(Duration::from_secs(300));
         let set = keys.keys(Some("idp-2")).await.unwrap();
-        assert!(set.contains_kid("idp-1"), "{broken}: the old keys stay");
+        assert!(set.knows_kid("idp-1"), "{broken}: the old keys stay");
     }
 
     // and with no cache, the precise 503
@@ -365,7 +365,42 @@ async fn stale_keys_serve_while_one_request_refreshes() {
     let started = std::time::Instant::now();
     let set = keys.keys(None).await.unwrap();
     assert!(started.elapsed() < Duration::from_millis(250), "not queued behind the refresh");
-    assert!(set.contains_kid("idp-1"), "the stale keys meanwhile");
-    assert!(refreshing.await.unwrap().contains_kid("idp-2"));
+    assert!(set.knows_kid("idp-1"), "the stale keys meanwhile");
+    assert!(refreshing.await.unwrap().knows_kid("idp-2"));
     assert_eq!(server.hits(), 2);
+}
+
+#[tokio::test]
+async fn as_a_key_source_it_answers_at_once_only_from_a_fresh_cache() {
+    let (server, addr, _task) = start(jwks(&[IDP_1])).await;
+    let clock = clock();
+    let source = KeySource::remote(remote(addr, &clock));
+    assert!(source.keys_at_once(Some("idp-1")).is_none(), "nothing cached: must wait");
+    assert!(source.keys(Some("idp-1")).await.unwrap().knows_kid("idp-1"));
+    assert!(source.keys_at_once(Some("idp-1")).is_some());
+    assert!(source.keys_at_once(None).is_some());
+    assert!(source.keys_at_once(Some("idp-2")).is_none(), "an unknown kid may be fetched");
+    clock.advance(Duration::from_secs(300));
+    assert!(source.keys_at_once(Some("idp-1")).is_none(), "stale: may be refreshed");
+    assert_eq!(server.hits(), 1);
+
+    // no server: the token error carries the cause's code to the 503
+    let source = KeySource::remote(remote(closed_port().await, &clock));
+    let err = source.keys(None).await.unwrap_err();
+    let TokenError::KeysUnavailable(reason) = &err else { panic!("{err:?}") };
+    assert_eq!(tollgate_token::jwks::keys_unavailable(reason).code(), "JwksUnavailable.Connect");
+}
+
+#[tokio::test]
+async fn a_profile_s_algorithms_apply_to_fetched_keys() {
+    let ec = r#"{"kty": "EC", "crv": "P-256", "kid": "ec", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
+    let (_server, addr, _task) = start(jwks(&[IDP_1, ec])).await;
+    let clock = clock();
+    let set = remote(addr, &clock).algorithms(&[Algorithm::RS256]).keys(None).await.unwrap();
+    assert_eq!(set.len(), 1, "the EC key verifies no RS256");
+    assert_eq!(set.keys()[0].algorithms(), [Algorithm::RS256]);
+
+    let (_server, addr, _task) = start(jwks(&[ec])).await;
+    let err = remote(addr, &clock).algorithms(&[Algorithm::RS256]).keys(None).await.unwrap_err();
+    assert_eq!(err.code(), "JwksUnavailable.Malformed");
 }
