@@ -209,7 +209,7 @@ impl AliyunOidc {
     #[cfg(any())] // TEMP
     pub fn layer(config: &OpenIdConnectConfig) -> Result<TokenLayer, ConfigError> {
         let (profile, verifier, keys) = Self::from_config(config)?;
-        Ok(TokenLayer::new(profile, verifier, keys))
+        Ok(TokenLayer::new(profile, keys, verifier))
     }
 }
 

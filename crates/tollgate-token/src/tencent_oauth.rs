@@ -245,7 +245,7 @@ impl TencentOauth {
     #[cfg(any())] // TEMP
     pub fn layer(config: &OauthConfig) -> Result<TokenLayer, ConfigError> {
         let (profile, verifier, keys) = Self::from_config(config)?;
-        Ok(TokenLayer::new(profile, verifier, keys))
+        Ok(TokenLayer::new(profile, keys, verifier))
     }
 }
 
