@@ -15,6 +15,7 @@
 //! ```
 //! use http::{Request, StatusCode};
 //! use tollgate_token::aliyun_oidc::{AliyunOidc, OpenIdConnectConfig};
+//! use tollgate_core::RequestBody;
 //! use tower::{ServiceBuilder, ServiceExt, service_fn};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -28,9 +29,11 @@
 //! .unwrap();
 //! let svc = ServiceBuilder::new()
 //!     .layer(AliyunOidc::layer(&config).unwrap())
-//!     .service(service_fn(|_req: Request<()>| async { Ok::<_, std::convert::Infallible>(http::Response::new(())) }));
+//!     .service(service_fn(|_req: Request<RequestBody<String>>| async {
+//!         Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+//!     }));
 //!
-//! let refused = svc.oneshot(Request::new(())).await.unwrap();
+//! let refused = svc.oneshot(Request::new(String::new())).await.unwrap();
 //! assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
 //! assert_eq!(refused.headers()["x-ca-error-message"], "OpenId Connect Verify Fail, IdToken Not Exist");
 //! # }
@@ -84,7 +87,6 @@ use crate::location::TokenLocation;
 use crate::profile::Profile;
 use crate::verify::{TokenError, Verified, Verifier};
 use crate::Algorithm;
-#[cfg(any())] // TEMP until TokenLayer lands
 use crate::TokenLayer;
 
 /// The longest an ID token may be valid from now: 7 days.
@@ -206,7 +208,6 @@ impl AliyunOidc {
 
     /// The token layer for `config` ([`from_config`](Self::from_config)), rendering refusals
     /// in the Aliyun API Gateway style.
-    #[cfg(any())] // TEMP
     pub fn layer(config: &OpenIdConnectConfig) -> Result<TokenLayer, ConfigError> {
         let (profile, verifier, keys) = Self::from_config(config)?;
         Ok(TokenLayer::new(profile, keys, verifier))
@@ -270,7 +271,7 @@ impl Profile for AliyunOidc {
 
     fn rejection(&self, error: &TokenError) -> Rejection {
         let (kind, code) = match error {
-            TokenError::KeysUnavailable(reason) => return crate::jwks::keys_unavailable(reason),
+            TokenError::KeysUnavailable { code, reason } => return crate::jwks::keys_unavailable(code, reason),
             TokenError::Missing => ("missing", "OidcIdTokenNotExist"),
             TokenError::NoKeyForKid { .. } => ("no_key_for_kid", "OidcKeyIdNotFound"),
             TokenError::AlgNotAllowed { .. } => ("public_key", "OidcPublicKeyException"),

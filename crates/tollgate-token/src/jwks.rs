@@ -126,31 +126,19 @@ impl JwksError {
     /// The 503 a request gets when there are no keys to check its token with. The message
     /// says why without the URL, which is the operator's business, not the caller's.
     pub fn rejection(&self) -> Rejection {
-        unavailable(self.code(), &self.to_string())
+        keys_unavailable(self.code(), &self.to_string())
     }
 
-    /// As the layer carries it: [`TokenError::KeysUnavailable`] with the code first
-    /// (`JwksUnavailable.Timeout: fetch timed out after 5s`), which
-    /// [`keys_unavailable`] reads back.
+    /// As the layer carries it: [`TokenError::KeysUnavailable`] with this cause's code.
     pub fn to_token_error(&self) -> TokenError {
-        TokenError::KeysUnavailable(format!("{}: {self}", self.code()))
+        TokenError::KeysUnavailable { code: self.code(), reason: self.to_string() }
     }
 }
 
-/// The 503 for [`TokenError::KeysUnavailable`]`(reason)`: its code the one a [`JwksError`]
-/// put first in `reason`, else `JwksUnavailable`. Every profile answers the want of keys so:
-/// the token may be good, the gateway cannot tell.
-pub fn keys_unavailable(reason: &str) -> Rejection {
-    match reason.split_once(": ") {
-        Some((code, rest)) if code.starts_with("JwksUnavailable.") && !code.contains(' ') => {
-            unavailable(code.to_owned(), rest)
-        }
-        _ => unavailable("JwksUnavailable".to_owned(), reason),
-    }
-}
-
-fn unavailable(code: impl Into<std::borrow::Cow<'static, str>>, why: &str) -> Rejection {
-    Rejection::new(StatusCode::SERVICE_UNAVAILABLE, code, format!("token verification keys are unavailable: {why}"))
+/// The 503 for [`TokenError::KeysUnavailable`]: the token may be good, the gateway cannot
+/// tell. Every profile of this crate answers the want of keys so.
+pub fn keys_unavailable(code: &'static str, reason: &str) -> Rejection {
+    Rejection::new(StatusCode::SERVICE_UNAVAILABLE, code, format!("token verification keys are unavailable: {reason}"))
         .with_policy("token")
 }
 
@@ -557,13 +545,10 @@ mod tests {
     #[test]
     fn the_code_survives_the_token_error() {
         let e = JwksError::Timeout(Duration::from_secs(5));
-        let TokenError::KeysUnavailable(reason) = e.to_token_error() else { panic!("keys unavailable") };
-        let r = keys_unavailable(&reason);
+        let TokenError::KeysUnavailable { code, reason } = e.to_token_error() else { panic!("keys unavailable") };
+        let r = keys_unavailable(code, &reason);
         assert_eq!((r.status(), r.code()), (StatusCode::SERVICE_UNAVAILABLE, "JwksUnavailable.Timeout"));
         assert_eq!(r.message(), e.rejection().message());
-        // a reason of another source keeps the general code
-        assert_eq!(keys_unavailable("no keys").code(), "JwksUnavailable");
-        assert_eq!(keys_unavailable("JwksUnavailable.X Y: z").code(), "JwksUnavailable");
     }
 
     #[test]

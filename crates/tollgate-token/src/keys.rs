@@ -391,7 +391,10 @@ impl KeySource {
                 let (remote, kid) = (remote.clone(), kid.map(str::to_owned));
                 Box::pin(async move { remote.keys(kid.as_deref()).await.map_err(|e| e.to_token_error()) })
             }
-            (None, _) => Box::pin(std::future::ready(Err(TokenError::KeysUnavailable("no keys".into())))),
+            (None, _) => Box::pin(std::future::ready(Err(TokenError::KeysUnavailable {
+                code: "KeysUnavailable",
+                reason: "no keys".into(),
+            }))),
         }
     }
 }

@@ -19,6 +19,7 @@
 //! ```
 //! use http::{Request, StatusCode};
 //! use tollgate_token::tencent_oauth::{OauthConfig, TencentOauth};
+//! use tollgate_core::RequestBody;
 //! use tower::{ServiceBuilder, ServiceExt, service_fn};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -30,9 +31,11 @@
 //! .unwrap();
 //! let svc = ServiceBuilder::new()
 //!     .layer(TencentOauth::layer(&config).unwrap())
-//!     .service(service_fn(|_req: Request<()>| async { Ok::<_, std::convert::Infallible>(http::Response::new(())) }));
+//!     .service(service_fn(|_req: Request<RequestBody<String>>| async {
+//!         Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+//!     }));
 //!
-//! let refused = svc.oneshot(Request::new(())).await.unwrap();
+//! let refused = svc.oneshot(Request::new(String::new())).await.unwrap();
 //! assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
 //! # }
 //! ```
@@ -72,7 +75,6 @@ use crate::location::TokenLocation;
 use crate::profile::Profile;
 use crate::verify::{TokenError, Verifier};
 use crate::Algorithm;
-#[cfg(any())] // TEMP until TokenLayer lands
 use crate::TokenLayer;
 
 /// The cookie that carries the token with `TokenLocation: method.req.header.cookie`
@@ -242,7 +244,6 @@ impl TencentOauth {
 
     /// The token layer for `config` ([`from_config`](Self::from_config)), rendering refusals
     /// in Tencent API Gateway's style.
-    #[cfg(any())] // TEMP
     pub fn layer(config: &OauthConfig) -> Result<TokenLayer, ConfigError> {
         let (profile, verifier, keys) = Self::from_config(config)?;
         Ok(TokenLayer::new(profile, keys, verifier))
@@ -337,7 +338,7 @@ impl Profile for TencentOauth {
                 Place::Cookie => ("verify", "OauthVerifyError"),
             },
             TokenError::BadSignature => ("bad_signature", "OauthSignatureNotVerified"),
-            TokenError::KeysUnavailable(reason) => return crate::jwks::keys_unavailable(reason),
+            TokenError::KeysUnavailable { code, reason } => return crate::jwks::keys_unavailable(code, reason),
             _ => ("verify", "OauthVerifyError"),
         };
         let message = message(kind);

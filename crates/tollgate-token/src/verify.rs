@@ -59,9 +59,15 @@ pub enum TokenError {
         /// The header's `kid`.
         kid: Option<String>,
     },
-    /// The keys could not be had (a JWKS URL unreachable with nothing cached).
-    #[error("keys unavailable: {0}")]
-    KeysUnavailable(String),
+    /// The keys could not be had (a JWKS URL unreachable with nothing cached). Refused with
+    /// 503 and `code` in every profile.
+    #[error("keys unavailable ({code}): {reason}")]
+    KeysUnavailable {
+        /// A stable code naming the cause (`JwksUnavailable.Timeout`).
+        code: &'static str,
+        /// What happened, for the message.
+        reason: String,
+    },
     /// The signature does not verify with any candidate key.
     #[error("signature does not verify")]
     BadSignature,
@@ -112,7 +118,7 @@ impl TokenError {
             Self::MalformedPayload(_) => "malformed_payload",
             Self::AlgNotAllowed { .. } => "alg_not_allowed",
             Self::NoKeyForKid { .. } => "no_key_for_kid",
-            Self::KeysUnavailable(_) => "keys_unavailable",
+            Self::KeysUnavailable { .. } => "keys_unavailable",
             Self::BadSignature => "bad_signature",
             Self::Expired { .. } => "expired",
             Self::NotYetValid { .. } => "not_yet_valid",
@@ -208,6 +214,16 @@ impl Verifier {
     pub fn max_token_len(mut self, max: usize) -> Self {
         self.max_len = max;
         self
+    }
+
+    /// Whether `exp` is checked.
+    pub fn checks_exp(&self) -> bool {
+        self.check_exp
+    }
+
+    /// The leeway, in seconds.
+    pub fn leeway_secs(&self) -> u64 {
+        self.leeway
     }
 
     /// Reads a token's header: its `alg` (a signing algorithm; `none` and anything else is

@@ -11,7 +11,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use tollgate_core::{Caller, Claims};
+use tollgate_core::{Caller, Claims, RequestBody};
 use tollgate_token::aliyun_oidc::{AliyunOidc, OpenIdConnectConfig};
 use tollgate_token::tencent_oauth::{OauthConfig, TencentOauth};
 use tollgate_token::{KeySource, RemoteKeySet, TokenLayer};
@@ -51,7 +51,7 @@ fn valid_claims() -> Value {
 /// HS256 over the token with the RSA public key's text as the secret: the alg-confusion
 /// forgery.
 fn hs256_with_public_key(kid: &str, secret: &[u8]) -> String {
-    let key = EncodingKey::from_secret(secret);
+    let key = EncodingKey::from_secret(secret).unwrap();
     forge(&json!({"alg": "HS256", "typ": "JWT", "kid": kid}), &valid_claims(), Some((Algorithm::HS256, &key)))
 }
 
@@ -78,7 +78,7 @@ struct Answer {
 
 /// The layer over a handler that answers with the caller and the `sub` claim it sees.
 async fn call(layer: &TokenLayer, request: Request<Full<Bytes>>) -> Answer {
-    let svc = ServiceBuilder::new().layer(layer.clone()).service(service_fn(|req: Request<Full<Bytes>>| async move {
+    let svc = ServiceBuilder::new().layer(layer.clone()).service(service_fn(|req: Request<RequestBody<Full<Bytes>>>| async move {
         let caller = req.extensions().get::<Caller>().map(|c| c.key_id().to_owned()).unwrap_or_default();
         let sub = Claims::from_extensions(req.extensions()).and_then(|c| c.text("sub").map(|s| s.into_owned()));
         Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(format!("caller={caller} sub={}", sub.unwrap_or_default())))))
