@@ -19,3 +19,4 @@ mod reload;
 mod replay;
 mod routing;
 mod signature;
+mod token_clouds;
