@@ -82,12 +82,12 @@ use serde::Deserialize;
 use serde_json::Value;
 use tollgate_core::{ConfigError, ErrorStyle, Rejection};
 
+use crate::Algorithm;
+use crate::TokenLayer;
 use crate::keys::{KeySet, KeySource};
 use crate::location::TokenLocation;
 use crate::profile::Profile;
 use crate::verify::{TokenError, Verified, Verifier};
-use crate::Algorithm;
-use crate::TokenLayer;
 
 /// The longest an ID token may be valid from now: 7 days.
 pub const MAX_VALIDITY: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -189,7 +189,10 @@ impl AliyunOidc {
         };
         let param = match config.id_token_param_name.as_deref().map(str::trim) {
             None | Some("") => {
-                return Err(ConfigError::new("IdTokenParamName", "missing: expected the parameter carrying the ID token"));
+                return Err(ConfigError::new(
+                    "IdTokenParamName",
+                    "missing: expected the parameter carrying the ID token",
+                ));
             }
             Some(p) => p,
         };
@@ -224,7 +227,9 @@ fn header(param: &str) -> Result<TokenLocation, ConfigError> {
 fn public_key(value: Option<&Value>, key_id: &str) -> Result<KeySet, ConfigError> {
     let field = "PublicKey";
     let mut jwk = match value {
-        None | Some(Value::Null) => return Err(ConfigError::new(field, "missing: expected the RSA public key as a JWK")),
+        None | Some(Value::Null) => {
+            return Err(ConfigError::new(field, "missing: expected the RSA public key as a JWK"));
+        }
         Some(Value::String(text)) => serde_json::from_str::<Value>(text)
             .map_err(|e| ConfigError::new(field, format!("expected a JWK as JSON: {e}")))?,
         Some(other) => other.clone(),

@@ -417,7 +417,8 @@ impl RemoteKeySet {
             })?;
             Ok(body.to_bytes())
         };
-        let body = tokio::time::timeout(inner.timeout, exchange).await.map_err(|_| JwksError::Timeout(inner.timeout))??;
+        let body =
+            tokio::time::timeout(inner.timeout, exchange).await.map_err(|_| JwksError::Timeout(inner.timeout))??;
         let keys = parse_jwks(&body)?;
         match &inner.algorithms {
             Some(allowed) => keys.restrict_to(allowed).map_err(|e| JwksError::Malformed(e.problem)),
@@ -517,10 +518,7 @@ mod tests {
         // `localhost.evil.com` is not loopback
         assert!(RemoteKeySet::new("http://localhost.evil.com/jwks").is_err());
         assert!(RemoteKeySet::new("http://127.0.0.1.nip.io/jwks").is_err());
-        assert_eq!(
-            RemoteKeySet::new("https://idp.example.com/jwks").is_ok(),
-            cfg!(feature = "https"),
-        );
+        assert_eq!(RemoteKeySet::new("https://idp.example.com/jwks").is_ok(), cfg!(feature = "https"),);
     }
 
     #[test]

@@ -70,12 +70,12 @@ use http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use serde::Deserialize;
 use tollgate_core::{ConfigError, ErrorStyle, Rejection};
 
+use crate::Algorithm;
+use crate::TokenLayer;
 use crate::keys::{KeySet, KeySource};
 use crate::location::TokenLocation;
 use crate::profile::Profile;
 use crate::verify::{TokenError, Verifier};
-use crate::Algorithm;
-use crate::TokenLayer;
 
 /// The cookie that carries the token with `TokenLocation: method.req.header.cookie`
 /// (UNCERTAIN: see the [module docs](self)).
@@ -299,7 +299,9 @@ impl Profile for TencentOauth {
                         let text = value.to_str().map_err(|_| TokenError::BadLocation(HEADER_FORMAT.into()))?;
                         match parse_id_token_header(text) {
                             Ok(token) => Some(Cow::Borrowed(token)),
-                            Err(IdTokenHeaderError::Empty) => return Err(TokenError::BadLocation(EMPTY_ID_TOKEN.into())),
+                            Err(IdTokenHeaderError::Empty) => {
+                                return Err(TokenError::BadLocation(EMPTY_ID_TOKEN.into()));
+                            }
                             Err(IdTokenHeaderError::Format) => {
                                 return Err(TokenError::BadLocation(HEADER_FORMAT.into()));
                             }
@@ -330,7 +332,9 @@ impl Profile for TencentOauth {
                 Place::Authorization => ("missing_header", "OauthNoAuthorizationHeader"),
                 Place::Cookie => ("missing_cookie", "OauthNoIdToken"),
             },
-            TokenError::BadLocation(reason) if reason == EMPTY_ID_TOKEN => ("header_empty_id_token", "OauthMissIdToken"),
+            TokenError::BadLocation(reason) if reason == EMPTY_ID_TOKEN => {
+                ("header_empty_id_token", "OauthMissIdToken")
+            }
             TokenError::BadLocation(_) => ("header_format", "OauthHeaderFormatError"),
             // two headers for the header form; two cookies for the cookie form
             TokenError::Ambiguous => match self.place {

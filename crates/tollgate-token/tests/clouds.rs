@@ -78,11 +78,16 @@ struct Answer {
 
 /// The layer over a handler that answers with the caller and the `sub` claim it sees.
 async fn call(layer: &TokenLayer, request: Request<Full<Bytes>>) -> Answer {
-    let svc = ServiceBuilder::new().layer(layer.clone()).service(service_fn(|req: Request<RequestBody<Full<Bytes>>>| async move {
-        let caller = req.extensions().get::<Caller>().map(|c| c.key_id().to_owned()).unwrap_or_default();
-        let sub = Claims::from_extensions(req.extensions()).and_then(|c| c.text("sub").map(|s| s.into_owned()));
-        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(format!("caller={caller} sub={}", sub.unwrap_or_default())))))
-    }));
+    let svc = ServiceBuilder::new().layer(layer.clone()).service(service_fn(
+        |req: Request<RequestBody<Full<Bytes>>>| async move {
+            let caller = req.extensions().get::<Caller>().map(|c| c.key_id().to_owned()).unwrap_or_default();
+            let sub = Claims::from_extensions(req.extensions()).and_then(|c| c.text("sub").map(|s| s.into_owned()));
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(format!(
+                "caller={caller} sub={}",
+                sub.unwrap_or_default()
+            )))))
+        },
+    ));
     let resp = svc.oneshot(request).await.unwrap();
     let (parts, body) = resp.into_parts();
     let body = String::from_utf8(body.collect().await.unwrap().to_bytes().to_vec()).unwrap();
@@ -179,7 +184,8 @@ async fn oidc_refusals_are_401_with_aliyun_s_texts() {
                 let key = idp_key(IDP_1_PEM);
                 let head = b64(json!({"alg": "RS256", "kid": "idp-1"}).to_string().as_bytes());
                 let body = b64(b"not json");
-                let sig = jsonwebtoken::crypto::sign(format!("{head}.{body}").as_bytes(), &key, Algorithm::RS256).unwrap();
+                let sig =
+                    jsonwebtoken::crypto::sign(format!("{head}.{body}").as_bytes(), &key, Algorithm::RS256).unwrap();
                 format!("{head}.{body}.{sig}")
             },
             format!("{fail}239, Parse payload to JwtClaims exception"),
@@ -270,7 +276,8 @@ async fn oauth_refusals_are_401_with_tencent_s_messages() {
     let verify = "Oauth id_token verify error.";
     let format = "Oauth authorization header format error.";
     let good = mint(IDP_1_PEM, None, &valid_claims());
-    let cases: Vec<(&str, Vec<(&str, String)>, &str)> = vec![
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, &'a str);
+    let cases: Vec<Case> = vec![
         ("no header", vec![], "Oauth found no authorization header."),
         ("plain Bearer", vec![("authorization", format!("Bearer {good}"))], format),
         ("Basic", vec![("authorization", "Basic dXNlcjpwYXNz".into())], format),
@@ -281,11 +288,7 @@ async fn oauth_refusals_are_401_with_tencent_s_messages() {
             vec![("authorization", id_token_header(&good)), ("authorization", id_token_header(&good))],
             format,
         ),
-        (
-            "expired",
-            vec![("authorization", id_token_header(&mint(IDP_1_PEM, None, &claims_exp(now() - 60))))],
-            verify,
-        ),
+        ("expired", vec![("authorization", id_token_header(&mint(IDP_1_PEM, None, &claims_exp(now() - 60))))], verify),
         (
             "not yet valid",
             vec![(
@@ -299,7 +302,10 @@ async fn oauth_refusals_are_401_with_tencent_s_messages() {
         ("alg none", vec![("authorization", id_token_header(&alg_none("idp-1")))], verify),
         (
             "HS256 with the public key",
-            vec![("authorization", id_token_header(&hs256_with_public_key("idp-1", tencent_public_key(IDP_1_JWK).as_bytes())))],
+            vec![(
+                "authorization",
+                id_token_header(&hs256_with_public_key("idp-1", tencent_public_key(IDP_1_JWK).as_bytes())),
+            )],
             verify,
         ),
         (
@@ -381,7 +387,11 @@ async fn a_key_rotated_in_at_the_jwks_url_is_used_after_one_refetch() {
     assert_eq!(oauth_answer(&layer, &[("authorization", &first)]).await.0, StatusCode::OK);
     let rotated = id_token_header(&mint(IDP_2_PEM, Some("idp-2"), &valid_claims()));
     let (status, message) = oauth_answer(&layer, &[("authorization", &rotated)]).await;
-    assert_eq!((status, message.as_str()), (StatusCode::UNAUTHORIZED, "Oauth id_token verify error."), "not published yet");
+    assert_eq!(
+        (status, message.as_str()),
+        (StatusCode::UNAUTHORIZED, "Oauth id_token verify error."),
+        "not published yet"
+    );
 
     *body.lock().unwrap() = format!("{{\"keys\": [{IDP_1_JWK}, {IDP_2_JWK}]}}");
     assert_eq!(oauth_answer(&layer, &[("authorization", &rotated)]).await.0, StatusCode::OK);

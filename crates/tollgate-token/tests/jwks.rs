@@ -264,10 +264,7 @@ async fn a_server_coming_back_is_used_after_the_refetch_interval() {
     server.set(StatusCode::INTERNAL_SERVER_ERROR, "oops");
     let clock = clock();
     let keys = remote(addr, &clock);
-    assert_eq!(
-        keys.keys(None).await.unwrap_err(),
-        JwksError::Status(StatusCode::INTERNAL_SERVER_ERROR)
-    );
+    assert_eq!(keys.keys(None).await.unwrap_err(), JwksError::Status(StatusCode::INTERNAL_SERVER_ERROR));
     server.set(StatusCode::OK, jwks(&[IDP_1]));
     assert!(keys.keys(None).await.is_err(), "not asked again within the interval");
     assert_eq!(server.hits(), 1);
