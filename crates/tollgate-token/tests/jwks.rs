@@ -401,3 +401,84 @@ async fn a_profile_s_algorithms_apply_to_fetched_keys() {
     let err = remote(addr, &clock).algorithms(&[Algorithm::RS256]).keys(None).await.unwrap_err();
     assert_eq!(err.code(), "JwksUnavailable.Malformed");
 }
+
+// --- the jwtAuth plug-in with `jwksUrl` ---
+
+#[test]
+fn jwt_auth_takes_keys_from_a_jwks_url() {
+    use tollgate_token::{JwtAuthConfig, TokenLayer};
+    let plugin = |extra: &str| format!("parameter: Authorization\nparameterLocation: header\n{extra}");
+    let layer = TokenLayer::from_plugin(&plugin(
+        "jwksUrl: http://127.0.0.1:9/jwks.json\njwksRefreshInterval: 600\njwksRefetchInterval: 5\n",
+    ))
+    .unwrap();
+    assert!(layer.static_keys().is_none(), "remote keys");
+    assert!(TokenLayer::from_plugin(&plugin("jwks_url: http://127.0.0.1:9/jwks.json\n")).is_ok());
+
+    let field = |extra: &str| JwtAuthConfig::from_plugin(&plugin(extra)).unwrap_err().field;
+    assert_eq!(field("jwksUrl: http://idp.example.com/jwks.json\n"), "jwksUrl");
+    assert_eq!(field("jwksUrl: not a url\n"), "jwksUrl");
+    let both = format!(r#"{{"parameter": "Authorization", "jwksUrl": "http://127.0.0.1:9/jwks", "jwk": {IDP_1}}}"#);
+    assert_eq!(JwtAuthConfig::from_plugin(&both).unwrap_err().field, "jwksUrl");
+    assert_eq!(field("jwksUrl: http://127.0.0.1:9/jwks\njwksRefreshInterval: 0\n"), "jwksRefreshInterval");
+    assert_eq!(field("jwksUrl: http://127.0.0.1:9/jwks\nalgorithms: [none]\n"), "algorithms[0]");
+}
+
+#[tokio::test]
+async fn jwt_auth_follows_a_rotation_at_its_jwks_url() {
+    use http::Request;
+    use jsonwebtoken::{EncodingKey, Header};
+    use tollgate_core::RequestBody;
+    use tollgate_token::TokenLayer;
+    use tower::{ServiceBuilder, ServiceExt, service_fn};
+
+    let (server, addr, _task) = start(jwks(&[IDP_1])).await;
+    let layer = TokenLayer::from_plugin(&format!(
+        "parameter: Authorization\nparameterLocation: header\njwksUrl: http://{addr}/jwks.json\njwksRefetchInterval: 0\nalgorithms: [RS256]\n"
+    ))
+    .unwrap();
+    let mint = |pem: &[u8], kid: &str| {
+        let mut header = Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some(kid.to_owned());
+        let exp = jsonwebtoken::get_current_timestamp() + 600;
+        jsonwebtoken::encode(
+            &header,
+            &serde_json::json!({"sub": "u", "exp": exp}),
+            &EncodingKey::from_rsa_pem(pem).unwrap(),
+        )
+        .unwrap()
+    };
+    let status = |token: String| {
+        let svc =
+            ServiceBuilder::new().layer(layer.clone()).service(service_fn(|_r: Request<RequestBody<String>>| async {
+                Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+            }));
+        async move {
+            let req = Request::get("/").header("authorization", format!("Bearer {token}")).body(String::new()).unwrap();
+            svc.oneshot(req).await.unwrap().status()
+        }
+    };
+    let idp_1 = include_bytes!("fixtures/clouds/idp-1.pem");
+    let idp_2 = include_bytes!("fixtures/clouds/idp-2.pem");
+    assert_eq!(status(mint(idp_1, "idp-1")).await, StatusCode::OK);
+    assert_eq!(status(mint(idp_2, "idp-2")).await, StatusCode::FORBIDDEN);
+    server.set(StatusCode::OK, jwks(&[IDP_1, IDP_2]));
+    assert_eq!(status(mint(idp_2, "idp-2")).await, StatusCode::OK);
+    assert_eq!(server.hits(), 3);
+
+    // the server gone and nothing cached: 503, the cause's code
+    let layer = TokenLayer::from_plugin(&format!(
+        "parameter: Authorization\nparameterLocation: header\njwksUrl: http://{}/jwks.json\n",
+        closed_port().await
+    ))
+    .unwrap();
+    let svc = ServiceBuilder::new().layer(layer).service(service_fn(|_r: Request<RequestBody<String>>| async {
+        Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+    }));
+    let req = Request::get("/")
+        .header("authorization", format!("Bearer {}", mint(idp_1, "idp-1")))
+        .body(String::new())
+        .unwrap();
+    let resp = svc.oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
