@@ -95,8 +95,8 @@ fn config(jwks_url: &str) -> String {
                 "jwt": {
                     "parameter": "Authorization",
                     "parameterLocation": "header",
-                    "jwks_url": jwks_url,
-                    "jwks_refetch_interval": "0s",
+                    "jwksUrl": jwks_url,
+                    "jwksRefetchInterval": 0,
                 },
             },
         ]
@@ -288,6 +288,6 @@ fn configuration_errors_name_the_field() {
         "jwt": {"parameter": "token", "parameterLocation": "header", "jwk": serde_json::from_str::<Value>(IDP_1_JWK).unwrap()},
     }));
     assert_eq!(e.field, "apis[0]");
-    let e = err(json!({"path": "/a", "jwt": {"parameter": "Authorization", "jwks_url": "http://idp.example.com/jwks"}}));
-    assert!(e.field.ends_with("jwks_url"), "{e}");
+    let e = err(json!({"path": "/a", "jwt": {"parameter": "Authorization", "jwksUrl": "http://idp.example.com/jwks"}}));
+    assert_eq!(e.field, "apis[0].jwt.jwksUrl");
 }
