@@ -17,12 +17,12 @@ use tower_service::Service;
 
 use crate::aliyun_jwt::AliyunJwt;
 use crate::config::{ClaimParameter, JwtAuthConfig};
-use tollgate_core::ConfigError;
 use crate::forward::{self, Forwarding};
 use crate::keys::{KeySet, KeySource};
 use crate::profile::Profile;
 use crate::replay::{self, JtiStore};
 use crate::verify::{TokenError, Verified, Verifier};
+use tollgate_core::ConfigError;
 
 #[derive(Clone)]
 struct Settings {
@@ -228,10 +228,11 @@ impl Settings {
             Err(e) => return Step::Done(Err(e)),
         };
         let Some(store) = &self.replay else { return Step::Done(Ok(Some(verified))) };
-        let (tenant, jti, ttl) = match replay::question(&verified, self.verifier.checks_exp(), self.verifier.leeway_secs()) {
-            Ok(q) => q,
-            Err(e) => return Step::Done(Err(e)),
-        };
+        let (tenant, jti, ttl) =
+            match replay::question(&verified, self.verifier.checks_exp(), self.verifier.leeway_secs()) {
+                Ok(q) => q,
+                Err(e) => return Step::Done(Err(e)),
+            };
         match store.insert_at_once(&tenant, &jti, ttl) {
             Some(answer) => Step::Done(replay::answer(answer, jti).map(|()| Some(verified))),
             None => Step::NeedStore(verified),

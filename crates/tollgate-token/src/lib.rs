@@ -113,11 +113,11 @@ pub mod verify;
 pub use aliyun_jwt::AliyunJwt;
 pub use config::{ClaimParameter, ClaimPlace, JwtAuthConfig, TokenPlace};
 pub use jsonwebtoken::Algorithm;
-pub use layer::{ResponseFuture, Token, TokenLayer};
-pub use replay::JTI_TTL_WITHOUT_EXP;
 pub use keys::{Key, KeySet, KeySource};
+pub use layer::{ResponseFuture, Token, TokenLayer};
 pub use location::{TokenLocation, strip_bearer};
 pub use profile::Profile;
+pub use replay::JTI_TTL_WITHOUT_EXP;
 pub use tollgate_core::{Claims, ConfigError};
 pub use verify::{TokenError, TokenHead, Verified, Verifier};
 

@@ -74,6 +74,9 @@ impl TokenLocation {
 
 /// The token after a `Bearer` scheme word (any case), or the text itself.
 pub fn strip_bearer(text: &str) -> &str {
+    if text.eq_ignore_ascii_case("bearer") {
+        return "";
+    }
     match text.split_once(' ') {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim_start(),
         _ => text,

@@ -39,7 +39,11 @@ impl<N: NonceStore> JtiStore for N {
 
 /// What the store is asked for one token: `(tenant, jti, ttl)`, or why the token is refused
 /// before asking (no `jti`).
-pub(crate) fn question(verified: &Verified, check_exp: bool, leeway: u64) -> Result<(String, String, Duration), TokenError> {
+pub(crate) fn question(
+    verified: &Verified,
+    check_exp: bool,
+    leeway: u64,
+) -> Result<(String, String, Duration), TokenError> {
     let jti = match verified.claims.get("jti") {
         Some(serde_json::Value::String(s)) if !s.is_empty() => s.clone(),
         Some(serde_json::Value::Number(n)) => n.to_string(),
