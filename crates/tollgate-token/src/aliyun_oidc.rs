@@ -42,10 +42,10 @@
 //! # "OpenID Connect & app"
 //!
 //! Aliyun's other mode also requires the app's signature. In tollgate that is two layers:
-//! the signature layer (scheme `aliyun-apigw`) and this one, each refusing what it checks;
-//! the signature layer's `Caller` (the app) is then replaced by the token's subject, and the
-//! app key stays readable as the `X-Ca-Key` header. In the gateway, an API with both a
-//! `signature` and an `openid_connect` block is that mode.
+//! the signature layer (scheme `aliyun-apigw`) and this one, each refusing what it checks, so
+//! a request needs both a valid app signature and a valid ID token. In the gateway, an API
+//! with both a `signature` and an `openid_connect` block is that mode (which of the two
+//! names the `Caller` is the gateway's rule for a signature beside a token).
 //!
 //! # Points the documentation leaves open, and what we chose
 //!
