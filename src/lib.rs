@@ -19,6 +19,7 @@
 //! | `params` (default) | [`params`] | parameters: validation (types, ranges, lengths, enums, regexes, JSON Schema), constant and system parameters, mapping |
 //! | `access` (default) | [`access`] | Aliyun parameter access control (`accessControl`): ordered rules on the request's parameters, ALLOW / DENY with a response of one's own |
 //! | `error-mapping` (default) | [`error_mapping`] | error-code mapping: Aliyun's `errorMapping` plug-in, a backend's error status, header or JSON field mapped to the status and message the client sees |
+//! | `token` (default) | [`token`] | token authentication: Aliyun's JWT plug-in (`jwtAuth`), claims to `Caller`, `Claims` and the backend |
 //!
 //! The shared vocabulary — [`Rejection`], [`ErrorStyle`], [`RequestId`], [`ClientIp`],
 //! [`Caller`], the stores and clocks — is re-exported at the root from `tollgate-core`.
@@ -105,6 +106,13 @@ pub mod error_mapping {
     pub use tollgate_error_mapping::*;
 }
 
+/// Token authentication, Aliyun's `jwtAuth` plug-in (feature `token`): see
+/// [`tollgate_token`].
+#[cfg(feature = "token")]
+pub mod token {
+    pub use tollgate_token::*;
+}
+
 /// The whole canonical stack as one layer, from code or a configuration file (feature
 /// `gateway`): see [`Gateway`].
 #[cfg(feature = "gateway")]
@@ -136,4 +144,6 @@ pub mod prelude {
     pub use tollgate_replay::{HeaderRule, ReplayGuardLayer};
     #[cfg(feature = "signature")]
     pub use tollgate_signature::{KeyRecord, MemorySecretStore, Secret, SignatureLayer, SigningLayer};
+    #[cfg(feature = "token")]
+    pub use tollgate_token::TokenLayer;
 }

@@ -403,7 +403,7 @@ fn envelope_errors_name_the_field() {
     let e = config_error(&with_plugin("IPControl", r#"{"type": "white_list", "blockz": "1.1.1.1"}"#), Format::Yaml);
     assert!(e.field.starts_with("apis[0].plugins[0].PluginData"), "{e}");
     // types tollgate does not implement, or does not know, are named
-    for ty in ["CustomReq", "Routing", "caching", "jwtAuth", "ipcontrol", "Unknown"] {
+    for ty in ["CustomReq", "Routing", "caching", "basicAuth", "ipcontrol", "Unknown"] {
         let e = config_error(&with_plugin(ty, "{}"), Format::Yaml);
         assert_eq!(e.field, "apis[0].plugins[0].PluginType", "{ty}");
         assert!(e.problem.contains(ty), "{e}");

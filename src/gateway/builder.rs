@@ -62,6 +62,16 @@ macro_rules! policy_methods {
             self
         }
 
+        /// Token authentication (a `TokenLayer`, Aliyun's `jwtAuth`), position 5 beside the
+        /// signature. An API with both requires both, as Aliyun's JWT plug-in on an API with
+        /// app authentication does: the token is checked inside the signature, and the
+        /// signature's `Caller` (the app) stays the caller while the token's claims are read
+        /// as `Token:NAME`. Replaces an earlier one.
+        pub fn token(mut self, layer: impl PolicyLayer) -> Self {
+            self.policies.set(Slot::Token, Arc::new(layer));
+            self
+        }
+
         /// The replay guard, inside the signature layer: only authenticated requests can
         /// burn a nonce. Replaces an earlier one.
         pub fn replay(mut self, layer: impl PolicyLayer) -> Self {

@@ -139,9 +139,10 @@
 //!   # Aliyun) or as an object; each is read as the block its type names:
 //!   # IPControl / ipControl -> ip_access, TrafficControl -> basic_flow_control,
 //!   # TrafficControlByParameter -> param_flow_control, trafficControl -> aliyun_flow_control,
-//!   # Cors / cors -> cors, accessControl -> access_control, errorMapping -> error_mapping.
+//!   # Cors / cors -> cors, accessControl -> access_control, errorMapping -> error_mapping,
+//!   # jwtAuth -> jwt.
 //!   # Types are case-sensitive; one tollgate does not implement
-//!   # (CustomReq, Routing, caching, jwtAuth, ...) is an error, and so
+//!   # (CustomReq, Routing, caching, basicAuth, ...) is an error, and so
 //!   # is a block given twice (two envelopes of a type, or an envelope beside the block).
 //!   - path: /orders/
 //!     plugins:
@@ -162,7 +163,8 @@
 //!
 //! Where each block sits: `cors` 2nd, `ip_access` 3rd, `basic_flow_control` 4th (7th when it
 //! has app limits, which read the caller the signature layer finds), `signature` 5th,
-//! `replay` 6th, `access_control` after it (its rules may read the caller and a token's
+//! `jwt` (Aliyun's `jwtAuth`) 5th beside it (an API with both requires both: the token is
+//! checked inside the signature, whose app stays the caller), `replay` 6th, `access_control` after it (its rules may read the caller and a token's
 //! claims, and refuse in the Aliyun style unless the API names another),
 //! `param_flow_control` and `aliyun_flow_control` 7th, `params` 8th and 9th,
 //! `error_mapping` last, next to the handler (it maps the handler's responses, never a

@@ -203,6 +203,8 @@ pub(crate) enum Slot {
     IpAccess,
     Flow,
     Signature,
+    /// Token authentication (a `TokenLayer`): beside the signature, inside it when both.
+    Token,
     Replay,
     /// IP access control with app-bound entries: they need the `Caller`.
     AppIpAccess,
@@ -265,6 +267,7 @@ impl Slot {
             Self::IpAccess => "ip",
             Self::Flow => "flow",
             Self::Signature => "signature",
+            Self::Token => "token",
             Self::Replay => "replay",
             Self::AppIpAccess => "ip_by_app",
             Self::AccessControl => "access",

@@ -52,8 +52,9 @@ impl std::fmt::Debug for Settings {
 /// Token authentication as a tower layer: reads a token where its [`Profile`] says,
 /// verifies it with keys from its [`KeySource`] and its [`Verifier`], and puts the claims
 /// ([`Claims`]) and the caller ([`Caller`], from `sub` unless
-/// [`caller_claim`](Self::caller_claim) says otherwise) in the request's extensions. A refused
-/// request never reaches the inner service.
+/// [`caller_claim`](Self::caller_claim) says otherwise) in the request's extensions; a
+/// `Caller` a signature layer outside this one put there stays. A refused request never
+/// reaches the inner service.
 ///
 /// Built from Aliyun's `jwtAuth` plug-in ([`from_plugin`](Self::from_plugin),
 /// [`from_config`](Self::from_config)) or from parts ([`new`](Self::new)). See the
@@ -153,6 +154,11 @@ impl TokenLayer {
     pub fn body_limit(mut self, limit: usize) -> Self {
         self.settings_mut().body_limit = limit;
         self
+    }
+
+    /// Whether `jti`s are remembered (a store was given, as `preventJtiReplay` does).
+    pub fn replays_jti(&self) -> bool {
+        self.settings.replay.is_some()
     }
 
     /// The keys of a fixed key source (for tests and tools); `None` for a remote one.
@@ -269,7 +275,10 @@ impl Settings {
         let claims = verified.map(|v| Claims::new(Value::Object(v.claims)));
         self.forwarding.apply(req, claims.as_ref())?;
         if let Some(claims) = &claims {
-            if let Some(caller) = caller_of(claims, &self.caller_claim) {
+            // a signature verified first names the app: it stays the caller
+            if req.extensions().get::<Caller>().is_none()
+                && let Some(caller) = caller_of(claims, &self.caller_claim)
+            {
                 req.extensions_mut().insert(caller);
             }
             req.extensions_mut().insert(claims.clone());

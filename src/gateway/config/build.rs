@@ -138,6 +138,7 @@ fn build_api(
     api = add(api, "param_flow_control", raw.param_flow_control, &cx)?;
     api = add(api, "signature", raw.signature, &cx)?;
     api = add(api, "replay", raw.replay, &cx)?;
+    api = add(api, "jwt", raw.jwt, &cx)?;
     api = add(api, "access_control", raw.access_control, &cx)?;
     #[cfg(feature = "params")]
     let given = raw.params.as_ref().map_or((false, false), |p| (p.validation.is_some(), p.injection.is_some()));
@@ -523,6 +524,27 @@ impl Block for super::read::access::AccessBlock {
         let style = cx.style.clone().unwrap_or(ErrorStyle::AliyunApiGateway);
         let values = tollgate_core::SystemValues::new().set(tollgate_core::SystemParam::ApiName, cx.name.clone());
         Ok(api.access_control(layer.error_style(style).system_values(values)))
+    }
+}
+
+#[cfg(feature = "token")]
+impl Block for super::read::jwt::JwtBlock {
+    fn add_to(self, api: Api, cx: &Context<'_>) -> Result<Api, ConfigError> {
+        use super::read::jwt::JwtBlock;
+        use tollgate_token::TokenLayer;
+
+        let layer = match self {
+            JwtBlock::Config(config) => TokenLayer::from_config(&config)?,
+            JwtBlock::Text(text) => TokenLayer::from_plugin(&text)?,
+        };
+        // the gateway's one nonce store: a jti and a signature nonce never meet (tenants differ)
+        let layer = match layer.replays_jti() {
+            true => layer.jti_store(cx.nonces.clone()),
+            false => layer,
+        };
+        // Aliyun's own style unless the configuration names one
+        let style = cx.style.clone().unwrap_or(ErrorStyle::AliyunApiGateway);
+        Ok(api.token(layer.error_style(style)))
     }
 }
 

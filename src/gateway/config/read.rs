@@ -197,6 +197,8 @@ pub(super) struct RawApi {
     pub(super) access_control: Option<AccessBlock>,
     #[serde(default)]
     pub(super) error_mapping: Option<ErrorMappingBlock>,
+    #[serde(default)]
+    pub(super) jwt: Option<JwtBlock>,
     /// `{PluginType, PluginData}` envelopes, each read into its block (see `plugins`).
     #[serde(default)]
     pub(super) plugins: Vec<super::plugins::RawPlugin>,
@@ -315,6 +317,7 @@ block!(ErrorMappingBlock = tollgate_error_mapping::ErrorMappingConfig, "error-ma
 block!(RequestParams = Vec<tollgate_params::tencent::RequestParameter>, "params");
 block!(ConstantParams = Vec<tollgate_params::tencent::ConstantParameter>, "params");
 block!(ServiceParams = Vec<tollgate_params::tencent::ServiceParameter>, "params");
+block!(JwtBlock = jwt::JwtBlock, "token");
 
 // ---------------------------------------------------------------------------------------
 // Shapes of values several blocks use
@@ -600,6 +603,38 @@ pub(super) mod access {
                 }
                 fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<AccessBlock, A::Error> {
                     Deserialize::deserialize(MapAccessDeserializer::new(map)).map(AccessBlock::Config)
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+}
+
+/// Aliyun's JWT plug-in (`jwtAuth`): the plug-in itself, or its text in a string.
+#[cfg(feature = "token")]
+pub(super) mod jwt {
+    use super::*;
+
+    /// The `jwtAuth` plug-in pasted as the block's value (a table), or its text as the
+    /// console holds it (a string of YAML or JSON).
+    pub(crate) enum JwtBlock {
+        Config(Box<tollgate_token::JwtAuthConfig>),
+        Text(String),
+    }
+
+    impl<'de> Deserialize<'de> for JwtBlock {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = JwtBlock;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("the jwtAuth plug-in ({parameter, jwk, ...}), or its text")
+                }
+                fn visit_str<E: de::Error>(self, v: &str) -> Result<JwtBlock, E> {
+                    Ok(JwtBlock::Text(v.to_owned()))
+                }
+                fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<JwtBlock, A::Error> {
+                    Deserialize::deserialize(MapAccessDeserializer::new(map)).map(|c| JwtBlock::Config(Box::new(c)))
                 }
             }
             d.deserialize_any(V)
