@@ -269,7 +269,18 @@ async fn a_jwks_url_with_nothing_behind_it_is_a_503() {
     let (status, headers, _) =
         send(client().get(format!("http://{addr}/rotating")).header("authorization", format!("Bearer {token}"))).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(headers["x-ca-error-message"].to_str().unwrap().starts_with("token verification keys are unavailable"));
+    assert_eq!(headers["x-ca-error-message"], "JWT keys unavailable");
+
+    // the same with problem+json, whose body carries the code naming the cause
+    let config = config(&format!("http://{dead}/jwks")).replacen("{\"apis\"", "{\"error_style\": \"problem_json\", \"apis\"", 1);
+    let gateway = Gateway::from_config(&config, Format::Json).unwrap();
+    let app = Router::new().route("/rotating", get(|| async { "handler" })).layer(gateway.into_layer());
+    let addr = serve(app).await;
+    let (status, _, body) =
+        send(client().get(format!("http://{addr}/rotating")).header("authorization", format!("Bearer {token}"))).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["code"], "JwksUnavailable.Connect", "{body}");
 }
 
 #[test]
