@@ -121,7 +121,8 @@ async fn jwks_server(keys: &[&str]) -> (Arc<Mutex<String>>, SocketAddr) {
 async fn start() -> (SocketAddr, Arc<Mutex<String>>) {
     let (jwks, jwks_addr) = jwks_server(&[IDP_1_JWK]).await;
     let gateway = Gateway::from_config(&config(&format!("http://{jwks_addr}/jwks")), Format::Json).unwrap();
-    let whoami = || get(|caller: Option<Caller>| async move { caller.map(|c| c.key_id().to_owned()).unwrap_or_default() });
+    let whoami =
+        || get(|caller: Option<Caller>| async move { caller.map(|c| c.key_id().to_owned()).unwrap_or_default() });
     let app = Router::new()
         .route("/orders", whoami())
         .route("/profile", whoami())
@@ -153,7 +154,8 @@ async fn send(req: reqwest::RequestBuilder) -> (StatusCode, http::HeaderMap, Str
 async fn aliyun_openid_connect_over_http() {
     let (addr, _) = start().await;
     let url = format!("http://{addr}/orders");
-    let (status, _, body) = send(client().get(&url).header("token", mint(IDP_1_PEM, Some("idp-1"), &valid("alice")))).await;
+    let (status, _, body) =
+        send(client().get(&url).header("token", mint(IDP_1_PEM, Some("idp-1"), &valid("alice")))).await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "alice"));
 
     let cases = [
@@ -170,7 +172,10 @@ async fn aliyun_openid_connect_over_http() {
             Some(mint(IDP_1_PEM, Some("idp-1"), &json!({"sub": "a"}))),
             "OpenID Connect Verify Fail: 239, Parse payload to JwtClaims exception",
         ),
-        (Some(mint(IDP_2_PEM, Some("idp-2"), &valid("a"))), "OpenID Connect Verify Fail: 243, Not found by keyId:idp-2"),
+        (
+            Some(mint(IDP_2_PEM, Some("idp-2"), &valid("a"))),
+            "OpenID Connect Verify Fail: 243, Not found by keyId:idp-2",
+        ),
         (Some(mint(IDP_2_PEM, Some("idp-1"), &valid("a"))), "OpenID Connect Verify Fail: 237, Verify signature failed"),
     ];
     for (token, message) in cases {
@@ -272,7 +277,8 @@ async fn a_jwks_url_with_nothing_behind_it_is_a_503() {
     assert_eq!(headers["x-ca-error-message"], "JWT keys unavailable");
 
     // the same with problem+json, whose body carries the code naming the cause
-    let config = config(&format!("http://{dead}/jwks")).replacen("{\"apis\"", "{\"error_style\": \"problem_json\", \"apis\"", 1);
+    let config =
+        config(&format!("http://{dead}/jwks")).replacen("{\"apis\"", "{\"error_style\": \"problem_json\", \"apis\"", 1);
     let gateway = Gateway::from_config(&config, Format::Json).unwrap();
     let app = Router::new().route("/rotating", get(|| async { "handler" })).layer(gateway.into_layer());
     let addr = serve(app).await;

@@ -48,8 +48,10 @@ fn b64(bytes: &[u8]) -> String {
 fn forge(header: &Value, claims: &Value, secret: Option<&[u8]>) -> String {
     let message = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
     let sig = match secret {
-        Some(s) => jsonwebtoken::crypto::sign(message.as_bytes(), &EncodingKey::from_secret(s).unwrap(), Algorithm::HS256)
-            .unwrap(),
+        Some(s) => {
+            jsonwebtoken::crypto::sign(message.as_bytes(), &EncodingKey::from_secret(s).unwrap(), Algorithm::HS256)
+                .unwrap()
+        }
         None => String::new(),
     };
     format!("{message}.{sig}")
@@ -222,7 +224,9 @@ async fn hostile_header_values() {
 /// ahead. OpenID Connect requires a number within 7 days.
 #[tokio::test]
 async fn exp_in_odd_shapes_is_refused_by_oidc() {
-    for exp in [json!("9999999999"), json!(1e20), json!(-1), json!(u64::MAX), json!(18446744073709551616.0), json!(null)] {
+    for exp in
+        [json!("9999999999"), json!(1e20), json!(-1), json!(u64::MAX), json!(18446744073709551616.0), json!(null)]
+    {
         let token = mint(IDP_1_PEM, Some("idp-1"), &json!({"sub": "admin", "exp": exp}));
         let (status, message) = call(&oidc(), request(&[("token", &token)])).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{exp}");
@@ -292,8 +296,10 @@ async fn a_published_hmac_secret_is_not_taken() {
     let good = format!("Bearer id_token=\"{}\"", mint(IDP_1_PEM, Some("idp-1"), &claims("alice")));
     assert_eq!(call(&layer, request(&[("authorization", &good)])).await.0, StatusCode::OK);
 
-    *body.lock().unwrap() =
-        format!("{{\"keys\": [{{\"kty\": \"oct\", \"kid\": \"evil\", \"alg\": \"HS256\", \"k\": \"{}\"}}]}}", b64(secret));
+    *body.lock().unwrap() = format!(
+        "{{\"keys\": [{{\"kty\": \"oct\", \"kid\": \"evil\", \"alg\": \"HS256\", \"k\": \"{}\"}}]}}",
+        b64(secret)
+    );
     let forged = forge(&json!({"alg": "HS256", "kid": "evil"}), &claims("admin"), Some(secret));
     let (status, _) = call(&layer, request(&[("authorization", &format!("Bearer id_token=\"{forged}\""))])).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
