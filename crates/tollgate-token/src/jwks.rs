@@ -560,6 +560,36 @@ mod tests {
         assert_eq!(parse_jwks(format!("{{\"keys\": [{one}]}}").as_bytes()).unwrap().len(), 1);
     }
 
+    mod prop {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        const DOC: &str = concat!("{\"keys\": [", include_str!("../tests/fixtures/clouds/idp-1.jwk.json"), "]}");
+
+        proptest! {
+            /// Any bytes: a key set or a `Malformed` refusal, never a panic, never a set with
+            /// no key or a secret in it.
+            #[test]
+            fn any_body(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+                match parse_jwks(&body) {
+                    Ok(keys) => prop_assert!(!keys.is_empty() && !keys.has_secrets()),
+                    Err(e) => prop_assert!(matches!(e, JwksError::Malformed(_))),
+                }
+            }
+
+            /// A real document with one byte changed or cut short: still no panic, and
+            /// whatever is accepted is a usable key set.
+            #[test]
+            fn a_damaged_document(at in 0..DOC.len(), byte: u8, cut: bool) {
+                let mut body = DOC.as_bytes().to_vec();
+                if cut { body.truncate(at) } else { body[at] = byte }
+                if let Ok(keys) = parse_jwks(&body) {
+                    prop_assert_eq!(keys.len(), 1);
+                }
+            }
+        }
+    }
+
     #[test]
     fn an_empty_set_is_refused() {
         assert!(matches!(parse_jwks(br#"{"keys": []}"#), Err(JwksError::Malformed(_))));
