@@ -308,3 +308,62 @@ fn configuration_errors_name_the_field() {
     let e = err(json!({"path": "/a", "jwt": {"parameter": "Authorization", "jwksUrl": "http://idp.example.com/jwks"}}));
     assert_eq!(e.field, "apis[0].jwt.jwksUrl");
 }
+
+/// Aliyun's "OpenID Connect & app": a `signature` block beside `openid_connect` needs both
+/// the app's signature and the ID token (`oneshot`: the signature is computed on the request
+/// as built).
+#[tokio::test]
+async fn openid_connect_and_app_needs_both() {
+    use std::convert::Infallible;
+    use std::time::SystemTime;
+
+    use axum::body::Body;
+    use bytes::Bytes;
+    use http::{Request, Response};
+    use tollgate::PeerAddr;
+    use tollgate::signature::{aliyun_apigw::AliyunApiGateway, sign_request};
+    use tower::{Layer, ServiceExt, service_fn};
+
+    let config = json!({
+        "error_style": "aliyun_api_gateway",
+        "apis": [{
+            "path": "/orders",
+            "signature": {"scheme": "aliyun-apigw", "keys": {"203467890": "s3cret"}},
+            "openid_connect": {"IdTokenParamName": "token", "PublicKeyId": "idp-1", "PublicKey": IDP_1_JWK},
+        }],
+    });
+    let svc = Gateway::from_config(&config.to_string(), Format::Json)
+        .unwrap()
+        .into_layer()
+        .layer(service_fn(|_req: Request<Body>| async { Ok::<_, Infallible>(Response::new(Body::from("handler"))) }));
+    let request = |token: Option<&str>, signed: bool| {
+        let mut req = Request::get("http://api.example.com/orders");
+        if let Some(token) = token {
+            req = req.header("token", token);
+        }
+        let req = req.body(Bytes::new()).unwrap();
+        let req = if signed {
+            sign_request(&AliyunApiGateway::new(), req, "203467890", &"s3cret".into(), SystemTime::now()).unwrap()
+        } else {
+            req
+        };
+        let mut req = req.map(Body::from);
+        req.extensions_mut().insert(PeerAddr("127.0.0.1:40000".parse().unwrap()));
+        req
+    };
+    let token = mint(IDP_1_PEM, Some("idp-1"), &valid("frank"));
+    let status = |req| {
+        let svc = svc.clone();
+        async move {
+            let resp = svc.oneshot(req).await.unwrap();
+            let message = resp.headers().get("x-ca-error-message").map(|v| v.to_str().unwrap().to_owned());
+            (resp.status().as_u16(), message.unwrap_or_default())
+        }
+    };
+    assert_eq!(status(request(Some(&token), true)).await.0, 200);
+    let (code, message) = status(request(None, true)).await;
+    assert_eq!((code, message.as_str()), (401, "OpenId Connect Verify Fail, IdToken Not Exist"));
+    let (code, message) = status(request(Some(&token), false)).await;
+    assert!(code == 400 || code == 401, "{code}");
+    assert!(!message.contains("OpenI"), "the signature refuses first: {message}");
+}
