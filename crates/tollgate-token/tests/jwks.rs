@@ -482,3 +482,17 @@ async fn jwt_auth_follows_a_rotation_at_its_jwks_url() {
     let resp = svc.oneshot(req).await.unwrap();
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[tokio::test]
+async fn a_setting_on_a_shared_set_makes_a_new_one() {
+    let (server, addr, _task) = start(jwks(&[IDP_1])).await;
+    let clock = clock();
+    let shared = remote(addr, &clock);
+    shared.keys(None).await.unwrap();
+    // changed after cloning: a set of its own, its cache empty; the first keeps its cache
+    let other = shared.clone().timeout(Duration::from_secs(1));
+    other.keys(None).await.unwrap();
+    assert_eq!(server.hits(), 2);
+    shared.keys(None).await.unwrap();
+    assert_eq!(server.hits(), 2);
+}
