@@ -1,6 +1,7 @@
 //! The tollgate quickstart: an axum server behind a request id and IP access control, with
 //! refusals as RFC 9457 problem+json, and a route that accepts only requests signed the
-//! Aliyun API Gateway way (each signature usable once).
+//! Aliyun API Gateway way (each signature usable once), and one that takes a JWT (Aliyun's
+//! `jwtAuth` plug-in; a token minted at start is printed with its curl).
 //!
 //! ```text
 //! cargo run --example quickstart                       # 127.0.0.1:3000, loopback allowed
@@ -20,6 +21,7 @@ use tollgate::params::{Param, ParamInjectionConfig, ParamValidationConfig, Posit
 use tollgate::prelude::*;
 use tollgate::redis::RedisStore;
 use tollgate::signature::{Signer, aliyun_apigw::AliyunApiGateway};
+use tollgate::token::TokenLayer;
 
 /// The demo app key and secret of the signed route.
 const APP_KEY: &str = "203753741";
@@ -55,6 +57,24 @@ fn options() -> Result<Options, String> {
 // the request, and a missing layer is a 500 naming it.
 async fn signed(caller: Caller) -> Json<Value> {
     Json(json!({"message": "signature verified", "app_key": caller.key_id()}))
+}
+
+/// The public keys of the JWT route (the token crate's test fixtures), and the Ed25519 key
+/// that signs the demo token.
+const JWKS: &str = include_str!("../crates/tollgate-token/tests/fixtures/jwks.json");
+const ED25519_PEM: &[u8] = include_bytes!("../crates/tollgate-token/tests/fixtures/ed25519.pem");
+
+async fn me(caller: Caller) -> Json<Value> {
+    Json(json!({"message": "token verified", "sub": caller.key_id()}))
+}
+
+/// A token for `GET /me`, valid for an hour, signed with the fixture key `ed-1`.
+fn demo_token() -> Result<String, Box<dyn std::error::Error>> {
+    let exp = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH)?.as_secs() + 3600;
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    header.kid = Some("ed-1".into());
+    let key = jsonwebtoken::EncodingKey::from_ed_pem(ED25519_PEM)?;
+    Ok(jsonwebtoken::encode(&header, &json!({"sub": "quickstart-user", "exp": exp}), &key)?)
 }
 
 /// A curl command for `GET /signed`, signed now by the same code the verifier uses.
@@ -146,8 +166,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .layer(ParamInjectionLayer::from_config(&injection)?)
         .layer(ParamValidationLayer::from_config(&validation)?);
 
+    // The JWT route: Aliyun's jwtAuth plug-in, pasted as YAML, with the fixtures' keys.
+    let jwt = TokenLayer::from_plugin(&format!("parameter: Authorization\nparameterLocation: header\njwks: {JWKS}"))?;
+    let token_routes = Router::new().route("/me", get(me)).layer(jwt.error_style(ErrorStyle::ProblemJson));
+
     let app = Router::new()
         .route("/hello", get(hello))
+        .merge(token_routes)
         .merge(order_routes)
         .merge(signed_routes)
         .merge(limited_routes)
@@ -189,6 +214,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  # a request signed as Aliyun API Gateway clients sign (app key {APP_KEY}); valid for");
     println!("  # 15 minutes and once only: run it twice to see \"Nonce Used\"");
     println!("  {}", signed_curl(addr)?);
+    println!();
+    println!("  # a JWT-protected route (Aliyun's jwtAuth plug-in); this token was minted now, valid 1 hour:");
+    println!("  curl -i http://{addr}/me -H 'Authorization: Bearer {}'", demo_token()?);
+    println!("  curl -i http://{addr}/me   # 400 problem+json: JWT required");
     use std::io::Write;
     std::io::stdout().flush()?;
 

@@ -19,4 +19,5 @@ mod reload;
 mod replay;
 mod routing;
 mod signature;
+mod token;
 mod token_clouds;

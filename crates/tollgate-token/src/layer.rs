@@ -97,14 +97,9 @@ impl TokenLayer {
     }
 
     /// Aliyun's `jwtAuth` plug-in with keys from `keys` (a JWKS URL, say) instead of its
-    /// `jwk` field, which may then be absent.
+    /// `jwk` / `jwks` fields, which may then be absent (and are ignored when present).
     pub fn from_config_with_keys(config: &JwtAuthConfig, keys: KeySource) -> Result<Self, ConfigError> {
-        let mut checked = config.clone();
-        if checked.jwk.is_none() && checked.jwks.is_none() {
-            // only the fields other than the keys are checked here
-            checked.jwks = Some(serde_json::json!([{"kty": "OKP", "crv": "Ed25519", "x": ED25519_PLACEHOLDER}]));
-        }
-        checked.validate()?;
+        config.validate_without_keys()?;
         Ok(Self::jwt_auth(config, keys))
     }
 
@@ -174,10 +169,6 @@ impl TokenLayer {
         Arc::make_mut(&mut self.settings)
     }
 }
-
-/// An Ed25519 public key that stands in for absent keys while the rest of a configuration is
-/// checked (RFC 8037's example key).
-const ED25519_PLACEHOLDER: &str = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
 
 impl<S> Layer<S> for TokenLayer {
     type Service = Token<S>;

@@ -381,3 +381,26 @@ fn configuration_errors_name_the_field() {
     );
     assert_eq!(field("jwk: {kty: oct, k: c2VjcmV0}"), "jwk.alg");
 }
+
+/// A signature verified outside (here a layer that plays one) named the app: it stays the
+/// caller, and the token's claims are still there.
+#[tokio::test]
+async fn a_signatures_caller_is_kept() {
+    let layer = TokenLayer::from_plugin(&format!("jwks: {JWKS}")).unwrap();
+    let inner = ServiceBuilder::new().layer(layer).service(service_fn(
+        |req: Request<tollgate_core::RequestBody<Full<Bytes>>>| async move {
+            let caller = Caller::from_extensions(req.extensions()).map(|c| c.key_id().to_owned()).unwrap_or_default();
+            let sub = Claims::from_extensions(req.extensions())
+                .and_then(|c| c.text("sub").map(|s| s.into_owned()))
+                .unwrap_or_default();
+            Ok::<_, Infallible>(Response::new(format!("{caller} {sub}")))
+        },
+    ));
+    let signed = service_fn(move |mut req: Request<Full<Bytes>>| {
+        req.extensions_mut().insert(Caller::new("203753741"));
+        inner.clone().oneshot(req)
+    });
+    let resp = signed.oneshot(get("/", Some(&mint(Algorithm::RS256, &claims())))).await.unwrap();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body, "203753741 user-42");
+}
