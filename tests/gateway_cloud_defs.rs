@@ -142,7 +142,9 @@ fn tencent_definition_errors_name_the_field() {
                 "params": {"validation": {"params": []}}}]}"#,
             "apis[0].RequestParameters",
         ),
-        (r#"{"apis": [{"path": "/u/", "AuthType": "OAUTH"}]}"#, "apis[0].AuthType"),
+        // OAUTH is implemented (tests/token_clouds_http.rs): a business API needs its OauthConfig
+        (r#"{"apis": [{"path": "/u/", "AuthType": "OAUTH"}]}"#, "apis[0].OauthConfig"),
+        (r#"{"apis": [{"path": "/u/", "AuthType": "APP"}]}"#, "apis[0].AuthType"),
         (r#"{"apis": [{"path": "/u/", "AuthType": "SECRET"}]}"#, "apis[0].AuthType"),
         (r#"{"apis": [{"path": "/u/", "EnableCORS": true, "cors": false}]}"#, "apis[0].EnableCORS"),
         (r#"{"apis": [{"path": "/u/", "RequestConfig": {"Path": "/u/"}}]}"#, "apis[0].RequestConfig"),

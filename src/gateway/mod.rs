@@ -121,7 +121,9 @@
 //!   - ApiName: GetUser                      # = name
 //!     RequestConfig: {Path: "/user/{userId}", Method: GET} # = path and method; a path with no
 //!                                           # parameter is exact (= /path), as Tencent matches it
-//!     AuthType: NONE                        # or SECRET with a signature block; others refused
+//!     AuthType: NONE                        # or SECRET with a signature block, or OAUTH with
+//!                                           # OauthConfig {PublicKey, TokenLocation, LoginRedirectUrl};
+//!                                           # others refused
 //!     EnableCORS: true                      # the CORS switch; alone, it answers preflights too
 //!                                           # (any origin, method, header; no credentials)
 //!     RequestParameters:                    # front-end parameters (validation): Position header

@@ -22,3 +22,4 @@ mod routing;
 mod signature;
 mod sts;
 mod token;
+mod token_clouds;

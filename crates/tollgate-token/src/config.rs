@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tollgate_core::ConfigError;
 
-use crate::keys::{KeySet, parse_alg};
+use crate::keys::{KeySet, KeySource, parse_alg};
 use crate::location::TokenLocation;
 
 /// Where `parameter` is read (`parameterLocation`).
@@ -138,10 +138,33 @@ pub struct JwtAuthConfig {
     /// Ours: the only algorithms accepted (default: each key's own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub algorithms: Option<Vec<String>>,
+    /// Ours: keys fetched from this JWKS URL instead of `jwk` / `jwks` (see
+    /// [`RemoteKeySet`](crate::RemoteKeySet): cached, refreshed, refetched for an unknown
+    /// `kid`).
+    #[serde(default, alias = "jwks_url", skip_serializing_if = "Option::is_none")]
+    pub jwks_url: Option<String>,
+    /// Ours: seconds after which the JWKS is fetched again (default 300).
+    #[serde(default, alias = "jwks_refresh_interval", skip_serializing_if = "Option::is_none")]
+    pub jwks_refresh_interval: Option<u64>,
+    /// Ours: the fewest seconds between two fetches for an unknown `kid` or after a failure
+    /// (default 30).
+    #[serde(default, alias = "jwks_refetch_interval", skip_serializing_if = "Option::is_none")]
+    pub jwks_refetch_interval: Option<u64>,
 }
 
 fn default_parameter() -> String {
     "Authorization".to_owned()
+}
+
+/// `algorithms`, each a signing algorithm's name.
+fn parse_algorithms(names: &[String]) -> Result<Vec<crate::Algorithm>, ConfigError> {
+    let mut algs = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        algs.push(parse_alg(name).ok_or_else(|| {
+            ConfigError::new(format!("algorithms[{i}]"), format!("{name:?} is not a signing algorithm"))
+        })?);
+    }
+    Ok(algs)
 }
 
 fn default_caller_claim() -> String {
@@ -166,6 +189,9 @@ impl JwtAuthConfig {
             leeway: 0,
             caller_claim: default_caller_claim(),
             algorithms: None,
+            jwks_url: None,
+            jwks_refresh_interval: None,
+            jwks_refetch_interval: None,
         }
     }
 
@@ -190,7 +216,7 @@ impl JwtAuthConfig {
 
     /// Checks what serde cannot: the keys, the names, the algorithms.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.keys()?;
+        self.key_source()?;
         self.validate_without_keys()
     }
 
@@ -242,16 +268,33 @@ impl JwtAuthConfig {
         let keys = KeySet::from_jwk_set(value).map_err(|e| e.within(field))?;
         match &self.algorithms {
             None => Ok(keys),
-            Some(names) => {
-                let mut algs = Vec::with_capacity(names.len());
-                for (i, name) in names.iter().enumerate() {
-                    algs.push(parse_alg(name).ok_or_else(|| {
-                        ConfigError::new(format!("algorithms[{i}]"), format!("{name:?} is not a signing algorithm"))
-                    })?);
-                }
-                keys.restrict_to(&algs).map_err(|e| e.within("algorithms"))
-            }
+            Some(names) => keys.restrict_to(&parse_algorithms(names)?).map_err(|e| e.within("algorithms")),
         }
+    }
+
+    /// Where the keys come from: `jwksUrl` (a [`RemoteKeySet`](crate::RemoteKeySet), narrowed
+    /// to `algorithms`), else [`keys`](Self::keys). Keys in both places are refused.
+    pub fn key_source(&self) -> Result<KeySource, ConfigError> {
+        let Some(url) = &self.jwks_url else {
+            return Ok(KeySource::fixed(self.keys()?));
+        };
+        if self.jwk.is_some() || self.jwks.is_some() {
+            return Err(ConfigError::new("jwksUrl", "give keys by `jwk` / `jwks` or by `jwksUrl`, not both"));
+        }
+        let mut remote = crate::RemoteKeySet::new(url).map_err(|e| ConfigError::new("jwksUrl", e.problem))?;
+        if let Some(secs) = self.jwks_refresh_interval {
+            if secs == 0 {
+                return Err(ConfigError::new("jwksRefreshInterval", "expected a positive number of seconds"));
+            }
+            remote = remote.refresh_interval(Duration::from_secs(secs));
+        }
+        if let Some(secs) = self.jwks_refetch_interval {
+            remote = remote.refetch_interval(Duration::from_secs(secs));
+        }
+        if let Some(names) = &self.algorithms {
+            remote = remote.algorithms(&parse_algorithms(names)?);
+        }
+        Ok(KeySource::remote(remote))
     }
 
     /// Where the token is read.

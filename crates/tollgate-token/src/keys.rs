@@ -359,8 +359,9 @@ pub type KeysFuture = Pin<Box<dyn Future<Output = Result<Arc<KeySet>, TokenError
 pub enum KeySource {
     /// Keys fixed by the configuration.
     Static(Arc<KeySet>),
-    // A remote variant (a JWKS URL, refreshed and cached) goes here, with an arm in each
-    // method below.
+    /// Keys fetched from a JWKS URL, cached and refreshed, refetched for an unknown `kid`
+    /// (see [`jwks`](crate::jwks)).
+    Remote(crate::jwks::RemoteKeySet),
 }
 
 impl KeySource {
@@ -369,19 +370,28 @@ impl KeySource {
         Self::Static(Arc::new(keys))
     }
 
+    /// A source of keys fetched from a JWKS URL.
+    pub fn remote(keys: crate::jwks::RemoteKeySet) -> Self {
+        Self::Remote(keys)
+    }
+
     /// The keys for a token of `kid`, when they can be had without waiting.
     pub fn keys_at_once(&self, kid: Option<&str>) -> Option<Result<Arc<KeySet>, TokenError>> {
-        let _ = kid;
         match self {
             Self::Static(keys) => Some(Ok(keys.clone())),
+            Self::Remote(remote) => remote.keys_now(kid).map(Ok),
         }
     }
 
     /// The keys for a token of `kid`, waiting for them if need be.
     pub fn keys(&self, kid: Option<&str>) -> KeysFuture {
-        match self.keys_at_once(kid) {
-            Some(ready) => Box::pin(std::future::ready(ready)),
-            None => Box::pin(std::future::ready(Err(TokenError::KeysUnavailable {
+        match (self.keys_at_once(kid), self) {
+            (Some(ready), _) => Box::pin(std::future::ready(ready)),
+            (None, Self::Remote(remote)) => {
+                let (remote, kid) = (remote.clone(), kid.map(str::to_owned));
+                Box::pin(async move { remote.keys(kid.as_deref()).await.map_err(|e| e.to_token_error()) })
+            }
+            (None, _) => Box::pin(std::future::ready(Err(TokenError::KeysUnavailable {
                 code: "KeysUnavailable",
                 reason: "no keys".into(),
             }))),

@@ -93,8 +93,7 @@ impl TokenLayer {
     /// in-memory store; give a shared one with [`jti_store`](Self::jti_store).
     pub fn from_config(config: &JwtAuthConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        let keys = config.keys()?;
-        Ok(Self::jwt_auth(config, KeySource::fixed(keys)))
+        Ok(Self::jwt_auth(config, config.key_source()?))
     }
 
     /// Aliyun's `jwtAuth` plug-in with keys from `keys` (a JWKS URL, say) instead of its

@@ -96,6 +96,9 @@
 //! - [`verify`]: [`Verifier`], the one check every profile uses, and [`TokenError`].
 //! - [`profile`]: [`Profile`], the seam where a cloud's policy reads the token and words
 //!   refusals.
+//! - [`jwks`]: [`RemoteKeySet`], keys from a JWKS URL (cached, refreshed, rotation-friendly).
+//! - [`aliyun_oidc`]: [`AliyunOidc`], Aliyun's API-level OpenID Connect.
+//! - [`tencent_oauth`]: [`TencentOauth`], Tencent API Gateway's OAuth 2.0 business APIs.
 
 pub mod aliyun_jwt;
 mod config;
@@ -117,3 +120,11 @@ pub use profile::Profile;
 pub use replay::JTI_TTL_WITHOUT_EXP;
 pub use tollgate_core::{Claims, ConfigError};
 pub use verify::{TokenError, TokenHead, Verified, Verifier};
+
+// the clouds' other profiles, and keys from a JWKS URL
+pub mod aliyun_oidc;
+pub mod jwks;
+pub mod tencent_oauth;
+pub use aliyun_oidc::{AliyunOidc, OpenIdConnectConfig};
+pub use jwks::{JwksError, RemoteKeySet};
+pub use tencent_oauth::{OauthConfig, TencentOauth};

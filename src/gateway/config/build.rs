@@ -116,6 +116,7 @@ fn build_api(
         (None, None) => {}
     }
     auth_type(&raw)?;
+    one_token_policy(&mut raw)?;
     enable_cors(&mut raw)?;
     let cx = Context {
         name: api.name().to_owned(),
@@ -128,6 +129,9 @@ fn build_api(
         keeper,
     };
     api = add(api, "cors", raw.cors, &cx)?;
+    // the clouds' token policies beside the JWT plug-in (one of them at most, see above)
+    api = add(api, "openid_connect", raw.openid_connect, &cx)?;
+    api = add(api, "OauthConfig", raw.oauth_config, &cx)?;
     api = add(api, "ip_access", raw.ip_access, &cx)?;
     api = add(api, "basic_flow_control", raw.basic_flow_control, &cx)?;
     api = add(api, "aliyun_flow_control", raw.aliyun_flow_control, &cx)?;
@@ -220,9 +224,20 @@ fn front_end(raw: &mut RawApi) -> Result<Api, ConfigError> {
     Ok(api)
 }
 
-/// Tencent's `AuthType`: `NONE`, or `SECRET` (its key pair) with the signature block that
-/// holds the keys; the others are not implemented, and never silently dropped.
+/// Tencent's `AuthType`: `NONE`, `SECRET` (its key pair) with the signature block that holds
+/// the keys, or `OAUTH` with `OauthConfig` (a business API) or `ApiBusinessType: OAUTH` (the
+/// authorization API); the others are not implemented, and never silently dropped.
 fn auth_type(raw: &RawApi) -> Result<(), ConfigError> {
+    let oauth = raw.auth_type.as_deref().is_some_and(|a| a.trim().eq_ignore_ascii_case("OAUTH"));
+    if raw.oauth_config.is_some() && !oauth {
+        return Err(ConfigError::new("AuthType", "OauthConfig is read with `AuthType: OAUTH`: say so, or drop it"));
+    }
+    let authorization_api = match raw.api_business_type.as_deref().map(str::trim) {
+        None | Some("") => false,
+        Some(t) if t.eq_ignore_ascii_case("NORMAL") => false,
+        Some(t) if t.eq_ignore_ascii_case("OAUTH") => true,
+        Some(t) => return Err(ConfigError::new("ApiBusinessType", format!("{t:?}: expected NORMAL or OAUTH"))),
+    };
     let Some(auth) = &raw.auth_type else { return Ok(()) };
     match auth.trim().to_ascii_uppercase().as_str() {
         "NONE" => Ok(()),
@@ -231,11 +246,48 @@ fn auth_type(raw: &RawApi) -> Result<(), ConfigError> {
             "AuthType",
             "SECRET needs a signature block holding the keys (scheme: tencent-apigw for Tencent's key pairs)",
         )),
+        "OAUTH" if raw.oauth_config.is_some() || authorization_api => Ok(()),
+        "OAUTH" => Err(ConfigError::new(
+            "OauthConfig",
+            "missing: AuthType OAUTH on a business API needs OauthConfig with the PublicKey \
+             (tollgate reads it on each business API; ApiBusinessType OAUTH marks the authorization API)",
+        )),
         _ => Err(ConfigError::new(
             "AuthType",
-            format!("{auth:?} is not implemented by tollgate: expected NONE, or SECRET with a signature block"),
+            format!(
+                "{auth:?} is not implemented by tollgate: expected NONE, SECRET with a signature block, or OAUTH with OauthConfig"
+            ),
         )),
     }
+}
+
+/// One token policy per API. Aliyun's JWT plug-in replaces the API's OpenID Connect, as on
+/// Aliyun; Tencent's OAuth beside either is refused (two clouds' token rules on one API is a
+/// mistake, not a combination). The authorization APIs (Tencent's `ApiBusinessType: OAUTH`,
+/// Aliyun's `OpenIdApiType: IDTOKEN`) issue tokens and check none: their blocks add nothing.
+fn one_token_policy(raw: &mut RawApi) -> Result<(), ConfigError> {
+    #[cfg(feature = "token")]
+    {
+        if raw.api_business_type.as_deref().is_some_and(|t| t.trim().eq_ignore_ascii_case("OAUTH")) {
+            raw.oauth_config = None;
+        }
+        if raw.openid_connect.as_ref().is_some_and(|c| c.is_authorization_api()) {
+            raw.openid_connect = None;
+        }
+        if raw.oauth_config.is_some() && (raw.jwt.is_some() || raw.openid_connect.is_some()) {
+            let other = if raw.jwt.is_some() { "jwt" } else { "openid_connect" };
+            return Err(ConfigError::new(
+                "",
+                format!("an API takes one token policy, got both Tencent's OauthConfig and `{other}`: keep one"),
+            ));
+        }
+        if raw.jwt.is_some() && raw.openid_connect.take().is_some() {
+            tracing::debug!("the JWT plug-in replaces the API's OpenID Connect, as on Aliyun");
+        }
+    }
+    #[cfg(not(feature = "token"))]
+    let _ = raw;
+    Ok(())
 }
 
 /// Tencent's `EnableCORS: true`: the CORS switch, beside a CORS plugin if there is one (whose
@@ -521,6 +573,22 @@ impl Block for tollgate_error_mapping::ErrorMappingConfig {
     fn add_to(self, api: Api, _: &Context<'_>) -> Result<Api, ConfigError> {
         // no error style: it maps the backend's responses, it refuses nothing
         Ok(api.error_mapping(tollgate_error_mapping::ErrorMappingLayer::from_config(&self)?))
+    }
+}
+
+#[cfg(feature = "token")]
+impl Block for tollgate_token::OpenIdConnectConfig {
+    fn add_to(self, api: Api, cx: &Context<'_>) -> Result<Api, ConfigError> {
+        let layer = tollgate_token::AliyunOidc::layer(&self)?;
+        Ok(api.token(styled(layer, cx, tollgate_token::TokenLayer::error_style)))
+    }
+}
+
+#[cfg(feature = "token")]
+impl Block for tollgate_token::OauthConfig {
+    fn add_to(self, api: Api, cx: &Context<'_>) -> Result<Api, ConfigError> {
+        let layer = tollgate_token::TencentOauth::layer(&self)?;
+        Ok(api.token(styled(layer, cx, tollgate_token::TokenLayer::error_style)))
     }
 }
 

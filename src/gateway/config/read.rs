@@ -218,6 +218,16 @@ pub(super) struct RawApi {
     /// Tencent's `AuthType`: `NONE`, or `SECRET` with a signature block.
     #[serde(default, rename = "AuthType")]
     pub(super) auth_type: Option<String>,
+    /// Tencent's `OauthConfig` of an `AuthType: OAUTH` business API.
+    #[serde(default, rename = "OauthConfig")]
+    pub(super) oauth_config: Option<OauthBlock>,
+    /// Tencent's `ApiBusinessType`: `NORMAL` (a business API, the default) or `OAUTH` (the
+    /// authorization API, which checks no token).
+    #[serde(default, rename = "ApiBusinessType")]
+    pub(super) api_business_type: Option<String>,
+    /// Aliyun's API-level OpenID Connect (`CreateApi`'s `OpenIdConnectConfig`).
+    #[serde(default, alias = "OpenIdConnectConfig")]
+    pub(super) openid_connect: Option<OidcBlock>,
     #[serde(default, rename = "RequestParameters")]
     pub(super) request_parameters: Option<RequestParams>,
     #[serde(default, rename = "ConstantParameters")]
@@ -304,6 +314,8 @@ block!(AliyunBlock = tollgate_flow::AliyunFlowControlConfig, "flow");
 block!(SignatureBlock = signature::SignatureBlock, "signature");
 block!(ReplayBlock = BoolOr<replay::ReplayRule>, "replay");
 block!(ParamsBlock = params::ParamsBlock, "params");
+block!(OidcBlock = tollgate_token::OpenIdConnectConfig, "token");
+block!(OauthBlock = tollgate_token::OauthConfig, "token");
 block!(AccessBlock = access::AccessBlock, "access");
 block!(ErrorMappingBlock = tollgate_error_mapping::ErrorMappingConfig, "error-mapping");
 block!(RequestParams = Vec<tollgate_params::tencent::RequestParameter>, "params");
