@@ -10,11 +10,12 @@
 //! | `Cors` | `cors` | `cors` |
 //! | | `accessControl` | `access_control` |
 //! | | `errorMapping` | `error_mapping` |
+//! | | `backendSignature` | `backend_signature` |
 //!
 //! Types are matched exactly: Tencent's `TrafficControl` and Aliyun's `trafficControl`
 //! differ only in case and are different plug-ins. A type tollgate does not implement
 //! (Tencent's `CustomReq`, `CustomAuth`, `Routing`, `CircuitBreaker`, `ProxyCache`; Aliyun's
-//! `backendSignature`, `jwtAuth`, `caching`, `basicAuth`, `routing`, `circuitBreaker`,
+//! `jwtAuth`, `caching`, `basicAuth`, `routing`, `circuitBreaker`,
 //! `remoteAuth`) is a configuration error naming it: a policy the operator
 //! asked for is never silently left out.
 //!
@@ -58,6 +59,7 @@ pub(crate) enum BlockKind {
     AliyunFlowControl,
     AccessControl,
     ErrorMapping,
+    BackendSignature,
 }
 
 impl BlockKind {
@@ -71,12 +73,13 @@ impl BlockKind {
             Self::AliyunFlowControl => "aliyun_flow_control",
             Self::AccessControl => "access_control",
             Self::ErrorMapping => "error_mapping",
+            Self::BackendSignature => "backend_signature",
         }
     }
 }
 
 /// Types tollgate implements, as each cloud spells them.
-const KNOWN: [(&str, BlockKind); 9] = [
+const KNOWN: [(&str, BlockKind); 10] = [
     ("IPControl", BlockKind::IpAccess),
     ("TrafficControl", BlockKind::BasicFlowControl),
     ("TrafficControlByParameter", BlockKind::ParamFlowControl),
@@ -86,16 +89,16 @@ const KNOWN: [(&str, BlockKind); 9] = [
     ("cors", BlockKind::Cors),
     ("accessControl", BlockKind::AccessControl),
     ("errorMapping", BlockKind::ErrorMapping),
+    ("backendSignature", BlockKind::BackendSignature),
 ];
 
 /// Types the clouds document that tollgate does not implement.
-const NOT_IMPLEMENTED: [&str; 12] = [
+const NOT_IMPLEMENTED: [&str; 11] = [
     "CustomReq",
     "CustomAuth",
     "Routing",
     "CircuitBreaker",
     "ProxyCache",
-    "backendSignature",
     "jwtAuth",
     "caching",
     "basicAuth",
@@ -143,6 +146,7 @@ pub(super) fn resolve(api: &mut RawApi) -> Result<(), ConfigError> {
             BlockKind::AliyunFlowControl => put(&mut api.aliyun_flow_control, data, &from, kind.key())?,
             BlockKind::AccessControl => put(&mut api.access_control, data, &from, kind.key())?,
             BlockKind::ErrorMapping => put(&mut api.error_mapping, data, &from, kind.key())?,
+            BlockKind::BackendSignature => put(&mut api.backend_signature, data, &from, kind.key())?,
         }
         api.origins.push((kind.key(), from));
     }

@@ -197,6 +197,8 @@ pub(super) struct RawApi {
     pub(super) access_control: Option<AccessBlock>,
     #[serde(default)]
     pub(super) error_mapping: Option<ErrorMappingBlock>,
+    #[serde(default)]
+    pub(super) backend_signature: Option<BackendSignatureBlock>,
     /// `{PluginType, PluginData}` envelopes, each read into its block (see `plugins`).
     #[serde(default)]
     pub(super) plugins: Vec<super::plugins::RawPlugin>,
@@ -303,6 +305,7 @@ block!(ErrorMappingBlock = tollgate_error_mapping::ErrorMappingConfig, "error-ma
 block!(RequestParams = Vec<tollgate_params::tencent::RequestParameter>, "params");
 block!(ConstantParams = Vec<tollgate_params::tencent::ConstantParameter>, "params");
 block!(ServiceParams = Vec<tollgate_params::tencent::ServiceParameter>, "params");
+block!(BackendSignatureBlock = tollgate_signature::aliyun_backend::BackendSignatureConfig, "signature");
 
 // ---------------------------------------------------------------------------------------
 // Shapes of values several blocks use
