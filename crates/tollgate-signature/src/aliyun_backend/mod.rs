@@ -12,16 +12,19 @@
 //! use tower::{ServiceExt, service_fn};
 //! use tower_layer::Layer;
 //!
+//! async fn place_order<B>(_req: Request<B>) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+//!     Ok(Response::new(Full::new(Bytes::from("order placed"))))
+//! }
+//!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
 //! // the backend: its handler behind the verifier, which knows the old key and its replacement
 //! let verifier = BackendSignatureLayer::new([("SampleKey", "SampleSecret"), ("SampleKey2", "Secret2")]).unwrap();
-//! let backend = verifier.layer(service_fn(|_req| async {
-//!     Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::from("order placed"))))
-//! }));
+//! let backend = verifier.layer(service_fn(place_order));
 //!
-//! // the gateway: signs what it forwards (here straight into the backend)
-//! let gateway = BackendSigningLayer::new("SampleKey", "SampleSecret").unwrap().layer(backend.clone());
+//! // the gateway: signs what it forwards (here straight into a backend)
+//! let signer = BackendSigningLayer::new("SampleKey", "SampleSecret").unwrap();
+//! let gateway = signer.layer(verifier.layer(service_fn(place_order)));
 //! let order = || {
 //!     Request::post("/orders?sku=42")
 //!         .header("content-type", "application/x-www-form-urlencoded")

@@ -150,7 +150,7 @@ impl Verifier {
             .keys
             .iter()
             .find(|(name, _)| name.as_bytes() == key.as_bytes())
-            .map(|(k, s)| (k, s))
+            .map(|(name, secret)| (name, secret))
             .ok_or_else(|| invalid(Some("unknown X-Ca-Proxy-Signature-Secret-Key")))?;
         let signature = std::str::from_utf8(signature.as_bytes())
             .ok()
@@ -161,8 +161,7 @@ impl Verifier {
     }
 
     /// Whether the request's signature is its string's, under the claimed key.
-    fn check(&self, view: &RequestView<'_>) -> Result<BackendSignatureKey, Rejection> {
-        let claimed = self.claimed(view.headers)?;
+    fn check(&self, view: &RequestView<'_>, claimed: Claimed<'_>) -> Result<BackendSignatureKey, Rejection> {
         let string = string_to_sign(view).map_err(|e| unsignable(&e))?;
         if !claimed.secret.verify_hmac(HmacAlg::Sha256, KeyForm::Plain, &string, claimed.signature.as_bytes()) {
             return Err(invalid(None));
@@ -200,16 +199,17 @@ where
             tollgate_core::MaybeBoxedFuture::now(PolicyFuture::refused(shared.style.respond(&rejection, req)))
         };
         // the headers first: a request with no valid key is refused before its body is read
-        if let Err(rejection) = shared.claimed(req.headers()) {
-            return refuse(rejection, &req);
-        }
+        let claimed = match shared.claimed(req.headers()) {
+            Ok(claimed) => claimed,
+            Err(rejection) => return refuse(rejection, &req),
+        };
         if !signs_body(req.method()) {
             if !shared.unsigned_bodies && has_body(req.body()) {
                 let reason = format!("the body of a {} request is not signed", req.method());
                 return refuse(invalid(Some(&reason)), &req);
             }
             let view = RequestView { method: req.method(), uri: req.uri(), headers: req.headers(), body: None };
-            return match shared.check(&view) {
+            return match shared.check(&view, claimed) {
                 Ok(key) => {
                     let mut req = req.map(RequestBody::streaming);
                     req.extensions_mut().insert(key);
@@ -233,7 +233,8 @@ where
                 }
             };
             let view = RequestView { method: req.method(), uri: req.uri(), headers: req.headers(), body: Some(&bytes) };
-            match shared.check(&view) {
+            // read again: the request moved into the body reader
+            match shared.claimed(view.headers).and_then(|claimed| shared.check(&view, claimed)) {
                 Ok(key) => {
                     req.extensions_mut().insert(key);
                     tollgate_core::observe::accepted("backend-signature");
