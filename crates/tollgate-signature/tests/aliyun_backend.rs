@@ -276,7 +276,7 @@ fn request() -> impl Strategy<Value = Request<Bytes>> {
     (
         method,
         "(/[a-zA-Z0-9%._~-]{0,6}){1,3}",
-        prop::collection::vec(param.clone(), 0..4),
+        prop::collection::vec(param, 0..4),
         prop::collection::vec(param, 0..4),
         prop::collection::vec((header_name(), "[ -~]{0,12}"), 0..5),
         prop::bool::ANY,

@@ -194,9 +194,12 @@ pub(crate) fn java_order(a: &str, b: &str) -> Ordering {
     a.encode_utf16().cmp(b.encode_utf16())
 }
 
+/// A decoded parameter: name and value.
+type Param<'a> = (Cow<'a, str>, Cow<'a, str>);
+
 /// The query's and the form's parameters, decoded, sorted as the demo's `TreeMap` (line
 /// 267); refused where the string would not say what the handler reads.
-fn params<'a>(query: &'a str, form: &'a [u8]) -> Result<Vec<(Cow<'a, str>, Cow<'a, str>)>, Unsignable> {
+fn params<'a>(query: &'a str, form: &'a [u8]) -> Result<Vec<Param<'a>>, Unsignable> {
     let mut tagged = Vec::new();
     let mut utf8 = each_param(query.as_bytes(), |name, value| tagged.push((name, value, false)));
     utf8 = utf8.and(each_param(form, |name, value| tagged.push((name, value, true))));
