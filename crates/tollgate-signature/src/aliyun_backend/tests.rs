@@ -161,6 +161,18 @@ fn what_has_two_readings_has_no_string() {
 }
 
 #[test]
+fn each_reason_has_a_stable_code() {
+    use Unsignable::*;
+    assert_eq!(BadHeaderList(String::new()).code(), "InvalidSignatureHeaders");
+    assert_eq!(HeaderListedTwice(String::new()).code(), "InvalidSignatureHeaders");
+    assert_eq!(ListsTheSignature.code(), "InvalidSignatureHeaders");
+    assert_eq!(RepeatedHeader(String::new()).code(), "RepeatedHeader");
+    for reason in [RepeatedParam(String::new()), QueryAndForm(String::new()), NotUtf8, Separator(String::new())] {
+        assert_eq!(reason.code(), "AmbiguousParameter");
+    }
+}
+
+#[test]
 fn keys_are_checked_when_the_layer_is_built() {
     let err = |keys: &[(&str, &str)]| BackendSignatureLayer::new(keys.iter().copied()).unwrap_err();
     assert_eq!(err(&[]).field, "keys");
@@ -172,7 +184,12 @@ fn keys_are_checked_when_the_layer_is_built() {
     assert_eq!(err(&[("", "S")]).field, "keys[0].key");
     assert_eq!(err(&[("K 1", "S")]).field, "keys[0].key");
     assert_eq!(err(&[("键", "S")]).field, "keys[0].key");
-    assert!(BackendSignatureLayer::new([("K1", "S1"), ("K2", "S2")]).is_ok());
+    let layer = BackendSignatureLayer::new([("K1", "Secret1"), ("K2", "Secret2")]).unwrap();
+    // the key names are shown, the secrets never
+    let shown = format!("{layer:?}");
+    assert!(shown.contains("K1") && shown.contains("K2") && !shown.contains("Secret"), "{shown}");
+    let service = tower_layer::Layer::layer(&layer, ());
+    assert_eq!(format!("{service:?}"), "BackendSignatureService { .. }");
 
     let mut config = BackendSignatureConfig::new("SampleKey", "SampleSecret");
     assert!(BackendSigningLayer::from_config(&config).is_ok());
