@@ -347,3 +347,36 @@ proptest! {
         }
     }
 }
+
+/// A service that is never ready.
+#[derive(Clone)]
+struct Busy;
+
+impl<R> tower::Service<R> for Busy {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = std::future::Pending<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Pending
+    }
+
+    fn call(&mut self, _: R) -> Self::Future {
+        std::future::pending()
+    }
+}
+
+#[test]
+fn both_layers_are_ready_when_what_they_wrap_is() {
+    use std::task::{Context, Poll, Waker};
+    use tower::Service;
+    let cx = &mut Context::from_waker(Waker::noop());
+    let mut verifier = demo_verifier().layer(Busy);
+    assert!(Service::<Request<Full<Bytes>>>::poll_ready(&mut verifier, cx).is_pending());
+    let mut signer = BackendSigningLayer::new("K", "Secret1").unwrap().layer(Busy);
+    assert!(Service::<Request<Full<Bytes>>>::poll_ready(&mut signer, cx).is_pending());
+    let mut ready = demo_verifier().layer(service_fn(|_req: Request<RequestBody<Full<Bytes>>>| async {
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+    }));
+    assert!(matches!(Service::<Request<Full<Bytes>>>::poll_ready(&mut ready, cx), Poll::Ready(Ok(()))));
+}
