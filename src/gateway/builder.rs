@@ -127,6 +127,14 @@ macro_rules! policy_methods {
             self.policies.set(Slot::ErrorMapping, Arc::new(layer));
             self
         }
+
+        /// Aliyun's backend signature (a `BackendSigningLayer`): innermost, after parameter
+        /// injection, so it signs what the handler receives, constant and system parameters
+        /// included. Replaces an earlier one.
+        pub fn backend_signature(mut self, layer: impl PolicyLayer) -> Self {
+            self.policies.set(Slot::BackendSignature, Arc::new(layer));
+            self
+        }
     };
 }
 

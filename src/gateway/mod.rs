@@ -112,6 +112,10 @@
 //!     #   errorCondition: "$statusCode = 200 and $resultCode <> 'OK'"
 //!     #   errorCode: resultCode
 //!     #   mappings: [{code: ROLE_NOT_EXISTS, statusCode: 404, errorMessage: "Role Not Exists"}]
+//!     # backend_signature:                  # Aliyun's backendSignature plug-in, verbatim: signs what
+//!     #   type: APIGW_BACKEND               #   the handler receives (X-Ca-Proxy-Signature*), for a
+//!     #   key: SampleKey                    #   BackendSignatureLayer in front of it
+//!     #   secret: SampleSecret
 //!
 //!   # Tencent's CreateApi request, pasted as it is (PascalCase): the fields below act; the
 //!   # others of CreateApi about the back end or documentation (ServiceId, ServiceType,
@@ -141,6 +145,7 @@
 //!   # TrafficControlByParameter -> param_flow_control, trafficControl -> aliyun_flow_control,
 //!   # Cors / cors -> cors, accessControl -> access_control, errorMapping -> error_mapping,
 //!   # jwtAuth -> jwt.
+//!   # backendSignature -> backend_signature.
 //!   # Types are case-sensitive; one tollgate does not implement
 //!   # (CustomReq, Routing, caching, basicAuth, ...) is an error, and so
 //!   # is a block given twice (two envelopes of a type, or an envelope beside the block).
@@ -168,7 +173,8 @@
 //! claims, and refuse in the Aliyun style unless the API names another),
 //! `param_flow_control` and `aliyun_flow_control` 7th, `params` 8th and 9th,
 //! `error_mapping` last, next to the handler (it maps the handler's responses, never a
-//! refusal of the blocks above). An API takes one of the three flow-control blocks: two are
+//! refusal of the blocks above), and `backend_signature` inside it (it signs what the
+//! handler receives, after injection). An API takes one of the three flow-control blocks: two are
 //! an error naming the API (`apis[1]: an API takes one flow-control plug-in, got both ...`);
 //! stack two by hand in code if you mean it. (Aliyun's plug-in has no block of its own named
 //! `traffic_control`: Tencent's basic plug-in is also called `TrafficControl`, so the name

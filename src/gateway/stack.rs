@@ -217,6 +217,8 @@ pub(crate) enum Slot {
     ParamInjection,
     /// Response phase: next to the handler, so it sees the handler's responses only.
     ErrorMapping,
+    /// Aliyun's backend signature: signs what the handler receives, after injection.
+    BackendSignature,
 }
 
 /// The policies of one API (or of the requests no API matched), in insertion order; sorted
@@ -278,6 +280,7 @@ impl Slot {
             Self::ParamValidation => "param_validation",
             Self::ParamInjection => "param_injection",
             Self::ErrorMapping => "error_mapping",
+            Self::BackendSignature => "backend_signature",
         }
     }
 }

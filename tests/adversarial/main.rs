@@ -7,6 +7,7 @@
 mod http_support;
 
 mod access;
+mod backend_signature;
 mod client_ip;
 mod cors;
 mod definitions;

@@ -7,6 +7,7 @@
 //! | [`aliyun_rpc`] | Aliyun RPC / POP signature v1 | `aliyun-python-sdk-core` and the other POP SDKs |
 //! | [`tencent_cloud`] | Tencent Cloud API TC3-HMAC-SHA256, and v1 HmacSHA1 / HmacSHA256 | `tencentcloud-sdk-*` |
 //! | [`tencent_apigw`] | Tencent API Gateway key pair (`Authorization: hmac ...`) | Tencent's API Gateway samples |
+//! | [`aliyun_backend`] | Aliyun API Gateway's signature for its backend (`X-Ca-Proxy-Signature`) | Aliyun's gateway itself, toward a backend |
 //!
 //! [`SignatureLayer`] verifies one scheme against a [`SecretStore`] and puts the
 //! [`Caller`](tollgate_core::Caller) and [`SignedClaims`](tollgate_core::SignedClaims) in the
@@ -20,6 +21,7 @@
 //! [`Signer::sign_with_token`] or [`SigningLayer::security_token`].
 
 pub mod aliyun_apigw;
+pub mod aliyun_backend;
 pub mod aliyun_rpc;
 pub mod tencent_apigw;
 pub mod tencent_cloud;

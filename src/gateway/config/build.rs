@@ -158,7 +158,8 @@ fn build_api(
     }
     #[cfg(not(feature = "params"))]
     let _ = (raw.request_parameters, raw.constant_parameters, raw.service_parameters);
-    add(api, "error_mapping", raw.error_mapping, &cx)
+    api = add(api, "error_mapping", raw.error_mapping, &cx)?;
+    add(api, "backend_signature", raw.backend_signature, &cx)
 }
 
 /// Refuses a second flow-control block on one API, as Tencent binds one flow-control plug-in
@@ -565,6 +566,17 @@ impl Block for super::read::jwt::JwtBlock {
         // Aliyun's own style unless the configuration names one
         let style = cx.style.clone().unwrap_or(ErrorStyle::AliyunApiGateway);
         Ok(api.token(layer.error_style(style)))
+    }
+}
+
+#[cfg(feature = "signature")]
+impl Block for tollgate_signature::aliyun_backend::BackendSignatureConfig {
+    fn add_to(self, api: Api, cx: &Context<'_>) -> Result<Api, ConfigError> {
+        use tollgate_signature::aliyun_backend::BackendSigningLayer;
+
+        // Aliyun's own style unless the configuration names one
+        let style = cx.style.clone().unwrap_or(ErrorStyle::AliyunApiGateway);
+        Ok(api.backend_signature(BackendSigningLayer::from_config(&self)?.error_style(style)))
     }
 }
 

@@ -11,11 +11,12 @@
 //! | | `accessControl` | `access_control` |
 //! | | `errorMapping` | `error_mapping` |
 //! | | `jwtAuth` | `jwt` |
+//! | | `backendSignature` | `backend_signature` |
 //!
 //! Types are matched exactly: Tencent's `TrafficControl` and Aliyun's `trafficControl`
 //! differ only in case and are different plug-ins. A type tollgate does not implement
 //! (Tencent's `CustomReq`, `CustomAuth`, `Routing`, `CircuitBreaker`, `ProxyCache`; Aliyun's
-//! `backendSignature`, `caching`, `basicAuth`, `routing`, `circuitBreaker`,
+//! `caching`, `basicAuth`, `routing`, `circuitBreaker`,
 //! `remoteAuth`) is a configuration error naming it: a policy the operator
 //! asked for is never silently left out.
 //!
@@ -60,6 +61,7 @@ pub(crate) enum BlockKind {
     AccessControl,
     ErrorMapping,
     Jwt,
+    BackendSignature,
 }
 
 impl BlockKind {
@@ -74,12 +76,13 @@ impl BlockKind {
             Self::AccessControl => "access_control",
             Self::ErrorMapping => "error_mapping",
             Self::Jwt => "jwt",
+            Self::BackendSignature => "backend_signature",
         }
     }
 }
 
 /// Types tollgate implements, as each cloud spells them.
-const KNOWN: [(&str, BlockKind); 10] = [
+const KNOWN: [(&str, BlockKind); 11] = [
     ("IPControl", BlockKind::IpAccess),
     ("TrafficControl", BlockKind::BasicFlowControl),
     ("TrafficControlByParameter", BlockKind::ParamFlowControl),
@@ -90,16 +93,16 @@ const KNOWN: [(&str, BlockKind); 10] = [
     ("accessControl", BlockKind::AccessControl),
     ("errorMapping", BlockKind::ErrorMapping),
     ("jwtAuth", BlockKind::Jwt),
+    ("backendSignature", BlockKind::BackendSignature),
 ];
 
 /// Types the clouds document that tollgate does not implement.
-const NOT_IMPLEMENTED: [&str; 11] = [
+const NOT_IMPLEMENTED: [&str; 10] = [
     "CustomReq",
     "CustomAuth",
     "Routing",
     "CircuitBreaker",
     "ProxyCache",
-    "backendSignature",
     "caching",
     "basicAuth",
     "routing",
@@ -147,6 +150,7 @@ pub(super) fn resolve(api: &mut RawApi) -> Result<(), ConfigError> {
             BlockKind::AccessControl => put(&mut api.access_control, data, &from, kind.key())?,
             BlockKind::ErrorMapping => put(&mut api.error_mapping, data, &from, kind.key())?,
             BlockKind::Jwt => put(&mut api.jwt, data, &from, kind.key())?,
+            BlockKind::BackendSignature => put(&mut api.backend_signature, data, &from, kind.key())?,
         }
         api.origins.push((kind.key(), from));
     }

@@ -203,6 +203,7 @@ pub(super) struct RawApi {
     pub(super) error_mapping: Option<ErrorMappingBlock>,
     #[serde(default)]
     pub(super) jwt: Option<JwtBlock>,
+    pub(super) backend_signature: Option<BackendSignatureBlock>,
     /// `{PluginType, PluginData}` envelopes, each read into its block (see `plugins`).
     #[serde(default)]
     pub(super) plugins: Vec<super::plugins::RawPlugin>,
@@ -322,6 +323,7 @@ block!(RequestParams = Vec<tollgate_params::tencent::RequestParameter>, "params"
 block!(ConstantParams = Vec<tollgate_params::tencent::ConstantParameter>, "params");
 block!(ServiceParams = Vec<tollgate_params::tencent::ServiceParameter>, "params");
 block!(JwtBlock = jwt::JwtBlock, "token");
+block!(BackendSignatureBlock = tollgate_signature::aliyun_backend::BackendSignatureConfig, "signature");
 
 // ---------------------------------------------------------------------------------------
 // Shapes of values several blocks use
