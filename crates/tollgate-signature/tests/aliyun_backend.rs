@@ -380,3 +380,42 @@ fn both_layers_are_ready_when_what_they_wrap_is() {
     }));
     assert!(matches!(Service::<Request<Full<Bytes>>>::poll_ready(&mut ready, cx), Poll::Ready(Ok(()))));
 }
+
+/// A parameter sent without `=` (`?flag`): the demo signs `flag=`, auth.md §6 says `flag`;
+/// either signature passes, and neither stands for another request.
+#[tokio::test]
+async fn a_valueless_parameter_is_accepted_signed_bare_or_with_an_equals_sign() {
+    use base64::Engine as _;
+    use hmac::{Hmac, Mac};
+    use http::{HeaderMap, Uri};
+    use tollgate_signature::aliyun_backend::{string_to_sign, string_to_sign_bare};
+
+    let sign = |string: &[u8]| {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"DemoSecret1").unwrap();
+        mac.update(string);
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    };
+    let headers = HeaderMap::new();
+    let uri: Uri = "/p?flag&a=1".parse().unwrap();
+    let view = RequestView { method: &Method::GET, uri: &uri, headers: &headers, body: None };
+    let demo = string_to_sign(&view).unwrap();
+    let bare = string_to_sign_bare(&view).unwrap().unwrap();
+    assert_eq!((demo.as_slice(), bare.as_slice()), (&b"GET\n\n/p?a=1&flag="[..], &b"GET\n\n/p?a=1&flag"[..]));
+    let request = |target: &str, signature: &str| {
+        Request::get(target)
+            .header("x-ca-proxy-signature-secret-key", "DemoKey1")
+            .header("x-ca-proxy-signature", signature)
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
+    let layer = demo_verifier();
+    let status = |req| async { send(&layer, req).await.0 };
+    assert_eq!(status(request("/p?flag&a=1", &sign(&demo))).await, StatusCode::OK);
+    assert_eq!(status(request("/p?flag&a=1", &sign(&bare))).await, StatusCode::OK);
+    // sent with its `=`: only the demo's string describes it
+    assert_eq!(status(request("/p?flag=&a=1", &sign(&demo))).await, StatusCode::OK);
+    assert_eq!(status(request("/p?flag=&a=1", &sign(&bare))).await, StatusCode::FORBIDDEN);
+    // a value is never dropped: the bare string cannot stand for `flag=x`
+    assert_eq!(status(request("/p?flag=x&a=1", &sign(&bare))).await, StatusCode::FORBIDDEN);
+    assert_eq!(status(request("/p?a=1&flag", &sign(b"GET\n\n/p?a=1"))).await, StatusCode::FORBIDDEN);
+}

@@ -72,9 +72,12 @@
 //! | each name's first value; a parameter sent as `name` or `name=` is `name=` (a servlet reads both as `[""]`, and the demo writes a bare name only for an empty array, which a servlet never gives) | 168–185 |
 //! | no final `\n` | 231–232 |
 //!
-//! The spec's summary says a name without value is written bare: the demo, run as its
-//! comments say in a servlet container, writes `name=`; we follow the demo, the code Aliyun
-//! ships to check the gateway's signatures.
+//! The spec's summary (auth.md §6) says a name without value is written bare: the demo, run
+//! as its comments say in a servlet container, writes `name=`. The signer follows the demo,
+//! the code Aliyun ships to check the gateway's signatures; the verifier accepts a request
+//! sent as `?name` signed either way ([`string_to_sign_bare`]), so a gateway following the
+//! spec's reading is not refused. Both strings stand for the same parameters, so accepting
+//! the second lets no request through that the first would describe otherwise.
 //!
 //! # What is refused, and why
 //!
@@ -127,7 +130,7 @@ use std::sync::Arc;
 
 pub use config::{APIGW_BACKEND, BackendKeysConfig, BackendSignatureConfig};
 pub use sign::{AliyunBackendSigner, BackendSigningLayer, BackendSigningService, SignedHeaders};
-pub use string_to_sign::{Unsignable, string_to_sign};
+pub use string_to_sign::{Unsignable, string_to_sign, string_to_sign_bare};
 pub use verify::{BackendSignatureLayer, BackendSignatureService};
 
 /// The name of the key that signed a request the verifier let through (its

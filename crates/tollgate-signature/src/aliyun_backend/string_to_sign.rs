@@ -92,6 +92,58 @@ struct Line<'a> {
 /// assert_eq!(string_to_sign(&view).unwrap(), b"GET\n\nheaderkey1:HeaderValue1\n/demo/uri?a=1&b=2&flag=");
 /// ```
 pub fn string_to_sign(request: &RequestView<'_>) -> Result<Vec<u8>, Unsignable> {
+    render(request, false)
+}
+
+/// The string to sign as `auth.md` §6 words the rule for a parameter without a value ("a key
+/// without value written bare"): `?flag` signed as `flag`, where [`string_to_sign`] writes
+/// `flag=` as Aliyun's backend demo does for what a servlet reads (`[""]`); `None` when the
+/// request has no such parameter, so the two strings are the same.
+///
+/// The verifier accepts either: the two readings of the reference differ only in how a
+/// valueless parameter is written, never in what the handler reads, and refusing one of
+/// them could refuse the real gateway's honest requests.
+///
+/// ```
+/// use http::{HeaderMap, Method, Uri};
+/// use tollgate_signature::RequestView;
+/// use tollgate_signature::aliyun_backend::{string_to_sign, string_to_sign_bare};
+///
+/// let headers = HeaderMap::new();
+/// let uri: Uri = "/demo?b=&flag&a=1".parse().unwrap();
+/// let view = RequestView { method: &Method::GET, uri: &uri, headers: &headers, body: None };
+/// assert_eq!(string_to_sign(&view).unwrap(), b"GET\n\n/demo?a=1&b=&flag=");
+/// assert_eq!(string_to_sign_bare(&view).unwrap().unwrap(), b"GET\n\n/demo?a=1&b=&flag");
+/// let uri: Uri = "/demo?b=".parse().unwrap();
+/// let view = RequestView { method: &Method::GET, uri: &uri, headers: &headers, body: None };
+/// assert_eq!(string_to_sign_bare(&view).unwrap(), None);
+/// ```
+pub fn string_to_sign_bare(request: &RequestView<'_>) -> Result<Option<Vec<u8>>, Unsignable> {
+    let form = is_form(request.headers) && signs_body(request.method);
+    let body = if form { request.body.unwrap_or_default() } else { &[] };
+    let query = request.uri.query().unwrap_or_default().as_bytes();
+    if !has_bare(query) && !has_bare(body) {
+        return Ok(None);
+    }
+    render(request, true).map(Some)
+}
+
+/// Whether `input` (a query or form body) holds a parameter written without `=`.
+fn has_bare(input: &[u8]) -> bool {
+    input.split(|&b| b == b'&').any(|segment| !segment.is_empty() && !segment.contains(&b'='))
+}
+
+/// The names `input` gives without `=`, decoded as the parameters are.
+fn bare_names(input: &[u8]) -> Vec<String> {
+    input
+        .split(|&b| b == b'&')
+        .filter(|segment| !segment.is_empty() && !segment.contains(&b'='))
+        .flat_map(form_urlencoded::parse)
+        .map(|(name, _)| name.into_owned())
+        .collect()
+}
+
+fn render(request: &RequestView<'_>, bare: bool) -> Result<Vec<u8>, Unsignable> {
     let lines = listed_headers(request.headers)?;
     let form = is_form(request.headers);
     let body = if signs_body(request.method) { request.body.unwrap_or_default() } else { &[] };
@@ -112,9 +164,20 @@ pub fn string_to_sign(request: &RequestView<'_>) -> Result<Vec<u8>, Unsignable> 
         out.push(b'\n');
     }
     out.extend_from_slice(path.as_bytes());
+    let bare: Vec<String> = match bare {
+        true => [request.uri.query().unwrap_or_default().as_bytes(), if form { body } else { &[] }]
+            .into_iter()
+            .flat_map(bare_names)
+            .collect(),
+        false => Vec::new(),
+    };
     for (i, (name, value)) in params.iter().enumerate() {
         out.push(if i == 0 { b'?' } else { b'&' });
         out.extend_from_slice(name.as_bytes());
+        // a name is given once (repeats are refused), so its bare spelling is unambiguous
+        if value.is_empty() && bare.iter().any(|b| b == name) {
+            continue;
+        }
         out.push(b'=');
         out.extend_from_slice(value.as_bytes());
     }
