@@ -248,3 +248,34 @@ mod model {
         }
     }
 }
+
+#[test]
+fn a_stage_is_written_as_the_header_writes_it() {
+    for stage in [Stage::Release, Stage::Pre, Stage::Test] {
+        assert_eq!(stage.to_string(), stage.name());
+        assert_eq!(Stage::from_name(&stage.to_string()), Some(stage));
+    }
+    assert_eq!(Stage::Pre.to_string(), "PRE");
+}
+
+#[test]
+fn the_layer_is_ready_only_when_its_service_is() {
+    use std::task::{Context, Poll, Waker};
+    use tower::{Layer, Service};
+
+    /// A service that is never ready.
+    struct Busy;
+    impl Service<Request<()>> for Busy {
+        type Response = http::Response<()>;
+        type Error = std::convert::Infallible;
+        type Future = std::future::Ready<Result<http::Response<()>, std::convert::Infallible>>;
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Pending
+        }
+        fn call(&mut self, _: Request<()>) -> Self::Future {
+            std::future::ready(Ok(http::Response::new(())))
+        }
+    }
+    let mut busy = GrantsLayer::new([Grant::app("a")]).unwrap().layer(Busy);
+    assert!(busy.poll_ready(&mut Context::from_waker(Waker::noop())).is_pending());
+}

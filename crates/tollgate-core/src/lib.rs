@@ -102,7 +102,8 @@ pub use config_error::ConfigError;
 pub use extract::ExtractRejection;
 pub use future::{BoxResponseFuture, MaybeBoxedFuture, PolicyFuture};
 pub use param::{
-    ParamError, ParamLocation, ParamSource, PathParams, PathTemplate, TemplateError, normalize_path, parse_urlencoded,
+    ParamError, ParamLocation, ParamSource, PathParams, PathTemplate, TemplateError, lenient_name, normalize_path,
+    parse_urlencoded,
 };
 pub use rejection::{Ecosystem, Rejection, Wording};
 pub use request_id::{RequestId, RequestIdLayer, RequestIdService, ResponseFuture as RequestIdFuture, X_REQUEST_ID};

@@ -470,6 +470,45 @@ fn json_text(value: &serde_json::Value) -> Option<String> {
     }
 }
 
+/// `name` (a query or form field's) folded as the most lenient common backend reads it: cut
+/// at a NUL and at a `[` (not at its start), trimmed, case folded, `-`, `.`, space and `+` read
+/// as `_`. Two names that fold alike may reach a handler as one parameter, so a policy that
+/// judges or writes one of them must treat the other as the same (refuse it, or remove it).
+///
+/// ```
+/// use tollgate_core::lenient_name;
+///
+/// for spelling in ["user_id", "User-Id", "user.id", "user id", "user+id", "user_id[]", " USER_ID\0x"] {
+///     assert_eq!(lenient_name(spelling), "user_id", "{spelling:?}");
+/// }
+/// assert_ne!(lenient_name("userId"), lenient_name("user_id"));
+/// ```
+pub fn lenient_name(name: &str) -> Cow<'_, str> {
+    let name = match name.find('\0') {
+        Some(nul) => &name[..nul],
+        None => name,
+    }
+    .trim();
+    let name = match name.find('[') {
+        Some(i) if i > 0 => name[..i].trim(),
+        _ => name,
+    };
+    let plain = name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if plain {
+        return Cow::Borrowed(name);
+    }
+    Cow::Owned(
+        name.chars()
+            .flat_map(|c| match c {
+                '-' | '.' | ' ' | '+' => "_".chars().collect::<Vec<_>>(),
+                c if c.is_ascii() => vec![c.to_ascii_lowercase()],
+                // as Java's equalsIgnoreCase and .NET's invariant comparisons meet (`ſ` → `s`)
+                c => c.to_uppercase().flat_map(char::to_lowercase).collect(),
+            })
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,8 @@ use http::{HeaderMap, HeaderName, HeaderValue, Request, Uri};
 use percent_encoding::percent_decode_str;
 use tollgate_core::{Claims, PathParams};
 
+use tollgate_core::lenient_name;
+
 use crate::config::{ClaimParameter, ClaimPlace};
 use crate::verify::TokenError;
 
@@ -53,26 +55,10 @@ fn same_header(a: &str, b: &str) -> bool {
         && a.bytes().zip(b.bytes()).all(|(x, y)| x == y || (x == b'_' || x == b'-') && (y == b'_' || y == b'-'))
 }
 
-/// A query or form name folded the way the most lenient common backend reads it.
+/// A query or form name folded the way the most lenient common backend reads it (core's
+/// [`lenient_name`], which conditions and injection use too).
 pub(crate) fn canonical(name: &str) -> String {
-    let name = match name.find('\0') {
-        Some(nul) => &name[..nul],
-        None => name,
-    }
-    .trim();
-    let name = match name.find('[') {
-        Some(i) if i > 0 => name[..i].trim(),
-        _ => name,
-    };
-    name.chars()
-        .flat_map(|c| -> Box<dyn Iterator<Item = char>> {
-            match c {
-                '-' | '.' | ' ' | '+' | '_' => Box::new(std::iter::once('_')),
-                c if c.is_ascii() => Box::new(std::iter::once(c.to_ascii_lowercase())),
-                c => Box::new(c.to_uppercase().flat_map(char::to_lowercase)),
-            }
-        })
-        .collect()
+    lenient_name(name).into_owned()
 }
 
 #[derive(Debug, Clone)]

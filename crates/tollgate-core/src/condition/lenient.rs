@@ -9,6 +9,8 @@
 
 use std::borrow::Cow;
 
+use crate::lenient_name;
+
 use http::{HeaderMap, HeaderName};
 
 use crate::param::{ParamError, parse_urlencoded, unique_urlencoded};
@@ -41,11 +43,11 @@ fn same_header(a: &str, b: &str) -> bool {
 /// after a `;`). `what` is `query` or `form`, for the error.
 pub(super) fn pair<'a>(input: &'a [u8], name: &str, what: &str) -> Result<Option<Cow<'a, str>>, ParamError> {
     let found = unique_urlencoded(input, name, &|| format!("{what} {name}"))?;
-    let want = canonical(name);
+    let want = lenient_name(name);
     let mut readings = 0usize;
     for segment in input.split(|&b| b == b'&' || b == b';').filter(|s| !s.is_empty()) {
         if let Some((key, _)) = parse_urlencoded(segment).next()
-            && canonical(&key) == want
+            && lenient_name(&key) == want
         {
             readings += 1;
         }
@@ -54,34 +56,6 @@ pub(super) fn pair<'a>(input: &'a [u8], name: &str, what: &str) -> Result<Option
         return Err(ParamError::Repeated(format!("{what} {name} (under names a backend reads as one)")));
     }
     Ok(found)
-}
-
-/// `name` folded as the most lenient common backend reads it: cut at a NUL and at a `[`
-/// (not at its start), trimmed, case folded, `-`, `.`, space and `+` read as `_`.
-fn canonical(name: &str) -> Cow<'_, str> {
-    let name = match name.find('\0') {
-        Some(nul) => &name[..nul],
-        None => name,
-    }
-    .trim();
-    let name = match name.find('[') {
-        Some(i) if i > 0 => name[..i].trim(),
-        _ => name,
-    };
-    let plain = name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if plain {
-        return Cow::Borrowed(name);
-    }
-    Cow::Owned(
-        name.chars()
-            .flat_map(|c| match c {
-                '-' | '.' | ' ' | '+' => "_".chars().collect::<Vec<_>>(),
-                c if c.is_ascii() => vec![c.to_ascii_lowercase()],
-                // as Java's equalsIgnoreCase and .NET's invariant comparisons meet (`ſ` → `s`)
-                c => c.to_uppercase().flat_map(char::to_lowercase).collect(),
-            })
-            .collect(),
-    )
 }
 
 #[cfg(test)]
