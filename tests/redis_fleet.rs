@@ -135,3 +135,45 @@ async fn redis_stopping_mid_load_gives_the_configured_answer_and_recovers() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Aliyun's `preventJtiReplay` across a fleet: two instances, each with its own token layer
+/// and its own connection to one Redis, remember each `jti` together, so a token accepted by
+/// one is refused by the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fleet_shares_one_jti_history() {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    use tollgate::token::TokenLayer;
+
+    const JWKS: &str = include_str!("../crates/tollgate-token/tests/fixtures/jwks.json");
+    const RSA_PEM: &[u8] = include_bytes!("../crates/tollgate-token/tests/fixtures/rsa2048.pem");
+    let Some((url, _server)) = redis_url().await else { return };
+    let prefix = format!("fleet-jti-{}:", SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos());
+    let plugin = format!("preventJtiReplay: true\njwks: {}", JWKS.replace('\n', " "));
+    let mut addrs = Vec::new();
+    for _ in 0..2 {
+        let store = RedisStore::connect(&url).await.unwrap().prefix(prefix.clone());
+        let layer = TokenLayer::from_plugin(&plugin).unwrap().jti_store(store);
+        let app = Router::new().route("/me", get(|| async { "ok" })).layer(layer);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        addrs.push(listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    }
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("rsa-1".to_owned());
+    let mint = |jti: &str| {
+        let claims =
+            serde_json::json!({"sub": "alice", "jti": jti, "exp": jsonwebtoken::get_current_timestamp() + 600});
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_rsa_pem(RSA_PEM).unwrap()).unwrap()
+    };
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let call = |addr: SocketAddr, token: String| {
+        client.get(format!("http://{addr}/me")).header("authorization", format!("Bearer {token}")).send()
+    };
+    let token = mint(&prefix);
+    assert_eq!(call(addrs[0], token.clone()).await.unwrap().status(), 200);
+    let replayed = call(addrs[1], token).await.unwrap();
+    assert_eq!(replayed.status(), 403, "the other instance refuses the jti");
+    assert!(replayed.headers()["x-ca-error-message"].to_str().unwrap().contains("jti"));
+    // another jti passes on either
+    assert_eq!(call(addrs[1], mint(&format!("{prefix}-2"))).await.unwrap().status(), 200);
+}
