@@ -82,3 +82,19 @@ pub fn strip_bearer(text: &str) -> &str {
         _ => text,
     }
 }
+
+#[cfg(test)]
+mod bearer_tests {
+    use super::strip_bearer;
+
+    #[test]
+    fn only_the_bearer_scheme_word_is_stripped() {
+        assert_eq!(strip_bearer("Bearer abc.def.ghi"), "abc.def.ghi");
+        assert_eq!(strip_bearer("bEaReR   abc"), "abc");
+        assert_eq!(strip_bearer("Bearer"), "");
+        assert_eq!(strip_bearer("abc.def.ghi"), "abc.def.ghi");
+        // another scheme's credentials are not a token with a word in front
+        assert_eq!(strip_bearer("Basic YWxhZGRpbjpvcGVu"), "Basic YWxhZGRpbjpvcGVu");
+        assert_eq!(strip_bearer("Bearerx abc"), "Bearerx abc");
+    }
+}

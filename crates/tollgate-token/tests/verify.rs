@@ -173,3 +173,63 @@ fn malformed_tokens() {
     assert_eq!(kind(&long), "too_long");
     assert!(Verifier::new().max_token_len(100_000).verify(&long, &keys).is_err());
 }
+
+/// A payload of raw bytes, signed by the RSA fixture key: the signature holds, what it
+/// covers is not a claim set.
+fn signed_raw(payload_part: &str) -> String {
+    let header = json!({"alg": "RS256", "typ": "JWT", "kid": kid_of(Algorithm::RS256)});
+    let message = format!("{}.{payload_part}", b64(header.to_string().as_bytes()));
+    let sig =
+        jsonwebtoken::crypto::sign(message.as_bytes(), &encoding_key(Algorithm::RS256), Algorithm::RS256).unwrap();
+    format!("{message}.{sig}")
+}
+
+#[test]
+fn a_signed_payload_that_is_no_claim_set_says_what_it_is() {
+    let keys = keyset();
+    let verify = |token: &str| Verifier::new().verify(token, &keys).unwrap_err();
+    let describe = |e: TokenError| match e {
+        TokenError::MalformedPayload(text) | TokenError::MalformedHeader(text) => text,
+        other => panic!("{other:?}"),
+    };
+    assert!(describe(verify(&signed_raw(&b64(b"not json")))).starts_with("not JSON"), "JSON");
+    assert!(describe(verify(&signed_raw("*not*base64*"))).starts_with("not base64url"), "base64");
+    let exp_text = signed_raw(&b64(json!({"sub": "a", "exp": "soon"}).to_string().as_bytes()));
+    assert_eq!(describe(verify(&exp_text)), "claim \"exp\" is not a number of seconds");
+    // a header and a payload but no signature part
+    let two_parts = mint(Algorithm::RS256, &claims()).rsplit_once('.').unwrap().0.to_owned();
+    assert_eq!(verify(&two_parts), TokenError::MalformedHeader("expected three base64url parts".into()));
+}
+
+#[test]
+fn the_length_limit_is_the_configured_one_and_inclusive() {
+    let keys = keyset();
+    // a real token with a large claim: well within the default
+    let big = mint(Algorithm::RS256, &json!({"sub": "a", "exp": now() + 600, "blob": "x".repeat(4000)}));
+    assert!(big.len() > 4000 && big.len() < tollgate_token::verify::DEFAULT_MAX_TOKEN_LEN);
+    assert!(Verifier::new().verify(&big, &keys).is_ok());
+    let token = mint(Algorithm::RS256, &claims());
+    assert!(Verifier::new().max_token_len(token.len()).verify(&token, &keys).is_ok(), "a token of exactly the limit");
+    assert_eq!(
+        Verifier::new().max_token_len(token.len() - 1).verify(&token, &keys).unwrap_err(),
+        TokenError::TooLong { len: token.len(), max: token.len() - 1 }
+    );
+}
+
+#[test]
+fn exp_exactly_the_furthest_allowed_passes() {
+    let keys = keyset();
+    let week = Duration::from_secs(7 * 86_400);
+    let token = mint(Algorithm::RS256, &json!({"sub": "a", "exp": now() + week.as_secs()}));
+    // now only moves forward, so exp is at most `week` ahead when it is checked
+    assert!(Verifier::new().require_exp(week).verify(&token, &keys).is_ok());
+}
+
+#[test]
+fn the_verifier_says_what_it_checks() {
+    assert!(Verifier::new().checks_exp());
+    assert!(!Verifier::new().ignore_exp().checks_exp());
+    assert!(Verifier::new().ignore_exp().require_exp(Duration::from_secs(60)).checks_exp());
+    assert_eq!(Verifier::new().leeway_secs(), 0);
+    assert_eq!(Verifier::new().leeway(Duration::from_secs(30)).leeway_secs(), 30);
+}
