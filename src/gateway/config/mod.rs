@@ -7,6 +7,7 @@
 //! a replay guard with nothing to read). A block whose cargo feature is off is read only to
 //! be refused, naming the feature.
 
+mod blocks;
 mod build;
 mod carry;
 mod plugins;

@@ -174,17 +174,17 @@ impl Settings {
             tracing::debug!(policy = "grants", "no caller in the request: stack a verifier before the grants");
             return Err(unauthorized());
         };
-        let entries: Vec<&Entry> = if caller.is_token() {
-            self.subjects.get(caller.key_id()).into_iter().flatten().collect()
+        // a subject grant names a token's subject; an app grant the key or the app owning it
+        let (first, second) = if caller.is_token() {
+            (self.subjects.get(caller.key_id()), None)
         } else {
-            // an app grant may name the key or the app that owns it
-            let by_key = self.apps.get(caller.key_id()).into_iter().flatten();
             let by_app = (caller.app_id() != caller.key_id()).then(|| self.apps.get(caller.app_id())).flatten();
-            by_key.chain(by_app.into_iter().flatten()).collect()
+            (self.apps.get(caller.key_id()), by_app)
         };
+        let entries = first.into_iter().chain(second).flatten();
         let now = self.clock.now();
         let mut expired = false;
-        for entry in entries.into_iter().filter(|e| e.stage.is_none_or(|s| s == stage)) {
+        for entry in entries.filter(|e| e.stage.is_none_or(|s| s == stage)) {
             match entry.expires {
                 Some(end) if now >= end => expired = true,
                 _ => return Ok(()),
