@@ -17,6 +17,9 @@ use tollgate::signature::tencent_cloud::TencentCloud;
 use tollgate::signature::{Scheme, Signer};
 use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 
+#[path = "support/http.rs"]
+mod http_support;
+
 const KEY: &str = "AKIDhttp0000000000000000000000001";
 const SECRET: &str = "httpSecret-000000000000000000000001";
 
@@ -32,12 +35,7 @@ async fn serve<Sc: Scheme>(scheme: Sc) -> SocketAddr {
         .layer(ReplayGuardLayer::new())
         .layer(SignatureLayer::new(scheme, store))
         .layer(RequestIdLayer::new());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
-    });
-    addr
+    http_support::serve(app).await
 }
 
 /// A tiny HTTP client as a tower service: what `SigningLayer` wraps in a real gateway.

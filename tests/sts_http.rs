@@ -18,6 +18,9 @@ use tollgate::signature::tencent_cloud::TencentCloud;
 use tollgate::signature::{HmacAlg, Scheme, Signer};
 use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 
+#[path = "support/http.rs"]
+mod http_support;
+
 const TEMP: &str = "STS.httpTemporaryKey00001";
 const TEMP_SECRET: &str = "httpTempSecret-0001";
 const TOKEN: &str = "CAIShttpToken/0001+==";
@@ -52,12 +55,7 @@ async fn serve<Sc: Scheme>(scheme: Sc) -> SocketAddr {
         .layer(ReplayGuardLayer::new())
         .layer(SignatureLayer::new(scheme, store()))
         .layer(RequestIdLayer::new());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
-    });
-    addr
+    http_support::serve(app).await
 }
 
 /// A tiny HTTP client as a tower service, for `SigningLayer` to wrap.
