@@ -4,6 +4,10 @@
 //! services polled once; and resident memory after 1,000,000 distinct client IPs, after
 //! they go idle, and after a second million (the in-memory store against governor's
 //! keyed limiter, which grows until `retain_recent` is called).
+//!
+//! `FLOW_LOOP=<n> FLOW_ONLY=<tollgate|tower_governor|tollgate_headers|tollgate_tencent>` runs
+//! no criterion group: it sends `n` requests from one client through that case and exits, for
+//! `perf record` and callgrind (two values of `n`, the difference, leave the per-request cost).
 
 #![allow(missing_docs)]
 
@@ -150,9 +154,50 @@ where
     )
 }
 
+/// `FLOW_LOOP`: `n` requests from one client through one case (see the module docs).
+fn run_loop(n: u64, only: &str) {
+    let inner =
+        tower::service_fn(|_req: Request<()>| async { Ok::<_, Infallible>(Response::new(axum::body::Body::empty())) });
+    let per_ip = || KeyedLimit::per_client_ip(u32::MAX, Duration::from_secs(1)).unwrap();
+    let mut clients = Clients::new(1);
+    let mut each = |svc: &mut dyn FnMut(&mut Clients) -> u16| {
+        for _ in 0..n {
+            assert_eq!(black_box(svc(&mut clients)), 200);
+        }
+    };
+    match only {
+        "tollgate" | "tollgate_headers" => {
+            let mut svc = FlowControlLayer::with_store(per_ip(), MemoryRateStore::with_capacity(2))
+                .rate_headers(only == "tollgate_headers")
+                .layer(inner);
+            each(&mut |c| now(svc.call(c.ours())).unwrap().status().as_u16())
+        }
+        "tollgate_tencent" => {
+            let tencent: BasicFlowControlConfig = serde_json::from_str(
+                r#"{"expire_type": "second", "api_rate_limit": 4000000000, "ip_rate_limit": 4000000000}"#,
+            )
+            .unwrap();
+            let limits = BasicLimits::from_config(&tencent).unwrap();
+            let mut svc = FlowControlLayer::with_store(limits, MemoryRateStore::with_capacity(2)).layer(inner);
+            each(&mut |c| now(svc.call(c.ours())).unwrap().status().as_u16())
+        }
+        "tower_governor" => {
+            let mut config = tower_governor::governor::GovernorConfigBuilder::default();
+            config.per_nanosecond(1).burst_size(u32::MAX);
+            let mut svc = tower_governor::GovernorLayer::new(config.finish().unwrap()).layer(inner);
+            each(&mut |c| now(svc.call(c.theirs())).unwrap().status().as_u16())
+        }
+        other => panic!("no case {other:?}"),
+    }
+}
+
 fn flow(c: &mut Criterion) {
     if let Ok(kind) = std::env::var("TOLLGATE_FLOW_MEASURE") {
         measure(&kind);
+        std::process::exit(0);
+    }
+    if let Ok(n) = std::env::var("FLOW_LOOP") {
+        run_loop(n.parse().expect("FLOW_LOOP is a number"), &std::env::var("FLOW_ONLY").unwrap_or_default());
         std::process::exit(0);
     }
     memory_report();
