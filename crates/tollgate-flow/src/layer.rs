@@ -435,11 +435,15 @@ where
                     state.set(next);
                 }
                 StateProj::Calling { future, headers } => {
-                    let mut response = ready!(future.poll(cx))?;
-                    if let Some(headers) = headers.take() {
-                        headers.write(response.headers_mut());
-                    }
-                    return Poll::Ready(Ok(response.map(ResponseBody::inner)));
+                    // taken apart once and put together once: the response is large, and each
+                    // move of it whole (through `?`, then `map`) cost a store-forwarding stall
+                    return Poll::Ready(ready!(future.poll(cx)).map(|response| {
+                        let (mut parts, body) = response.into_parts();
+                        if let Some(headers) = headers.take() {
+                            headers.write(&mut parts.headers);
+                        }
+                        Response::from_parts(parts, ResponseBody::inner(body))
+                    }));
                 }
                 StateProj::Done { response } => {
                     let response = response.take().expect("polled after completion");

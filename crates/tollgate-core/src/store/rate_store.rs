@@ -68,6 +68,9 @@ impl MemoryRateStore {
     /// before the total is reached when keys spread unevenly), system clock. When full of
     /// live keys, a new key is refused ([`StoreError::Full`]).
     pub fn with_capacity(capacity: u64) -> Self {
+        // the monotonic clock calibrates on its first reading (up to 200 ms): here, not on a
+        // request's path
+        SystemClock.monotonic();
         Self {
             table: Arc::new(Table::with_capacity(capacity, false)),
             capacity,
