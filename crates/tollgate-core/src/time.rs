@@ -304,6 +304,15 @@ mod tests {
         }
         std::thread::sleep(Duration::from_millis(5));
         assert!(SystemClock.monotonic() >= last + Duration::from_millis(5));
+        // across threads (cores, whose time-stamp counters must agree): a reading passed on
+        // is never ahead of the receiver's own next one
+        let (tx, rx) = std::sync::mpsc::channel::<Duration>();
+        let reader = std::thread::spawn(move || rx.iter().all(|sent| SystemClock.monotonic() >= sent));
+        for _ in 0..10_000 {
+            tx.send(SystemClock.monotonic()).unwrap();
+        }
+        drop(tx);
+        assert!(reader.join().unwrap(), "a later reading on another thread went back");
         // a test clock's monotonic reading moves with it
         let clock = ManualClock::at_unix(Duration::from_secs(10));
         let before = clock.monotonic();
