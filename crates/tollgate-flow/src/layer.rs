@@ -20,6 +20,7 @@ use crate::aliyun::AliyunFlowControlConfig;
 use crate::aliyun::AliyunLimits;
 use crate::basic::BasicLimits;
 use crate::config::{BasicFlowControlConfig, ConfigError, ParamFlowControlConfig};
+use crate::numbers::header_value;
 use crate::param::ParamLimits;
 use crate::policy::{Checks, FlowPolicy, FlowRequest, Tier};
 use crate::refusal::{refusal, unavailable};
@@ -316,8 +317,8 @@ struct RateHeaders {
 
 impl RateHeaders {
     fn write(self, headers: &mut HeaderMap) {
-        headers.insert(X_RATELIMIT_LIMIT, HeaderValue::from(self.limit));
-        headers.insert(X_RATELIMIT_REMAINING, HeaderValue::from(self.remaining));
+        headers.insert(X_RATELIMIT_LIMIT, header_value(self.limit));
+        headers.insert(X_RATELIMIT_REMAINING, header_value(self.remaining));
         if let Some((window, reset)) = self.ietf {
             let policy = format!("\"flow\";q={};w={window}", self.limit);
             let state = format!("\"flow\";r={};t={reset}", self.remaining);

@@ -142,6 +142,7 @@ mod basic;
 mod config;
 mod keyed;
 mod layer;
+mod numbers;
 mod param;
 mod policy;
 mod refusal;
