@@ -3,7 +3,6 @@
 use std::fmt;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -142,18 +141,15 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
     }
 }
 
-/// The system's clocks: `SystemTime` for the wall clock; for the monotonic one, the CPU's
-/// time-stamp counter where it is invariant (calibrated once against the OS monotonic clock,
-/// as governor and tower_governor read time, through `quanta`), else the OS monotonic clock.
+/// The system's clocks: `SystemTime` for the wall clock; for the monotonic one, with feature
+/// `tsc-clock` (which flow control and the replay guard turn on), the CPU's time-stamp counter
+/// where it is invariant (calibrated once against the OS monotonic clock, as governor and
+/// tower_governor read time, through `quanta`), else the OS monotonic clock (`Instant`).
 ///
 /// The monotonic reading is on every rate take's path: the counter is read in a few
 /// nanoseconds where the vDSO's `clock_gettime` takes over twenty on a virtual machine.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
-
-/// The monotonic clock and its origin: the first reading in the process, so that every store
-/// of the process shares one time line.
-static MONOTONIC: OnceLock<(quanta::Clock, u64)> = OnceLock::new();
 
 impl Clock for SystemClock {
     fn now(&self) -> SystemTime {
@@ -161,13 +157,42 @@ impl Clock for SystemClock {
     }
 
     fn monotonic(&self) -> Duration {
-        let (clock, origin) = MONOTONIC.get_or_init(|| {
+        monotonic::since_origin()
+    }
+}
+
+/// The monotonic clock from its origin: the first reading in the process, so that every store
+/// of the process shares one time line.
+#[cfg(feature = "tsc-clock")]
+mod monotonic {
+    use std::sync::OnceLock;
+    use std::time::Duration;
+
+    static CLOCK: OnceLock<(quanta::Clock, u64)> = OnceLock::new();
+
+    pub(super) fn since_origin() -> Duration {
+        // the first reading calibrates the counter (up to 200 ms): the stores take it when
+        // they are made, not on a request's path
+        let (clock, origin) = CLOCK.get_or_init(|| {
             let clock = quanta::Clock::new();
             let origin = clock.raw();
             (clock, origin)
         });
         // a reading behind the origin (counters a few cycles apart across cores) is zero
         Duration::from_nanos(clock.delta_as_nanos(*origin, clock.raw()))
+    }
+}
+
+#[cfg(not(feature = "tsc-clock"))]
+mod monotonic {
+    use std::sync::OnceLock;
+    use std::time::{Duration, Instant};
+
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+
+    pub(super) fn since_origin() -> Duration {
+        let origin = *ORIGIN.get_or_init(Instant::now);
+        Instant::now().saturating_duration_since(origin)
     }
 }
 
