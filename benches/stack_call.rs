@@ -14,6 +14,7 @@
 //! `ServiceBuilder`) and exits, for `perf stat` and `perf record`; `STACK_ONLY=sign`
 //! only signs the requests, the floor every other case carries. Counting instructions at two
 //! values of `n` and taking the difference leaves the per-request cost without start-up.
+//! `STACK_SIZES=1 STACK_LOOP=1` prints the size of each prefix's response future instead.
 
 #![allow(missing_docs)]
 
@@ -44,6 +45,10 @@ fn signed(signer: &AliyunApiGateway, secret: &Secret) -> Request<Body> {
 
 /// `STACK_LOOP`: `n` requests through one route, no criterion (see the module docs).
 fn run_loop(n: u64) {
+    if std::env::var_os("STACK_SIZES").is_some() {
+        support::future_sizes();
+        return;
+    }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let signer = AliyunApiGateway::new();
     let secret = Secret::from(SECRET);

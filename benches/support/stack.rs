@@ -159,3 +159,45 @@ pub(crate) fn prefixes() -> Result<Vec<(&'static str, Router)>, Box<dyn std::err
     then!(b, "param injection", injection);
     Ok(out)
 }
+
+/// `STACK_SIZES`: the size of the response future of each prefix of the hand stack over an
+/// inner service whose future is ready at once. In a stack of layers each layer's future is
+/// moved into the next one's as it is made, so bytes held inline are paid once per layer
+/// above.
+pub(crate) fn future_sizes() {
+    use tower::Service;
+    let Policies { cors, ip, flow, signature, by_app, validation, injection } = policies().unwrap();
+    #[derive(Clone)]
+    struct Inner;
+    impl<B> tower::Service<http::Request<B>> for Inner {
+        type Response = http::Response<axum::body::Body>;
+        type Error = std::convert::Infallible;
+        type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+        fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, _: http::Request<B>) -> Self::Future {
+            std::future::ready(Ok(http::Response::new(axum::body::Body::empty())))
+        }
+    }
+    let inner = Inner;
+    let b = tower::ServiceBuilder::new();
+    macro_rules! size {
+        ($b:ident, $name:literal, $layer:expr) => {
+            let $b = $b.layer($layer);
+            let mut svc = $b.service(inner.clone());
+            let fut = svc.call(http::Request::new(axum::body::Body::empty()));
+            println!("{:>24}: future {} bytes", $name, std::mem::size_of_val(&fut));
+        };
+    }
+    size!(b, "request id", RequestIdLayer::new());
+    size!(b, "client ip", ClientIpLayer::new());
+    size!(b, "cors", cors);
+    size!(b, "ip access", ip);
+    size!(b, "flow by api and ip", flow);
+    size!(b, "signature", signature);
+    size!(b, "replay", replay());
+    size!(b, "param flow by app key", by_app);
+    size!(b, "param validation", validation);
+    size!(b, "param injection", injection);
+}

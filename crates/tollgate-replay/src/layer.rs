@@ -330,7 +330,7 @@ where
                 tollgate_core::observe::accepted("replay");
                 State::Calling { future: self.inner.call(req) }
             }
-            Plan::Refuse(rejection, style) => State::Done { response: Some(style.respond(&rejection, &req)) },
+            Plan::Refuse(rejection, style) => State::Done { response: Some(Box::new(style.respond(&rejection, &req))) },
             Plan::Remember { namespace, key, nonce, ttl } => {
                 let store = &self.settings.store;
                 let at_once = with_tenant(namespace, key, |tenant| store.insert_if_absent_at_once(tenant, nonce, ttl));
@@ -338,7 +338,7 @@ where
                     // an in-memory store has answered: settle here
                     let state = match refusal_for(outcome, &req, &self.settings.style) {
                         None => State::Calling { future: self.inner.call(req) },
-                        response => State::Done { response },
+                        Some(response) => State::Done { response: Some(Box::new(response)) },
                     };
                     return ResponseFuture { state };
                 }
@@ -346,7 +346,7 @@ where
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
                 let check = with_tenant(namespace, key, |tenant| store.insert_if_absent(tenant, nonce, ttl));
-                State::Checking { check, pending: Some(Pending { inner, req, style: self.settings.style.clone() }) }
+                State::Checking { check, pending: Some(Box::new(Pending { inner, req, style: self.settings.style.clone() })) }
             }
         };
         ResponseFuture { state }
@@ -363,9 +363,11 @@ struct Pending<S, B> {
 pin_project! {
     #[project = StateProj]
     enum State<S, C, B> where S: Service<Request<B>> {
-        Checking { #[pin] check: C, pending: Option<Pending<S, B>> },
+        // boxed, as the refusal below: only a networked store waits, and in a stack of layers
+        // each layer's future is moved into the next one's, so its size is paid per layer
+        Checking { #[pin] check: C, pending: Option<Box<Pending<S, B>>> },
         Calling { #[pin] future: S::Future },
-        Done { response: Option<Response<Full<Bytes>>> },
+        Done { response: Option<Box<Response<Full<Bytes>>>> },
     }
 }
 
@@ -390,10 +392,10 @@ where
             match state.as_mut().project() {
                 StateProj::Checking { check, pending } => {
                     let outcome = ready!(check.poll(cx));
-                    let Pending { mut inner, req, style } = pending.take().expect("polled after completion");
+                    let Pending { mut inner, req, style } = *pending.take().expect("polled after completion");
                     let next = match refusal_for(outcome, &req, &style) {
                         None => State::Calling { future: inner.call(req) },
-                        response => State::Done { response },
+                        Some(response) => State::Done { response: Some(Box::new(response)) },
                     };
                     state.set(next);
                 }
@@ -402,7 +404,7 @@ where
                 }
                 StateProj::Done { response } => {
                     let response = response.take().expect("polled after completion");
-                    return Poll::Ready(Ok(ResponseBody::rejection(response)));
+                    return Poll::Ready(Ok(ResponseBody::rejection(*response)));
                 }
             }
         }
