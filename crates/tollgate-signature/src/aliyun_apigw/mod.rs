@@ -316,9 +316,12 @@ impl Scheme for AliyunApiGateway {
         };
         // The signed headers are nearly always ones the pass above kept; others take a
         // second pass.
+        let list = text(list).unwrap_or("");
+        let lower_case = !has_ascii_uppercase(list);
         let (mut timestamp_signed, mut nonce_signed) = (false, false);
         let mut kept = |name: &str| {
-            let is = |known: &str| name.eq_ignore_ascii_case(known);
+            // the list is nearly always lower case: then a plain comparison does
+            let is = |known: &str| if lower_case { name == known } else { name.eq_ignore_ascii_case(known) };
             Some(match name.len() {
                 14 if is("x-ca-timestamp") => {
                     timestamp_signed = true;
@@ -338,8 +341,6 @@ impl Scheme for AliyunApiGateway {
             })
         };
         let mut rest = false;
-        let list = text(list).unwrap_or("");
-        let lower_case = !has_ascii_uppercase(list);
         let mut signed = signed_header_names(list, lower_case);
         for (name, value) in &mut signed {
             match kept(name) {

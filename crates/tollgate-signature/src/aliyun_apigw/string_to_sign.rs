@@ -170,9 +170,47 @@ pub(super) fn write_from(
     out.extend_from_slice(uri.path().as_bytes());
     let query = uri.query().filter(|q| !q.is_empty());
     let form = body.filter(|b| !b.is_empty() && headers.is_form());
-    if query.is_none() && form.is_none() {
-        return Ok(());
+    match (query, form) {
+        (None, None) => Ok(()),
+        // parameters from one place are often in order already (one alone, or a client that
+        // sorts them): written as they come, with no list to sort
+        (Some(query), None) => {
+            write_in_order(out, query.as_bytes()).unwrap_or_else(|| write_sorted(out, Some(query), None))
+        }
+        (None, Some(form)) => write_in_order(out, form).unwrap_or_else(|| write_sorted(out, None, Some(form))),
+        (Some(query), Some(form)) => write_sorted(out, Some(query), Some(form)),
     }
+}
+
+/// Writes the parameters of `params` (a query or a form body) when they come in order, each
+/// name once, as [`write_sorted`] would; `None`, with nothing written, when they do not.
+fn write_in_order(out: &mut Vec<u8>, params: &[u8]) -> Option<Result<(), AmbiguousParams>> {
+    let start = out.len();
+    let mut last: Option<Cow<'_, str>> = None;
+    let mut in_order = true;
+    let decoded = each_param(params, |name, value| {
+        if !in_order || last.as_ref().is_some_and(|last| utf16_order(last, &name).is_ge()) {
+            in_order = false;
+            return;
+        }
+        out.push(if last.is_none() { b'?' } else { b'&' });
+        out.extend_from_slice(name.as_bytes());
+        if !value.is_empty() {
+            out.push(b'=');
+            out.extend_from_slice(value.as_bytes());
+        }
+        last = Some(name);
+    });
+    if !in_order {
+        out.truncate(start);
+        return None;
+    }
+    Some(decoded)
+}
+
+/// Writes the parameters of the query and the form body, sorted by name; refuses (having
+/// written them all the same) names in both places and names or values that are not UTF-8.
+fn write_sorted(out: &mut Vec<u8>, query: Option<&str>, form: Option<&[u8]>) -> Result<(), AmbiguousParams> {
     // Tagged by source, form first: after a stable sort by name, a name's form values come
     // before its query values, and only the first source's values are signed.
     let mut params: Vec<(Cow<'_, str>, Cow<'_, str>, u8)> = Vec::with_capacity(16);
@@ -303,5 +341,44 @@ mod tests {
         let sts = string_to_sign(form.method(), form.uri(), form.headers(), Some(b"b=f1&b=f2&c="), &[]);
         // query repeats joined by commas; the form's `b` replaces the query's; `c` is empty
         assert!(sts.ends_with("/?a=1,2&b=f1,f2&c&e=,x"), "{sts}");
+    }
+
+    #[test]
+    fn parameters_in_order_are_written_as_they_come() {
+        let mut out = Vec::new();
+        assert_eq!(write_in_order(&mut out, b"a=1&b&c=%20"), Some(Ok(())));
+        assert_eq!(out, b"?a=1&b&c= ");
+        // out of order or repeated: nothing written, the sorted path takes them
+        for params in [&b"b=1&a=2"[..], b"a=1&a=2", b"a=1&b=2&b"] {
+            let mut out = b"GET".to_vec();
+            assert_eq!(write_in_order(&mut out, params), None);
+            assert_eq!(out, b"GET");
+        }
+        let mut out = Vec::new();
+        assert_eq!(write_in_order(&mut out, b"a=%FF"), Some(Err(AmbiguousParams::NotUtf8)));
+    }
+
+    proptest::proptest! {
+        /// Parameters from one place written as they come, when they can be, are what the
+        /// sorted path writes, refusals included.
+        #[test]
+        fn in_order_is_sorted(
+            input in proptest::collection::vec(proptest::sample::select(b"abc=&%+2Fe\xff\xc3\xa9".to_vec()), 0..30),
+        ) {
+            let mut ours = Vec::new();
+            if let Some(result) = write_in_order(&mut ours, &input) {
+                let mut sorted = Vec::new();
+                proptest::prop_assert_eq!(result, write_sorted(&mut sorted, None, Some(&input)));
+                proptest::prop_assert_eq!(ours, sorted);
+            }
+            if let Ok(query) = std::str::from_utf8(&input) {
+                let mut ours = Vec::new();
+                if let Some(result) = write_in_order(&mut ours, query.as_bytes()) {
+                    let mut sorted = Vec::new();
+                    proptest::prop_assert_eq!(result, write_sorted(&mut sorted, Some(query), None));
+                    proptest::prop_assert_eq!(ours, sorted);
+                }
+            }
+        }
     }
 }
