@@ -1,10 +1,9 @@
 //! Parameter flow control: an API-level default limit, then weighted strategies, each keyed
 //! by the value of one parameter and guarded by a condition.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::time::Duration;
-
-use std::borrow::Cow;
 
 use http::{HeaderMap, HeaderName};
 use tollgate_core::condition::RequestView;

@@ -128,7 +128,6 @@ pub struct Injection {
     remove_query: Vec<String>,
     /// The canonical names injected into the query: a body field of one is refused.
     reserved_query: Vec<String>,
-    reads_query: bool,
     reads_path: bool,
     /// The values of the system parameters only configuration knows.
     values: SystemValues,
@@ -305,7 +304,6 @@ impl Injection {
         Ok(Self {
             template,
             constant_headers,
-            reads_query: ops.iter().any(|o| matches!(o.source, Source::Query(_))),
             reads_path: ops.iter().any(|o| matches!(o.source, Source::Path(_))),
             ops,
             remove_headers,
@@ -416,10 +414,7 @@ impl Injection {
         let mut out = Out { headers: Vec::new(), query: String::new(), problems: Vec::new() };
         {
             let request = &*request;
-            let pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> = match request.uri().query() {
-                Some(q) if self.reads_query => urlencoded::pairs(q).collect(),
-                _ => Vec::new(),
-            };
+            let query = request.uri().query().unwrap_or("");
             for op in &self.ops {
                 match &op.source {
                     // a constant left here goes to the query
@@ -437,8 +432,8 @@ impl Injection {
                         }
                     }
                     Source::Query(name) => {
-                        for (_, v) in pairs.iter().filter(|(k, _)| k == name) {
-                            out.carry(self, op, Carried::Text(Cow::Borrowed(v)));
+                        for v in urlencoded::values(query, name) {
+                            out.carry(self, op, Carried::Text(v));
                         }
                     }
                     Source::Path(name) => {
