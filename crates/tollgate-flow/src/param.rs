@@ -1,12 +1,13 @@
 //! Parameter flow control: an API-level default limit, then weighted strategies, each keyed
 //! by the value of one parameter and guarded by a condition.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use http::HeaderName;
+use http::{HeaderMap, HeaderName};
 use tollgate_core::condition::RequestView;
-use tollgate_core::{Condition, ParamLocation, ParamSource, RateKey, RateQuota, Rejection, normalize_path};
+use tollgate_core::{Condition, ParamError, ParamLocation, ParamSource, RateKey, RateQuota, Rejection, normalize_path};
 
 use crate::config::{ConfigError, Enforcement, ParamFlowControlConfig, ParameterKind};
 use crate::policy::{Check, Checks, FlowPolicy, FlowRequest, Keys, Tier};
@@ -17,10 +18,12 @@ pub const MAX_STRATEGIES: usize = 10;
 /// A strategy name has at most this many characters.
 pub const MAX_NAME_CHARS: usize = 50;
 
-/// Where a strategy reads its rate key: a header or query parameter, or the path.
+/// Where a strategy reads its rate key: a header (its name parsed once, here), a query
+/// parameter, or the path.
 #[derive(Debug, Clone)]
 enum KeyParam {
-    Param(ParamLocation),
+    Header(HeaderName),
+    Query(ParamLocation),
     Path,
 }
 
@@ -98,12 +101,12 @@ impl ParamLimits {
                 ParameterKind::Header => {
                     let name = HeaderName::try_from(parameter.name.trim())
                         .map_err(|_| ConfigError::new(field("parameters[0].name"), "expected a header name"))?;
-                    KeyParam::Param(ParamLocation::Header(name.as_str().to_owned()))
+                    KeyParam::Header(name)
                 }
                 ParameterKind::Query if parameter.name.is_empty() => {
                     return Err(ConfigError::new(field("parameters[0].name"), "expected a query parameter name"));
                 }
-                ParameterKind::Query => KeyParam::Param(ParamLocation::Query(parameter.name.clone())),
+                ParameterKind::Query => KeyParam::Query(ParamLocation::Query(parameter.name.clone())),
                 ParameterKind::Path => KeyParam::Path,
             };
             let window = seconds(&field("window"), s.window)?;
@@ -156,23 +159,39 @@ fn seconds(field: &str, n: u64) -> Result<Duration, ConfigError> {
     Ok(Duration::from_secs(n))
 }
 
+/// The header's only value, its bytes as UTF-8 (invalid sequences as U+FFFD), or `None`
+/// when absent; refused when the header is repeated: [`ParamSource::get_unique`] of a
+/// header, with the name parsed when the limits were compiled instead of per request.
+fn unique_header<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Result<Option<Cow<'a, str>>, ParamError> {
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else { return Ok(None) };
+    if values.next().is_some() {
+        return Err(ParamError::Repeated(format!("header {name}")));
+    }
+    Ok(Some(String::from_utf8_lossy(value.as_bytes())))
+}
+
 impl FlowPolicy for ParamLimits {
     fn checks<'a>(&'a self, request: &FlowRequest<'a>, out: &mut Checks<'a>) -> Result<(), Rejection> {
         if let Some(quota) = self.default {
             out.push(Check { key: self.keys.whole(), quota, tier: Tier::Parameter });
         }
-        let view = RequestView::new(request.method, request.uri, request.headers, request.extensions);
-        let source = ParamSource::new(request.uri, request.headers);
+        // what a condition reads, made for the first strategy that has one
+        let mut view = None;
         for s in &self.strategies {
             // a condition the request can make read two ways refuses it: else a client could
             // turn a strategy off with a value the backend never reads (`?tier=gold&tier=free`)
-            if let Some(condition) = &s.condition
-                && !condition.check(&view).map_err(|e| bad_parameter(&e))?
-            {
-                continue;
+            if let Some(condition) = &s.condition {
+                let view = view.get_or_insert_with(|| {
+                    RequestView::new(request.method, request.uri, request.headers, request.extensions)
+                });
+                if !condition.check(view).map_err(|e| bad_parameter(&e))? {
+                    continue;
+                }
             }
             let value = match &s.key {
-                KeyParam::Param(location) => source.get_unique(location),
+                KeyParam::Header(name) => unique_header(request.headers, name),
+                KeyParam::Query(location) => ParamSource::new(request.uri, request.headers).get_unique(location),
                 KeyParam::Path => normalize_path(request.uri.path()).map(Some),
             };
             if let Some(value) = value.map_err(|e| bad_parameter(&e))? {
@@ -180,5 +199,29 @@ impl FlowPolicy for ParamLimits {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The header key is read as core's one routine reads it: absent, one value (valid
+    /// UTF-8 or not), repeated.
+    #[test]
+    fn header_keys_read_as_param_source_reads_them() {
+        let name = HeaderName::from_static("x-user");
+        // the location as the limits used to keep it: the name as `HeaderName` spells it
+        let location = ParamLocation::Header(name.as_str().to_owned());
+        let cases: [&[&[u8]]; 5] = [&[], &[b"u1"], &[b""], &[b"caf\xe9"], &[b"a", b"b"]];
+        for values in cases {
+            let mut headers = HeaderMap::new();
+            for v in values {
+                headers.append(&name, http::HeaderValue::from_bytes(v).unwrap());
+            }
+            let uri = http::Uri::from_static("/");
+            let expected = ParamSource::new(&uri, &headers).get_unique(&location);
+            assert_eq!(unique_header(&headers, &name), expected, "{values:?}");
+        }
     }
 }

@@ -120,12 +120,14 @@ enum Carried<'a> {
 #[derive(Clone)]
 pub struct Injection {
     template: Option<PathTemplate>,
+    /// Constants injected into a header: the same for every request, written as they are.
+    constant_headers: Vec<(HeaderName, HeaderValue)>,
+    /// Every other injection: its value read from the request.
     ops: Vec<Op>,
     remove_headers: Vec<HeaderName>,
     remove_query: Vec<String>,
     /// The canonical names injected into the query: a body field of one is refused.
     reserved_query: Vec<String>,
-    reads_query: bool,
     reads_path: bool,
     /// The values of the system parameters only configuration knows.
     values: SystemValues,
@@ -137,6 +139,7 @@ impl fmt::Debug for Injection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Injection")
             .field("template", &self.template.as_ref().map(PathTemplate::as_str))
+            .field("constant_headers", &self.constant_headers)
             .field("ops", &self.ops)
             .finish_non_exhaustive()
     }
@@ -288,9 +291,19 @@ impl Injection {
                 Target::Query { canonical, .. } => reserved_query.push(canonical.clone()),
             }
         }
+        let constant_headers = ops
+            .iter()
+            .filter_map(|op| match (&op.source, &op.target) {
+                (Source::Constant { header: Some(value), .. }, Target::Header(name)) => {
+                    Some((name.clone(), value.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        ops.retain(|op| !matches!(op.source, Source::Constant { header: Some(_), .. }));
         Ok(Self {
             template,
-            reads_query: ops.iter().any(|o| matches!(o.source, Source::Query(_))),
+            constant_headers,
             reads_path: ops.iter().any(|o| matches!(o.source, Source::Path(_))),
             ops,
             remove_headers,
@@ -397,19 +410,15 @@ impl Injection {
     /// unknown (403 [`CODE_UNRESOLVED`]). The body is not looked at: see
     /// [`check_body`](Self::check_body).
     pub fn apply<B>(&self, request: &mut Request<B>, path: &[(String, String)]) -> Result<(), Rejection> {
-        let mut out = Out { headers: Vec::with_capacity(self.ops.len()), query: String::new(), problems: Vec::new() };
+        // only values read from the request wait here: the constant headers are written below
+        let mut out = Out { headers: Vec::new(), query: String::new(), problems: Vec::new() };
         {
             let request = &*request;
-            let pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> = match request.uri().query() {
-                Some(q) if self.reads_query => urlencoded::pairs(q).collect(),
-                _ => Vec::new(),
-            };
+            let query = request.uri().query().unwrap_or("");
             for op in &self.ops {
                 match &op.source {
-                    Source::Constant { text, header } => match (header, &op.target) {
-                        (Some(h), Target::Header(_)) => out.carry(self, op, Carried::Header(Cow::Borrowed(h))),
-                        _ => out.carry(self, op, Carried::Text(Cow::Borrowed(text))),
-                    },
+                    // a constant left here goes to the query
+                    Source::Constant { text, .. } => out.carry(self, op, Carried::Text(Cow::Borrowed(text))),
                     Source::System(param) => match self.system(*param, request) {
                         Some(value) => out.carry(self, op, value),
                         // behind a proxy whose forwarding header could not be read, the
@@ -423,8 +432,8 @@ impl Injection {
                         }
                     }
                     Source::Query(name) => {
-                        for (_, v) in pairs.iter().filter(|(k, _)| k == name) {
-                            out.carry(self, op, Carried::Text(Cow::Borrowed(v)));
+                        for v in urlencoded::values(query, name) {
+                            out.carry(self, op, Carried::Text(v));
                         }
                     }
                     Source::Path(name) => {
@@ -442,7 +451,10 @@ impl Injection {
         let headers = request.headers_mut();
         remove_headers(headers, &self.remove_headers);
         // a map full already grows once for all of them, not once per doubling
-        headers.reserve(headers_out.len());
+        headers.reserve(self.constant_headers.len() + headers_out.len());
+        for (name, value) in &self.constant_headers {
+            headers.append(name.clone(), value.clone());
+        }
         for (name, value) in headers_out {
             headers.append(name, value);
         }

@@ -172,20 +172,23 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<B>) -> Self::Future {
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
         let rules = &self.settings.rules;
-        let (req, path) = match rules.template() {
+        let path = match rules.template() {
             Some(template) => match template.matches(req.uri().path()) {
                 None => return ResponseFuture::calling(self.inner.call(req.map(RequestBody::streaming))),
                 Some(params) => {
                     let values = owned(&params);
-                    let mut req = req;
                     req.extensions_mut().insert(params);
-                    (req, values)
+                    values
                 }
             },
-            None if rules.needs_path_params() => bound_path(req),
-            None => (req, Vec::new()),
+            None if rules.needs_path_params() => {
+                let values;
+                (req, values) = bound_path(req);
+                values
+            }
+            None => Vec::new(),
         };
         if !rules.needs_body() {
             let checked = rules.check(&ParamRequest::new(req.uri(), req.headers()).with_path_params(&path));
@@ -433,15 +436,16 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<B>) -> Self::Future {
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
         let injection = &self.settings.injection;
-        let (mut req, path) = match injection.template() {
-            Some(template) => {
-                let values = template.matches(req.uri().path()).map(|p| owned(&p)).unwrap_or_default();
-                (req, values)
+        let path = match injection.template() {
+            Some(template) => template.matches(req.uri().path()).map(|p| owned(&p)).unwrap_or_default(),
+            None if injection.needs_path_params() => {
+                let values;
+                (req, values) = bound_path(req);
+                values
             }
-            None if injection.needs_path_params() => bound_path(req),
-            None => (req, Vec::new()),
+            None => Vec::new(),
         };
         if !injection.inspects_body(req.headers()) {
             return match injection.apply(&mut req, &path) {

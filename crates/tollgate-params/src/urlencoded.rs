@@ -38,6 +38,29 @@ pub fn pairs(input: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> 
     })
 }
 
+/// The decoded name of one `name=value` pair (no `&` in it), as [`pairs`] and
+/// [`parse_urlencoded`] read it: borrowed when it is UTF-8 and holds no `%` or `+`.
+pub(crate) fn pair_name(pair: &[u8]) -> Cow<'_, str> {
+    let raw = pair.split(|&b| b == b'=').next().unwrap_or_default();
+    match std::str::from_utf8(raw) {
+        Ok(name) if !raw.iter().any(|&b| b == b'%' || b == b'+') => Cow::Borrowed(name),
+        _ => parse_urlencoded(raw).next().map(|(name, _)| name).unwrap_or_default(),
+    }
+}
+
+/// The values of the pairs named `name`, decoded, as [`pairs`] filtered by name gives them;
+/// a value is decoded only when its name matches, and a name only when it holds a `%` or `+`.
+pub(crate) fn values<'a>(input: &'a str, name: &'a str) -> impl Iterator<Item = Cow<'a, str>> {
+    input.split('&').filter(|s| !s.is_empty()).filter_map(move |segment| {
+        let raw = segment.split_once('=').map_or(segment, |(key, _)| key);
+        let named = match raw.bytes().any(|b| b == b'%' || b == b'+') {
+            true => segment_key(segment) == name,
+            false => raw == name,
+        };
+        named.then(|| pairs(segment).next().map(|(_, value)| value).unwrap_or_default())
+    })
+}
+
 /// Encodes `name=value` pairs as `application/x-www-form-urlencoded` (space as `+`).
 pub fn encode_pairs<'a, I>(pairs: I) -> String
 where
@@ -125,6 +148,27 @@ mod tests {
         assert_eq!(with_query(&uri, "").unwrap(), "http://h/p");
         let origin: Uri = "/p".parse().unwrap();
         assert_eq!(with_query(&origin, "a=%20").unwrap(), "/p?a=%20");
+    }
+
+    proptest::proptest! {
+        /// `values` reads what `pairs` filtered by name reads, escapes and all.
+        #[test]
+        fn values_are_the_pairs_named(query in "[a-c=&;%+2-4A-F ]{0,24}", name in "[a-c %+]{0,3}") {
+            let expected: Vec<Cow<'_, str>> = pairs(&query).filter(|(k, _)| *k == name).map(|(_, v)| v).collect();
+            proptest::prop_assert_eq!(values(&query, &name).collect::<Vec<_>>(), expected);
+        }
+
+        /// `pair_name` reads the name `pairs` (or, for bytes that are not UTF-8,
+        /// `parse_urlencoded`) reads.
+        #[test]
+        fn pair_names_are_the_pairs_names(pair in proptest::collection::vec(proptest::sample::select(b"ab=;%+2Fc \xc3\xa9\xff".to_vec()), 1..10)) {
+            proptest::prop_assume!(!pair.contains(&b'&'));
+            let expected = match std::str::from_utf8(&pair) {
+                Ok(text) => pairs(text).next().map(|(k, _)| k),
+                Err(_) => parse_urlencoded(&pair).next().map(|(k, _)| k),
+            };
+            proptest::prop_assert_eq!(Some(pair_name(&pair)), expected);
+        }
     }
 
     #[test]

@@ -24,14 +24,14 @@ enum Seen {
 
 impl Compiled {
     /// Checks every occurrence of a text parameter; `Err(())` is a value that is not text.
-    fn check_texts<'v>(&self, values: impl Iterator<Item = Result<&'v str, ()>>) -> Seen {
+    fn check_texts<T: AsRef<str>>(&self, values: impl Iterator<Item = Result<T, ()>>) -> Seen {
         let mut count = 0;
         let mut broken = None;
         for value in values {
             count += 1;
             if broken.is_none() {
                 broken = match value {
-                    Ok(text) => self.check_text(text).err(),
+                    Ok(text) => self.check_text(text.as_ref()).err(),
                     Err(()) => Some(Broken::NotText),
                 };
             }
@@ -182,10 +182,8 @@ impl ParamRules {
     pub fn check(&self, request: &ParamRequest<'_>) -> Result<Fixes, Report> {
         let mut problems = Vec::new();
         let mut fixes = Fixes::default();
-        let pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> = match request.uri.query() {
-            Some(q) if self.reads_query => urlencoded::pairs(q).collect(),
-            _ => Vec::new(),
-        };
+        // read where each query parameter is checked, not collected: most are read once
+        let query = request.uri.query().filter(|_| self.reads_query).unwrap_or("");
         for p in &self.params {
             match &p.at {
                 At::Header(name) => {
@@ -197,7 +195,7 @@ impl ParamRules {
                     }
                 }
                 At::Query => {
-                    let values = pairs.iter().filter(|(k, _)| *k == p.name).map(|(_, v)| Ok(v.as_ref()));
+                    let values = urlencoded::values(query, &p.name).map(Ok);
                     if let Some(d) = p.settle(p.check_texts(values), &mut problems) {
                         fixes.query = urlencoded::join(&fixes.query, &d.encoded);
                     }
@@ -210,17 +208,15 @@ impl ParamRules {
             }
         }
         if self.strict {
-            let mut seen: Vec<&str> = Vec::new();
-            for (key, _) in &pairs {
-                if !self.query_names.iter().any(|n| n == key) && !seen.contains(&key.as_ref()) {
-                    seen.push(key);
-                    problems.push(undefined(key, Position::Query));
+            for (key, _) in urlencoded::pairs(query) {
+                // each undefined name reported once, where it first comes
+                let reported = |p: &Problem| p.kind == ProblemKind::Undefined && p.name == key;
+                if !self.query_names.iter().any(|n| *n == key) && !problems.iter().any(reported) {
+                    problems.push(undefined(&key, Position::Query));
                 }
             }
         }
-        if let Some(q) = request.uri.query().filter(|_| self.reads_query) {
-            respelled(q.as_bytes(), &self.query_names, &self.query_canonical, Position::Query, &mut problems);
-        }
+        respelled(query.as_bytes(), &self.query_names, &self.query_canonical, Position::Query, &mut problems);
         if let Some(need) = self.body {
             self.check_body(need, request, &mut problems, &mut fixes);
         }
@@ -392,13 +388,7 @@ fn respelled(
     }
     for segment in encoded.split(|&b| b == b'&').filter(|s| !s.is_empty()) {
         for (i, part) in segment.split(|&b| b == b';').filter(|p| !p.is_empty()).enumerate() {
-            // a part of a query (or a UTF-8 form) is read the borrowing way, as the check
-            // reads its pairs: the same names, without decoding those that hold no escape
-            let first = match std::str::from_utf8(part) {
-                Ok(text) => urlencoded::pairs(text).next(),
-                Err(_) => parse_urlencoded(part).next(),
-            };
-            let Some((name, _)) = first else { continue };
+            let name = urlencoded::pair_name(part);
             let Some(at) = canonical.iter().position(|c| names::folds_to(&name, c)) else {
                 continue;
             };
