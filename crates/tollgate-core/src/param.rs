@@ -6,7 +6,7 @@ use std::cell::OnceCell;
 use std::fmt;
 
 use http::header::CONTENT_TYPE;
-use http::{HeaderMap, HeaderName, Uri};
+use http::{HeaderMap, Uri};
 use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 
@@ -356,8 +356,9 @@ impl<'a> ParamSource<'a> {
     pub fn get(&self, location: &ParamLocation) -> Option<Cow<'a, str>> {
         match location {
             ParamLocation::Header(name) => {
-                let name = HeaderName::try_from(name.as_str()).ok()?;
-                self.headers.get(name)?.to_str().ok().map(Cow::Borrowed)
+                // looked up by text (an invalid name finds nothing): a `HeaderName` made
+                // per request would copy a non-standard name into an allocation
+                self.headers.get(name.as_str())?.to_str().ok().map(Cow::Borrowed)
             }
             ParamLocation::Query(name) => {
                 let query = self.uri.query()?.as_bytes();
@@ -383,8 +384,7 @@ impl<'a> ParamSource<'a> {
     pub fn get_unique(&self, location: &ParamLocation) -> Result<Option<Cow<'a, str>>, ParamError> {
         match location {
             ParamLocation::Header(name) => {
-                let Ok(name) = HeaderName::try_from(name.as_str()) else { return Ok(None) };
-                let mut values = self.headers.get_all(name).iter();
+                let mut values = self.headers.get_all(name.as_str()).iter();
                 let Some(value) = values.next() else { return Ok(None) };
                 if values.next().is_some() {
                     return Err(ParamError::Repeated(location.to_string()));
@@ -407,12 +407,9 @@ impl<'a> ParamSource<'a> {
     /// elements of a JSON array).
     pub fn get_all(&self, location: &ParamLocation) -> Vec<Cow<'a, str>> {
         match location {
-            ParamLocation::Header(name) => match HeaderName::try_from(name.as_str()) {
-                Ok(name) => {
-                    self.headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).map(Cow::Borrowed).collect()
-                }
-                Err(_) => Vec::new(),
-            },
+            ParamLocation::Header(name) => {
+                self.headers.get_all(name.as_str()).iter().filter_map(|v| v.to_str().ok()).map(Cow::Borrowed).collect()
+            }
             ParamLocation::Query(name) => match self.uri.query() {
                 Some(q) => parse_urlencoded(q.as_bytes()).filter(|(k, _)| k == name).map(|(_, v)| v).collect(),
                 None => Vec::new(),
@@ -545,6 +542,16 @@ mod tests {
         assert!(matches!(get(ParamLocation::Header("X-A".into())), Err(ParamError::Repeated(_))));
         assert_eq!(get(ParamLocation::Header("x-b".into())), Ok(Some("café".into())));
         assert_eq!(get(ParamLocation::Header("x-c".into())), Ok(None));
+        // a header is found whatever the case of its configured name; a name no header can
+        // have finds nothing, by each reading
+        assert_eq!(get(ParamLocation::Header("X-B".into())), Ok(Some("café".into())));
+        for invalid in ["x a", "", "x\u{e9}", "x:y"] {
+            let at = ParamLocation::Header(invalid.into());
+            assert_eq!(get(at.clone()), Ok(None), "{invalid:?}");
+            assert_eq!(src.get(&at), None, "{invalid:?}");
+            assert!(src.get_all(&at).is_empty(), "{invalid:?}");
+        }
+        assert_eq!(src.get_all(&ParamLocation::Header("X-a".into())), ["1", "2"]);
     }
 
     #[test]
