@@ -346,7 +346,10 @@ where
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
                 let check = with_tenant(namespace, key, |tenant| store.insert_if_absent(tenant, nonce, ttl));
-                State::Checking { check, pending: Some(Box::new(Pending { inner, req, style: self.settings.style.clone() })) }
+                State::Checking {
+                    check,
+                    pending: Some(Box::new(Pending { inner, req, style: self.settings.style.clone() })),
+                }
             }
         };
         ResponseFuture { state }
