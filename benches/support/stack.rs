@@ -164,6 +164,7 @@ pub(crate) fn prefixes() -> Result<Vec<(&'static str, Router)>, Box<dyn std::err
 /// inner service whose future is ready at once. In a stack of layers each layer's future is
 /// moved into the next one's as it is made, so bytes held inline are paid once per layer
 /// above.
+#[allow(dead_code)] // stack_call reads it, stack does not
 pub(crate) fn future_sizes() {
     use tower::Service;
     let Policies { cors, ip, flow, signature, by_app, validation, injection } = policies().unwrap();
