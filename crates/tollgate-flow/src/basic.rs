@@ -273,6 +273,16 @@ impl FlowPolicy for BasicLimits {
         }
         Ok(())
     }
+
+    fn limits(&self) -> Vec<u32> {
+        let specials = self.special_apps.iter().map(|(_, q)| q).chain(self.special_ips.values());
+        [Some(&self.api), self.app.as_ref(), self.ip.as_ref()]
+            .into_iter()
+            .flatten()
+            .chain(specials)
+            .map(RateQuota::limit)
+            .collect()
+    }
 }
 
 #[cfg(test)]

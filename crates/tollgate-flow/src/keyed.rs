@@ -161,6 +161,10 @@ impl FlowPolicy for KeyedLimit {
         out.push(Check { key, quota: self.quota, tier });
         Ok(())
     }
+
+    fn limits(&self) -> Vec<u32> {
+        vec![self.quota.limit()]
+    }
 }
 
 impl FlowControlLayer<KeyedLimit> {

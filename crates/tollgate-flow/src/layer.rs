@@ -41,6 +41,23 @@ struct Settings<P, St> {
     aliyun_status: StatusCode,
     rate_headers: bool,
     ietf_headers: bool,
+    /// The policy's limits as `X-RateLimit-Limit` values, rendered when the layer is built.
+    limit_values: LimitValues,
+}
+
+/// A policy's distinct limits and their header values, kept for the life of the process (a
+/// clone is a copy); at most [`MAX_KEPT_LIMITS`], so that finding one stays a short scan.
+type LimitValues = Arc<[(u32, &'static HeaderValue)]>;
+
+/// The most limits whose header values a layer keeps; a policy with more (many specials)
+/// renders the others per request.
+const MAX_KEPT_LIMITS: usize = 16;
+
+fn limit_values(policy: &impl FlowPolicy) -> LimitValues {
+    let mut limits = policy.limits();
+    limits.sort_unstable();
+    limits.dedup();
+    limits.into_iter().take(MAX_KEPT_LIMITS).map(|n| (n, crate::numbers::kept(n))).collect()
 }
 
 impl<P, St> Clone for Settings<P, St> {
@@ -52,6 +69,7 @@ impl<P, St> Clone for Settings<P, St> {
             aliyun_status: self.aliyun_status,
             rate_headers: self.rate_headers,
             ietf_headers: self.ietf_headers,
+            limit_values: self.limit_values.clone(),
         }
     }
 }
@@ -134,6 +152,7 @@ impl<P: FlowPolicy, St: RateStore> FlowControlLayer<P, St> {
     pub fn with_shared_store(policy: P, store: Arc<St>) -> Self {
         Self {
             settings: Arc::new(Settings {
+                limit_values: limit_values(&policy),
                 policy: Arc::new(policy),
                 store,
                 style: ErrorStyle::default(),
@@ -276,6 +295,7 @@ trait Render: Send + Sync {
     fn aliyun_status(&self) -> StatusCode;
     fn rate_headers(&self) -> bool;
     fn ietf_headers(&self) -> bool;
+    fn limit_values(&self) -> &[(u32, &'static HeaderValue)];
 }
 
 impl<P: Send + Sync, St: Send + Sync> Render for Settings<P, St> {
@@ -294,6 +314,10 @@ impl<P: Send + Sync, St: Send + Sync> Render for Settings<P, St> {
     fn ietf_headers(&self) -> bool {
         self.ietf_headers
     }
+
+    fn limit_values(&self) -> &[(u32, &'static HeaderValue)] {
+        &self.limit_values
+    }
 }
 
 /// What waits with the request for a store that must be awaited.
@@ -308,8 +332,10 @@ struct Pending<S, B> {
 /// response (small, so the response future stays small).
 #[derive(Clone, Copy)]
 struct RateHeaders {
-    /// The smallest limit that applied and the least remaining of any.
+    /// The smallest limit that applied (its value kept when the layer was built, if it was)
+    /// and the least remaining of any.
     limit: u32,
+    limit_value: Option<&'static HeaderValue>,
     remaining: u32,
     /// `RateLimit-Policy` and `RateLimit` too: the window and the reset, in whole seconds.
     ietf: Option<(u64, u64)>,
@@ -317,7 +343,7 @@ struct RateHeaders {
 
 impl RateHeaders {
     fn write(self, headers: &mut HeaderMap) {
-        headers.insert(X_RATELIMIT_LIMIT, header_value(self.limit));
+        headers.insert(X_RATELIMIT_LIMIT, self.limit_value.cloned().unwrap_or_else(|| header_value(self.limit)));
         headers.insert(X_RATELIMIT_REMAINING, header_value(self.remaining));
         if let Some((window, reset)) = self.ietf {
             let policy = format!("\"flow\";q={};w={window}", self.limit);
@@ -355,11 +381,13 @@ fn whole_seconds(d: Duration) -> u64 {
 }
 
 /// The headers for `decisions` (`None` when no limit applied).
-fn rate_headers(decisions: &[RateDecision], checks: &Checks<'_>, ietf: bool) -> Option<RateHeaders> {
+fn rate_headers(decisions: &[RateDecision], checks: &Checks<'_>, settings: &dyn Render) -> Option<RateHeaders> {
     let (tightest, check) = decisions.iter().zip(checks.takes()).min_by_key(|(d, _)| (d.limit, d.remaining))?;
     let remaining = decisions.iter().map(|d| d.remaining).min().unwrap_or(0);
-    let ietf = ietf.then(|| (whole_seconds(check.quota.window()), whole_seconds(tightest.reset_after)));
-    Some(RateHeaders { limit: tightest.limit, remaining, ietf })
+    let ietf =
+        settings.ietf_headers().then(|| (whole_seconds(check.quota.window()), whole_seconds(tightest.reset_after)));
+    let limit_value = settings.limit_values().iter().find(|(n, _)| *n == tightest.limit).map(|(_, value)| *value);
+    Some(RateHeaders { limit: tightest.limit, limit_value, remaining, ietf })
 }
 
 /// What the store's answer means for the request.
@@ -386,8 +414,7 @@ fn settle<B>(
     };
     let Some(at) = decisions.iter().position(|d| !d.allowed) else {
         tollgate_core::observe::accepted("flow");
-        let headers =
-            if settings.rate_headers() { rate_headers(decisions, checks, settings.ietf_headers()) } else { None };
+        let headers = if settings.rate_headers() { rate_headers(decisions, checks, settings) } else { None };
         return Settled::Pass(headers);
     };
     let decision = decisions[at];
@@ -397,7 +424,7 @@ fn settle<B>(
         refusal(tier, settings.aliyun_status()).with_header(RETRY_AFTER, HeaderValue::from(whole_seconds(wait).max(1)));
     if settings.rate_headers() {
         let mut headers = HeaderMap::new();
-        if let Some(rate) = rate_headers(decisions, checks, settings.ietf_headers()) {
+        if let Some(rate) = rate_headers(decisions, checks, settings) {
             rate.write(&mut headers);
         }
         for (name, value) in &headers {

@@ -200,6 +200,10 @@ impl FlowPolicy for ParamLimits {
         }
         Ok(())
     }
+
+    fn limits(&self) -> Vec<u32> {
+        self.default.iter().chain(self.strategies.iter().map(|s| &s.quota)).map(RateQuota::limit).collect()
+    }
 }
 
 #[cfg(test)]

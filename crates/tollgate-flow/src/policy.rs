@@ -111,6 +111,13 @@ pub trait FlowPolicy: Send + Sync + 'static {
     /// is then refused before any limit is taken. Keys may borrow from the policy and from
     /// the request.
     fn checks<'a>(&'a self, request: &FlowRequest<'a>, out: &mut Checks<'a>) -> Result<(), Rejection>;
+
+    /// Every limit (requests per window) the policy's checks can carry, so that a layer
+    /// renders their `X-RateLimit-Limit` values once, when it is built. Optional: a limit not
+    /// listed is rendered per request (an allocation, when the rate headers are on).
+    fn limits(&self) -> Vec<u32> {
+        Vec::new()
+    }
 }
 
 /// The client's address as [`ClientIp::from_extensions`] finds it, read in place when

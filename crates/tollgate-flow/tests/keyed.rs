@@ -163,6 +163,47 @@ async fn rate_headers_are_on_by_default_and_can_be_turned_off() {
     assert!(refused.headers().get("x-ratelimit-limit").is_none());
 }
 
+#[tokio::test]
+async fn a_limit_past_the_numbers_table_is_written_as_it_is() {
+    let clock = clock();
+    let store = MemoryRateStore::new().with_clock(clock.clone());
+    // the layer keeps 5,000 (a configured limit) rendered; 4,999 left is rendered per request
+    let policy = KeyedLimit::per_client_ip(5_000, Duration::from_secs(60)).unwrap();
+    let mut svc = service(FlowControlLayer::with_store(policy, store));
+    for remaining in ["4999", "4998"] {
+        let response = svc.ready().await.unwrap().call(from_ip("10.0.0.9")).await.unwrap();
+        assert_eq!(response.headers()["x-ratelimit-limit"], "5000");
+        assert_eq!(response.headers()["x-ratelimit-remaining"], remaining);
+    }
+}
+
+/// A policy of one's own that lists no limits: its limit is rendered per request.
+#[derive(Debug)]
+struct Unlisted(tollgate_core::RateQuota);
+
+impl tollgate_flow::FlowPolicy for Unlisted {
+    fn checks<'a>(
+        &'a self,
+        _request: &tollgate_flow::FlowRequest<'a>,
+        out: &mut tollgate_flow::Checks<'a>,
+    ) -> Result<(), tollgate_core::Rejection> {
+        let key = tollgate_core::RateKey::new("mine");
+        out.push(tollgate_flow::Check { key, quota: self.0, tier: tollgate_flow::Tier::Api });
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_policy_listing_no_limits_still_gets_its_rate_headers() {
+    let quota =
+        tollgate_core::RateQuota::new(std::num::NonZeroU32::new(3_000).unwrap(), Duration::from_secs(60)).unwrap();
+    let layer = FlowControlLayer::with_store(Unlisted(quota), MemoryRateStore::new().with_clock(clock()));
+    let inner = service_fn(|_req: Request<()>| async { Ok::<_, Infallible>(Response::new(String::from("ok"))) });
+    let response = layer.layer(inner).oneshot(Request::new(())).await.unwrap();
+    assert_eq!(response.headers()["x-ratelimit-limit"], "3000");
+    assert_eq!(response.headers()["x-ratelimit-remaining"], "2999");
+}
+
 #[test]
 fn bad_limits_fail_when_built_naming_the_field() {
     let field = |r: Result<KeyedLimit, tollgate_core::ConfigError>| r.unwrap_err().to_string();

@@ -214,4 +214,14 @@ impl FlowPolicy for AliyunLimits {
         }
         Ok(())
     }
+
+    fn limits(&self) -> Vec<u32> {
+        let specials = self.special_users.iter().chain(&self.special_apps).map(|(_, q)| q);
+        [Some(&self.api), self.user.as_ref(), self.app.as_ref()]
+            .into_iter()
+            .flatten()
+            .chain(specials)
+            .map(RateQuota::limit)
+            .collect()
+    }
 }
