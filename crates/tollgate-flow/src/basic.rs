@@ -264,8 +264,7 @@ impl FlowPolicy for BasicLimits {
         } else if let (Some(ip), Some(quota)) = (ip, self.ip) {
             let key = match ip {
                 IpAddr::V6(v6) if self.ipv6_prefix < 128 => {
-                    let net = network(v6, self.ipv6_prefix);
-                    self.keys.ip_text(format!("{net}/{}", self.ipv6_prefix))
+                    self.keys.ip_network(network(v6, self.ipv6_prefix), self.ipv6_prefix)
                 }
                 _ => self.keys.ip(ip),
             };

@@ -130,7 +130,7 @@ impl KeyedLimit {
     fn ip_key(&self, ip: IpAddr) -> RateKey<'_> {
         match canonical(ip) {
             // a /128 is the address itself, written as a network like the others
-            IpAddr::V6(v6) => self.keys.ip_text(format!("{}/{}", network(v6, self.ipv6_prefix), self.ipv6_prefix)),
+            IpAddr::V6(v6) => self.keys.ip_network(network(v6, self.ipv6_prefix), self.ipv6_prefix),
             ip => self.keys.ip(ip),
         }
     }

@@ -187,9 +187,9 @@ impl Keys {
         RateKey::new(&self.header).with_text(value)
     }
 
-    /// `ip:{name}:{text}` (an IPv6 network).
-    pub(crate) fn ip_text(&self, text: String) -> RateKey<'_> {
-        RateKey::new(&self.ip).with_text(text)
+    /// `ip:{name}:{network}/{prefix}` (an IPv6 client's network).
+    pub(crate) fn ip_network(&self, network: std::net::Ipv6Addr, prefix: u8) -> RateKey<'_> {
+        RateKey::new(&self.ip).with_network(network, prefix)
     }
 }
 
@@ -204,6 +204,6 @@ mod tests {
         assert_eq!(keys.ip("10.0.0.1".parse().unwrap()).to_string(), "ip:orders:10.0.0.1");
         assert_eq!(keys.app("a1").to_string(), "app:orders:a1");
         assert_eq!(keys.user("u").to_string(), "user:orders:u");
-        assert_eq!(keys.ip_text("2001:db8::/64".into()).to_string(), "ip:orders:2001:db8::/64");
+        assert_eq!(keys.ip_network("2001:db8::".parse().unwrap(), 64).to_string(), "ip:orders:2001:db8::/64");
     }
 }

@@ -170,11 +170,17 @@ async fn a_limit_past_the_numbers_table_is_written_as_it_is() {
     // the layer keeps 5,000 (a configured limit) rendered; 4,999 left is rendered per request
     let policy = KeyedLimit::per_client_ip(5_000, Duration::from_secs(60)).unwrap();
     let mut svc = service(FlowControlLayer::with_store(policy, store));
+    let mut responses = Vec::new();
     for remaining in ["4999", "4998"] {
         let response = svc.ready().await.unwrap().call(from_ip("10.0.0.9")).await.unwrap();
         assert_eq!(response.headers()["x-ratelimit-limit"], "5000");
         assert_eq!(response.headers()["x-ratelimit-remaining"], remaining);
+        responses.push(response);
     }
+    // the configured limit's value is the one kept when the layer was built, not rendered
+    // per request (both responses are alive: their values are one value's copies)
+    let limit = |r: &Response<_>| r.headers()["x-ratelimit-limit"].as_bytes().as_ptr();
+    assert_eq!(limit(&responses[0]), limit(&responses[1]));
 }
 
 /// A policy of one's own that lists no limits: its limit is rendered per request.

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::hash::Hasher;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 
 /// A rate limit's key: the scope a policy fixes (its tier and name, `ip:orders`) and the
 /// value a request brings (a client IP, an app id, a parameter's value), if any. Its text is
@@ -31,6 +31,8 @@ enum Value<'a> {
     None,
     Text(Cow<'a, str>),
     Ip(IpAddr),
+    /// An IPv6 network and its prefix length.
+    Net(Ipv6Addr, u8),
 }
 
 impl<'a> RateKey<'a> {
@@ -52,12 +54,20 @@ impl<'a> RateKey<'a> {
         Self { scope: self.scope, value: Value::Ip(ip) }
     }
 
+    /// The key of an IPv6 network within the scope: `{scope}:{network}/{prefix}` (an IPv6
+    /// client counted by its /64), kept as its bytes, never formatted for an in-memory store.
+    #[inline]
+    pub fn with_network(self, network: Ipv6Addr, prefix: u8) -> Self {
+        Self { scope: self.scope, value: Value::Net(network, prefix) }
+    }
+
     /// The key owned, to outlive what it borrowed.
     pub fn into_owned(self) -> RateKey<'static> {
         let value = match self.value {
             Value::None => Value::None,
             Value::Text(text) => Value::Text(Cow::Owned(text.into_owned())),
             Value::Ip(ip) => Value::Ip(ip),
+            Value::Net(net, prefix) => Value::Net(net, prefix),
         };
         RateKey { scope: Cow::Owned(self.scope.into_owned()), value }
     }
@@ -69,6 +79,7 @@ impl<'a> RateKey<'a> {
             Value::None => Value::None,
             Value::Text(text) => Value::Text(Cow::Borrowed(text)),
             Value::Ip(ip) => Value::Ip(*ip),
+            Value::Net(net, prefix) => Value::Net(*net, *prefix),
         };
         RateKey { scope: Cow::Borrowed(&self.scope), value }
     }
@@ -99,6 +110,10 @@ impl<'a> RateKey<'a> {
                 hasher.write(&head(3, 0));
                 hasher.write(&v6.octets());
             }
+            Value::Net(net, prefix) => {
+                hasher.write(&head(4, u64::from(*prefix)));
+                hasher.write(&net.octets());
+            }
         }
         hasher.write(self.scope.as_bytes());
         if let Value::Text(text) = &self.value {
@@ -121,6 +136,7 @@ impl fmt::Display for RateKey<'_> {
             Value::None => Ok(()),
             Value::Text(text) => write!(f, ":{text}"),
             Value::Ip(ip) => write!(f, ":{ip}"),
+            Value::Net(net, prefix) => write!(f, ":{net}/{prefix}"),
         }
     }
 }
@@ -182,6 +198,19 @@ mod tests {
             fingerprint(&v4, &state),
             fingerprint(&RateKey::new("ip:x").with_ip("::1.2.3.4".parse().unwrap()), &state)
         );
+        // a network reads as `{network}/{prefix}`, and differs from its address and its text
+        let net: Ipv6Addr = "2001:db8:1:2::".parse().unwrap();
+        let key = RateKey::new("ip:x").with_network(net, 64);
+        assert_eq!(key.to_string(), "ip:x:2001:db8:1:2::/64");
+        assert_eq!(fingerprint(&key, &state), fingerprint(&key.clone().into_owned(), &state));
+        assert_eq!(fingerprint(&key, &state), fingerprint(&key.reborrow(), &state));
+        for other in [
+            RateKey::new("ip:x").with_network(net, 48),
+            RateKey::new("ip:x").with_ip(IpAddr::V6(net)),
+            RateKey::new("ip:x").with_text("2001:db8:1:2::/64"),
+        ] {
+            assert_ne!(fingerprint(&key, &state), fingerprint(&other, &state), "{other}");
+        }
     }
 
     proptest::proptest! {
