@@ -537,3 +537,32 @@ fn check_uri_with_path(rules: &ParamRules, uri: &str, path: &[(&str, &str)]) -> 
     let path: Vec<(String, String)> = path.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
     rules.check(&ParamRequest::new(req.uri(), req.headers()).with_path_params(&path))
 }
+
+#[test]
+fn a_declared_name_spelled_another_way_is_refused_once() {
+    let r = rules([Param::query("page").int().min(1), Param::query("sort").one_of(["asc", "desc"])]);
+    // names no backend reads as `page`: longer ones, a space inside
+    for ok in ["/?page=2", "/?page=2&pages=-5&page_size=3", "/?sort=asc&page=3", "/?page=2&p+age=-1", "/?"] {
+        assert!(check_uri(&r, ok).is_ok(), "{ok}");
+    }
+    // another spelling a lenient backend reads as `page`: case, brackets, escapes, a second
+    // separator; each refused however the exact name's value reads
+    for shadowed in [
+        "/?page=2&Page=-5",
+        "/?Page=2",
+        "/?PAGE=-5",
+        "/?page=2&page[]=-5",
+        "/?page=2&x=1;page=-5",
+        "/?page=2&pa%67e%5B%5D=-5",
+        "/?page=2&pa%67e=3",
+    ] {
+        let report = check_uri(&r, shadowed).expect_err(shadowed);
+        let about_page = report.problems().iter().filter(|p| p.name == "page").count();
+        assert_eq!(about_page, 1, "{shadowed}: one problem for page, {:?}", report.problems());
+    }
+    // two other spellings still make one problem, and the other declared name is its own
+    let report = check_uri(&r, "/?Page=1&PAGE=2&Sort=asc").unwrap_err();
+    let names: Vec<&str> = report.problems().iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names.iter().filter(|n| **n == "page").count(), 1, "{names:?}");
+    assert_eq!(names.iter().filter(|n| **n == "sort").count(), 1, "{names:?}");
+}
