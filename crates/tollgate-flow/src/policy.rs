@@ -16,7 +16,7 @@ pub struct FlowRequest<'a> {
     pub uri: &'a Uri,
     /// The headers.
     pub headers: &'a HeaderMap,
-    /// The extensions ([`Caller`](tollgate_core::Caller), [`ClientIp`](tollgate_core::ClientIp), ...).
+    /// The extensions ([`Caller`](tollgate_core::Caller), [`ClientIp`], ...).
     pub extensions: &'a Extensions,
 }
 

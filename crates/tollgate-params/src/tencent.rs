@@ -159,7 +159,7 @@ impl TencentApiDefinition {
     /// [`ParamValidationConfig::path`] when the layer is used without a router that binds
     /// [`PathParams`](tollgate_core::PathParams). Compile it (with
     /// [`ParamValidationLayer::from_config`](crate::ParamValidationLayer::from_config)) through
-    /// [`tencent_fields`] to keep Tencent's names in errors.
+    /// [`tencent_fields`](Self::tencent_fields) to keep Tencent's names in errors.
     pub fn validation(&self, template: Option<&PathTemplate>) -> Result<Option<ParamValidationConfig>, ConfigError> {
         let mut defaults: Vec<Option<String>> =
             self.request_parameters.iter().map(|p| Some(p.default_value.clone()).filter(|d| !d.is_empty())).collect();
@@ -208,7 +208,7 @@ impl TencentApiDefinition {
     /// The constants and mappings, or `None` when there are none (service parameters that
     /// change nothing are left out). Compile it (with
     /// [`ParamInjectionLayer::from_config`](crate::ParamInjectionLayer::from_config)) through
-    /// [`tencent_fields`] to keep Tencent's names in errors.
+    /// [`tencent_fields`](Self::tencent_fields) to keep Tencent's names in errors.
     pub fn injection(&self) -> Result<Option<ParamInjectionConfig>, ConfigError> {
         let mut config = ParamInjectionConfig::new();
         for (i, c) in self.constant_parameters.iter().enumerate() {

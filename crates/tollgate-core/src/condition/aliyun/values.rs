@@ -82,7 +82,7 @@ impl<'a> RequestView<'a> {
     /// | location | value |
     /// |---|---|
     /// | `Method` | `GET`, `POST`, ... |
-    /// | `Path` | the path as a backend routes it ([`normalize_path`](crate::normalize_path)) |
+    /// | `Path` | the path as a backend routes it ([`normalize_path`]) |
     /// | `Header:NAME` | the header's value; absent if not UTF-8 |
     /// | `Query:NAME`, `Form:NAME` | the parameter's value, percent-decoded (a form only when the body was given, [`with_body`](Self::with_body)) |
     /// | `Parameter:NAME`, `Path:NAME` | the path parameter a route template bound ([`PathParams`](crate::PathParams)) |
