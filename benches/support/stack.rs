@@ -132,31 +132,39 @@ fn replay() -> ReplayGuardLayer<MemoryNonceStore> {
     ReplayGuardLayer::with_store(MemoryNonceStore::with_capacity(20_000_000).max_share(1.0))
 }
 
+/// Hands each layer of the hand stack, outermost first, to `$step!(builder, name, layer)`,
+/// which adds it to the builder: one list for `prefixes` and `future_sizes`, so both measure
+/// the same stack. Each step changes the builder's type: hence a macro, not a loop.
+macro_rules! each_layer {
+    ($policies:expr, $step:ident) => {
+        let Policies { cors, ip, flow, signature, by_app, validation, injection } = $policies;
+        let b = tower::ServiceBuilder::new();
+        $step!(b, "request id", RequestIdLayer::new());
+        $step!(b, "client ip", ClientIpLayer::new());
+        $step!(b, "cors", cors);
+        $step!(b, "ip access", ip);
+        $step!(b, "flow by api and ip", flow);
+        $step!(b, "signature", signature);
+        $step!(b, "replay", replay());
+        $step!(b, "param flow by app key", by_app);
+        $step!(b, "param validation", validation);
+        $step!(b, "param injection", injection);
+    };
+}
+
 /// The stack built up one policy at a time, outermost first: `(policy added, route)` for the
 /// first 1, 2, ... 10 layers, so each policy's cost can be read in place.
 pub(crate) fn prefixes() -> Result<Vec<(&'static str, Router)>, Box<dyn std::error::Error>> {
-    let Policies { cors, ip, flow, signature, by_app, validation, injection } = policies()?;
     // one ServiceBuilder, outermost first, applied with a single `Router::layer`: axum boxes
     // the route once per `.layer` call, so stacking ten calls costs ten boxed futures
     let mut out = Vec::new();
-    let b = tower::ServiceBuilder::new();
-    // each step adds one layer, so the builder's type changes: hence a macro, not a loop
     macro_rules! then {
         ($b:ident, $name:literal, $layer:expr) => {
             let $b = $b.layer($layer);
             out.push(($name, bare().layer($b.clone())));
         };
     }
-    then!(b, "request id", RequestIdLayer::new());
-    then!(b, "client ip", ClientIpLayer::new());
-    then!(b, "cors", cors);
-    then!(b, "ip access", ip);
-    then!(b, "flow by api and ip", flow);
-    then!(b, "signature", signature);
-    then!(b, "replay", replay());
-    then!(b, "param flow by app key", by_app);
-    then!(b, "param validation", validation);
-    then!(b, "param injection", injection);
+    each_layer!(policies()?, then);
     Ok(out)
 }
 
@@ -167,7 +175,6 @@ pub(crate) fn prefixes() -> Result<Vec<(&'static str, Router)>, Box<dyn std::err
 #[allow(dead_code)] // stack_call reads it, stack does not
 pub(crate) fn future_sizes() {
     use tower::Service;
-    let Policies { cors, ip, flow, signature, by_app, validation, injection } = policies().unwrap();
     #[derive(Clone)]
     struct Inner;
     impl<B> tower::Service<http::Request<B>> for Inner {
@@ -182,7 +189,6 @@ pub(crate) fn future_sizes() {
         }
     }
     let inner = Inner;
-    let b = tower::ServiceBuilder::new();
     macro_rules! size {
         ($b:ident, $name:literal, $layer:expr) => {
             let $b = $b.layer($layer);
@@ -191,14 +197,5 @@ pub(crate) fn future_sizes() {
             println!("{:>24}: future {} bytes", $name, std::mem::size_of_val(&fut));
         };
     }
-    size!(b, "request id", RequestIdLayer::new());
-    size!(b, "client ip", ClientIpLayer::new());
-    size!(b, "cors", cors);
-    size!(b, "ip access", ip);
-    size!(b, "flow by api and ip", flow);
-    size!(b, "signature", signature);
-    size!(b, "replay", replay());
-    size!(b, "param flow by app key", by_app);
-    size!(b, "param validation", validation);
-    size!(b, "param injection", injection);
+    each_layer!(policies().unwrap(), size);
 }
