@@ -97,7 +97,7 @@ impl RedisCluster {
         std::fs::create_dir_all(&dir)?;
         let mut cluster = Self { nodes: Vec::new(), ports: Vec::new(), dir };
         for _ in 0..3 {
-            let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+            let port = cluster_port()?;
             let child = Command::new("redis-server")
                 .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
                 .args(["--cluster-enabled", "yes", "--cluster-config-file", &format!("nodes-{port}.conf")])
@@ -149,6 +149,25 @@ impl Drop for RedisCluster {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A free loopback port whose cluster bus port (10,000 above it, where a node listens for
+/// the others) is free too. A node on a port above 55,535 has no bus port and exits at once
+/// ("Redis port number too high"). Linux hands a listener asking for any port one from the
+/// lower half of its range (up to about 46,900) while that half has room, and from up to
+/// 60,999 once it is crowded, as on a CI machine running many loopback tests at once: the
+/// cluster test's one flaky failure ("did not start listening").
+#[cfg(feature = "cluster")]
+fn cluster_port() -> std::io::Result<u16> {
+    for _ in 0..100 {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        if let Some(bus) = port.checked_add(10_000)
+            && TcpListener::bind(("127.0.0.1", bus)).is_ok()
+        {
+            return Ok(port);
+        }
+    }
+    Err(std::io::Error::other("no free port with a free cluster bus port"))
 }
 
 #[cfg(feature = "cluster")]
