@@ -5,9 +5,17 @@
 //! they go idle, and after a second million (the in-memory store against governor's
 //! keyed limiter, which grows until `retain_recent` is called).
 //!
-//! `FLOW_LOOP=<n> FLOW_ONLY=<tollgate|tower_governor|tollgate_headers|tollgate_tencent>` runs
-//! no criterion group: it sends `n` requests from one client through that case and exits, for
-//! `perf record` and callgrind (two values of `n`, the difference, leave the per-request cost).
+//! `tower_governor_two_headers` is tower_governor with two constant rate headers written by
+//! tower-http's `SetResponseHeader`: tower_governor writes none on a request it lets through,
+//! so this is what `tollgate_headers` is compared with.
+//!
+//! `FLOW_LOOP=<n> FLOW_ONLY=<case>` runs no criterion group: it sends `n` requests from one
+//! client through that case (`tollgate`, `tollgate_headers`, `tollgate_tencent`,
+//! `tower_governor`, `tower_governor_two_headers`, or `tollgate_small`: headers on, 1,000
+//! requests per 100 µs, whose header values come from the table of small numbers) and exits,
+//! for `perf record` and callgrind (two values of `n`, the difference, leave the per-request
+//! cost). `FLOW_HELLO=1` makes the handler answer as axum answers `"hello"` (a body and a
+//! `content-type`, so the response's header map is already allocated).
 
 #![allow(missing_docs)]
 
@@ -21,10 +29,12 @@ use std::time::Duration;
 
 use axum::extract::ConnectInfo;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use http::{Request, Response};
+use http::{HeaderValue, Request, Response};
 use tollgate::flow::{BasicFlowControlConfig, BasicLimits, FlowControlLayer, KeyedLimit};
+use tollgate::flow::{X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING};
 use tollgate::{ClientIp, ManualClock, MemoryRateStore, RateQuota};
 use tower::{Layer, Service};
+use tower_http::set_header::SetResponseHeader;
 
 const IPS: u32 = 1_000;
 
@@ -154,10 +164,25 @@ where
     )
 }
 
+/// Two rate headers written in tower's own idiom: tower-http's `SetResponseHeader`, twice,
+/// with constant values (the peer of our rate headers, which tower_governor does not write
+/// on a request it lets through).
+fn with_two_headers<S>(svc: S) -> SetResponseHeader<SetResponseHeader<S, HeaderValue>, HeaderValue> {
+    let value = HeaderValue::from_static("1000");
+    let inner = SetResponseHeader::overriding(svc, X_RATELIMIT_REMAINING, value.clone());
+    SetResponseHeader::overriding(inner, X_RATELIMIT_LIMIT, value)
+}
+
 /// `FLOW_LOOP`: `n` requests from one client through one case (see the module docs).
 fn run_loop(n: u64, only: &str) {
-    let inner =
-        tower::service_fn(|_req: Request<()>| async { Ok::<_, Infallible>(Response::new(axum::body::Body::empty())) });
+    let hello = std::env::var_os("FLOW_HELLO").is_some();
+    let inner = tower::service_fn(move |_req: Request<()>| async move {
+        Ok::<_, Infallible>(if hello {
+            axum::response::IntoResponse::into_response("hello")
+        } else {
+            Response::new(axum::body::Body::empty())
+        })
+    });
     let per_ip = || KeyedLimit::per_client_ip(u32::MAX, Duration::from_secs(1)).unwrap();
     let mut clients = Clients::new(1);
     let mut each = |svc: &mut dyn FnMut(&mut Clients) -> u16| {
@@ -166,6 +191,11 @@ fn run_loop(n: u64, only: &str) {
         }
     };
     match only {
+        "tollgate_small" => {
+            let small = KeyedLimit::per_client_ip(1000, Duration::from_micros(100)).unwrap();
+            let mut svc = FlowControlLayer::with_store(small, MemoryRateStore::with_capacity(2)).layer(inner);
+            each(&mut |c| now(svc.call(c.ours())).unwrap().status().as_u16())
+        }
         "tollgate" | "tollgate_headers" => {
             let mut svc = FlowControlLayer::with_store(per_ip(), MemoryRateStore::with_capacity(2))
                 .rate_headers(only == "tollgate_headers")
@@ -185,6 +215,12 @@ fn run_loop(n: u64, only: &str) {
             let mut config = tower_governor::governor::GovernorConfigBuilder::default();
             config.per_nanosecond(1).burst_size(u32::MAX);
             let mut svc = tower_governor::GovernorLayer::new(config.finish().unwrap()).layer(inner);
+            each(&mut |c| now(svc.call(c.theirs())).unwrap().status().as_u16())
+        }
+        "tower_governor_two_headers" => {
+            let mut config = tower_governor::governor::GovernorConfigBuilder::default();
+            config.per_nanosecond(1).burst_size(u32::MAX);
+            let mut svc = with_two_headers(tower_governor::GovernorLayer::new(config.finish().unwrap()).layer(inner));
             each(&mut |c| now(svc.call(c.theirs())).unwrap().status().as_u16())
         }
         other => panic!("no case {other:?}"),
@@ -240,6 +276,13 @@ fn flow(c: &mut Criterion) {
         let mut svc = governor(true).layer(inner);
         let mut clients = Clients::new(keys);
         group.bench_function("tower_governor_headers", |b| bench_service(b, &mut svc, || clients.theirs()));
+
+        // tower_governor writes no header on a request it lets through; writing two, in
+        // tower's own idiom (tower-http's SetResponseHeader, constant values), is the peer of
+        // `tollgate_headers`
+        let mut svc = with_two_headers(governor(false).layer(inner));
+        let mut clients = Clients::new(keys);
+        group.bench_function("tower_governor_two_headers", |b| bench_service(b, &mut svc, || clients.theirs()));
 
         // Tencent's plug-in as pasted: an API limit and a per-IP limit, rate headers on
         let limits = BasicLimits::from_config(&tencent).unwrap();
