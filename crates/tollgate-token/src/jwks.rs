@@ -25,6 +25,13 @@
 //!   timeout (default 5 seconds) leaves the cached keys in use, with a `tracing` warning; the
 //!   next attempt waits for the refetch interval. Redirects are not followed (a 3xx is a
 //!   failure, like any non-2xx status).
+//! - **A set built afresh** (a gateway reloaded from a changed file, another API naming the
+//!   same URL) fetches on first use like any other; if that fetch fails, it serves the keys
+//!   this process last fetched from the same URL (under the same algorithms), as old as they
+//!   are: once past the refresh interval they are fetched again, at most once per refetch
+//!   interval, like any cached keys. So a reload while the provider is unreachable does not
+//!   lock out callers whose tokens were accepted a moment before. The process keeps one key
+//!   set per URL it has fetched from, for its whole life (as many as the configuration names).
 //! - **Transport**: `https://` through rustls with the webpki root certificates (the default
 //!   `https` feature). Plain `http://` is refused at build time except to a loopback host
 //!   (`127.0.0.1`, `::1`, `localhost`) or when asked for with
@@ -59,9 +66,10 @@
 //! redirects are a few lines each over hyper-util (`tokio::time::timeout`,
 //! `http_body_util::Limited`).
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, LazyLock, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -167,6 +175,10 @@ struct Inner {
     fetch: tokio::sync::Mutex<FetchState>,
 }
 
+/// The keys each JWKS URL last served in this process, by [`Inner::registry_key`]: what a
+/// set built afresh falls back on when its first fetch fails.
+static LAST_FETCHED: LazyLock<Mutex<HashMap<String, Cached>>> = LazyLock::new(Default::default);
+
 #[derive(Clone)]
 struct Cached {
     keys: Arc<KeySet>,
@@ -177,6 +189,13 @@ struct Cached {
 struct FetchState {
     last_attempt: Option<SystemTime>,
     last_error: Option<JwksError>,
+}
+
+impl Inner {
+    /// The URL and the algorithms kept: two sets with both alike would fetch the same keys.
+    fn registry_key(&self) -> String {
+        format!("{} {:?}", self.url, self.algorithms)
+    }
 }
 
 impl fmt::Debug for RemoteKeySet {
@@ -354,6 +373,15 @@ impl RemoteKeySet {
             if let Some(cached) = self.cached() {
                 return Ok(cached.keys);
             }
+            // the first fetch failed: the keys this URL last served in this process, if any,
+            // as they were (stale, so each refetch interval tries the provider again)
+            let last = LAST_FETCHED.lock().unwrap_or_else(|p| p.into_inner()).get(&inner.registry_key()).cloned();
+            if let Some(last) = last {
+                tracing::warn!(url = %inner.url, "JWKS: first fetch failed; serving the keys last fetched from this URL");
+                let keys = last.keys.clone();
+                *inner.cache.write().unwrap_or_else(|p| p.into_inner()) = Some(last);
+                return Ok(keys);
+            }
         }
         Err(state.last_error.clone().unwrap_or_else(|| JwksError::Connect("no fetch has succeeded yet".into())))
     }
@@ -375,8 +403,9 @@ impl RemoteKeySet {
         match result {
             Ok(keys) => {
                 tracing::debug!(url = %inner.url, keys = keys.len(), "JWKS fetched");
-                *inner.cache.write().unwrap_or_else(|p| p.into_inner()) =
-                    Some(Cached { keys: Arc::new(keys), fetched_at: started });
+                let cached = Cached { keys: Arc::new(keys), fetched_at: started };
+                LAST_FETCHED.lock().unwrap_or_else(|p| p.into_inner()).insert(inner.registry_key(), cached.clone());
+                *inner.cache.write().unwrap_or_else(|p| p.into_inner()) = Some(cached);
                 state.last_error = None;
             }
             Err(error) => {

@@ -274,6 +274,35 @@ async fn a_server_coming_back_is_used_after_the_refetch_interval() {
 }
 
 #[tokio::test]
+async fn a_set_built_afresh_falls_back_on_the_keys_its_url_last_served() {
+    let (server, addr, _task) = start(jwks(&[IDP_1])).await;
+    let clock = clock();
+    let before = remote(addr, &clock);
+    assert!(before.keys(Some("idp-1")).await.unwrap().knows_kid("idp-1"));
+
+    // the provider fails; a reloaded configuration builds a new set for the same URL
+    server.set(StatusCode::INTERNAL_SERVER_ERROR, "down");
+    clock.advance(Duration::from_secs(600));
+    let after = remote(addr, &clock);
+    let set = after.keys(Some("idp-1")).await.unwrap();
+    assert!(set.knows_kid("idp-1"), "the keys the URL last served");
+    assert_eq!(server.hits(), 2, "its own first fetch was tried, and failed");
+    after.keys(None).await.unwrap();
+    assert_eq!(server.hits(), 2, "stale, but not asked again within the refetch interval");
+    assert!(after.keys_now(None).is_none(), "as old as they are: not fresh");
+
+    // a set keeping other algorithms would not have fetched those keys: nothing to fall back on
+    let other = remote(addr, &clock).algorithms(&[Algorithm::ES256]);
+    assert_eq!(other.keys(None).await.unwrap_err(), JwksError::Status(StatusCode::INTERNAL_SERVER_ERROR));
+
+    // the provider back: the new set's keys are refreshed like any stale ones
+    server.set(StatusCode::OK, jwks(&[IDP_2]));
+    clock.advance(Duration::from_secs(30));
+    let set = after.keys(None).await.unwrap();
+    assert!(set.knows_kid("idp-2") && !set.knows_kid("idp-1"));
+}
+
+#[tokio::test]
 async fn a_broken_body_is_refused_and_the_cache_kept() {
     let (server, addr, _task) = start(jwks(&[IDP_1])).await;
     let clock = clock();
