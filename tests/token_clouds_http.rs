@@ -263,6 +263,31 @@ async fn a_jwt_plugin_with_keys_from_a_jwks_url_follows_rotation() {
 }
 
 #[tokio::test]
+async fn a_reload_while_the_jwks_server_fails_keeps_tokens_working() {
+    let (jwks, jwks_addr) = jwks_server(&[IDP_1_JWK]).await;
+    let text = config(&format!("http://{jwks_addr}/jwks"));
+    let layer = Gateway::from_config(&text, Format::Json).unwrap().into_layer();
+    let handle = layer.reload_handle();
+    let app = Router::new().route("/rotating", get(|| async { "handler" })).layer(layer);
+    let addr = serve(app).await;
+    let token = mint(IDP_1_PEM, Some("idp-1"), &valid("frank"));
+    let call =
+        || send(client().get(format!("http://{addr}/rotating")).header("authorization", format!("Bearer {token}")));
+    assert_eq!(call().await.0, StatusCode::OK);
+
+    // the provider breaks, then the file is reloaded (as after an edit elsewhere in it): the
+    // new configuration's key set fails its first fetch and serves the keys last fetched
+    *jwks.lock().unwrap() = "not a key set".into();
+    handle.reload_from(&text, Format::Json).unwrap();
+    let (status, _, body) = call().await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "handler"));
+    let forged = mint(IDP_2_PEM, Some("idp-1"), &valid("frank"));
+    let (status, _, _) =
+        send(client().get(format!("http://{addr}/rotating")).header("authorization", format!("Bearer {forged}"))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the kept keys still verify: another key's signature fails");
+}
+
+#[tokio::test]
 async fn a_jwks_url_with_nothing_behind_it_is_a_503() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let dead = listener.local_addr().unwrap();
