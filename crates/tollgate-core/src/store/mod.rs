@@ -10,6 +10,7 @@ mod nonce_store;
 mod nonces;
 mod rate;
 mod rate_store;
+mod report;
 mod table;
 
 use std::future::Future;

@@ -19,6 +19,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
+use super::report::Gate;
+
 /// Independently locked shards, so concurrent requests rarely wait on each other.
 const SHARDS: usize = 64;
 
@@ -106,6 +108,10 @@ struct Shard {
     capacity: usize,
     /// The most live entries one tenant holds in this shard.
     share: u32,
+    /// Rebuilds so far, for the tests: a rebuild of a table the same size clears it in place,
+    /// so its address does not show one.
+    #[cfg(test)]
+    rebuilds: usize,
 }
 
 enum Probe {
@@ -126,6 +132,8 @@ impl Shard {
             next_expiry: u32::MAX,
             capacity,
             share,
+            #[cfg(test)]
+            rebuilds: 0,
         }
     }
 
@@ -225,6 +233,10 @@ impl Shard {
     /// Drops expired entries and lays the live ones out in a table at most half full;
     /// counts them, per tenant too.
     fn rebuild(&mut self, now: u32) {
+        #[cfg(test)]
+        {
+            self.rebuilds += 1;
+        }
         let live: Vec<(u64, u64)> = self
             .buckets
             .iter()
@@ -278,8 +290,8 @@ pub(super) struct NonceTable {
     shards: Box<[Mutex<Shard>]>,
     /// Inserts refused because a shard or a tenant's share was full, all shards.
     refused: AtomicU64,
-    /// When that was last reported (seconds on the caller's time line, plus one; 0: never).
-    reported: AtomicU64,
+    /// When that was last reported (seconds on the caller's time line).
+    reported: Gate,
 }
 
 /// How often a full store says so, in seconds.
@@ -295,7 +307,7 @@ impl NonceTable {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::new(per_shard, share))).collect(),
             refused: AtomicU64::new(0),
-            reported: AtomicU64::new(0),
+            reported: Gate::default(),
         }
     }
 
@@ -319,10 +331,7 @@ impl NonceTable {
     /// nonces expire or the bound is raised.
     fn full(&self, now: u32) {
         let total = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
-        let now = u64::from(now);
-        let last = self.reported.load(Ordering::Relaxed);
-        let due = last == 0 || now.saturating_sub(last - 1) >= REPORT_EVERY;
-        if due && self.reported.compare_exchange(last, now + 1, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+        if self.reported.due(u64::from(now), REPORT_EVERY) {
             tracing::warn!(
                 refused = total,
                 "nonce store full of live nonces (or one key holds its whole share): signed requests are refused \
@@ -410,15 +419,23 @@ mod tests {
             assert_eq!(shard.insert(k << 32, T, 0, 100 + k as u32), Inserted::New);
         }
         assert_eq!(shard.next_expiry, 101);
-        let table = shard.buckets.as_ptr();
+        // a flood of new keys against a full shard costs no rebuild each (a rebuild visits
+        // every slot: one per refused key would make the flood's cost grow with the table)
+        let rebuilds = shard.rebuilds;
         for k in 9..=100u64 {
             assert_eq!(shard.insert(k << 32, T, 50, 200), Inserted::Full);
         }
-        assert_eq!(shard.buckets.as_ptr(), table, "no rebuild while nothing expired");
-        // at 101 the first one expires: one rebuild makes room for one
+        assert_eq!(shard.rebuilds, rebuilds, "no rebuild while nothing expired");
+        // at 101 the first one expires: its slot is reused in place for one new key
         assert_eq!(shard.insert(9 << 32, T, 101, 200), Inserted::New);
+        assert_eq!(shard.rebuilds, rebuilds);
+        // the next finds the shard full; one rebuild learns that nothing else expires before 102
         assert_eq!(shard.insert(10 << 32, T, 101, 200), Inserted::Full);
-        assert_eq!(shard.next_expiry, 102);
+        assert_eq!((shard.rebuilds, shard.next_expiry), (rebuilds + 1, 102));
+        for k in 11..=100u64 {
+            assert_eq!(shard.insert(k << 32, T, 101, 200), Inserted::Full);
+        }
+        assert_eq!(shard.rebuilds, rebuilds + 1, "refused at once until 102");
     }
 
     #[test]
@@ -440,6 +457,31 @@ mod tests {
         assert_eq!(shard.insert(3 << 32, a, 10, 30), Inserted::New);
         assert_eq!(shard.insert(4 << 32, a, 10, 30), Inserted::New);
         assert_eq!(shard.insert(5 << 32, a, 10, 30), Inserted::Full);
+
+        // another tenant reusing a's expired slots in place (no rebuild) takes them off a's
+        // count: the counts stay exact between rebuilds
+        let mut shard = Shard::new(100, 2);
+        let path = |i: u64| i * SHARDS as u64; // one probe path: the expired slots lie on b's
+        assert_eq!(shard.insert(path(1), a, 0, 10), Inserted::New);
+        assert_eq!(shard.insert(path(2), a, 0, 10), Inserted::New);
+        let rebuilds = shard.rebuilds;
+        assert_eq!(shard.insert(path(3), b, 10, 30), Inserted::New);
+        assert_eq!(shard.insert(path(4), b, 10, 30), Inserted::New);
+        assert_eq!(shard.rebuilds, rebuilds, "the expired slots were reused in place");
+        assert_eq!(shard.used, 2);
+        assert_eq!(shard.tenants.get(&a), None, "a holds nothing now");
+        assert_eq!(shard.tenants.get(&b), Some(&2));
+    }
+
+    #[test]
+    fn tenant_tags_spread_over_the_map() {
+        use std::hash::BuildHasher;
+        let hasher = BuildHasherDefault::<TagHasher>::default();
+        let hashes: std::collections::HashSet<u64> = (0..1_000u32).map(|tag| hasher.hash_one(tag)).collect();
+        assert_eq!(hashes.len(), 1_000, "distinct tags, distinct hashes");
+        // bytes (never hashed today: tags are u32) spread too
+        assert_ne!(hasher.hash_one([1u8, 2]), hasher.hash_one([2u8, 1]));
+        assert_ne!(hasher.hash_one([0u8]), hasher.hash_one([0u8, 0]));
     }
 
     proptest::proptest! {

@@ -15,6 +15,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::key::RateKey;
 use super::rate::RateQuota;
+use super::report::Gate;
 
 /// Entries are kept in this many independently locked shards, so concurrent requests rarely
 /// wait on each other.
@@ -186,8 +187,8 @@ pub(super) struct Table<V> {
     evict_live: bool,
     /// New keys refused (or live entries forgotten) at the bound, all shards.
     at_bound: AtomicU64,
-    /// When that was last reported (nanoseconds on the caller's time line, plus one; 0: never).
-    reported: AtomicU64,
+    /// When that was last reported (nanoseconds on the caller's time line).
+    reported: Gate,
 }
 
 /// How often a table at its bound says so.
@@ -274,7 +275,7 @@ impl<V: Default> Table<V> {
             capacity_per_shard: per_shard,
             evict_live,
             at_bound: AtomicU64::new(0),
-            reported: AtomicU64::new(0),
+            reported: Gate::default(),
         }
     }
 
@@ -282,11 +283,7 @@ impl<V: Default> Table<V> {
     /// minute: the bound is too small for the keys in use.
     fn reached_bound(&self, now: u64, evicted: bool, n: u64) {
         let total = self.at_bound.fetch_add(n, Ordering::Relaxed) + n;
-        let last = self.reported.load(Ordering::Relaxed);
-        let due = last == 0 || now.saturating_sub(last - 1) >= REPORT_EVERY;
-        if due
-            && self.reported.compare_exchange(last, now.saturating_add(1), Ordering::Relaxed, Ordering::Relaxed).is_ok()
-        {
+        if self.reported.due(now, REPORT_EVERY) {
             if evicted {
                 tracing::warn!(
                     at_bound = total,
