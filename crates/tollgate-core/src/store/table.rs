@@ -425,6 +425,18 @@ mod tests {
     }
 
     #[test]
+    fn a_shard_of_one_forgets_its_entry_for_a_new_key_when_asked_to() {
+        // one entry a shard, and live entries may be forgotten: the one there goes
+        let table = Table::<u32>::with_capacity(64, true);
+        put(&table, 64, 0, 1, 10 * S);
+        put(&table, 128, S, 2, 10 * S);
+        assert!(table.update(64, 2 * S).get().is_none(), "forgotten for the new key");
+        assert_eq!(table.update(128, 2 * S).get(), Some(&mut 2));
+        assert_eq!(table.at_bound(), 1);
+        assert_eq!(table.len(2 * S), 1);
+    }
+
+    #[test]
     fn a_full_shard_refuses_a_new_key_until_an_entry_expires() {
         let table = Table::<u32>::with_capacity(64 * 2, false);
         // fingerprints that land in shard 0
