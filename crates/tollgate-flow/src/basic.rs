@@ -7,7 +7,7 @@ use std::time::Duration;
 use tollgate_core::{Caller, RateQuota, Rejection};
 
 use crate::config::{AlgorithmChoice, BasicFlowControlConfig, ConfigError, Enforcement};
-use crate::policy::{Check, Checks, FlowPolicy, FlowRequest, Keys, Tier, client_ip};
+use crate::policy::{Check, Checks, FlowPolicy, FlowRequest, Keys, Tier, client_ip, tier_limits};
 use crate::refusal::ip_unresolved;
 
 /// At most this many special apps, and as many special IPs (the plugin's bound).
@@ -275,12 +275,7 @@ impl FlowPolicy for BasicLimits {
 
     fn limits(&self) -> Vec<u32> {
         let specials = self.special_apps.iter().map(|(_, q)| q).chain(self.special_ips.values());
-        [Some(&self.api), self.app.as_ref(), self.ip.as_ref()]
-            .into_iter()
-            .flatten()
-            .chain(specials)
-            .map(RateQuota::limit)
-            .collect()
+        tier_limits([Some(&self.api), self.app.as_ref(), self.ip.as_ref()], specials)
     }
 }
 

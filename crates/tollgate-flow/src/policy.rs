@@ -120,6 +120,15 @@ pub trait FlowPolicy: Send + Sync + 'static {
     }
 }
 
+/// The limits of a tiered policy (Tencent's basic limits, Aliyun's): its three tiers' quotas,
+/// those it has, and its specials', for [`FlowPolicy::limits`].
+pub(crate) fn tier_limits<'a>(
+    tiers: [Option<&'a RateQuota>; 3],
+    specials: impl Iterator<Item = &'a RateQuota>,
+) -> Vec<u32> {
+    tiers.into_iter().flatten().chain(specials).map(RateQuota::limit).collect()
+}
+
 /// The client's address as [`ClientIp::from_extensions`] finds it, read in place when
 /// `ClientIpLayer` put it there (the usual case): the copy of the whole unaligned
 /// [`ClientIp`] that `from_extensions` returns stalled every request on its loads.

@@ -100,6 +100,10 @@ fn the_template_verbatim_reads_every_field() {
     assert_eq!((config.specials[0].policies[0].key.as_str(), config.specials[0].policies[0].value), ("10123123", 10));
     let limits = AliyunLimits::from_config(&config).unwrap();
     assert_eq!(limits.api().limit(), 1000);
+    // the API's, the user's, the app's and the special app's, for the layer to keep
+    let mut listed = tollgate_flow::FlowPolicy::limits(&limits);
+    listed.sort_unstable();
+    assert_eq!(listed, [10, 30, 30, 1000]);
     assert!(matches!(limits.api().algorithm(), Algorithm::FixedWindow { .. }), "FIX_WINDOW at SECOND");
     assert_eq!(limits.status(), None);
 }

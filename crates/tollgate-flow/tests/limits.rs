@@ -116,6 +116,10 @@ async fn special_apps_and_ips_replace_the_general_limits_and_the_api_caps_them()
     let json = r#"{"expire_type": "hour", "api_rate_limit": 12, "app_rate_limit": 1, "ip_rate_limit": 2,
         "spec_app_rate_limits": [{"app_id": "vip", "rate_limit": 5}],
         "spec_ip_rate_limits": [{"ip_key": "172.16.0.1", "rate_limit": 3}]}"#;
+    // every limit the policy can apply, listed for the layer to keep their header values
+    let mut listed = basic(json).limits();
+    listed.sort_unstable();
+    assert_eq!(listed, [1, 2, 3, 5, 12]);
     // requests without a client address count here against the API and app limits alone
     let mut svc = service(basic(json).pass_unresolved(true), &clock, ErrorStyle::default());
     assert_eq!(passes(&mut svc, Some("plain"), None, 5).await, 1, "general app limit");
@@ -197,6 +201,9 @@ async fn strategies_key_by_value_skip_on_false_conditions_and_absent_parameters(
          "rate_limit": 1, "window": 60, "condition": "header.x-level = 'vip'"}]}"#;
     let limits = param(json);
     assert_eq!(limits.order().collect::<Vec<_>>(), ["vip-only", "per-user"], "descending weight");
+    let mut listed = limits.limits();
+    listed.sort_unstable();
+    assert_eq!(listed, [1, 2, 100], "the strategies' and the default's");
     let mut svc = service(limits, &clock, ErrorStyle::default());
     let req = |user: Option<&str>, level: &str, sku: &str| {
         let mut b = Request::get(format!("/orders?sku={sku}")).header("x-level", level);

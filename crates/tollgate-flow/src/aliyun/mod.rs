@@ -10,7 +10,7 @@ pub use config::{
 };
 
 use crate::config::{AlgorithmChoice, ConfigError, Enforcement};
-use crate::policy::{Check, Checks, FlowPolicy, FlowRequest, Keys, Tier};
+use crate::policy::{Check, Checks, FlowPolicy, FlowRequest, Keys, Tier, tier_limits};
 
 /// The largest `ApiDefault` Aliyun accepts.
 pub const MAX_API_DEFAULT: u64 = 100_000_000;
@@ -217,11 +217,6 @@ impl FlowPolicy for AliyunLimits {
 
     fn limits(&self) -> Vec<u32> {
         let specials = self.special_users.iter().chain(&self.special_apps).map(|(_, q)| q);
-        [Some(&self.api), self.user.as_ref(), self.app.as_ref()]
-            .into_iter()
-            .flatten()
-            .chain(specials)
-            .map(RateQuota::limit)
-            .collect()
+        tier_limits([Some(&self.api), self.user.as_ref(), self.app.as_ref()], specials)
     }
 }
